@@ -1,0 +1,71 @@
+/* diag.h - diagnostics: errors and warnings that point at a span of a source file. */
+#ifndef HYPERLIGHT_DIAG_H
+#define HYPERLIGHT_DIAG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum hl_severity {
+    HL_SEV_ERROR,
+    HL_SEV_WARNING,
+    HL_SEV_NOTE,
+} hl_severity;
+
+/* One diagnostic. file may be NULL (not about a file); line/column are 1-based and 0 when the
+ * diagnostic has no position; offset/length are bytes into the source; help may be NULL. */
+typedef struct hl_diag {
+    hl_severity severity;
+    const char *message;
+    const char *file;
+    uint32_t line;
+    uint32_t column;
+    size_t offset;
+    size_t length;
+    const char *help;
+} hl_diag;
+
+/* A list of diagnostics that also keeps a copy of the source they point into, so that it can be
+ * rendered after the file is gone. Owns all of its strings. */
+typedef struct hl_diag_list hl_diag_list;
+
+hl_diag_list *hl_diag_list_new(void);
+void hl_diag_list_free(hl_diag_list *list);
+/* Forget every diagnostic and the source. */
+void hl_diag_list_clear(hl_diag_list *list);
+
+/* Keeps a copy of the source text that later diagnostics of file `name` point into. */
+int hl_diag_list_set_source(hl_diag_list *list, const char *name, const char *text, size_t len);
+
+/* Appends a diagnostic (strings are copied). Returns 0, or -1 when memory runs out. */
+int hl_diag_add(hl_diag_list *list, hl_severity sev, const char *file, uint32_t line,
+                uint32_t column, size_t offset, size_t length, const char *help,
+                const char *fmt, ...) __attribute__((format(printf, 9, 10)));
+
+size_t hl_diag_count(const hl_diag_list *list);
+size_t hl_diag_error_count(const hl_diag_list *list);
+size_t hl_diag_warning_count(const hl_diag_list *list);
+const hl_diag *hl_diag_at(const hl_diag_list *list, size_t i);
+
+/* Renders every diagnostic in the shape of Cargo/rustc:
+ *     error: invalid duration "100xs" for `max_execution_time`
+ *      --> hyperfile.toml:17:22
+ *        |
+ *     17 | max_execution_time = "100xs"
+ *        |                      ^^^^^^^ expected a number followed by ms or s, like "100ms"
+ * color adds ANSI colours (callers pass isatty()). Returns 0 or -1 on a write error. */
+int hl_diag_render_text(const hl_diag_list *list, FILE *out, bool color);
+
+/* Renders the list as a JSON array of {severity, message, file, line, column, offset, length,
+ * help}. Returns 0 or -1 on a write error. */
+int hl_diag_render_json(const hl_diag_list *list, FILE *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
