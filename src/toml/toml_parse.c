@@ -1,0 +1,680 @@
+/* toml_parse.c - the TOML parser's structure: lines, keys, [tables], [[arrays]], arrays, inline tables. */
+#include "toml/toml_parser.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct key_part {
+    const char *s;
+    size_t len;
+    uint32_t hash;
+    bool copied; /* s already lives in the document (a quoted key) */
+    tp_mark mark;
+    size_t end;
+} key_part;
+
+typedef struct parser {
+    tp t;
+    key_part *parts; /* a stack: each keyval pushes its parts and pops them before its value */
+    size_t nparts, parts_cap;
+} parser;
+
+/* ---- positions and errors ---- */
+
+static uint32_t column_of(tp *p, tp_mark m)
+{
+    if (p->cache_line_start != m.line_start || p->cache_pos > m.off) {
+        p->cache_line_start = m.line_start;
+        p->cache_pos = m.line_start;
+        p->cache_col = 1;
+    }
+    uint32_t col = p->cache_col;
+    for (size_t i = p->cache_pos; i < m.off && i < p->len; i++)
+        col += ((unsigned char)p->src[i] & 0xC0) != 0x80;
+    p->cache_pos = m.off;
+    p->cache_col = col;
+    return col;
+}
+
+hl_toml_span tp_span(tp *p, tp_mark m, size_t end)
+{
+    hl_toml_span s;
+    s.line = m.line;
+    s.column = column_of(p, m);
+    s.offset = m.off;
+    s.length = end > m.off ? end - m.off : 0;
+    return s;
+}
+
+static bool verror(tp *p, tp_mark m, size_t len, const char *help, const char *fmt, va_list ap)
+{
+    hl_toml_doc *doc = p->doc;
+    if (doc->error_count == doc->error_cap) {
+        size_t cap = doc->error_cap ? doc->error_cap * 2 : 4;
+        hl_toml_error *e = realloc(doc->errors, cap * sizeof(*e));
+        if (!e) {
+            doc->oom = true;
+            return false;
+        }
+        doc->errors = e;
+        doc->error_cap = cap;
+    }
+    char buf[512];
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    if (m.off > p->len)
+        m.off = p->len;
+    if (len > p->len - m.off)
+        len = p->len - m.off;
+    hl_toml_error *e = &doc->errors[doc->error_count];
+    e->span = tp_span(p, m, m.off + len);
+    e->message = hl_toml__strdup(doc, buf, strlen(buf));
+    e->help = help;
+    if (e->message)
+        doc->error_count++;
+    return false;
+}
+
+bool tp_error(tp *p, tp_mark m, size_t len, const char *help, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    verror(p, m, len, help, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+bool tp_error_here(tp *p, const char *help, const char *fmt, ...)
+{
+    size_t len = p->pos < p->len ? 1 : 0;
+    if (len && ((unsigned char)p->src[p->pos] & 0x80)) /* the whole UTF-8 character */
+        while (p->pos + len < p->len && ((unsigned char)p->src[p->pos + len] & 0xC0) == 0x80)
+            len++;
+    va_list ap;
+    va_start(ap, fmt);
+    verror(p, tp_here(p), len, help, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+bool tp_scratch(tp *p, size_t n)
+{
+    if (n <= p->scratch_cap)
+        return true;
+    size_t cap = p->scratch_cap ? p->scratch_cap : 256;
+    while (cap < n)
+        cap *= 2;
+    char *s = realloc(p->scratch, cap);
+    if (!s) {
+        p->doc->oom = true;
+        return false;
+    }
+    p->scratch = s;
+    p->scratch_cap = cap;
+    return true;
+}
+
+/* ---- whitespace, comments, newlines ---- */
+
+static void skip_ws(tp *p)
+{
+    while (p->pos < p->len && (p->src[p->pos] == ' ' || p->src[p->pos] == '\t'))
+        p->pos++;
+}
+
+/* At '#': consumes the comment up to (not including) the line end. */
+static bool skip_comment(tp *p)
+{
+    p->pos++;
+    while (p->pos < p->len) {
+        unsigned char c = (unsigned char)p->src[p->pos];
+        if (c == '\n')
+            return true;
+        if (c == '\r') {
+            if (tp_peek_at(p, 1) == '\n')
+                return true;
+            return tp_error_here(p, "a carriage return must be followed by a newline",
+                                 "bare carriage return in a comment");
+        }
+        if ((c < 0x20 && c != '\t') || c == 0x7F)
+            return tp_error_here(p, "comments cannot hold control characters",
+                                 "control character U+%04X in a comment", (unsigned)c);
+        p->pos++;
+    }
+    return true;
+}
+
+/* Consumes a newline at pos if there is one. */
+static bool eat_newline(tp *p)
+{
+    if (tp_peek(p) == '\n') {
+        p->pos++;
+        tp_newline(p);
+        return true;
+    }
+    if (tp_peek(p) == '\r' && tp_peek_at(p, 1) == '\n') {
+        p->pos += 2;
+        tp_newline(p);
+        return true;
+    }
+    return false;
+}
+
+/* Whitespace, newlines and comments, as allowed inside arrays (and TOML 1.1 inline tables). */
+static bool skip_ws_nl(tp *p)
+{
+    for (;;) {
+        skip_ws(p);
+        int c = tp_peek(p);
+        if (c == '#') {
+            if (!skip_comment(p))
+                return false;
+        } else if (!eat_newline(p)) {
+            if (c == '\r')
+                return tp_error_here(p, "a carriage return must be followed by a newline",
+                                     "bare carriage return");
+            return true;
+        }
+    }
+}
+
+/* After an expression: whitespace, an optional comment, then a newline or the end. */
+static bool line_end(tp *p, const char *what)
+{
+    skip_ws(p);
+    if (tp_peek(p) == '#' && !skip_comment(p))
+        return false;
+    if (p->pos >= p->len || eat_newline(p))
+        return true;
+    if (tp_peek(p) == '\r')
+        return tp_error_here(p, "a carriage return must be followed by a newline", "bare carriage return");
+    return tp_error_here(p, "put each key/value pair and each [table] header on its own line",
+                         "expected a newline after %s", what);
+}
+
+/* ---- keys ---- */
+
+static bool push_part(parser *ps, key_part part)
+{
+    if (ps->nparts == ps->parts_cap) {
+        size_t cap = ps->parts_cap ? ps->parts_cap * 2 : 16;
+        key_part *n = realloc(ps->parts, cap * sizeof(*n));
+        if (!n) {
+            ps->t.doc->oom = true;
+            return false;
+        }
+        ps->parts = n;
+        ps->parts_cap = cap;
+    }
+    ps->parts[ps->nparts++] = part;
+    return true;
+}
+
+/* Parses a (dotted) key, pushing its parts. */
+static bool parse_key(parser *ps)
+{
+    tp *p = &ps->t;
+    uint32_t count = 0;
+    for (;;) {
+        key_part part;
+        memset(&part, 0, sizeof(part));
+        part.mark = tp_here(p);
+        int c = tp_peek(p);
+        if (c == '"' || c == '\'') {
+            if (tp_peek_at(p, 1) == c && tp_peek_at(p, 2) == c)
+                return tp_error(p, part.mark, 3, "keys can be bare, \"basic\" or 'literal' strings",
+                                "a multi-line string cannot be a key");
+            if (!tp_string(p, false, &part.s, &part.len))
+                return false;
+            part.copied = true;
+        } else {
+            size_t e = p->pos;
+            while (e < p->len && tp_is_bare_key_char((unsigned char)p->src[e]))
+                e++;
+            if (e == p->pos) {
+                if (c < 0 || c == '\n' || c == '\r' || c == '=' || c == '#' || c == '.' || c == ']')
+                    return tp_error_here(p, "bare keys use A-Z a-z 0-9 _ -; quote other keys, like \"my key\"",
+                                         "expected a key");
+                return tp_error_here(p, "bare keys use A-Z a-z 0-9 _ -; quote other keys, like \"my key\"",
+                                     "invalid character in key");
+            }
+            part.s = p->src + p->pos;
+            part.len = e - p->pos;
+            p->pos = e;
+        }
+        part.end = p->pos;
+        part.hash = hl_toml__hash(part.s, part.len);
+        if (++count > p->opt.max_depth)
+            return tp_error(p, part.mark, part.len, "raise hl_toml_options.max_depth to allow it",
+                            "dotted key has more than %u parts", p->opt.max_depth);
+        if (!push_part(ps, part))
+            return false;
+        skip_ws(p);
+        if (tp_peek(p) != '.')
+            return true;
+        p->pos++;
+        skip_ws(p);
+    }
+}
+
+static hl_toml_span part_span(parser *ps, const key_part *k) { return tp_span(&ps->t, k->mark, k->end); }
+
+static const char *key_text(const key_part *k) { return k->s; }
+
+static hl_toml_value *new_table(parser *ps, hl_toml_span span, uint8_t flags)
+{
+    hl_toml_value *t = hl_toml__new_value(ps->t.doc, HL_TOML_TABLE, span);
+    if (t)
+        t->flags = flags;
+    return t;
+}
+
+/* Adds key part k to table t with value v (copying a bare key into the document). */
+static bool add_entry(parser *ps, hl_toml_value *t, key_part *k, hl_toml_value *v)
+{
+    const char *key = k->s;
+    if (!k->copied && !(key = hl_toml__strdup(ps->t.doc, k->s, k->len)))
+        return false;
+    return hl_toml__table_add(ps->t.doc, t, key, k->len, k->hash, part_span(ps, k), v) != NULL;
+}
+
+static const char *describe(const hl_toml_value *v)
+{
+    if (v->type == HL_TOML_ARRAY)
+        return (v->flags & AF_TABLES) ? "an array of tables" : "an array";
+    if (v->type == HL_TOML_TABLE)
+        return (v->flags & TF_INLINE) ? "an inline table" : "a table";
+    if (v->type == HL_TOML_INTEGER)
+        return "an integer";
+    return v->type == HL_TOML_STRING ? "a string" : v->type == HL_TOML_FLOAT ? "a float"
+                                                 : v->type == HL_TOML_BOOL ? "a bool" : "a date/time";
+}
+
+/* ---- values ---- */
+
+static bool parse_value(parser *ps, hl_toml_value *v);
+static bool parse_keyval(parser *ps, hl_toml_value *table);
+
+static bool parse_array(parser *ps, hl_toml_value *v)
+{
+    tp *p = &ps->t;
+    tp_mark m = tp_here(p);
+    v->type = HL_TOML_ARRAY;
+    p->pos++;
+    for (;;) {
+        if (!skip_ws_nl(p))
+            return false;
+        if (tp_peek(p) == ']')
+            break;
+        if (p->pos >= p->len)
+            return tp_error(p, m, 1, "close the array with `]`", "unterminated array");
+        if (tp_peek(p) == ',')
+            return tp_error_here(p, "remove the extra comma", "expected a value before `,`");
+        hl_toml_value *item = hl_toml__new_value(p->doc, HL_TOML_TABLE, v->span);
+        if (!item || !parse_value(ps, item) || !hl_toml__array_push(p->doc, v, item))
+            return false;
+        if (!skip_ws_nl(p))
+            return false;
+        if (tp_peek(p) == ',') {
+            p->pos++;
+            continue;
+        }
+        if (tp_peek(p) == ']')
+            break;
+        if (p->pos >= p->len)
+            return tp_error(p, m, 1, "close the array with `]`", "unterminated array");
+        return tp_error_here(p, "separate array items with commas, like `[1, 2, 3]`",
+                             "expected `,` or `]` in array");
+    }
+    p->pos++;
+    v->span = tp_span(p, m, p->pos);
+    return true;
+}
+
+static bool parse_inline_table(parser *ps, hl_toml_value *v)
+{
+    tp *p = &ps->t;
+    tp_mark m = tp_here(p);
+    const char *nl_help = "TOML 1.0 inline tables must stay on one line: use a [table] for long ones";
+    v->type = HL_TOML_TABLE;
+    v->flags = TF_INLINE;
+    p->pos++;
+    bool first = true;
+    for (;;) {
+        if (p->v11) {
+            if (!skip_ws_nl(p))
+                return false;
+        } else {
+            skip_ws(p);
+            if (tp_peek(p) == '\n' || tp_peek(p) == '\r' || tp_peek(p) == '#')
+                return tp_error_here(p, nl_help, "newline in an inline table");
+        }
+        if (tp_peek(p) == '}') {
+            if (!first && !p->v11)
+                return tp_error_here(p, "TOML 1.0 allows no comma after the last inline table entry",
+                                     "trailing comma in an inline table");
+            break;
+        }
+        if (p->pos >= p->len)
+            return tp_error(p, m, 1, "close the inline table with `}`", "unterminated inline table");
+        if (!parse_keyval(ps, v))
+            return false;
+        first = false;
+        if (p->v11) {
+            if (!skip_ws_nl(p))
+                return false;
+        } else {
+            skip_ws(p);
+        }
+        if (tp_peek(p) == ',') {
+            p->pos++;
+            continue;
+        }
+        if (tp_peek(p) == '}')
+            break;
+        if (!p->v11 && (tp_peek(p) == '\n' || tp_peek(p) == '\r' || tp_peek(p) == '#'))
+            return tp_error_here(p, nl_help, "newline in an inline table");
+        if (p->pos >= p->len)
+            return tp_error(p, m, 1, "close the inline table with `}`", "unterminated inline table");
+        return tp_error_here(p, "separate entries with commas, like `{ a = 1, b = 2 }`",
+                             "expected `,` or `}` in inline table");
+    }
+    p->pos++;
+    v->span = tp_span(p, m, p->pos);
+    return true;
+}
+
+static bool parse_value(parser *ps, hl_toml_value *v)
+{
+    tp *p = &ps->t;
+    int c = tp_peek(p);
+    if (c == '"' || c == '\'') {
+        tp_mark m = tp_here(p);
+        if (!tp_string(p, true, &v->u.str.ptr, &v->u.str.len))
+            return false;
+        v->type = HL_TOML_STRING;
+        v->span = tp_span(p, m, p->pos);
+        return true;
+    }
+    if (c == '[' || c == '{') {
+        if (p->depth >= p->opt.max_depth)
+            return tp_error_here(p, "raise hl_toml_options.max_depth to allow deeper nesting",
+                                 "arrays and inline tables nested more than %u deep", p->opt.max_depth);
+        p->depth++;
+        bool ok = c == '[' ? parse_array(ps, v) : parse_inline_table(ps, v);
+        p->depth--;
+        return ok;
+    }
+    return tp_bare_value(p, v);
+}
+
+/* key = value, into table. Tables on the dotted path are created (as dotted tables) or reused. */
+static bool parse_keyval(parser *ps, hl_toml_value *table)
+{
+    tp *p = &ps->t;
+    size_t base = ps->nparts;
+    if (!parse_key(ps)) {
+        ps->nparts = base;
+        return false;
+    }
+    skip_ws(p);
+    if (tp_peek(p) != '=') {
+        ps->nparts = base;
+        if (tp_peek(p) < 0 || tp_peek(p) == '\n' || tp_peek(p) == '\r' || tp_peek(p) == '#')
+            return tp_error_here(p, "a key is followed by `=` and a value, like `key = 1`",
+                                 "expected `=` after the key");
+        return tp_error_here(p, "a key is followed by `=` and a value; quote keys with spaces, like \"my key\"",
+                             "expected `=` after the key");
+    }
+    p->pos++;
+    skip_ws(p);
+    hl_toml_value *t = table;
+    size_t n = ps->nparts - base;
+    for (size_t i = 0; i < n; i++) {
+        key_part *k = &ps->parts[base + i];
+        hl_toml_entry *e = hl_toml__table_find(t, k->s, k->len, k->hash);
+        if (i + 1 == n) {
+            if (e) {
+                ps->nparts = base;
+                return tp_error(p, k->mark, k->end - k->mark.off, NULL,
+                                "duplicate key `%s` (first defined on line %u)", key_text(k),
+                                e->key_span.line);
+            }
+            hl_toml_value *v = hl_toml__new_value(p->doc, HL_TOML_BOOL, part_span(ps, k));
+            if (!v || !add_entry(ps, t, k, v)) {
+                ps->nparts = base;
+                return false;
+            }
+            ps->nparts = base;
+            return parse_value(ps, v);
+        }
+        if (!e) {
+            hl_toml_value *sub = new_table(ps, part_span(ps, k), TF_DOTTED);
+            if (!sub || !add_entry(ps, t, k, sub)) {
+                ps->nparts = base;
+                return false;
+            }
+            t = sub;
+            continue;
+        }
+        hl_toml_value *v = e->value;
+        const char *why = NULL;
+        if (v->type != HL_TOML_TABLE)
+            why = describe(v);
+        else if (v->flags & TF_INLINE)
+            why = "an inline table, which cannot be extended";
+        else if (!(v->flags & TF_DOTTED))
+            why = "a table defined by a [header], which dotted keys cannot extend";
+        if (why) {
+            ps->nparts = base;
+            return tp_error(p, k->mark, k->end - k->mark.off, NULL,
+                            "cannot use `%s` as a table: it is already %s (line %u)", key_text(k), why,
+                            e->key_span.line);
+        }
+        t = v;
+    }
+    ps->nparts = base;
+    return false; /* not reached: n >= 1 */
+}
+
+/* ---- [table] and [[array of tables]] headers ---- */
+
+static hl_toml_value *parse_header(parser *ps, hl_toml_value *root)
+{
+    tp *p = &ps->t;
+    tp_mark m = tp_here(p);
+    bool aot = tp_peek_at(p, 1) == '[';
+    p->pos += aot ? 2 : 1;
+    skip_ws(p);
+    size_t base = ps->nparts;
+    if (!parse_key(ps)) {
+        ps->nparts = base;
+        return NULL;
+    }
+    skip_ws(p);
+    if (tp_peek(p) != ']' || (aot && tp_peek_at(p, 1) != ']')) {
+        ps->nparts = base;
+        tp_error_here(p, aot ? "an array of tables header looks like `[[name]]`" : "a table header looks like `[name]`",
+                      "expected `%s` to close the header", aot ? "]]" : "]");
+        return NULL;
+    }
+    p->pos += aot ? 2 : 1;
+    hl_toml_span hspan = tp_span(p, m, p->pos);
+    hl_toml_value *t = root;
+    size_t n = ps->nparts - base;
+    hl_toml_value *result = NULL;
+    for (size_t i = 0; i < n; i++) {
+        key_part *k = &ps->parts[base + i];
+        hl_toml_entry *e = hl_toml__table_find(t, k->s, k->len, k->hash);
+        bool last = i + 1 == n;
+        if (!e) {
+            hl_toml_value *sub = new_table(ps, last ? hspan : part_span(ps, k), last ? TF_HEADER : TF_IMPLICIT);
+            if (!sub)
+                break;
+            hl_toml_value *slot = sub;
+            if (last && aot) {
+                slot = hl_toml__new_value(p->doc, HL_TOML_ARRAY, hspan);
+                if (!slot || !hl_toml__array_push(p->doc, slot, sub))
+                    break;
+                slot->flags = AF_TABLES;
+            }
+            if (!add_entry(ps, t, k, slot))
+                break;
+            t = sub;
+            if (last)
+                result = sub;
+            continue;
+        }
+        hl_toml_value *v = e->value;
+        uint32_t line = v->span.line;
+        if (!last) {
+            if (v->type == HL_TOML_ARRAY && (v->flags & AF_TABLES)) {
+                t = v->u.arr.items[v->u.arr.n - 1];
+                continue;
+            }
+            if (v->type == HL_TOML_TABLE && !(v->flags & TF_INLINE)) {
+                t = v;
+                continue;
+            }
+            tp_error(p, k->mark, k->end - k->mark.off, NULL,
+                     "cannot use `%s` as a table: it is already %s (line %u)", key_text(k), describe(v),
+                     e->key_span.line);
+            break;
+        }
+        if (aot) {
+            if (v->type == HL_TOML_ARRAY && (v->flags & AF_TABLES)) {
+                hl_toml_value *sub = new_table(ps, hspan, TF_HEADER);
+                if (sub && hl_toml__array_push(p->doc, v, sub))
+                    result = sub;
+                break;
+            }
+            tp_error(p, m, hspan.length, NULL, "cannot append to `%s` with [[...]]: it is already %s (line %u)",
+                     key_text(k), describe(v), line);
+            break;
+        }
+        if (v->type == HL_TOML_TABLE && !(v->flags & (TF_HEADER | TF_DOTTED | TF_INLINE))) {
+            v->flags = (uint8_t)((v->flags & ~TF_IMPLICIT) | TF_HEADER);
+            v->span = hspan;
+            result = v;
+            break;
+        }
+        if (v->type == HL_TOML_TABLE && (v->flags & TF_HEADER))
+            tp_error(p, m, hspan.length, "each table can be defined by one [header] only; merge the two",
+                     "table `%s` is defined twice (first on line %u)", key_text(k), line);
+        else if (v->type == HL_TOML_TABLE && (v->flags & TF_DOTTED))
+            tp_error(p, m, hspan.length, "a table made by dotted keys cannot be reopened by a [header]",
+                     "table `%s` was already defined by dotted keys (line %u)", key_text(k), line);
+        else
+            tp_error(p, m, hspan.length, NULL, "cannot define `%s` as a table: it is already %s (line %u)",
+                     key_text(k), describe(v), e->key_span.line);
+        break;
+    }
+    ps->nparts = base;
+    return result;
+}
+
+/* ---- the document ---- */
+
+static void recover(tp *p)
+{
+    while (p->pos < p->len && p->src[p->pos] != '\n')
+        p->pos++;
+    if (p->pos < p->len) {
+        p->pos++;
+        tp_newline(p);
+    }
+}
+
+static void parse_document(parser *ps, hl_toml_value *root)
+{
+    tp *p = &ps->t;
+    hl_toml_value *cur = root;
+    while (p->pos < p->len && !p->doc->oom) {
+        skip_ws(p);
+        int c = tp_peek(p);
+        bool ok = true;
+        if (c == '#' || c == '\n' || c == '\r' || c < 0) {
+            ok = line_end(p, "a comment");
+        } else if (c == '[') {
+            hl_toml_value *t = parse_header(ps, root);
+            if (!t) {
+                ok = false;
+                cur = new_table(ps, tp_span(p, tp_here(p), p->pos), TF_HEADER); /* a dead end */
+                if (!cur)
+                    return;
+            } else {
+                cur = t;
+                ok = line_end(p, "the table header");
+            }
+        } else {
+            ok = parse_keyval(ps, cur) && line_end(p, "the value");
+        }
+        if (!ok) {
+            if (p->doc->oom || p->doc->error_count >= p->opt.max_errors)
+                return;
+            recover(p);
+        }
+    }
+}
+
+static void locate(const char *s, size_t off, tp_mark *m)
+{
+    m->line = 1;
+    m->line_start = 0;
+    for (size_t i = 0; i < off; i++)
+        if (s[i] == '\n') {
+            m->line++;
+            m->line_start = i + 1;
+        }
+    m->off = off;
+}
+
+hl_toml_doc *hl_toml_parse(const char *input, size_t len, const hl_toml_options *options)
+{
+    hl_toml_doc *doc = calloc(1, sizeof(*doc));
+    if (!doc)
+        return NULL;
+    parser ps;
+    memset(&ps, 0, sizeof(ps));
+    tp *p = &ps.t;
+    if (options)
+        p->opt = *options;
+    if (!p->opt.max_input_size)
+        p->opt.max_input_size = HL_TOML_DEFAULT_MAX_INPUT_SIZE;
+    if (!p->opt.max_depth)
+        p->opt.max_depth = HL_TOML_DEFAULT_MAX_DEPTH;
+    if (!p->opt.max_errors)
+        p->opt.max_errors = 1;
+    p->v11 = p->opt.version == HL_TOML_1_1;
+    p->src = input ? input : "";
+    p->len = input ? len : 0;
+    p->line = 1;
+    p->cache_col = 1;
+    p->doc = doc;
+    if (p->len >= 3 && !memcmp(p->src, "\xEF\xBB\xBF", 3)) /* a UTF-8 byte order mark */
+        p->pos = p->line_start = p->cache_line_start = p->cache_pos = 3;
+    hl_toml_span zero = {1, 1, 0, 0};
+    doc->root = new_table(&ps, zero, TF_HEADER);
+    if (doc->root) {
+        size_t bad = 0;
+        if (p->len > p->opt.max_input_size) {
+            tp_error(p, tp_here(p), 0, "raise hl_toml_options.max_input_size to read it",
+                     "input is %zu bytes, more than the limit of %zu", p->len, p->opt.max_input_size);
+        } else if (!hl_toml_utf8_valid(p->src, p->len, &bad)) {
+            tp_mark m;
+            locate(p->src, bad, &m);
+            tp_error(p, m, 1, "TOML files must be valid UTF-8; re-save the file as UTF-8",
+                     "invalid UTF-8 byte 0x%02X", (unsigned char)p->src[bad]);
+        } else {
+            parse_document(&ps, doc->root);
+        }
+    }
+    free(ps.parts);
+    free(p->scratch);
+    if (doc->oom || !doc->root) {
+        hl_toml_doc_free(doc);
+        return NULL;
+    }
+    return doc;
+}
