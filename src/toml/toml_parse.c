@@ -260,7 +260,6 @@ static bool parse_key(parser *ps)
 
 static hl_toml_span part_span(parser *ps, const key_part *k) { return tp_span(&ps->t, k->mark, k->end); }
 
-static const char *key_text(const key_part *k) { return k->s; }
 
 static hl_toml_value *new_table(parser *ps, hl_toml_span span, uint8_t flags)
 {
@@ -431,6 +430,7 @@ static bool parse_keyval(parser *ps, hl_toml_value *table)
     skip_ws(p);
     hl_toml_value *t = table;
     size_t n = ps->nparts - base;
+    size_t pstart = ps->parts[base].mark.off; /* the key's text, for messages */
     for (size_t i = 0; i < n; i++) {
         key_part *k = &ps->parts[base + i];
         hl_toml_entry *e = hl_toml__table_find(t, k->s, k->len, k->hash);
@@ -438,7 +438,7 @@ static bool parse_keyval(parser *ps, hl_toml_value *table)
             if (e) {
                 ps->nparts = base;
                 return tp_error(p, k->mark, k->end - k->mark.off, NULL,
-                                "duplicate key `%s` (first defined on line %u)", key_text(k),
+                                "duplicate key `%.*s` (first defined on line %u)", (int)(k->end - pstart), p->src + pstart,
                                 e->key_span.line);
             }
             hl_toml_value *v = hl_toml__new_value(p->doc, HL_TOML_BOOL, part_span(ps, k));
@@ -469,7 +469,7 @@ static bool parse_keyval(parser *ps, hl_toml_value *table)
         if (why) {
             ps->nparts = base;
             return tp_error(p, k->mark, k->end - k->mark.off, NULL,
-                            "cannot use `%s` as a table: it is already %s (line %u)", key_text(k), why,
+                            "cannot use `%.*s` as a table: it is already %s (line %u)", (int)(k->end - pstart), p->src + pstart, why,
                             e->key_span.line);
         }
         t = v;
@@ -503,6 +503,7 @@ static hl_toml_value *parse_header(parser *ps, hl_toml_value *root)
     hl_toml_span hspan = tp_span(p, m, p->pos);
     hl_toml_value *t = root;
     size_t n = ps->nparts - base;
+    size_t pstart = ps->parts[base].mark.off; /* the key's text, for messages */
     hl_toml_value *result = NULL;
     for (size_t i = 0; i < n; i++) {
         key_part *k = &ps->parts[base + i];
@@ -538,7 +539,7 @@ static hl_toml_value *parse_header(parser *ps, hl_toml_value *root)
                 continue;
             }
             tp_error(p, k->mark, k->end - k->mark.off, NULL,
-                     "cannot use `%s` as a table: it is already %s (line %u)", key_text(k), describe(v),
+                     "cannot use `%.*s` as a table: it is already %s (line %u)", (int)(k->end - pstart), p->src + pstart, describe(v),
                      e->key_span.line);
             break;
         }
@@ -549,8 +550,8 @@ static hl_toml_value *parse_header(parser *ps, hl_toml_value *root)
                     result = sub;
                 break;
             }
-            tp_error(p, m, hspan.length, NULL, "cannot append to `%s` with [[...]]: it is already %s (line %u)",
-                     key_text(k), describe(v), line);
+            tp_error(p, m, hspan.length, NULL, "cannot append to `%.*s` with [[...]]: it is already %s (line %u)",
+                     (int)(k->end - pstart), p->src + pstart, describe(v), line);
             break;
         }
         if (v->type == HL_TOML_TABLE && !(v->flags & (TF_HEADER | TF_DOTTED | TF_INLINE))) {
@@ -561,13 +562,13 @@ static hl_toml_value *parse_header(parser *ps, hl_toml_value *root)
         }
         if (v->type == HL_TOML_TABLE && (v->flags & TF_HEADER))
             tp_error(p, m, hspan.length, "each table can be defined by one [header] only; merge the two",
-                     "table `%s` is defined twice (first on line %u)", key_text(k), line);
+                     "table `%.*s` is defined twice (first on line %u)", (int)(k->end - pstart), p->src + pstart, line);
         else if (v->type == HL_TOML_TABLE && (v->flags & TF_DOTTED))
             tp_error(p, m, hspan.length, "a table made by dotted keys cannot be reopened by a [header]",
-                     "table `%s` was already defined by dotted keys (line %u)", key_text(k), line);
+                     "table `%.*s` was already defined by dotted keys (line %u)", (int)(k->end - pstart), p->src + pstart, line);
         else
-            tp_error(p, m, hspan.length, NULL, "cannot define `%s` as a table: it is already %s (line %u)",
-                     key_text(k), describe(v), e->key_span.line);
+            tp_error(p, m, hspan.length, NULL, "cannot define `%.*s` as a table: it is already %s (line %u)",
+                     (int)(k->end - pstart), p->src + pstart, describe(v), e->key_span.line);
         break;
     }
     ps->nparts = base;

@@ -346,7 +346,10 @@ static bool parse_number(tp *p, tp_mark m, const char *s, size_t len, hl_toml_va
     if (i != len) {
         tp_mark b = m;
         b.off += i;
-        return tp_error(p, b, len - i, "numbers are written like 42, -17, 0x2A, 3.14 or 6.02e23",
+        bool unit = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z');
+        return tp_error(p, b, len - i,
+                        unit ? "a number with a unit is not a TOML number: quote it, like \"4MiB\" or \"100ms\""
+                             : "numbers are written like 42, -17, 0x2A, 3.14 or 6.02e23",
                         "invalid character in number");
     }
     size_t bad = 0;
