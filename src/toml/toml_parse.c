@@ -428,54 +428,53 @@ static bool parse_keyval(parser *ps, hl_toml_value *table)
     }
     p->pos++;
     skip_ws(p);
+    /* The value is parsed before it is attached, so that a bad value leaves nothing behind. */
+    hl_toml_value *v = hl_toml__new_value(p->doc, HL_TOML_BOOL, tp_span(p, tp_here(p), p->pos));
+    if (!v || !parse_value(ps, v)) {
+        ps->nparts = base;
+        return false;
+    }
     hl_toml_value *t = table;
     size_t n = ps->nparts - base;
     size_t pstart = ps->parts[base].mark.off; /* the key's text, for messages */
+    bool ok = false;
     for (size_t i = 0; i < n; i++) {
         key_part *k = &ps->parts[base + i];
         hl_toml_entry *e = hl_toml__table_find(t, k->s, k->len, k->hash);
         if (i + 1 == n) {
-            if (e) {
-                ps->nparts = base;
-                return tp_error(p, k->mark, k->end - k->mark.off, NULL,
-                                "duplicate key `%.*s` (first defined on line %u)", (int)(k->end - pstart), p->src + pstart,
-                                e->key_span.line);
-            }
-            hl_toml_value *v = hl_toml__new_value(p->doc, HL_TOML_BOOL, part_span(ps, k));
-            if (!v || !add_entry(ps, t, k, v)) {
-                ps->nparts = base;
-                return false;
-            }
-            ps->nparts = base;
-            return parse_value(ps, v);
+            if (e)
+                tp_error(p, k->mark, k->end - k->mark.off, NULL,
+                         "duplicate key `%.*s` (first defined on line %u)", (int)(k->end - pstart),
+                         p->src + pstart, e->key_span.line);
+            else
+                ok = add_entry(ps, t, k, v);
+            break;
         }
         if (!e) {
             hl_toml_value *sub = new_table(ps, part_span(ps, k), TF_DOTTED);
-            if (!sub || !add_entry(ps, t, k, sub)) {
-                ps->nparts = base;
-                return false;
-            }
+            if (!sub || !add_entry(ps, t, k, sub))
+                break;
             t = sub;
             continue;
         }
-        hl_toml_value *v = e->value;
+        hl_toml_value *sub = e->value;
         const char *why = NULL;
-        if (v->type != HL_TOML_TABLE)
-            why = describe(v);
-        else if (v->flags & TF_INLINE)
+        if (sub->type != HL_TOML_TABLE)
+            why = describe(sub);
+        else if (sub->flags & TF_INLINE)
             why = "an inline table, which cannot be extended";
-        else if (!(v->flags & TF_DOTTED))
+        else if (!(sub->flags & TF_DOTTED))
             why = "a table defined by a [header], which dotted keys cannot extend";
         if (why) {
-            ps->nparts = base;
-            return tp_error(p, k->mark, k->end - k->mark.off, NULL,
-                            "cannot use `%.*s` as a table: it is already %s (line %u)", (int)(k->end - pstart), p->src + pstart, why,
-                            e->key_span.line);
+            tp_error(p, k->mark, k->end - k->mark.off, NULL,
+                     "cannot use `%.*s` as a table: it is already %s (line %u)", (int)(k->end - pstart),
+                     p->src + pstart, why, e->key_span.line);
+            break;
         }
-        t = v;
+        t = sub;
     }
     ps->nparts = base;
-    return false; /* not reached: n >= 1 */
+    return ok;
 }
 
 /* ---- [table] and [[array of tables]] headers ---- */

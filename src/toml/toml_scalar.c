@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define ESCAPE_HELP_10 "valid escapes: \\b \\t \\n \\f \\r \\\" \\\\ \\uXXXX \\UXXXXXXXX"
 #define ESCAPE_HELP_11 "valid escapes: \\b \\t \\n \\f \\r \\e \\\" \\\\ \\xHH \\uXXXX \\UXXXXXXXX"
@@ -563,9 +564,8 @@ bool tp_bare_value(tp *p, hl_toml_value *v)
         ok = parse_number(p, m, s, len, v);
     } else {
         const char *help = "strings must be quoted: `key = \"text\"`";
-        if (len <= 5 && (!strncmp(s, "True", len) || !strncmp(s, "False", len) || !strncmp(s, "TRUE", len) ||
-                         !strncmp(s, "FALSE", len)))
-            help = "booleans are lower case: `true` or `false`";
+        if (len >= 2 && len <= 5 && (!strncasecmp(s, "true", len) || !strncasecmp(s, "false", len)))
+            help = "booleans are written `true` or `false`, in lower case";
         ok = tp_error(p, m, len, help, "invalid value `%.*s`", (int)(len > 40 ? 40 : len), s);
     }
     if (ok) {
