@@ -18,7 +18,7 @@ TEST_JOBS ?= 2
 FUZZ_SECONDS ?= 60
 
 # The HIP's sample when the shared test data sits beside the clone, else the repository's copy.
-SAMPLE := $(wildcard $(ROOT)/../shared/hyperfile-sample.toml)
+SAMPLE := $(abspath $(wildcard $(ROOT)/../shared/hyperfile-sample.toml))
 DEMO_FILE := $(if $(SAMPLE),$(SAMPLE),$(ROOT)/examples/hip-sample-settings.toml)
 
 WERROR := $(if $(filter true,$(CI)),ON,OFF)
