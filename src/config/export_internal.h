@@ -1,0 +1,36 @@
+/* export_internal.h - helpers shared by the writers of config_export.h (template, schema, values). */
+#ifndef HL_CONFIG_EXPORT_INTERNAL_H
+#define HL_CONFIG_EXPORT_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "hyperlight/config.h"
+
+/* Writes s as a JSON string literal, quotes included. */
+void hl_export_json_string(FILE *out, const char *s);
+
+/* A size for people: "16 KiB", "64 MiB", "256 bytes" (exact: 1536 stays "1536 bytes"). */
+void hl_export_human_size(uint64_t bytes, char *buf, size_t size);
+
+/* A value of the field as a TOML literal: 16384, "1000ms", "RunInHypervisor". */
+void hl_export_toml_value(const hl_field_info *info, uint64_t value, char *buf, size_t size);
+
+/* A value for people: "16 KiB (16384)", "1000 ms", "RunInHypervisor", "0 (from the guest
+ * binary)". */
+void hl_export_human_value(const hl_field_info *info, uint64_t value, char *buf, size_t size);
+
+/* The allowed range for people: "256 bytes .. 64 MiB", "1 .. 65535 ms",
+ * "0 (from the guest binary), or 16 KiB .. 512 MiB", "RunInHypervisor or RunInProcess". */
+void hl_export_human_range(const hl_field_info *info, char *buf, size_t size);
+
+/* The field's type as written in a hyperfile: "size", "duration" or "execution mode", and the
+ * forms the hyperfile accepts for it. */
+const char *hl_export_type_name(const hl_field_info *info);
+const char *hl_export_type_forms(const hl_field_info *info);
+
+/* 0 when the stream has seen no error, else -1. */
+int hl_export_status(FILE *out);
+
+#endif

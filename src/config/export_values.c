@@ -1,0 +1,261 @@
+/* export_values.c - writes a config as JSON or TOML, and the formatting helpers the other writers share. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config/export_internal.h"
+#include "hyperlight/config_export.h"
+
+/* ---- shared helpers ---- */
+
+void hl_export_json_string(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"': fputs("\\\"", out); break;
+        case '\\': fputs("\\\\", out); break;
+        case '\n': fputs("\\n", out); break;
+        case '\r': fputs("\\r", out); break;
+        case '\t': fputs("\\t", out); break;
+        default:
+            if (*p < 0x20 || *p == 0x7f)
+                fprintf(out, "\\u%04x", *p);
+            else
+                fputc(*p, out);
+        }
+    }
+    fputc('"', out);
+}
+
+void hl_export_human_size(uint64_t bytes, char *buf, size_t size)
+{
+    if (bytes != 0 && bytes % HL_GiB == 0)
+        snprintf(buf, size, "%" PRIu64 " GiB", (uint64_t)(bytes / HL_GiB));
+    else if (bytes != 0 && bytes % HL_MiB == 0)
+        snprintf(buf, size, "%" PRIu64 " MiB", (uint64_t)(bytes / HL_MiB));
+    else if (bytes != 0 && bytes % HL_KiB == 0)
+        snprintf(buf, size, "%" PRIu64 " KiB", (uint64_t)(bytes / HL_KiB));
+    else
+        snprintf(buf, size, "%" PRIu64 " bytes", bytes);
+}
+
+static const char *mode_name(uint64_t value)
+{
+    if (value > HL_MODE_RUN_IN_PROCESS)
+        return "?";
+    return hl_execution_mode_name((hl_execution_mode)value);
+}
+
+void hl_export_toml_value(const hl_field_info *info, uint64_t value, char *buf, size_t size)
+{
+    switch (info->type) {
+    case HL_FIELD_SIZE: snprintf(buf, size, "%" PRIu64, value); break;
+    case HL_FIELD_DURATION: snprintf(buf, size, "\"%" PRIu64 "ms\"", value); break;
+    case HL_FIELD_MODE: snprintf(buf, size, "\"%s\"", mode_name(value)); break;
+    }
+}
+
+void hl_export_human_value(const hl_field_info *info, uint64_t value, char *buf, size_t size)
+{
+    char human[64];
+    switch (info->type) {
+    case HL_FIELD_SIZE:
+        if (value == 0 && (info->flags & HL_FIELD_ZERO_IS_AUTO)) {
+            snprintf(buf, size, "0 (from the guest binary)");
+        } else {
+            hl_export_human_size(value, human, sizeof human);
+            if (strstr(human, "bytes"))
+                snprintf(buf, size, "%s", human);
+            else
+                snprintf(buf, size, "%s (%" PRIu64 ")", human, value);
+        }
+        break;
+    case HL_FIELD_DURATION: snprintf(buf, size, "%" PRIu64 " ms", value); break;
+    case HL_FIELD_MODE: snprintf(buf, size, "%s", mode_name(value)); break;
+    }
+}
+
+void hl_export_human_range(const hl_field_info *info, char *buf, size_t size)
+{
+    char lo[64], hi[64];
+    switch (info->type) {
+    case HL_FIELD_SIZE:
+        hl_export_human_size(info->min, lo, sizeof lo);
+        hl_export_human_size(info->max, hi, sizeof hi);
+        snprintf(buf, size, "%s%s .. %s",
+                 (info->flags & HL_FIELD_ZERO_IS_AUTO) ? "0 (from the guest binary), or " : "", lo,
+                 hi);
+        break;
+    case HL_FIELD_DURATION:
+        snprintf(buf, size, "%" PRIu64 " .. %" PRIu64 " ms", info->min, info->max);
+        break;
+    case HL_FIELD_MODE: {
+        size_t used = 0;
+        buf[0] = '\0';
+        for (uint64_t v = info->min; v <= info->max && used < size; v++) {
+            int n = snprintf(buf + used, size - used, "%s%s",
+                             v == info->min ? "" : (v == info->max ? " or " : ", "), mode_name(v));
+            if (n < 0)
+                break;
+            used += (size_t)n;
+        }
+        break;
+    }
+    }
+}
+
+const char *hl_export_type_name(const hl_field_info *info)
+{
+    switch (info->type) {
+    case HL_FIELD_SIZE: return "size";
+    case HL_FIELD_DURATION: return "duration";
+    case HL_FIELD_MODE: return "execution mode";
+    }
+    return "?";
+}
+
+const char *hl_export_type_forms(const hl_field_info *info)
+{
+    switch (info->type) {
+    case HL_FIELD_SIZE:
+        return "an integer of bytes (underscores allowed: 4_194_304), or a string with a unit: "
+               "\"8192\", \"512KiB\", \"4MiB\", \"1GiB\"";
+    case HL_FIELD_DURATION:
+        return "an integer of milliseconds, or a string with a unit: \"100ms\", \"2s\", \"1500us\"";
+    case HL_FIELD_MODE:
+        return "a string, exactly \"RunInHypervisor\" or \"RunInProcess\" (case matters)";
+    }
+    return "?";
+}
+
+int hl_export_status(FILE *out)
+{
+    return ferror(out) ? -1 : 0;
+}
+
+/* ---- the effective configuration ---- */
+
+/* The value as JSON: sizes and durations as integers, the mode as its string. */
+static void json_value(FILE *out, const hl_field_info *info, uint64_t value)
+{
+    if (info->type == HL_FIELD_MODE)
+        hl_export_json_string(out, mode_name(value));
+    else
+        fprintf(out, "%" PRIu64, value);
+}
+
+static hl_origin origin_of(const hl_config *cfg, hl_config_field f)
+{
+    unsigned o = cfg->origin[f];
+    return o > HL_ORIGIN_HOST ? HL_ORIGIN_DEFAULT : (hl_origin)o;
+}
+
+/* True when the value came from a file whose name and line we know. */
+static bool from_file(const hl_config *cfg, hl_config_field f)
+{
+    hl_origin o = origin_of(cfg, f);
+    return (o == HL_ORIGIN_FILE || o == HL_ORIGIN_PROFILE) && cfg->source_name[0] != '\0';
+}
+
+int hl_config_write_json(const hl_config *cfg, FILE *out, bool with_origin)
+{
+    size_t count = hl_config_field_count();
+    fputs("{\n", out);
+    for (size_t i = 0; i < count; i++) {
+        hl_config_field f = (hl_config_field)i;
+        const hl_field_info *info = hl_config_field_info(f);
+        uint64_t value = hl_config_get(cfg, f);
+        fputs("  ", out);
+        hl_export_json_string(out, info->key);
+        fputs(": ", out);
+        if (!with_origin) {
+            json_value(out, info, value);
+        } else {
+            hl_origin o = origin_of(cfg, f);
+            fputs("{\"value\": ", out);
+            json_value(out, info, value);
+            fputs(", \"origin\": ", out);
+            hl_export_json_string(out, hl_origin_name(o));
+            if (o == HL_ORIGIN_PROFILE && cfg->profile[0] != '\0') {
+                fputs(", \"profile\": ", out);
+                hl_export_json_string(out, cfg->profile);
+            }
+            if (from_file(cfg, f)) {
+                fputs(", \"file\": ", out);
+                hl_export_json_string(out, cfg->source_name);
+                if (cfg->origin_line[f] != 0)
+                    fprintf(out, ", \"line\": %" PRIu32, cfg->origin_line[f]);
+            }
+            fputc('}', out);
+        }
+        fputs(i + 1 < count ? ",\n" : "\n", out);
+    }
+    fputs("}\n", out);
+    return hl_export_status(out);
+}
+
+/* The trailing comment that says where a value came from. */
+static void origin_comment(const hl_config *cfg, hl_config_field f, char *buf, size_t size)
+{
+    hl_origin o = origin_of(cfg, f);
+    switch (o) {
+    case HL_ORIGIN_DEFAULT: snprintf(buf, size, "# default"); return;
+    case HL_ORIGIN_HOST: snprintf(buf, size, "# set by host"); return;
+    case HL_ORIGIN_FILE:
+    case HL_ORIGIN_PROFILE: break;
+    }
+    char where[300];
+    if (!from_file(cfg, f))
+        snprintf(where, sizeof where, "%s", o == HL_ORIGIN_FILE ? "the hyperfile" : "a profile");
+    else if (cfg->origin_line[f] != 0)
+        snprintf(where, sizeof where, "%s:%" PRIu32, cfg->source_name, cfg->origin_line[f]);
+    else
+        snprintf(where, sizeof where, "%s", cfg->source_name);
+    if (o == HL_ORIGIN_PROFILE && cfg->profile[0] != '\0')
+        snprintf(buf, size, "# from %s [sandbox.%s]", where, cfg->profile);
+    else
+        snprintf(buf, size, "# from %s", where);
+}
+
+int hl_config_write_toml(const hl_config *cfg, FILE *out, bool with_origin)
+{
+    size_t count = hl_config_field_count();
+    int width = 0;
+    char value[64];
+
+    /* Align the origin comments in one column after the longest `key = value`. */
+    for (size_t i = 0; i < count; i++) {
+        const hl_field_info *info = hl_config_field_info((hl_config_field)i);
+        hl_export_toml_value(info, hl_config_get(cfg, (hl_config_field)i), value, sizeof value);
+        int len = (int)(strlen(info->key) + 3 + strlen(value));
+        if (len > width)
+            width = len;
+    }
+
+    if (with_origin) {
+        fputs("# Effective sandbox configuration", out);
+        if (cfg->source_name[0] != '\0') {
+            fprintf(out, " (hyperfile %s", cfg->source_name);
+            if (cfg->profile[0] != '\0')
+                fprintf(out, ", profile %s", cfg->profile);
+            fputc(')', out);
+        }
+        fputc('\n', out);
+    }
+    fprintf(out, "hyperfile_version = %d\n", HL_HYPERFILE_VERSION);
+    for (size_t i = 0; i < count; i++) {
+        hl_config_field f = (hl_config_field)i;
+        const hl_field_info *info = hl_config_field_info(f);
+        hl_export_toml_value(info, hl_config_get(cfg, f), value, sizeof value);
+        if (!with_origin) {
+            fprintf(out, "%s = %s\n", info->key, value);
+        } else {
+            char comment[400];
+            origin_comment(cfg, f, comment, sizeof comment);
+            int len = (int)(strlen(info->key) + 3 + strlen(value));
+            fprintf(out, "%s = %s%*s  %s\n", info->key, value, width - len, "", comment);
+        }
+    }
+    return hl_export_status(out);
+}

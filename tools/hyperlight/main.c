@@ -1,0 +1,173 @@
+/* main.c - the `hyperlight` command: global options, `help`, and dispatch to one file per command. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "hyperlight/config.h"
+
+#ifndef HL_VERSION_STRING
+#define HL_VERSION_STRING "0.0.0"
+#endif
+
+/* The commands, in the order `hyperlight --help` lists them. A new command (`run` comes with the
+ * sandbox runtime) is one file defining a cli_command and one line here. */
+static const cli_command *const commands[] = {
+    &cli_cmd_check,
+    &cli_cmd_config,
+    &cli_cmd_init,
+    &cli_cmd_schema,
+    &cli_cmd_reference,
+};
+
+#define COMMAND_COUNT (sizeof commands / sizeof commands[0])
+
+static const cli_command *find_command(const char *name)
+{
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        if (strcmp(commands[i]->name, name) == 0)
+            return commands[i];
+    return NULL;
+}
+
+/* Levenshtein distance of two short words, capped; for "did you mean" on a mistyped command. */
+static size_t distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    size_t row[33];
+    if (la > 32 || lb > 32)
+        return 99;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+static void print_main_help(FILE *out)
+{
+    fprintf(out,
+            "hyperlight %s - run functions in micro-VM sandboxes configured by a hyperfile.toml\n"
+            "\n"
+            "Usage: hyperlight [--version] [--help] COMMAND [ARGS]\n"
+            "\n"
+            "Commands:\n",
+            HL_VERSION_STRING);
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+    fprintf(out, "  %-10s %s\n", "help", "Show the help of a command");
+    fputs("\n"
+          "Options:\n"
+          "  -h, --help     Show this help (after a command: that command's help)\n"
+          "  -V, --version  Show the version of hyperlight and of the hyperfile format\n"
+          "\n"
+          "Run 'hyperlight help COMMAND' or 'hyperlight COMMAND --help' for a command's options.\n"
+          "Exit status: 0 success; 1 the command failed (a file could not be written, ...);\n"
+          "2 a usage error, or an invalid hyperfile or value.\n",
+          out);
+}
+
+static void print_version(void)
+{
+    printf("hyperlight %s (hyperfile format %d, TOML 1.0.0)\n", HL_VERSION_STRING,
+           HL_HYPERFILE_VERSION);
+}
+
+static int unknown_command(const char *name)
+{
+    const cli_command *best = NULL;
+    size_t best_distance = 3;
+    for (size_t i = 0; i < COMMAND_COUNT; i++) {
+        size_t d = distance(name, commands[i]->name);
+        if (d < best_distance) {
+            best_distance = d;
+            best = commands[i];
+        }
+    }
+    if (best != NULL)
+        return cli_usage_error(NULL, "unknown command '%s' (did you mean '%s'?)", name,
+                               best->name);
+    return cli_usage_error(NULL, "unknown command '%s'", name);
+}
+
+/* `hyperlight help [COMMAND]` */
+static int run_help(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_main_help(stdout);
+        return CLI_OK;
+    }
+    if (argc > 2)
+        return cli_usage_error(NULL, "'help' takes one command name, got %d arguments", argc - 1);
+    if (strcmp(argv[1], "help") == 0) {
+        printf("Show the help of a command\n\nUsage: hyperlight help [COMMAND]\n");
+        return CLI_OK;
+    }
+    const cli_command *cmd = find_command(argv[1]);
+    if (cmd == NULL)
+        return unknown_command(argv[1]);
+    cli_print_help(cmd, stdout);
+    return CLI_OK;
+}
+
+/* True when the command's arguments ask for its help (before a `--`). */
+static bool wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            return false;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return true;
+    }
+    return false;
+}
+
+static int finish(int status)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fputs("error: could not write to standard output\n", stderr);
+        return status == CLI_OK ? CLI_FAILED : status;
+    }
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_main_help(stderr);
+        return CLI_INVALID;
+    }
+    const char *first = argv[1];
+    if (strcmp(first, "--help") == 0 || strcmp(first, "-h") == 0) {
+        print_main_help(stdout);
+        return finish(CLI_OK);
+    }
+    if (strcmp(first, "--version") == 0 || strcmp(first, "-V") == 0) {
+        print_version();
+        return finish(CLI_OK);
+    }
+    if (strcmp(first, "help") == 0)
+        return finish(run_help(argc - 1, argv + 1));
+    if (cli_is_option(first))
+        return cli_usage_error(NULL, "unknown option '%s'", first);
+
+    const cli_command *cmd = find_command(first);
+    if (cmd == NULL)
+        return unknown_command(first);
+    if (wants_help(argc - 1, argv + 1)) {
+        cli_print_help(cmd, stdout);
+        return finish(CLI_OK);
+    }
+    return finish(cmd->run(argc - 1, argv + 1));
+}
