@@ -205,8 +205,9 @@ def run_case(decoder, flags, env, tests_dir, kind, path):
     except subprocess.TimeoutExpired:
         return "timed out after %gs" % CASE_TIMEOUT
     err = proc.stderr.decode("utf-8", "replace")
-    if "Sanitizer" in err or "runtime error:" in err:
-        return "sanitizer report: %s" % first_line(proc.stderr)
+    for line in err.splitlines():
+        if "Sanitizer" in line or "runtime error:" in line:
+            return "sanitizer report (%s): %s" % (describe_exit(proc.returncode), line.strip()[:160])
     if kind == "invalid":
         if proc.returncode == 0:
             return "accepted an invalid document"
