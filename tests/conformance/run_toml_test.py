@@ -207,7 +207,7 @@ def run_case(decoder, flags, env, tests_dir, kind, path):
     err = proc.stderr.decode("utf-8", "replace")
     for line in err.splitlines():
         if "Sanitizer" in line or "runtime error:" in line:
-            return "sanitizer report (%s): %s" % (describe_exit(proc.returncode), line.strip()[:160])
+            return "%s: %s" % (describe_exit(proc.returncode), line.strip()[:160])
     if kind == "invalid":
         if proc.returncode == 0:
             return "accepted an invalid document"
