@@ -5,13 +5,20 @@
 
 #include "config/export_internal.h"
 #include "hyperlight/config_export.h"
+#include "hyperlight/toml.h"
 
 /* ---- shared helpers ---- */
 
 void hl_export_json_string(FILE *out, const char *s)
 {
+    /* A file name need not be UTF-8; JSON must be: then every non-ASCII byte becomes U+FFFD. */
+    bool utf8 = hl_toml_utf8_valid(s, strlen(s), NULL);
     fputc('"', out);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p >= 0x80 && !utf8) {
+            fputs("\\ufffd", out);
+            continue;
+        }
         switch (*p) {
         case '"': fputs("\\\"", out); break;
         case '\\': fputs("\\\\", out); break;
