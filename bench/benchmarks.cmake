@@ -1,0 +1,44 @@
+# benchmarks.cmake - the TOML parser benchmark programs (ours and toml++); run them with bench/run-toml-bench.sh.
+# Included by bench/CMakeLists.txt in the full build and by bench/standalone/CMakeLists.txt.
+# Not CTest tests: benchmarks are measurements, never timed assertions.
+
+get_filename_component(HL_BENCH_DIR ${CMAKE_CURRENT_LIST_DIR} ABSOLUTE)
+get_filename_component(HL_BENCH_ROOT ${HL_BENCH_DIR}/.. ABSOLUTE)
+
+# The parser alone, built from src/toml with the project's flags, so the benchmarks depend on
+# nothing else in the tree (other modules may be mid-work).
+file(GLOB HL_BENCH_TOML_SOURCES CONFIGURE_DEPENDS ${HL_BENCH_ROOT}/src/toml/*.c)
+add_library(hl_bench_toml STATIC ${HL_BENCH_TOML_SOURCES})
+target_include_directories(hl_bench_toml PUBLIC ${HL_BENCH_ROOT}/include
+                                         PRIVATE ${HL_BENCH_ROOT}/src)
+target_link_libraries(hl_bench_toml PUBLIC m)
+
+add_executable(bench-toml-hl ${HL_BENCH_DIR}/toml_bench_hl.c)
+target_include_directories(bench-toml-hl PRIVATE ${HL_BENCH_DIR})
+target_link_libraries(bench-toml-hl PRIVATE hl_bench_toml)
+
+# toml++ (Debian's libtomlplusplus-dev, header-only): only when its header is there.
+find_path(HL_TOMLPP_INCLUDE_DIR NAMES toml++/toml.h)
+if(HL_TOMLPP_INCLUDE_DIR)
+  enable_language(CXX)
+  add_executable(bench-toml-tomlpp ${HL_BENCH_DIR}/toml_bench_tomlpp.cpp)
+  set_target_properties(bench-toml-tomlpp PROPERTIES CXX_STANDARD 17 CXX_STANDARD_REQUIRED ON
+                                                     CXX_EXTENSIONS OFF)
+  target_include_directories(bench-toml-tomlpp PRIVATE ${HL_BENCH_DIR})
+  target_include_directories(bench-toml-tomlpp SYSTEM PRIVATE ${HL_TOMLPP_INCLUDE_DIR})
+  # -Wstrict-prototypes is C-only (g++ warns about it); the project adds it to every language.
+  get_target_property(HL_BENCH_CXX_OPTIONS bench-toml-tomlpp COMPILE_OPTIONS)
+  if(HL_BENCH_CXX_OPTIONS)
+    list(REMOVE_ITEM HL_BENCH_CXX_OPTIONS -Wstrict-prototypes)
+    set_target_properties(bench-toml-tomlpp PROPERTIES COMPILE_OPTIONS "${HL_BENCH_CXX_OPTIONS}")
+  endif()
+else()
+  message(STATUS "toml++ header not found: bench-toml-tomlpp is not built")
+endif()
+
+# `cmake --build DIR --target bench-toml` builds every benchmark program there is.
+add_custom_target(bench-toml)
+add_dependencies(bench-toml bench-toml-hl)
+if(TARGET bench-toml-tomlpp)
+  add_dependencies(bench-toml bench-toml-tomlpp)
+endif()
