@@ -52,17 +52,29 @@ size_t hl_diag_error_count(const hl_diag_list *list);
 size_t hl_diag_warning_count(const hl_diag_list *list);
 const hl_diag *hl_diag_at(const hl_diag_list *list, size_t i);
 
+/* "error", "warning" or "note". */
+const char *hl_diag_severity_name(hl_severity sev);
+
 /* Renders every diagnostic in the shape of Cargo/rustc:
  *     error: invalid duration "100xs" for `max_execution_time`
- *      --> hyperfile.toml:17:22
+ *       --> hyperfile.toml:17:22
  *        |
  *     17 | max_execution_time = "100xs"
  *        |                      ^^^^^^^ expected a number followed by ms or s, like "100ms"
- * color adds ANSI colours (callers pass isatty()). Returns 0 or -1 on a write error. */
+ *
+ * The arrow is indented by the gutter width (the digits of the line number), as rustc does.
+ * Carets cover the span's display columns (code points; a tab advances to the next multiple
+ * of 4 columns, in the source line and under it alike); a span running past the end of its line
+ * is underlined to the end of the line; an empty span gets one caret. Control characters and
+ * bytes that are not UTF-8 are shown as U+FFFD. The help follows the carets; a diagnostic
+ * without a source line shows it as `  = help: ...` instead. Every diagnostic is followed by a
+ * blank line. color adds ANSI colours (callers pass isatty()). Returns 0 or -1 on a write
+ * error. */
 int hl_diag_render_text(const hl_diag_list *list, FILE *out, bool color);
 
 /* Renders the list as a JSON array of {severity, message, file, line, column, offset, length,
- * help}. Returns 0 or -1 on a write error. */
+ * help}, one object per line; file and help are null when absent; "[]" when empty. Ends with a
+ * newline. Returns 0 or -1 on a write error. */
 int hl_diag_render_json(const hl_diag_list *list, FILE *out);
 
 #ifdef __cplusplus

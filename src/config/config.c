@@ -1,0 +1,304 @@
+/* config.c - the config model from the field table: defaults, setters, getters, comparison, totals. */
+#include "hyperlight/config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config/config_internal.h"
+
+#define HL_UNIT_SIZE "bytes"
+#define HL_UNIT_DURATION "ms"
+#define HL_UNIT_MODE NULL
+
+_Static_assert(HL_CFG_FIELD_COUNT <= 64, "hl_policy.locked is a 64-bit mask");
+
+static const hl_field_info fields[HL_CFG_FIELD_COUNT] = {
+#define HL_X_(ID, key_, type_, flags_, def_, min_, max_, doc_, why_)                               \
+    {.id = HL_CFG_##ID,                                                                            \
+     .key = #key_,                                                                                 \
+     .type = HL_FIELD_##type_,                                                                     \
+     .flags = (flags_),                                                                            \
+     .def = (uint64_t)(def_),                                                                      \
+     .min = (uint64_t)(min_),                                                                      \
+     .max = (uint64_t)(max_),                                                                      \
+     .unit = HL_UNIT_##type_,                                                                      \
+     .doc = doc_,                                                                                  \
+     .why_min = why_},
+    HL_CONFIG_FIELDS(HL_X_)
+#undef HL_X_
+};
+
+size_t hl_config_field_count(void)
+{
+    return HL_CFG_FIELD_COUNT;
+}
+
+const hl_field_info *hl_config_field_info(hl_config_field f)
+{
+    if ((unsigned)f >= HL_CFG_FIELD_COUNT)
+        return NULL;
+    return &fields[f];
+}
+
+const hl_field_info *hl_config_field_find(const char *key)
+{
+    if (key == NULL)
+        return NULL;
+    for (size_t i = 0; i < HL_CFG_FIELD_COUNT; i++)
+        if (strcmp(fields[i].key, key) == 0)
+            return &fields[i];
+    return NULL;
+}
+
+/* The storage of field f in cfg: the struct's members are uint64_t in table order. */
+static uint64_t *slot(hl_config *cfg, hl_config_field f)
+{
+    switch (f) {
+#define HL_X_(ID, key, type, flags, def, min, max, doc, why)                                       \
+    case HL_CFG_##ID:                                                                              \
+        return &cfg->key;
+        HL_CONFIG_FIELDS(HL_X_)
+#undef HL_X_
+    default:
+        return NULL;
+    }
+}
+
+void hl_config_init(hl_config *cfg)
+{
+    if (cfg == NULL)
+        return;
+    memset(cfg, 0, sizeof *cfg);
+    for (size_t i = 0; i < HL_CFG_FIELD_COUNT; i++) {
+        *slot(cfg, (hl_config_field)i) = fields[i].def;
+        cfg->origin[i] = HL_ORIGIN_DEFAULT;
+        cfg->origin_line[i] = 0;
+    }
+}
+
+hl_set_result hl_config_set(hl_config *cfg, hl_config_field f, uint64_t value)
+{
+    const hl_field_info *info = hl_config_field_info(f);
+    if (cfg == NULL || info == NULL)
+        return HL_SET_BAD_FIELD;
+    if (info->type == HL_FIELD_MODE && (value < info->min || value > info->max))
+        return HL_SET_BAD_FIELD;
+    if (value > info->max)
+        return HL_SET_TOO_LARGE;
+    hl_set_result result = HL_SET_OK;
+    if (info->type == HL_FIELD_DURATION && value == 0) {
+        value = info->def;
+        result = HL_SET_DEFAULTED;
+    } else if (value == 0 && (info->flags & HL_FIELD_ZERO_IS_AUTO)) {
+        result = HL_SET_OK;
+    } else if (value < info->min) {
+        value = info->min;
+        result = HL_SET_RAISED;
+    }
+    *slot(cfg, f) = value;
+    cfg->origin[f] = HL_ORIGIN_HOST;
+    cfg->origin_line[f] = 0;
+    return result;
+}
+
+uint64_t hl_config_get(const hl_config *cfg, hl_config_field f)
+{
+    if (cfg == NULL || (unsigned)f >= HL_CFG_FIELD_COUNT)
+        return 0;
+    return *slot((hl_config *)cfg, f);
+}
+
+#define HL_X_(ID, key, type, flags, def, min, max, doc, why)                                       \
+    hl_set_result hl_config_set_##key(hl_config *cfg, uint64_t value)                              \
+    {                                                                                              \
+        return hl_config_set(cfg, HL_CFG_##ID, value);                                             \
+    }                                                                                              \
+    uint64_t hl_config_get_##key(const hl_config *cfg)                                             \
+    {                                                                                              \
+        return cfg ? cfg->key : 0;                                                                 \
+    }
+HL_CONFIG_FIELDS(HL_X_)
+#undef HL_X_
+
+/* Appends s to the NUL-terminated buf, cutting it to fit. */
+static void append(char *buf, size_t size, const char *s)
+{
+    size_t used = strlen(buf), n = strlen(s);
+    if (used + 1 >= size)
+        return;
+    if (n > size - used - 1)
+        n = size - used - 1;
+    memcpy(buf + used, s, n);
+    buf[used + n] = '\0';
+}
+
+/* Copies err's message from a problem: "message (help)". */
+static hl_status fail(hl_error *err, hl_status status, const hl_value_problem *pb)
+{
+    if (err != NULL) {
+        err->status = status;
+        err->message[0] = '\0';
+        append(err->message, sizeof err->message, pb->message);
+        if (pb->help[0]) {
+            append(err->message, sizeof err->message, " (");
+            append(err->message, sizeof err->message, pb->help);
+            append(err->message, sizeof err->message, ")");
+        }
+    }
+    return status;
+}
+
+hl_status hl_config_set_text(hl_config *cfg, const char *key, const char *text, hl_origin origin,
+                             hl_error *err)
+{
+    hl_value_problem pb;
+    if (err != NULL) {
+        err->status = HL_OK;
+        err->message[0] = '\0';
+    }
+    if (cfg == NULL || key == NULL || text == NULL || (unsigned)origin > HL_ORIGIN_HOST) {
+        hl_problem_set(&pb, NULL, "hl_config_set_text: a NULL argument or a bad origin");
+        return fail(err, HL_E_INVALID_ARG, &pb);
+    }
+    const hl_field_info *info = hl_config_field_find(key);
+    if (info == NULL) {
+        const char *names[HL_CFG_FIELD_COUNT];
+        for (size_t i = 0; i < HL_CFG_FIELD_COUNT; i++)
+            names[i] = fields[i].key;
+        const char *near = hl_suggest(key, strlen(key), names, HL_CFG_FIELD_COUNT);
+        char quoted[96], help[128] = "";
+        hl_quote(key, strlen(key), 48, quoted, sizeof quoted);
+        if (near != NULL)
+            snprintf(help, sizeof help, "did you mean `%s`?", near);
+        hl_problem_set(&pb, help[0] ? help : "`hyperlight config` lists the keys",
+                       "unknown configuration key %s", quoted);
+        return fail(err, HL_E_UNKNOWN_KEY, &pb);
+    }
+    uint64_t value;
+    if (!hl_value_parse_text(info, text, strlen(text), &value, &pb))
+        return fail(err, HL_E_CONFIG, &pb);
+    if (!hl_value_check_range(info, value, info->min, info->max, true, "", &pb))
+        return fail(err, HL_E_RANGE, &pb);
+    *slot(cfg, info->id) = value;
+    cfg->origin[info->id] = (uint8_t)origin;
+    cfg->origin_line[info->id] = 0;
+    return HL_OK;
+}
+
+int hl_config_format_value(const hl_config *cfg, hl_config_field f, char *buf, size_t size)
+{
+    const hl_field_info *info = hl_config_field_info(f);
+    if (cfg == NULL || info == NULL) {
+        if (buf != NULL && size > 0)
+            buf[0] = '\0';
+        return -1;
+    }
+    uint64_t v = hl_config_get(cfg, f);
+    switch (info->type) {
+    case HL_FIELD_SIZE:
+        return snprintf(buf, size, "%llu", (unsigned long long)v);
+    case HL_FIELD_DURATION:
+        return snprintf(buf, size, "%llums", (unsigned long long)v);
+    case HL_FIELD_MODE:
+        return snprintf(buf, size, "%s", hl_execution_mode_name((hl_execution_mode)v));
+    }
+    return -1;
+}
+
+uint64_t hl_config_field_memory(hl_config_field f, uint64_t value)
+{
+    if (value == 0 && f == HL_CFG_STACK_SIZE_OVERRIDE)
+        value = HL_DEFAULT_GUEST_STACK_SIZE;
+    if (value == 0 && f == HL_CFG_HEAP_SIZE_OVERRIDE)
+        value = HL_DEFAULT_GUEST_HEAP_SIZE;
+    if (value > UINT64_MAX - (HL_PAGE_SIZE - 1))
+        return UINT64_MAX;
+    return (value + HL_PAGE_SIZE - 1) / HL_PAGE_SIZE * HL_PAGE_SIZE;
+}
+
+uint64_t hl_config_total_memory(const hl_config *cfg)
+{
+    if (cfg == NULL)
+        return 0;
+    uint64_t total = 0;
+    for (size_t i = 0; i < HL_CFG_FIELD_COUNT; i++) {
+        if (fields[i].type != HL_FIELD_SIZE)
+            continue;
+        uint64_t m = hl_config_field_memory((hl_config_field)i, hl_config_get(cfg, (hl_config_field)i));
+        total = m > UINT64_MAX - total ? UINT64_MAX : total + m;
+    }
+    return total;
+}
+
+bool hl_config_equal(const hl_config *a, const hl_config *b, hl_config_field *first_diff)
+{
+    if (a == NULL || b == NULL)
+        return a == b;
+    for (size_t i = 0; i < HL_CFG_FIELD_COUNT; i++) {
+        if (hl_config_get(a, (hl_config_field)i) != hl_config_get(b, (hl_config_field)i)) {
+            if (first_diff != NULL)
+                *first_diff = (hl_config_field)i;
+            return false;
+        }
+    }
+    return true;
+}
+
+const char *hl_origin_name(hl_origin origin)
+{
+    switch (origin) {
+    case HL_ORIGIN_DEFAULT:
+        return "default";
+    case HL_ORIGIN_FILE:
+        return "hyperfile";
+    case HL_ORIGIN_PROFILE:
+        return "profile";
+    case HL_ORIGIN_HOST:
+        return "host";
+    }
+    return "unknown";
+}
+
+const char *hl_execution_mode_name(hl_execution_mode mode)
+{
+    switch (mode) {
+    case HL_MODE_RUN_IN_HYPERVISOR:
+        return "RunInHypervisor";
+    case HL_MODE_RUN_IN_PROCESS:
+        return "RunInProcess";
+    }
+    return "unknown";
+}
+
+const char *hl_status_str(hl_status status)
+{
+    switch (status) {
+    case HL_OK:
+        return "ok";
+    case HL_E_INVALID_ARG:
+        return "invalid argument";
+    case HL_E_NOMEM:
+        return "out of memory";
+    case HL_E_IO:
+        return "input/output error";
+    case HL_E_CONFIG:
+        return "invalid configuration";
+    case HL_E_RANGE:
+        return "value out of range";
+    case HL_E_POLICY:
+        return "forbidden by the host's policy";
+    case HL_E_UNKNOWN_KEY:
+        return "unknown configuration key";
+    }
+    return "unknown status";
+}
+
+void hl_problem_set(hl_value_problem *pb, const char *help, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(pb->message, sizeof pb->message, fmt, ap);
+    va_end(ap);
+    snprintf(pb->help, sizeof pb->help, "%s", help ? help : "");
+}

@@ -1,0 +1,89 @@
+/* policy.c - the host's policy over hyperfiles: locked keys, capped ranges, no RunInProcess. */
+#include <stdio.h>
+#include <string.h>
+
+#include "config/config_internal.h"
+
+void hl_policy_init(hl_policy *policy)
+{
+    if (policy == NULL)
+        return;
+    memset(policy, 0, sizeof *policy);
+    for (size_t i = 0; i < HL_CFG_FIELD_COUNT; i++) {
+        const hl_field_info *info = hl_config_field_info((hl_config_field)i);
+        policy->cap_min[i] = info->min;
+        policy->cap_max[i] = info->max;
+    }
+    policy->locked = 0;
+    policy->forbid_in_process = false;
+}
+
+hl_status hl_policy_lock(hl_policy *policy, hl_config_field f)
+{
+    if (policy == NULL || (unsigned)f >= HL_CFG_FIELD_COUNT)
+        return HL_E_INVALID_ARG;
+    policy->locked |= (uint64_t)1 << f;
+    return HL_OK;
+}
+
+hl_status hl_policy_cap(hl_policy *policy, hl_config_field f, uint64_t min, uint64_t max)
+{
+    const hl_field_info *info = hl_config_field_info(f);
+    if (policy == NULL || info == NULL)
+        return HL_E_INVALID_ARG;
+    if (min > max || min < info->min || max > info->max)
+        return HL_E_RANGE;
+    policy->cap_min[f] = min;
+    policy->cap_max[f] = max;
+    return HL_OK;
+}
+
+void hl_policy_forbid_in_process(hl_policy *policy)
+{
+    if (policy != NULL)
+        policy->forbid_in_process = true;
+}
+
+bool hl_policy_is_locked(const hl_policy *policy, hl_config_field f)
+{
+    return policy != NULL && (unsigned)f < HL_CFG_FIELD_COUNT && (policy->locked >> f) & 1u;
+}
+
+void hl_policy_range(const hl_policy *policy, const hl_field_info *info, uint64_t *min,
+                     uint64_t *max, bool *capped)
+{
+    *min = info->min;
+    *max = info->max;
+    *capped = false;
+    if (policy == NULL)
+        return;
+    uint64_t lo = policy->cap_min[info->id], hi = policy->cap_max[info->id];
+    /* a policy filled by hand may hold nonsense: never widen the table's range */
+    if (lo > *min)
+        *min = lo;
+    if (hi < *max)
+        *max = hi;
+    if (*min > *max)
+        *min = *max;
+    *capped = *min != info->min || *max != info->max;
+}
+
+hl_policy_verdict hl_policy_check(const hl_policy *policy, const hl_field_info *info,
+                                  uint64_t value, hl_value_problem *pb)
+{
+    uint64_t min, max;
+    bool capped;
+    if (info->type == HL_FIELD_MODE && value == HL_MODE_RUN_IN_PROCESS && policy != NULL &&
+        policy->forbid_in_process) {
+        hl_problem_set(pb,
+                       "this host runs every guest in a hypervisor for isolation: remove the line "
+                       "or write \"RunInHypervisor\"",
+                       "`RunInProcess` is forbidden by the host");
+        return HL_POLICY_FORBIDDEN;
+    }
+    hl_policy_range(policy, info, &min, &max, &capped);
+    /* 0 ("from the guest binary") escapes no cap: it is allowed only when the range is the table's */
+    if (!hl_value_check_range(info, value, min, max, !capped, capped ? " by the host" : "", pb))
+        return capped ? HL_POLICY_CAPPED : HL_POLICY_OUT_OF_RANGE;
+    return HL_POLICY_OK;
+}
