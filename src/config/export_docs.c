@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "config/config_internal.h"
 #include "config/export_internal.h"
 #include "hyperlight/config_export.h"
 
@@ -160,7 +161,7 @@ static void write_reference_field(FILE *out, const hl_field_info *info)
     if (info->type == HL_FIELD_SIZE && info->def == 0 && (info->flags & HL_FIELD_ZERO_IS_AUTO)) {
         fputs(" (take it from the guest binary)", out);
     } else if (info->type == HL_FIELD_SIZE) {
-        hl_export_human_size(info->def, human, sizeof human);
+        hl_format_size(info->def, human, sizeof human);
         fprintf(out, " (%s)", human);
     }
     fputs(".\n", out);

@@ -11,18 +11,15 @@
 /* Writes s as a JSON string literal, quotes included. */
 void hl_export_json_string(FILE *out, const char *s);
 
-/* A size for people: "16 KiB", "64 MiB", "256 bytes" (exact: 1536 stays "1536 bytes"). */
-void hl_export_human_size(uint64_t bytes, char *buf, size_t size);
-
 /* A value of the field as a TOML literal: 16384, "1000ms", "RunInHypervisor". */
 void hl_export_toml_value(const hl_field_info *info, uint64_t value, char *buf, size_t size);
 
-/* A value for people: "16 KiB (16384)", "1000 ms", "RunInHypervisor", "0 (from the guest
- * binary)". */
+/* A value for people: "16 KiB (16384)", "256 B", "1000 ms", "RunInHypervisor", "0 (from the
+ * guest binary)". */
 void hl_export_human_value(const hl_field_info *info, uint64_t value, char *buf, size_t size);
 
-/* The allowed range for people: "256 bytes .. 64 MiB", "1 .. 65535 ms",
- * "0 (from the guest binary), or 16 KiB .. 512 MiB", "RunInHypervisor or RunInProcess". */
+/* The table's range for people, as diagnostics word it (hl_format_range): "256 B to 64 MiB",
+ * "1 ms to 65535 ms", "0 (from the guest binary), or 16 KiB to 512 MiB". */
 void hl_export_human_range(const hl_field_info *info, char *buf, size_t size);
 
 /* The field's type as written in a hyperfile: "size", "duration" or "execution mode", and the

@@ -6,11 +6,12 @@
 #include "config/export_internal.h"
 #include "hyperlight/config_export.h"
 
-/* What the loader accepts in a string: a size is a whole number of bytes (underscores between
- * digits allowed) with an optional binary or decimal unit; a duration is a whole number with a
- * unit. The loader also checks the range, which a pattern cannot. */
-#define SIZE_PATTERN "^[0-9](_?[0-9])*[ ]?(B|KiB|MiB|GiB|KB|MB|GB|K|M|G)?$"
-#define DURATION_PATTERN "^[0-9](_?[0-9])*[ ]?(us|ms|s)$"
+/* What the loader accepts in a string (value_text.c): a number (underscores between digits, an
+ * optional fraction), optional spaces, and an optional unit. The loader also checks that the
+ * result is a whole number of bytes or milliseconds and in range, which a pattern cannot. */
+#define NUMBER_PATTERN "^[0-9](_?[0-9])*([.][0-9](_?[0-9])*)? *"
+#define SIZE_PATTERN NUMBER_PATTERN "(B|KiB|MiB|GiB|TiB|kB|KB|MB|GB|TB)?$"
+#define DURATION_PATTERN NUMBER_PATTERN "(ns|us|\xC2\xB5s|ms|s)?$"
 
 static void indent(FILE *out, int level)
 {
@@ -152,9 +153,10 @@ int hl_config_write_schema(FILE *out)
     key(out, 2, "size_string");
     fputs("{\n", out);
     key(out, 3, "description");
-    hl_export_json_string(out, "A size as a string: a whole number of bytes with an optional "
-                               "unit, like \"8192\", \"512KiB\", \"4MiB\". The loader checks the "
-                               "range.");
+    hl_export_json_string(out, "A size as a string: a number and an optional unit (B, KiB, "
+                               "MiB, GiB, TiB; kB, MB, GB, TB), like \"8192\", \"512KiB\", "
+                               "\"1.5MiB\". The loader checks that it is a whole number of bytes "
+                               "in range.");
     fputs(",\n", out);
     key(out, 3, "type");
     fputs("\"string\",\n", out);
@@ -167,8 +169,9 @@ int hl_config_write_schema(FILE *out)
     key(out, 2, "duration_string");
     fputs("{\n", out);
     key(out, 3, "description");
-    hl_export_json_string(out, "A duration as a string: a whole number with a unit, like "
-                               "\"100ms\", \"2s\", \"1500us\". The loader checks the range.");
+    hl_export_json_string(out, "A duration as a string: a number and a unit (ns, us, ms, s; "
+                               "none means ms), like \"100ms\", \"1.5s\", \"2000us\". The loader "
+                               "checks that it is a whole number of milliseconds in range.");
     fputs(",\n", out);
     key(out, 3, "type");
     fputs("\"string\",\n", out);

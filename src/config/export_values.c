@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "config/config_internal.h"
 #include "config/export_internal.h"
 #include "hyperlight/config_export.h"
 #include "hyperlight/toml.h"
@@ -35,18 +36,6 @@ void hl_export_json_string(FILE *out, const char *s)
     fputc('"', out);
 }
 
-void hl_export_human_size(uint64_t bytes, char *buf, size_t size)
-{
-    if (bytes != 0 && bytes % HL_GiB == 0)
-        snprintf(buf, size, "%" PRIu64 " GiB", (uint64_t)(bytes / HL_GiB));
-    else if (bytes != 0 && bytes % HL_MiB == 0)
-        snprintf(buf, size, "%" PRIu64 " MiB", (uint64_t)(bytes / HL_MiB));
-    else if (bytes != 0 && bytes % HL_KiB == 0)
-        snprintf(buf, size, "%" PRIu64 " KiB", (uint64_t)(bytes / HL_KiB));
-    else
-        snprintf(buf, size, "%" PRIu64 " bytes", bytes);
-}
-
 static const char *mode_name(uint64_t value)
 {
     if (value > HL_MODE_RUN_IN_PROCESS)
@@ -66,50 +55,19 @@ void hl_export_toml_value(const hl_field_info *info, uint64_t value, char *buf, 
 void hl_export_human_value(const hl_field_info *info, uint64_t value, char *buf, size_t size)
 {
     char human[64];
-    switch (info->type) {
-    case HL_FIELD_SIZE:
-        if (value == 0 && (info->flags & HL_FIELD_ZERO_IS_AUTO)) {
-            snprintf(buf, size, "0 (from the guest binary)");
-        } else {
-            hl_export_human_size(value, human, sizeof human);
-            if (strstr(human, "bytes"))
-                snprintf(buf, size, "%s", human);
-            else
-                snprintf(buf, size, "%s (%" PRIu64 ")", human, value);
-        }
-        break;
-    case HL_FIELD_DURATION: snprintf(buf, size, "%" PRIu64 " ms", value); break;
-    case HL_FIELD_MODE: snprintf(buf, size, "%s", mode_name(value)); break;
+    if (info->type == HL_FIELD_SIZE && value == 0 && (info->flags & HL_FIELD_ZERO_IS_AUTO)) {
+        snprintf(buf, size, "0 (from the guest binary)");
+    } else if (info->type == HL_FIELD_SIZE && value >= HL_KiB && value % HL_KiB == 0) {
+        hl_format_size(value, human, sizeof human);
+        snprintf(buf, size, "%s (%" PRIu64 ")", human, value);
+    } else {
+        hl_format_human(info, value, buf, size);
     }
 }
 
 void hl_export_human_range(const hl_field_info *info, char *buf, size_t size)
 {
-    char lo[64], hi[64];
-    switch (info->type) {
-    case HL_FIELD_SIZE:
-        hl_export_human_size(info->min, lo, sizeof lo);
-        hl_export_human_size(info->max, hi, sizeof hi);
-        snprintf(buf, size, "%s%s .. %s",
-                 (info->flags & HL_FIELD_ZERO_IS_AUTO) ? "0 (from the guest binary), or " : "", lo,
-                 hi);
-        break;
-    case HL_FIELD_DURATION:
-        snprintf(buf, size, "%" PRIu64 " .. %" PRIu64 " ms", info->min, info->max);
-        break;
-    case HL_FIELD_MODE: {
-        size_t used = 0;
-        buf[0] = '\0';
-        for (uint64_t v = info->min; v <= info->max && used < size; v++) {
-            int n = snprintf(buf + used, size - used, "%s%s",
-                             v == info->min ? "" : (v == info->max ? " or " : ", "), mode_name(v));
-            if (n < 0)
-                break;
-            used += (size_t)n;
-        }
-        break;
-    }
-    }
+    hl_format_range(info, info->min, info->max, true, buf, size);
 }
 
 const char *hl_export_type_name(const hl_field_info *info)
@@ -126,10 +84,13 @@ const char *hl_export_type_forms(const hl_field_info *info)
 {
     switch (info->type) {
     case HL_FIELD_SIZE:
-        return "an integer of bytes (underscores allowed: 4_194_304), or a string with a unit: "
-               "\"8192\", \"512KiB\", \"4MiB\", \"1GiB\"";
+        return "an integer of bytes (underscores allowed: 4_194_304), or a string: a number and "
+               "an optional unit, B, KiB, MiB, GiB, TiB (powers of 1024) or kB, MB, GB, TB (powers "
+               "of 1000), like \"512KiB\" or \"1.5MiB\" (a whole number of bytes)";
     case HL_FIELD_DURATION:
-        return "an integer of milliseconds, or a string with a unit: \"100ms\", \"2s\", \"1500us\"";
+        return "an integer of milliseconds, or a string: a number and a unit, ns, us, ms or s, "
+               "like \"100ms\", \"1.5s\" or \"2000us\" (a whole number of milliseconds; "
+               "without a unit, milliseconds)";
     case HL_FIELD_MODE:
         return "a string, exactly \"RunInHypervisor\" or \"RunInProcess\" (case matters)";
     }
