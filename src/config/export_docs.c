@@ -179,7 +179,7 @@ static void write_reference_field(FILE *out, const hl_field_info *info)
             fputs(" (take it from the guest binary), or ", out);
         }
         md_code_value(out, info, info->min);
-        fputs(" .. ", out);
+        fputs(" to ", out);
         md_code_value(out, info, info->max);
         if (info->type == HL_FIELD_SIZE)
             fprintf(out, " (%s)", range);

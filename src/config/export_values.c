@@ -84,13 +84,11 @@ const char *hl_export_type_forms(const hl_field_info *info)
 {
     switch (info->type) {
     case HL_FIELD_SIZE:
-        return "an integer of bytes (underscores allowed: 4_194_304), or a string: a number and "
-               "an optional unit, B, KiB, MiB, GiB, TiB (powers of 1024) or kB, MB, GB, TB (powers "
-               "of 1000), like \"512KiB\" or \"1.5MiB\" (a whole number of bytes)";
+        return "an integer of bytes, or a string with a unit like \"512KiB\", \"4MiB\", "
+               "\"1.5MiB\" (B, KiB, MiB, GiB, TiB; kB, MB, GB, TB)";
     case HL_FIELD_DURATION:
-        return "an integer of milliseconds, or a string: a number and a unit, ns, us, ms or s, "
-               "like \"100ms\", \"1.5s\" or \"2000us\" (a whole number of milliseconds; "
-               "without a unit, milliseconds)";
+        return "an integer of milliseconds, or a string with a unit like \"100ms\", \"1.5s\", "
+               "\"2000us\" (ns, us, ms, s)";
     case HL_FIELD_MODE:
         return "a string, exactly \"RunInHypervisor\" or \"RunInProcess\" (case matters)";
     }
