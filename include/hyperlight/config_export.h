@@ -1,4 +1,4 @@
-/* config_export.h - documents generated from the field table, and configs written as JSON or TOML. */
+/* config_export.h - documents generated from the field table; configs written as JSON/TOML. */
 #ifndef HYPERLIGHT_CONFIG_EXPORT_H
 #define HYPERLIGHT_CONFIG_EXPORT_H
 

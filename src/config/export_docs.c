@@ -1,4 +1,4 @@
-/* export_docs.c - the documented hyperfile template and the Markdown key reference, from the field table. */
+/* export_docs.c - the documented hyperfile template and the Markdown key reference. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -85,21 +85,23 @@ static void write_template_field(FILE *out, const hl_field_info *info)
 
 int hl_config_write_template(FILE *out)
 {
-    fputs("# hyperfile.toml - sandbox settings for hyperlight (hyperfile format 1, TOML 1.0.0).\n"
-          "#\n"
-          "# Written by `hyperlight init`. Every key below is set to its default, so this file as\n"
-          "# it stands changes nothing: edit the values you want to change and delete the others\n"
-          "# if you like (a key that is left out takes its default).\n"
-          "#\n"
-          "# Sizes are an integer of bytes (underscores allowed: 4_194_304) or a string with a unit\n"
-          "# (\"512KiB\", \"4MiB\"). Durations are an integer of milliseconds or a string with a\n"
-          "# unit (\"100ms\", \"2s\"). A value outside its allowed range is an error, never clamped.\n"
-          "#\n"
-          "# Check a file with `hyperlight check FILE`; see what takes effect, and where each value\n"
-          "# comes from, with `hyperlight config --hyperfile FILE --show-origin`.\n"
-          "\n"
-          "# The version of the hyperfile format. 1 is the only version so far; optional.\n",
-          out);
+    fputs(
+        "# hyperfile.toml - sandbox settings for hyperlight (hyperfile format 1, TOML 1.0.0).\n"
+        "#\n"
+        "# Written by `hyperlight init`. Every key below is set to its default, so this file as\n"
+        "# it stands changes nothing: edit the values you want to change and delete the others\n"
+        "# if you like (a key that is left out takes its default).\n"
+        "#\n"
+        "# Sizes are an integer of bytes (underscores allowed: 4_194_304) or a string with a unit\n"
+        "# (\"512KiB\", \"4MiB\"). Durations are an integer of milliseconds or a string with a\n"
+        "# unit (\"100ms\", \"2s\"). A value outside its allowed range is an error, never "
+        "clamped.\n"
+        "#\n"
+        "# Check a file with `hyperlight check FILE`; see what takes effect, and where each value\n"
+        "# comes from, with `hyperlight config --hyperfile FILE --show-origin`.\n"
+        "\n"
+        "# The version of the hyperfile format. 1 is the only version so far; optional.\n",
+        out);
     fprintf(out, "hyperfile_version = %d\n", HL_HYPERFILE_VERSION);
 
     for (size_t i = 0; i < hl_config_field_count(); i++)
@@ -117,8 +119,7 @@ int hl_config_write_template(FILE *out)
                     example_profile[i].comment);
         } else if (hl_config_field_find(example_profile[i].key) != NULL) {
             fprintf(out, "# %s = %s", example_profile[i].key, example_profile[i].value);
-            if (example_profile[i].comment)
-                fprintf(out, "  # %s", example_profile[i].comment);
+            if (example_profile[i].comment) fprintf(out, "  # %s", example_profile[i].comment);
             fputc('\n', out);
         }
     }
@@ -153,8 +154,7 @@ static void write_reference_field(FILE *out, const hl_field_info *info)
     fprintf(out, "\n### `%s`\n\n%s\n\n", info->key, text);
 
     fprintf(out, "- Type: %s: %s.\n", hl_export_type_name(info), hl_export_type_forms(info));
-    if (info->unit)
-        fprintf(out, "- Unit: %s.\n", info->unit);
+    if (info->unit) fprintf(out, "- Unit: %s.\n", info->unit);
 
     fputs("- Default: ", out);
     md_code_value(out, info, info->def);
@@ -181,8 +181,7 @@ static void write_reference_field(FILE *out, const hl_field_info *info)
         md_code_value(out, info, info->min);
         fputs(" to ", out);
         md_code_value(out, info, info->max);
-        if (info->type == HL_FIELD_SIZE)
-            fprintf(out, " (%s)", range);
+        if (info->type == HL_FIELD_SIZE) fprintf(out, " (%s)", range);
     }
     fputs(".\n", out);
     fprintf(out, "- Why these bounds: %s.\n", info->why_min);

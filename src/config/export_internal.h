@@ -1,4 +1,4 @@
-/* export_internal.h - helpers shared by the writers of config_export.h (template, schema, values). */
+/* export_internal.h - helpers shared by the writers of config_export.h. */
 #ifndef HL_CONFIG_EXPORT_INTERNAL_H
 #define HL_CONFIG_EXPORT_INTERNAL_H
 

@@ -1,4 +1,4 @@
-/* export_schema.c - the JSON Schema (draft 2020-12) of the hyperfile, generated from the field table. */
+/* export_schema.c - the JSON Schema (draft 2020-12) of the hyperfile, from the field table. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,8 +9,8 @@
 /* What the loader accepts in a string (value_text.c): a number (underscores between digits, an
  * optional fraction), optional spaces, and an optional unit. The loader also checks that the
  * result is a whole number of bytes or milliseconds and in range, which a pattern cannot. */
-#define NUMBER_PATTERN "^[0-9](_?[0-9])*([.][0-9](_?[0-9])*)? *"
-#define SIZE_PATTERN NUMBER_PATTERN "(B|KiB|MiB|GiB|TiB|kB|KB|MB|GB|TB)?$"
+#define NUMBER_PATTERN   "^[0-9](_?[0-9])*([.][0-9](_?[0-9])*)? *"
+#define SIZE_PATTERN     NUMBER_PATTERN "(B|KiB|MiB|GiB|TiB|kB|KB|MB|GB|TB)?$"
 #define DURATION_PATTERN NUMBER_PATTERN "(ns|us|\xC2\xB5s|ms|s)?$"
 
 static void indent(FILE *out, int level)
@@ -60,8 +60,7 @@ static void field_schema(FILE *out, const hl_field_info *info, int level)
         fputc('[', out);
         for (uint64_t v = info->min; v <= info->max; v++) {
             hl_export_json_string(out, hl_execution_mode_name((hl_execution_mode)v));
-            if (v < info->max)
-                fputs(", ", out);
+            if (v < info->max) fputs(", ", out);
         }
         fputs("]\n", out);
     } else {
@@ -75,8 +74,7 @@ static void field_schema(FILE *out, const hl_field_info *info, int level)
         fprintf(out,
                 "{\"type\": \"integer\", \"minimum\": %" PRIu64 ", \"maximum\": %" PRIu64
                 ", \"description\": \"%s\"},\n",
-                info->min, info->max,
-                info->type == HL_FIELD_SIZE ? "bytes" : "milliseconds");
+                info->min, info->max, info->type == HL_FIELD_SIZE ? "bytes" : "milliseconds");
         indent(out, level + 2);
         fprintf(out, "{\"$ref\": \"#/$defs/%s\"}\n",
                 info->type == HL_FIELD_SIZE ? "size_string" : "duration_string");

@@ -1,4 +1,4 @@
-/* export_values.c - writes a config as JSON or TOML, and the formatting helpers the other writers share. */
+/* export_values.c - a config written as JSON or TOML; helpers the other writers share. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,11 +21,21 @@ void hl_export_json_string(FILE *out, const char *s)
             continue;
         }
         switch (*p) {
-        case '"': fputs("\\\"", out); break;
-        case '\\': fputs("\\\\", out); break;
-        case '\n': fputs("\\n", out); break;
-        case '\r': fputs("\\r", out); break;
-        case '\t': fputs("\\t", out); break;
+        case '"':
+            fputs("\\\"", out);
+            break;
+        case '\\':
+            fputs("\\\\", out);
+            break;
+        case '\n':
+            fputs("\\n", out);
+            break;
+        case '\r':
+            fputs("\\r", out);
+            break;
+        case '\t':
+            fputs("\\t", out);
+            break;
         default:
             if (*p < 0x20 || *p == 0x7f)
                 fprintf(out, "\\u%04x", *p);
@@ -38,17 +48,22 @@ void hl_export_json_string(FILE *out, const char *s)
 
 static const char *mode_name(uint64_t value)
 {
-    if (value > HL_MODE_RUN_IN_PROCESS)
-        return "?";
+    if (value > HL_MODE_RUN_IN_PROCESS) return "?";
     return hl_execution_mode_name((hl_execution_mode)value);
 }
 
 void hl_export_toml_value(const hl_field_info *info, uint64_t value, char *buf, size_t size)
 {
     switch (info->type) {
-    case HL_FIELD_SIZE: snprintf(buf, size, "%" PRIu64, value); break;
-    case HL_FIELD_DURATION: snprintf(buf, size, "\"%" PRIu64 "ms\"", value); break;
-    case HL_FIELD_MODE: snprintf(buf, size, "\"%s\"", mode_name(value)); break;
+    case HL_FIELD_SIZE:
+        snprintf(buf, size, "%" PRIu64, value);
+        break;
+    case HL_FIELD_DURATION:
+        snprintf(buf, size, "\"%" PRIu64 "ms\"", value);
+        break;
+    case HL_FIELD_MODE:
+        snprintf(buf, size, "\"%s\"", mode_name(value));
+        break;
     }
 }
 
@@ -73,9 +88,12 @@ void hl_export_human_range(const hl_field_info *info, char *buf, size_t size)
 const char *hl_export_type_name(const hl_field_info *info)
 {
     switch (info->type) {
-    case HL_FIELD_SIZE: return "size";
-    case HL_FIELD_DURATION: return "duration";
-    case HL_FIELD_MODE: return "execution mode";
+    case HL_FIELD_SIZE:
+        return "size";
+    case HL_FIELD_DURATION:
+        return "duration";
+    case HL_FIELD_MODE:
+        return "execution mode";
     }
     return "?";
 }
@@ -166,10 +184,15 @@ static void origin_comment(const hl_config *cfg, hl_config_field f, char *buf, s
 {
     hl_origin o = origin_of(cfg, f);
     switch (o) {
-    case HL_ORIGIN_DEFAULT: snprintf(buf, size, "# default"); return;
-    case HL_ORIGIN_HOST: snprintf(buf, size, "# set by host"); return;
+    case HL_ORIGIN_DEFAULT:
+        snprintf(buf, size, "# default");
+        return;
+    case HL_ORIGIN_HOST:
+        snprintf(buf, size, "# set by host");
+        return;
     case HL_ORIGIN_FILE:
-    case HL_ORIGIN_PROFILE: break;
+    case HL_ORIGIN_PROFILE:
+        break;
     }
     char where[300];
     if (!from_file(cfg, f))
@@ -195,16 +218,14 @@ int hl_config_write_toml(const hl_config *cfg, FILE *out, bool with_origin)
         const hl_field_info *info = hl_config_field_info((hl_config_field)i);
         hl_export_toml_value(info, hl_config_get(cfg, (hl_config_field)i), value, sizeof value);
         int len = (int)(strlen(info->key) + 3 + strlen(value));
-        if (len > width)
-            width = len;
+        if (len > width) width = len;
     }
 
     if (with_origin) {
         fputs("# Effective sandbox configuration", out);
         if (cfg->source_name[0] != '\0') {
             fprintf(out, " (hyperfile %s", cfg->source_name);
-            if (cfg->profile[0] != '\0')
-                fprintf(out, ", profile %s", cfg->profile);
+            if (cfg->profile[0] != '\0') fprintf(out, ", profile %s", cfg->profile);
             fputc(')', out);
         }
         fputc('\n', out);

@@ -1,4 +1,4 @@
-/* cli_common.c - helpers every `hyperlight` command uses: usage errors, options, colour, diagnostics. */
+/* cli_common.c - helpers of every command: usage errors, options, colour, diagnostics. */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,16 +7,14 @@
 #include "cli.h"
 
 #define RED_BOLD "\033[1;31m"
-#define RESET "\033[0m"
+#define RESET    "\033[0m"
 
 bool cli_use_color(FILE *stream)
 {
     const char *no_color = getenv("NO_COLOR");
     const char *term = getenv("TERM");
-    if (no_color != NULL && no_color[0] != '\0')
-        return false;
-    if (term != NULL && strcmp(term, "dumb") == 0)
-        return false;
+    if (no_color != NULL && no_color[0] != '\0') return false;
+    if (term != NULL && strcmp(term, "dumb") == 0) return false;
     return isatty(fileno(stream)) == 1;
 }
 
@@ -68,15 +66,13 @@ int cli_option_value(const cli_command *cmd, int argc, char **argv, int *i, cons
 {
     const char *arg = argv[*i];
     size_t n = strlen(name);
-    if (strncmp(arg, name, n) != 0)
-        return 0;
+    if (strncmp(arg, name, n) != 0) return 0;
     if (arg[n] == '=') {
         *value = arg + n + 1;
         *i += 1;
         return 1;
     }
-    if (arg[n] != '\0')
-        return 0;
+    if (arg[n] != '\0') return 0;
     if (*i + 1 >= argc) {
         cli_usage_error(cmd, "option '%s' needs a value", name);
         return -1;
@@ -92,12 +88,10 @@ void cli_render_diags(const hl_diag_list *diags, const char *summary)
     size_t warnings = hl_diag_warning_count(diags);
     bool color = cli_use_color(stderr);
     hl_diag_render_text(diags, stderr, color);
-    if (errors == 0)
-        return;
+    if (errors == 0) return;
     error_prefix();
     fprintf(stderr, "%s (%zu error%s", summary, errors, errors == 1 ? "" : "s");
-    if (warnings > 0)
-        fprintf(stderr, ", %zu warning%s", warnings, warnings == 1 ? "" : "s");
+    if (warnings > 0) fprintf(stderr, ", %zu warning%s", warnings, warnings == 1 ? "" : "s");
     fputs(")\n", stderr);
 }
 
@@ -105,8 +99,7 @@ char *cli_read_stdin(size_t *len)
 {
     size_t cap = 65536, used = 0;
     char *buf = malloc(cap);
-    if (buf == NULL)
-        return NULL;
+    if (buf == NULL) return NULL;
     for (;;) {
         if (cap - used < 4096) {
             char *grown = realloc(buf, cap * 2);

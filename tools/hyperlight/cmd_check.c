@@ -1,4 +1,4 @@
-/* cmd_check.c - `hyperlight check FILE`: validates a hyperfile and reports every problem in it. */
+/* cmd_check.c - `hyperlight check FILE`: validates a hyperfile and reports every problem. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,24 +11,25 @@ const cli_command cli_cmd_check = {
     .name = "check",
     .summary = "Validate a hyperfile and report every problem in it",
     .usage = "hyperlight check FILE [--profile NAME] [--format text|json]",
-    .help = "Reads FILE (`-` for standard input) as a hyperfile (TOML 1.0.0) and reports every\n"
-            "problem found: TOML syntax errors, unknown keys, wrong types, values out of range,\n"
-            "a total memory size over the limit, a wrong hyperfile_version, and an unknown\n"
-            "profile. Diagnostics go to standard error; with text they point at the line and\n"
-            "column of each problem (in colour when standard error is a terminal and NO_COLOR\n"
-            "is not set).\n"
-            "\n"
-            "Options:\n"
-            "  --profile NAME        Also apply the [sandbox.NAME] profile, and check that it exists\n"
-            "  --format text|json    text (the default) or a JSON array of diagnostics, each\n"
-            "                        {severity, message, file, line, column, offset, length, help},\n"
-            "                        written to standard error (`[]` when there is none)\n"
-            "  -h, --help            Show this help\n"
-            "\n"
-            "In text format a valid file prints `FILE: ok` on standard output.\n"
-            "\n"
-            "Exit status: 0 the hyperfile is valid (warnings allowed); 2 it is not, or a usage\n"
-            "error; 1 an internal failure (out of memory).\n",
+    .help =
+        "Reads FILE (`-` for standard input) as a hyperfile (TOML 1.0.0) and reports every\n"
+        "problem found: TOML syntax errors, unknown keys, wrong types, values out of range,\n"
+        "a total memory size over the limit, a wrong hyperfile_version, and an unknown\n"
+        "profile. Diagnostics go to standard error; with text they point at the line and\n"
+        "column of each problem (in colour when standard error is a terminal and NO_COLOR\n"
+        "is not set).\n"
+        "\n"
+        "Options:\n"
+        "  --profile NAME        Also apply the [sandbox.NAME] profile, and check that it exists\n"
+        "  --format text|json    text (the default) or a JSON array of diagnostics, each\n"
+        "                        {severity, message, file, line, column, offset, length, help},\n"
+        "                        written to standard error (`[]` when there is none)\n"
+        "  -h, --help            Show this help\n"
+        "\n"
+        "In text format a valid file prints `FILE: ok` on standard output.\n"
+        "\n"
+        "Exit status: 0 the hyperfile is valid (warnings allowed); 2 it is not, or a usage\n"
+        "error; 1 an internal failure (out of memory).\n",
     .run = run_check,
 };
 
@@ -71,13 +72,11 @@ static int run_check(int argc, char **argv)
         }
         if (!options_done && cli_is_option(arg)) {
             if ((got = cli_option_value(cmd, argc, argv, &i, "--profile", &profile)) != 0) {
-                if (got < 0)
-                    return CLI_INVALID;
+                if (got < 0) return CLI_INVALID;
                 continue;
             }
             if ((got = cli_option_value(cmd, argc, argv, &i, "--format", &format_name)) != 0) {
-                if (got < 0)
-                    return CLI_INVALID;
+                if (got < 0) return CLI_INVALID;
                 continue;
             }
             return cli_usage_error(cmd, "unknown option '%s'", arg);
@@ -87,8 +86,7 @@ static int run_check(int argc, char **argv)
         path = arg;
         i++;
     }
-    if (path == NULL)
-        return cli_usage_error(cmd, "missing the hyperfile to check");
+    if (path == NULL) return cli_usage_error(cmd, "missing the hyperfile to check");
 
     check_format format;
     if (strcmp(format_name, "text") == 0)
@@ -101,8 +99,7 @@ static int run_check(int argc, char **argv)
         return cli_usage_error(cmd, "the profile name is empty");
 
     hl_diag_list *diags = hl_diag_list_new();
-    if (diags == NULL)
-        return cli_fail(CLI_FAILED, "out of memory");
+    if (diags == NULL) return cli_fail(CLI_FAILED, "out of memory");
 
     hl_config cfg;
     hl_config_init(&cfg);
@@ -115,8 +112,7 @@ static int run_check(int argc, char **argv)
 
     int rc = status == HL_OK ? CLI_OK : (status == HL_E_NOMEM ? CLI_FAILED : CLI_INVALID);
     if (format == FORMAT_JSON) {
-        if (hl_diag_render_json(diags, stderr) != 0)
-            rc = CLI_FAILED;
+        if (hl_diag_render_json(diags, stderr) != 0) rc = CLI_FAILED;
     } else {
         char summary[512];
         snprintf(summary, sizeof summary, "could not load `%s`", name);
@@ -124,10 +120,8 @@ static int run_check(int argc, char **argv)
         if (rc == CLI_OK) {
             size_t warnings = hl_diag_warning_count(diags);
             printf("%s: ok", name);
-            if (profile != NULL)
-                printf(" (profile %s)", profile);
-            if (warnings > 0)
-                printf(", %zu warning%s", warnings, warnings == 1 ? "" : "s");
+            if (profile != NULL) printf(" (profile %s)", profile);
+            if (warnings > 0) printf(", %zu warning%s", warnings, warnings == 1 ? "" : "s");
             putchar('\n');
         }
     }

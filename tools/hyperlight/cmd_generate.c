@@ -1,4 +1,4 @@
-/* cmd_generate.c - `hyperlight init`, `schema` and `reference`: write documents generated from the field table. */
+/* cmd_generate.c - `hyperlight init`, `schema`, `reference`: documents from the field table. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -72,12 +72,10 @@ static int run_init(int argc, char **argv)
         }
     }
     if (path == NULL || strcmp(path, "-") == 0) {
-        if (force)
-            return cli_usage_error(cmd, "--force needs a FILE");
+        if (force) return cli_usage_error(cmd, "--force needs a FILE");
         return hl_config_write_template(stdout) == 0 ? CLI_OK : CLI_FAILED;
     }
-    if (path[0] == '\0')
-        return cli_usage_error(cmd, "the file name is empty");
+    if (path[0] == '\0') return cli_usage_error(cmd, "the file name is empty");
     return write_file(path, force);
 }
 static int run_schema(int argc, char **argv);
@@ -125,10 +123,8 @@ const cli_command cli_cmd_reference = {
 static int no_arguments(const cli_command *cmd, int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
-        if (cli_is_option(argv[i]))
-            return cli_usage_error(cmd, "unknown option '%s'", argv[i]);
-        return cli_usage_error(cmd, "unexpected argument '%s' (%s takes none)", argv[i],
-                               cmd->name);
+        if (cli_is_option(argv[i])) return cli_usage_error(cmd, "unknown option '%s'", argv[i]);
+        return cli_usage_error(cmd, "unexpected argument '%s' (%s takes none)", argv[i], cmd->name);
     }
     return CLI_OK;
 }
@@ -136,15 +132,13 @@ static int no_arguments(const cli_command *cmd, int argc, char **argv)
 static int run_schema(int argc, char **argv)
 {
     int rc = no_arguments(&cli_cmd_schema, argc, argv);
-    if (rc != CLI_OK)
-        return rc;
+    if (rc != CLI_OK) return rc;
     return hl_config_write_schema(stdout) == 0 ? CLI_OK : CLI_FAILED;
 }
 
 static int run_reference(int argc, char **argv)
 {
     int rc = no_arguments(&cli_cmd_reference, argc, argv);
-    if (rc != CLI_OK)
-        return rc;
+    if (rc != CLI_OK) return rc;
     return hl_config_write_reference(stdout) == 0 ? CLI_OK : CLI_FAILED;
 }

@@ -1,4 +1,4 @@
-/* main.c - the `hyperlight` command: global options, `help`, and dispatch to one file per command. */
+/* main.c - the `hyperlight` command: global options, `help`, dispatch to the commands. */
 #include <stdio.h>
 #include <string.h>
 
@@ -12,11 +12,7 @@
 /* The commands, in the order `hyperlight --help` lists them. A new command (`run` comes with the
  * sandbox runtime) is one file defining a cli_command and one line here. */
 static const cli_command *const commands[] = {
-    &cli_cmd_check,
-    &cli_cmd_config,
-    &cli_cmd_init,
-    &cli_cmd_schema,
-    &cli_cmd_reference,
+    &cli_cmd_check, &cli_cmd_config, &cli_cmd_init, &cli_cmd_schema, &cli_cmd_reference,
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
@@ -24,8 +20,7 @@ static const cli_command *const commands[] = {
 static const cli_command *find_command(const char *name)
 {
     for (size_t i = 0; i < COMMAND_COUNT; i++)
-        if (strcmp(commands[i]->name, name) == 0)
-            return commands[i];
+        if (strcmp(commands[i]->name, name) == 0) return commands[i];
     return NULL;
 }
 
@@ -34,8 +29,7 @@ static size_t distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     size_t row[33];
-    if (la > 32 || lb > 32)
-        return 99;
+    if (la > 32 || lb > 32) return 99;
     for (size_t j = 0; j <= lb; j++)
         row[j] = j;
     for (size_t i = 1; i <= la; i++) {
@@ -44,10 +38,8 @@ static size_t distance(const char *a, const char *b)
         for (size_t j = 1; j <= lb; j++) {
             size_t up = row[j];
             size_t best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
             row[j] = best;
             diag = up;
         }
@@ -96,8 +88,7 @@ static int unknown_command(const char *name)
         }
     }
     if (best != NULL)
-        return cli_usage_error(NULL, "unknown command '%s' (did you mean '%s'?)", name,
-                               best->name);
+        return cli_usage_error(NULL, "unknown command '%s' (did you mean '%s'?)", name, best->name);
     return cli_usage_error(NULL, "unknown command '%s'", name);
 }
 
@@ -115,8 +106,7 @@ static int run_help(int argc, char **argv)
         return CLI_OK;
     }
     const cli_command *cmd = find_command(argv[1]);
-    if (cmd == NULL)
-        return unknown_command(argv[1]);
+    if (cmd == NULL) return unknown_command(argv[1]);
     cli_print_help(cmd, stdout);
     return CLI_OK;
 }
@@ -125,10 +115,8 @@ static int run_help(int argc, char **argv)
 static bool wants_help(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--") == 0)
-            return false;
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-            return true;
+        if (strcmp(argv[i], "--") == 0) return false;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return true;
     }
     return false;
 }
@@ -157,14 +145,11 @@ int main(int argc, char **argv)
         print_version();
         return finish(CLI_OK);
     }
-    if (strcmp(first, "help") == 0)
-        return finish(run_help(argc - 1, argv + 1));
-    if (cli_is_option(first))
-        return cli_usage_error(NULL, "unknown option '%s'", first);
+    if (strcmp(first, "help") == 0) return finish(run_help(argc - 1, argv + 1));
+    if (cli_is_option(first)) return cli_usage_error(NULL, "unknown option '%s'", first);
 
     const cli_command *cmd = find_command(first);
-    if (cmd == NULL)
-        return unknown_command(first);
+    if (cmd == NULL) return unknown_command(first);
     if (wants_help(argc - 1, argv + 1)) {
         cli_print_help(cmd, stdout);
         return finish(CLI_OK);
