@@ -75,8 +75,8 @@ static void apply_layer(hl_config *cfg, const hl_layer *layer, hl_origin origin)
 }
 
 /* Reports when base + top (+ profile) asks for more guest memory than the cap, at the value of
- * the largest size the file sets (in the profile if there is one). */
-static void check_total(hl_loader *ld, const hl_config *base, const hl_layer *top,
+ * the largest size the file sets (in the profile if there is one). False when it did. */
+static bool check_total(hl_loader *ld, const hl_config *base, const hl_layer *top,
                         const hl_layer *profile, const char *profile_name)
 {
     hl_config cfg = *base;
@@ -85,7 +85,7 @@ static void check_total(hl_loader *ld, const hl_config *base, const hl_layer *to
         apply_layer(&cfg, profile, HL_ORIGIN_PROFILE);
     uint64_t total = hl_config_total_memory(&cfg);
     if (total <= HL_CONFIG_MAX_TOTAL_MEMORY)
-        return;
+        return true;
     const hl_layer *where = profile != NULL ? profile : top;
     int largest = -1;
     uint64_t largest_memory = 0;
@@ -102,8 +102,9 @@ static void check_total(hl_loader *ld, const hl_config *base, const hl_layer *to
         }
         where = top; /* a profile that sets no size: blame the top level */
     }
-    char shown[64], cap[64], help[320];
-    hl_format_size(total, shown, sizeof shown);
+    char shown[96], cap[64], help[320];
+    snprintf(shown, sizeof shown, "%llu bytes (%.1f MiB)", (unsigned long long)total,
+             (double)total / (double)HL_MiB);
     hl_format_size(HL_CONFIG_MAX_TOTAL_MEMORY, cap, sizeof cap);
     snprintf(help, sizeof help,
              "the total counts every buffer, the stack and the heap, each rounded up to 4 KiB "
@@ -119,6 +120,7 @@ static void check_total(hl_loader *ld, const hl_config *base, const hl_layer *to
                      "%s%s%sthe sandbox would need %s of guest memory, over the limit of %s",
                      profile_name ? "with profile " : "", profile_name ? profile_name : "",
                      profile_name ? ", " : "", shown, cap);
+    return false;
 }
 
 /* Lists the profiles of the file in help: "the profiles are `dev`, `prod`". */
@@ -153,8 +155,9 @@ static void check_document(hl_loader *ld, const hl_toml_doc *doc, const hl_confi
     const hl_toml_value *root = hl_toml_doc_root(doc);
     bool syntax_ok = hl_toml_doc_error_count(doc) == 0;
     hl_loader_read_table(ld, root, NULL, top);
+    /* a total over the cap at the top level is reported once, not again for every profile */
+    bool top_total_ok = !syntax_ok || check_total(ld, base, top, NULL, NULL);
     const hl_toml_value *profiles = profiles_table(ld, root);
-    size_t errors_before_totals = ld->errors;
     hl_layer *scratch = calloc(1, sizeof *scratch);
     if (scratch == NULL) {
         ld->nomem = true;
@@ -180,12 +183,10 @@ static void check_document(hl_loader *ld, const hl_toml_doc *doc, const hl_confi
         hl_loader_read_table(ld, v, name, layer);
         if (chosen)
             *found = true;
-        if (syntax_ok && ld->errors == errors_before_totals)
+        if (syntax_ok && top_total_ok)
             check_total(ld, base, top, layer, name);
     }
     free(scratch);
-    if (syntax_ok && ld->errors == errors_before_totals)
-        check_total(ld, base, top, NULL, NULL);
     if (wanted != NULL && !*found && syntax_ok) {
         char help[512], shown[128];
         list_profiles(profiles, wanted, help, sizeof help);
