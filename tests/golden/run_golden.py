@@ -28,6 +28,7 @@ import difflib
 import json
 import os
 import pty
+import re
 import subprocess
 import sys
 import tempfile
@@ -135,6 +136,26 @@ def mode_roundtrip(a):
         if code != 0 or not_file:
             print(f"FAIL: keys the template does not set: {not_file}")
             return 1
+        # The commented example profiles are valid once uncommented.
+        lines = template.decode("utf-8").splitlines(True)
+        start = next(i for i, line in enumerate(lines) if line.startswith("# Profiles."))
+        example = "".join(lines[:start]) + "".join(
+            line[2:] if re.match(r"# (\[sandbox\.|[a-z_]+ = )", line) else line
+            for line in lines[start:])
+        profiles = re.findall(r"^\[sandbox\.([A-Za-z0-9_-]+)\]", example, re.M)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(example)
+        for profile in profiles:
+            code, _, err = run([a.cli, "check", path, "--profile", profile])
+            if code != 0 or err:
+                print(f"FAIL: the template's example profile {profile} exited {code}: "
+                      f"{err.decode()}\n{example}")
+                return 1
+        if not profiles:
+            print("FAIL: the template has no example profile")
+            return 1
+        with open(path, "wb") as f:
+            f.write(template)
         # And `init FILE` refuses to overwrite it, unless --force.
         code, _, err = run([a.cli, "init", path])
         if code != 1 or b"already exists" not in err:
