@@ -166,6 +166,21 @@ def mode_roundtrip(a):
             if code != 0 or f.read() != template:
                 print(f"FAIL: init --force exited {code}: {err.decode()}")
                 return 1
+    # `config --format toml` prints a hyperfile that loads back to the same values.
+    sets = ["--set", "input_data_size=4MiB", "--set", "max_execution_time=1.5s",
+            "--set", "stack_size_override=64KiB", "--set", "execution_mode=RunInProcess"]
+    for origin in ([], ["--show-origin"]):
+        code, toml_out, err = run([a.cli, "config", *sets, *origin])
+        _, want, _ = run([a.cli, "config", *sets, "--format", "json"])
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "effective.toml")
+            with open(path, "wb") as f:
+                f.write(toml_out)
+            code2, got, err2 = run([a.cli, "config", "--hyperfile", path, "--format", "json"])
+        if code != 0 or code2 != 0 or json.loads(got) != json.loads(want):
+            print(f"FAIL: config --format toml {origin} does not load back: {err}{err2}")
+            show_diff("config.json", want, got)
+            return 1
     print("template round trip: ok")
     return 0
 
