@@ -166,7 +166,8 @@ static void write_reference_field(FILE *out, const hl_field_info *info)
     }
     fputs(".\n", out);
 
-    hl_export_human_range(info, range, sizeof range);
+    /* Without the "0 (from the guest binary)" part, which the line states first. */
+    hl_format_range(info, info->min, info->max, false, range, sizeof range);
     fputs("- Allowed: ", out);
     if (info->type == HL_FIELD_MODE) {
         for (uint64_t v = info->min; v <= info->max; v++) {
@@ -184,7 +185,8 @@ static void write_reference_field(FILE *out, const hl_field_info *info)
         if (info->type == HL_FIELD_SIZE) fprintf(out, " (%s)", range);
     }
     fputs(".\n", out);
-    fprintf(out, "- Why these bounds: %s.\n", info->why_min);
+    if (info->type != HL_FIELD_MODE)
+        fprintf(out, "- Why these bounds: %s.\n", info->why_min);
 }
 
 int hl_config_write_reference(FILE *out)
