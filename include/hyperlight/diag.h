@@ -52,6 +52,11 @@ size_t hl_diag_error_count(const hl_diag_list *list);
 size_t hl_diag_warning_count(const hl_diag_list *list);
 const hl_diag *hl_diag_at(const hl_diag_list *list, size_t i);
 
+/* Orders the diagnostics from index `from` on by position (line, then column), keeping the
+ * order of those at the same place; those without a position go last. Returns 0, or -1 when
+ * memory runs out (the order is then unchanged). */
+int hl_diag_list_sort(hl_diag_list *list, size_t from);
+
 /* "error", "warning" or "note". */
 const char *hl_diag_severity_name(hl_severity sev);
 

@@ -171,8 +171,11 @@ static void check_document(hl_loader *ld, const hl_toml_doc *doc, const hl_confi
         char name[128];
         hl_loader_key_text(key, len, name, sizeof name);
         if (v == NULL || hl_toml_type_of(v) != HL_TOML_TABLE) {
-            char help[256];
-            snprintf(help, sizeof help, "write the profile as a [sandbox.%s] table", name);
+            char help[256], plain[128];
+            /* `dev` -> dev; a quoted name stays quoted, as a TOML header needs it */
+            snprintf(plain, sizeof plain, "%.*s", name[0] == '`' ? (int)strlen(name) - 2 : (int)strlen(name),
+                     name[0] == '`' ? name + 1 : name);
+            snprintf(help, sizeof help, "write the profile as a [sandbox.%s] table", plain);
             hl_loader_report(ld, HL_SEV_ERROR, &key_span, help, "profile %s must be a table, not a value",
                              name);
             continue;
@@ -238,10 +241,13 @@ hl_status hl_config_load_string(hl_config *cfg, const char *text, size_t len, co
         free(layers);
         return HL_E_NOMEM;
     }
+    size_t first = hl_diag_count(diags);
     report_syntax(&ld, doc);
     bool found = false;
     check_document(&ld, doc, cfg, wanted, &layers[0], &layers[1], &found);
     hl_toml_doc_free(doc);
+    if (diags != NULL && hl_diag_list_sort(diags, first) != 0)
+        ld.nomem = true;
 
     hl_status status = ld.nomem ? HL_E_NOMEM : ld.errors ? HL_E_CONFIG : HL_OK;
     if (status == HL_OK) {

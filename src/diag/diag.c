@@ -175,6 +175,44 @@ const hl_diag *hl_diag_at(const hl_diag_list *list, size_t i)
     return &list->items[i];
 }
 
+typedef struct ranked {
+    hl_diag diag;
+    size_t index; /* the original place, so that equal positions keep their order */
+} ranked;
+
+static int compare_ranked(const void *pa, const void *pb)
+{
+    const ranked *a = pa, *b = pb;
+    /* no position (line 0) sorts last */
+    uint64_t la = a->diag.line ? a->diag.line : UINT64_MAX, lb = b->diag.line ? b->diag.line : UINT64_MAX;
+    if (la != lb)
+        return la < lb ? -1 : 1;
+    if (a->diag.column != b->diag.column)
+        return a->diag.column < b->diag.column ? -1 : 1;
+    return a->index < b->index ? -1 : a->index > b->index;
+}
+
+int hl_diag_list_sort(hl_diag_list *list, size_t from)
+{
+    if (list == NULL)
+        return -1;
+    if (from >= list->count || list->count - from < 2)
+        return 0;
+    size_t n = list->count - from;
+    ranked *tmp = malloc(n * sizeof *tmp);
+    if (tmp == NULL)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        tmp[i].diag = list->items[from + i];
+        tmp[i].index = i;
+    }
+    qsort(tmp, n, sizeof *tmp, compare_ranked);
+    for (size_t i = 0; i < n; i++)
+        list->items[from + i] = tmp[i].diag;
+    free(tmp);
+    return 0;
+}
+
 const char *hl_diag_severity_name(hl_severity sev)
 {
     switch (sev) {
