@@ -17,17 +17,36 @@ typedef enum hl_status {
     HL_E_RANGE,       /* a value is outside the allowed range */
     HL_E_POLICY,      /* the host's policy forbids the value */
     HL_E_UNKNOWN_KEY, /* no such configuration key */
+    /* sandboxes */
+    HL_E_ELF,            /* the guest binary is not a loadable static x86-64 PIE */
+    HL_E_LAYOUT,         /* the guest's memory does not fit (total over the limit) */
+    HL_E_TOO_LARGE,      /* arguments, a result or a table do not fit their buffer (the key is named) */
+    HL_E_STATE,          /* the call does not fit the sandbox's state (e.g. not initialised) */
+    HL_E_BACKEND,        /* the execution backend failed (e.g. /dev/kvm unusable) */
+    HL_E_GUEST_PROTOCOL, /* the guest wrote something malformed */
+    HL_E_GUEST_ERROR,    /* the guest function failed: guest_code has the error code */
+    HL_E_GUEST_ABORT,    /* the guest aborted: guest_code has its abort code */
+    HL_E_GUEST_PANIC,    /* the guest panicked */
+    HL_E_GUEST_FAULT,    /* the guest hit an exception: guest_code has the vector (KVM) or signal */
+    HL_E_STACK_OVERFLOW, /* the guest overflowed its stack */
+    HL_E_CANCELLED,      /* the call ran past its time limit and was cancelled; the sandbox is fine */
+    HL_E_POISONED,       /* the sandbox is unusable; only hl_sandbox_destroy is left */
 } hl_status;
 
 #define HL_ERROR_MESSAGE_MAX 512
 
 typedef struct hl_error {
     hl_status status;
+    unsigned guest_code; /* HL_E_GUEST_ERROR: Hyperlight's error code; HL_E_GUEST_ABORT: the abort
+                            code; HL_E_GUEST_FAULT: the exception vector or signal; else 0 */
     char message[HL_ERROR_MESSAGE_MAX]; /* NUL-terminated, one line, no trailing newline */
 } hl_error;
 
 /* A short constant name for a status: "invalid argument", "out of memory", ... */
 const char *hl_status_str(hl_status status);
+
+/* Hyperlight's name of a guest error code: "GuestFunctionNotFound", ... ("Unknown" otherwise). */
+const char *hl_guest_error_name(unsigned code);
 
 #ifdef __cplusplus
 }

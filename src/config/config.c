@@ -271,29 +271,6 @@ const char *hl_execution_mode_name(hl_execution_mode mode)
     return "unknown";
 }
 
-const char *hl_status_str(hl_status status)
-{
-    switch (status) {
-    case HL_OK:
-        return "ok";
-    case HL_E_INVALID_ARG:
-        return "invalid argument";
-    case HL_E_NOMEM:
-        return "out of memory";
-    case HL_E_IO:
-        return "input/output error";
-    case HL_E_CONFIG:
-        return "invalid configuration";
-    case HL_E_RANGE:
-        return "value out of range";
-    case HL_E_POLICY:
-        return "forbidden by the host's policy";
-    case HL_E_UNKNOWN_KEY:
-        return "unknown configuration key";
-    }
-    return "unknown status";
-}
-
 void hl_problem_set(hl_value_problem *pb, const char *help, const char *fmt, ...)
 {
     va_list ap;

@@ -1,0 +1,176 @@
+/* sandbox.h - sandboxes: create from a guest binary and a config, register host functions, call guests. */
+#ifndef HYPERLIGHT_SANDBOX_H
+#define HYPERLIGHT_SANDBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hyperlight/abi.h"
+#include "hyperlight/config.h"
+#include "hyperlight/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A typed value: a guest function's argument or result, or a host function's. For STRING
+ * (UTF-8, len excludes the NUL that always follows) and BYTES, ptr/len describe the data. */
+typedef struct hl_value {
+    hl_type type;
+    union {
+        int32_t i32;
+        uint32_t u32;
+        int64_t i64;
+        uint64_t u64;
+        float f32;
+        double f64;
+        bool b;
+        struct {
+            const void *ptr;
+            size_t len;
+        } buf;
+    } u;
+} hl_value;
+
+static inline hl_value hl_i32(int32_t v) { hl_value x = {HL_TYPE_I32, {.i32 = v}}; return x; }
+static inline hl_value hl_u32(uint32_t v) { hl_value x = {HL_TYPE_U32, {.u32 = v}}; return x; }
+static inline hl_value hl_i64(int64_t v) { hl_value x = {HL_TYPE_I64, {.i64 = v}}; return x; }
+static inline hl_value hl_u64(uint64_t v) { hl_value x = {HL_TYPE_U64, {.u64 = v}}; return x; }
+static inline hl_value hl_f32(float v) { hl_value x = {HL_TYPE_F32, {.f32 = v}}; return x; }
+static inline hl_value hl_f64(double v) { hl_value x = {HL_TYPE_F64, {.f64 = v}}; return x; }
+static inline hl_value hl_bool(bool v) { hl_value x = {HL_TYPE_BOOL, {.b = v}}; return x; }
+/* s must stay valid while the value is used; len is strlen(s). */
+hl_value hl_string(const char *s);
+hl_value hl_bytes(const void *p, size_t len);
+
+/* "i32", "string", ... and the reverse (HL_TYPE_COUNT when unknown). */
+const char *hl_type_name(hl_type type);
+hl_type hl_type_from_name(const char *name);
+
+/* A guest function's signature, as the guest registered it. */
+typedef struct hl_function_info {
+    const char *name;
+    hl_type ret;
+    size_t nparams;
+    hl_type params[HL_MAX_PARAMS];
+} hl_function_info;
+
+/* ---- host functions ---- */
+
+typedef struct hl_host_call hl_host_call;
+
+/* A host function: args has the registered parameters (checked); fill *result (its type is
+ * preset to the registered return type) and return 0, or return hl_host_call_fail(...). Runs on
+ * the sandbox's own thread. STRING/BYTES results must stay valid until the function returns
+ * (hl_host_call_alloc gives such memory). */
+typedef int (*hl_host_fn)(hl_host_call *call, const hl_value *args, size_t nargs, hl_value *result,
+                          void *user);
+
+/* Fails the host call with a message the guest reads from the host exception region (truncated
+ * to host_exception_size). Returns -1, for `return hl_host_call_fail(call, "...")`. */
+int hl_host_call_fail(hl_host_call *call, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Memory that lives until the host call's result has been copied to the guest. NULL if out. */
+void *hl_host_call_alloc(hl_host_call *call, size_t size);
+
+/* Where the guest's printf output goes. The library prints nothing by itself: without a print
+ * function the guest's output is dropped. */
+typedef void (*hl_print_fn)(void *user, const char *text, size_t len);
+
+/* ---- sandboxes ---- */
+
+typedef struct hl_sandbox hl_sandbox;
+
+/* The memory layout: regions in address order, page-aligned. */
+typedef enum hl_region_id {
+    HL_REGION_PAGE_TABLES,
+    HL_REGION_CODE,
+    HL_REGION_PEB,
+    HL_REGION_HOST_FUNCTIONS,
+    HL_REGION_HOST_EXCEPTION,
+    HL_REGION_GUEST_ERROR,
+    HL_REGION_INPUT,
+    HL_REGION_OUTPUT,
+    HL_REGION_PANIC_CONTEXT,
+    HL_REGION_HEAP,
+    HL_REGION_STACK_GUARD,
+    HL_REGION_STACK,
+    HL_REGION_KERNEL_STACK_GUARD,
+    HL_REGION_KERNEL_STACK,
+    HL_REGION_BOOT_STACK_GUARD,
+    HL_REGION_BOOT_STACK,
+    HL_REGION_COUNT
+} hl_region_id;
+
+#define HL_PAGE_SIZE 4096u
+
+typedef struct hl_layout_region {
+    uint64_t offset; /* from the sandbox's base */
+    uint64_t size;   /* a multiple of HL_PAGE_SIZE (0 never: every region has a page at least) */
+} hl_layout_region;
+
+typedef struct hl_layout {
+    uint64_t base;       /* guest address of offset 0 */
+    uint64_t total_size; /* bytes of guest memory */
+    hl_layout_region region[HL_REGION_COUNT];
+    uint64_t stack_size, heap_size; /* as used: config override, else the guest's note, else default */
+} hl_layout;
+
+const char *hl_region_name(hl_region_id id);
+
+/* Creates a sandbox from a guest binary (a static x86-64 PIE ELF) and a config (copied). Loads
+ * and lays out the guest; nothing runs yet. With RunInHypervisor this fails with a clear message
+ * when /dev/kvm cannot be used. */
+hl_status hl_sandbox_create(hl_sandbox **out, const char *guest_path, const hl_config *cfg, hl_error *err);
+hl_status hl_sandbox_create_from_image(hl_sandbox **out, const void *elf, size_t len, const hl_config *cfg,
+                                       hl_error *err);
+
+/* Registers a host function the guest can call (before hl_sandbox_initialize). The table of
+ * host functions must fit in function_definition_size. */
+hl_status hl_sandbox_register(hl_sandbox *sb, const char *name, hl_type ret, const hl_type *params,
+                              size_t nparams, hl_host_fn fn, void *user, hl_error *err);
+
+void hl_sandbox_set_print(hl_sandbox *sb, hl_print_fn fn, void *user);
+
+/* Runs the guest's initialisation (hyperlight_main), bounded by max_initialization_time, reads
+ * the guest's functions and takes the snapshot every call starts from. */
+hl_status hl_sandbox_initialize(hl_sandbox *sb, hl_error *err);
+
+/* Calls a guest function. On success *result holds the value (STRING/BYTES data valid until the
+ * next call on sb). A call that runs past max_execution_time is cancelled (HL_E_CANCELLED) and the
+ * sandbox stays usable; one that cannot be stopped within max_wait_for_cancellation makes the
+ * sandbox unusable (HL_E_POISONED). After each call memory returns to the snapshot, unless a call
+ * context is open. */
+hl_status hl_sandbox_call(hl_sandbox *sb, const char *function, const hl_value *args, size_t nargs,
+                          hl_value *result, hl_error *err);
+
+/* Between begin and end, calls keep the state they leave (no restore); end restores. */
+hl_status hl_sandbox_context_begin(hl_sandbox *sb, hl_error *err);
+hl_status hl_sandbox_context_end(hl_sandbox *sb, hl_error *err);
+
+/* The guest's functions (after initialisation). */
+size_t hl_sandbox_function_count(const hl_sandbox *sb);
+const hl_function_info *hl_sandbox_function(const hl_sandbox *sb, size_t i);
+const hl_function_info *hl_sandbox_find_function(const hl_sandbox *sb, const char *name);
+
+const hl_layout *hl_sandbox_layout(const hl_sandbox *sb);
+const hl_config *hl_sandbox_config(const hl_sandbox *sb);
+/* The execution mode; RunInProcess means the guest is NOT isolated from the host process. */
+hl_execution_mode hl_sandbox_mode(const hl_sandbox *sb);
+/* false once a call could not be cancelled in time; such a sandbox only accepts destroy. */
+bool hl_sandbox_usable(const hl_sandbox *sb);
+
+typedef struct hl_sandbox_stats {
+    uint64_t calls;
+    uint64_t last_restore_pages; /* pages copied back by the last restore */
+    uint64_t last_restore_ns;
+} hl_sandbox_stats;
+void hl_sandbox_get_stats(const hl_sandbox *sb, hl_sandbox_stats *stats);
+
+/* Destroys the sandbox (NULL allowed). */
+void hl_sandbox_destroy(hl_sandbox *sb);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

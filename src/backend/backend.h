@@ -1,0 +1,73 @@
+/* backend.h - the one interface every execution backend (in-process, KVM) implements. */
+#ifndef HL_BACKEND_H
+#define HL_BACKEND_H
+
+#include <stdint.h>
+
+#include "hyperlight/sandbox.h"
+#include "sandbox/elf.h"
+
+/* Why a run ended. */
+typedef enum hl_stop {
+    HL_STOP_HALT,      /* the guest finished (KVM: hlt; in-process: returned) */
+    HL_STOP_ABORT,     /* the I/O handler asked to stop (an abort, or a protocol error) */
+    HL_STOP_CANCELLED, /* cancel() took effect */
+    HL_STOP_FAULT,     /* an exception in guest code: vector/signal, address, rip */
+} hl_stop;
+
+typedef struct hl_run_result {
+    hl_stop stop;
+    uint32_t vector;     /* KVM: x86 exception vector; in-process: the signal number */
+    uint64_t error_code; /* KVM: the exception's error code; in-process: si_code */
+    uint64_t fault_addr; /* the faulting data address, when there is one */
+    uint64_t rip;
+    char detail[160];    /* what the backend can add, e.g. "triple fault" */
+} hl_run_result;
+
+/* The core's handler for a guest signal (a port write). Runs on the sandbox thread while the
+ * guest is paused; returns 0 to resume the guest, non-zero to end the run with HL_STOP_ABORT. */
+typedef int (*hl_io_handler)(void *ctx, uint32_t port);
+
+/* The sandbox's memory: one shared mapping the host reads and writes (`host`, always RW), and
+ * the address at which the guest sees it (`guest_base`). */
+typedef struct hl_mem {
+    int fd;          /* a memfd holding the memory, for backends that map it again */
+    uint8_t *host;
+    uint64_t size;
+} hl_mem;
+
+typedef struct hl_backend hl_backend;
+
+typedef struct hl_backend_ops {
+    const char *name;
+    /* Guest address where the sandbox's first byte will live (KVM: fixed; in-process: wherever
+     * create() maps the guest view). Called before create(); 0 means "decided by create". */
+    uint64_t fixed_base;
+    /* On the sandbox thread: prepares to run the guest in mem laid out as `layout` (the core has
+     * loaded the ELF; elf gives segment permissions). *base receives the guest base address. */
+    hl_status (*create)(hl_backend **out, const hl_mem *mem, const hl_layout *layout, const hl_elf_info *elf,
+                        hl_io_handler io, void *io_ctx, uint64_t *base, hl_error *err);
+    /* Fills what the backend decides in the PEB: run_mode, host_call, host_call_ctx. */
+    void (*fill_peb)(hl_backend *b, hl_peb *peb);
+    /* Any thread, before a run is posted: forget an earlier cancel(). */
+    void (*prepare)(hl_backend *b);
+    /* On the sandbox thread: runs from `entry` with `arg` as the first argument and the stack at
+     * `stack_top`, until the guest halts, aborts, faults or is cancelled. */
+    hl_status (*run)(hl_backend *b, uint64_t entry, uint64_t arg, uint64_t stack_top, hl_run_result *res,
+                     hl_error *err);
+    /* Any thread: makes a run in progress end with HL_STOP_CANCELLED as soon as possible. */
+    void (*cancel)(hl_backend *b);
+    /* On the sandbox thread: from now on, record the pages the guest writes. */
+    hl_status (*track_dirty)(hl_backend *b, hl_error *err);
+    /* On the sandbox thread: copies every page the guest wrote since tracking began or the last
+     * restore back from `snapshot` (same layout as mem) and starts recording afresh. Adds the
+     * number of pages copied to *pages. */
+    hl_status (*restore)(hl_backend *b, const uint8_t *snapshot, uint64_t *pages, hl_error *err);
+    /* On the sandbox thread. */
+    void (*destroy)(hl_backend *b);
+} hl_backend_ops;
+
+extern const hl_backend_ops hl_backend_inproc;
+extern const hl_backend_ops hl_backend_kvm;
+
+#endif

@@ -1,0 +1,400 @@
+/* inproc.c - the RunInProcess backend: the guest runs on the sandbox thread, in this process, unisolated. */
+#include "backend/backend.h"
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+
+#include "util/errfmt.h"
+
+/* How it works. The guest's pages are mapped a second time (the "guest view") with the guest's
+ * permissions: code executable, the host function and host exception regions read-only, guard
+ * pages inaccessible. The guest runs on the sandbox thread, on its own stack region. Signals tell
+ * the backend what happened:
+ *  - a fault (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP) in guest code ends the run as a fault;
+ *  - after the snapshot, writable pages are read-only in the guest view: the first write to a
+ *    page faults, the page is recorded as dirty and made writable (restore copies those back);
+ *  - cancel() sends HL_INPROC_CANCEL_SIGNAL (SIGRTMIN+5) to the thread; in guest code the handler
+ *    jumps out of the guest at once; inside a host function it only takes effect when the host
+ *    function returns (the core retries and gives up after max_wait_for_cancellation).
+ * Signals that are not ours (another thread, or host code) go to the handlers installed before. */
+
+#define PAGE 4096ull
+#define PF_WRITABLE 1u
+#define PF_DIRTY 2u
+
+struct hl_backend {
+    uintptr_t host_rsp; /* first: the trampoline reads it at offset 0 */
+    uint8_t *guest;
+    uint64_t size, npages;
+    hl_io_handler io;
+    void *io_ctx;
+    uint8_t *pflags;
+    uint32_t *dirty;
+    uint64_t ndirty;
+    int tracking;
+    pthread_t thread;
+    atomic_int cancel_req;
+    atomic_int in_guest;
+    sigjmp_buf jb;
+    hl_run_result *res;
+    void *altstack;
+    size_t altstack_size;
+};
+
+void hl_inproc_call_on_stack(uint64_t fn, uint64_t arg, uint64_t stack_top, uintptr_t *save_rsp);
+void hl_inproc_host_trampoline(uint64_t ctx, uint32_t port);
+void hl_inproc_host_call(struct hl_backend *b, uint32_t port);
+
+/* call_on_stack(fn, arg, stack_top, &save): saves rsp, switches to stack_top, calls fn(arg).
+ * host_trampoline(ctx, port): called by the guest on its stack; switches back to the host stack
+ * (below the saved rsp) to run hl_inproc_host_call, then returns to the guest. */
+__asm__(".text\n"
+        ".globl hl_inproc_call_on_stack\n"
+        ".type hl_inproc_call_on_stack,@function\n"
+        "hl_inproc_call_on_stack:\n"
+        "    push %rbp\n"
+        "    mov %rsp, %rbp\n"
+        "    mov %rsp, (%rcx)\n"
+        "    mov %rdx, %rsp\n"
+        "    mov %rdi, %rax\n"
+        "    mov %rsi, %rdi\n"
+        "    call *%rax\n"
+        "    mov %rbp, %rsp\n"
+        "    pop %rbp\n"
+        "    ret\n"
+        ".size hl_inproc_call_on_stack, .-hl_inproc_call_on_stack\n"
+        ".globl hl_inproc_host_trampoline\n"
+        ".type hl_inproc_host_trampoline,@function\n"
+        "hl_inproc_host_trampoline:\n"
+        "    push %rbp\n"
+        "    mov %rsp, %rbp\n"
+        "    mov (%rdi), %rax\n"
+        "    sub $512, %rax\n"
+        "    and $-16, %rax\n"
+        "    mov %rax, %rsp\n"
+        "    call hl_inproc_host_call\n"
+        "    mov %rbp, %rsp\n"
+        "    pop %rbp\n"
+        "    ret\n"
+        ".size hl_inproc_host_trampoline, .-hl_inproc_host_trampoline\n");
+
+static _Thread_local struct hl_backend *tls_backend;
+static pthread_once_t install_once = PTHREAD_ONCE_INIT;
+static int cancel_signal;
+static const int fault_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP};
+#define NFAULT (sizeof(fault_signals) / sizeof(fault_signals[0]))
+static struct sigaction previous[NFAULT + 1]; /* written once, before any sandbox thread runs */
+
+static void chain(int sig, siginfo_t *si, void *uc)
+{
+    for (size_t i = 0; i < NFAULT; i++) {
+        if (fault_signals[i] != sig)
+            continue;
+        const struct sigaction *old = &previous[i];
+        if (old->sa_flags & SA_SIGINFO) {
+            old->sa_sigaction(sig, si, uc);
+        } else if (old->sa_handler == SIG_DFL || old->sa_handler == SIG_IGN) {
+            /* not ours: put the old action back; the instruction faults again and the default
+             * action (a core dump) happens as if we were not there */
+            sigaction(sig, old, NULL);
+        } else {
+            old->sa_handler(sig);
+        }
+        return;
+    }
+}
+
+static void leave_guest(struct hl_backend *b) __attribute__((noreturn));
+static void leave_guest(struct hl_backend *b)
+{
+    atomic_store(&b->in_guest, 0);
+    siglongjmp(b->jb, 1);
+}
+
+/* "SIGSEGV (write to a read-only page)": async-signal-safe (no stdio). */
+static void describe_fault(hl_run_result *r, int sig, int code, int write)
+{
+    const char *name = sig == SIGSEGV ? "SIGSEGV" : sig == SIGBUS ? "SIGBUS" : sig == SIGILL ? "SIGILL"
+                       : sig == SIGFPE ? "SIGFPE" : "SIGTRAP";
+    const char *why = "";
+    if (sig == SIGSEGV)
+        why = code == SEGV_MAPERR ? " (unmapped address)" : write ? " (write to memory the guest may not write)"
+                                                                  : " (read or execute of memory the guest may not use)";
+    else if (sig == SIGFPE)
+        why = code == FPE_INTDIV ? " (integer divide by zero)" : " (arithmetic exception)";
+    else if (sig == SIGILL)
+        why = " (illegal or privileged instruction)";
+    size_t n = 0;
+    for (const char *p = name; *p && n + 1 < sizeof(r->detail); p++)
+        r->detail[n++] = *p;
+    for (const char *p = why; *p && n + 1 < sizeof(r->detail); p++)
+        r->detail[n++] = *p;
+    r->detail[n] = '\0';
+}
+
+static void on_signal(int sig, siginfo_t *si, void *ucv)
+{
+    struct hl_backend *b = tls_backend;
+    if (sig == cancel_signal) {
+        if (b && atomic_load(&b->in_guest) && atomic_load(&b->cancel_req)) {
+            b->res->stop = HL_STOP_CANCELLED;
+            leave_guest(b);
+        }
+        return;
+    }
+    if (!b || !atomic_load(&b->in_guest)) {
+        chain(sig, si, ucv);
+        return;
+    }
+    ucontext_t *uc = ucv;
+    uintptr_t addr = (uintptr_t)si->si_addr, base = (uintptr_t)b->guest;
+    if (sig == SIGSEGV && b->tracking && addr >= base && addr - base < b->size &&
+        (uc->uc_mcontext.gregs[REG_ERR] & 2)) {
+        uint64_t page = (addr - base) / PAGE;
+        if ((b->pflags[page] & (PF_WRITABLE | PF_DIRTY)) == PF_WRITABLE &&
+            mprotect(b->guest + page * PAGE, PAGE, PROT_READ | PROT_WRITE) == 0) {
+            b->pflags[page] |= PF_DIRTY;
+            b->dirty[b->ndirty++] = (uint32_t)page;
+            return; /* the write is retried and now succeeds */
+        }
+    }
+    hl_run_result *r = b->res;
+    r->stop = HL_STOP_FAULT;
+    r->vector = (uint32_t)sig;
+    r->error_code = (uint64_t)si->si_code;
+    r->fault_addr = addr;
+    r->rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
+    describe_fault(r, sig, si->si_code, (uc->uc_mcontext.gregs[REG_ERR] & 2) != 0);
+    leave_guest(b);
+}
+
+static void install_handlers(void)
+{
+    cancel_signal = SIGRTMIN + 5;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = on_signal;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < NFAULT; i++)
+        sigaction(fault_signals[i], &sa, &previous[i]);
+    sigaction(cancel_signal, &sa, &previous[NFAULT]);
+}
+
+void hl_inproc_host_call(struct hl_backend *b, uint32_t port)
+{
+    atomic_store(&b->in_guest, 0);
+    if (b->io(b->io_ctx, port) != 0) {
+        b->res->stop = HL_STOP_ABORT;
+        leave_guest(b);
+    }
+    if (atomic_load(&b->cancel_req)) {
+        b->res->stop = HL_STOP_CANCELLED;
+        leave_guest(b);
+    }
+    atomic_store(&b->in_guest, 1);
+}
+
+static int prot_of(uint32_t segflags)
+{
+    return ((segflags & HL_ELF_SEG_R) ? PROT_READ : 0) | ((segflags & HL_ELF_SEG_W) ? PROT_WRITE : 0) |
+           ((segflags & HL_ELF_SEG_X) ? PROT_EXEC : 0);
+}
+
+static hl_status protect(struct hl_backend *b, uint64_t off, uint64_t len, int prot, hl_error *err)
+{
+    if (len == 0)
+        return HL_OK;
+    if (mprotect(b->guest + off, len, prot) != 0)
+        return hl_errorf(err, HL_E_BACKEND, "mprotect of the guest view failed");
+    if (prot & PROT_WRITE)
+        for (uint64_t p = off / PAGE; p < (off + len) / PAGE; p++)
+            b->pflags[p] |= PF_WRITABLE;
+    return HL_OK;
+}
+
+static hl_status inproc_create(hl_backend **out, const hl_mem *mem, const hl_layout *l, const hl_elf_info *elf,
+                               hl_io_handler io, void *io_ctx, uint64_t *base, hl_error *err)
+{
+    pthread_once(&install_once, install_handlers);
+    struct hl_backend *b = calloc(1, sizeof(*b));
+    if (!b)
+        return hl_errorf(err, HL_E_NOMEM, "out of memory");
+    b->size = mem->size;
+    b->npages = mem->size / PAGE;
+    b->io = io;
+    b->io_ctx = io_ctx;
+    b->thread = pthread_self();
+    b->pflags = calloc(b->npages, 1);
+    b->dirty = calloc(b->npages, sizeof(uint32_t));
+    b->altstack_size = 64 * 1024;
+    b->altstack = mmap(NULL, b->altstack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    b->guest = mmap(NULL, mem->size, PROT_NONE, MAP_SHARED, mem->fd, 0);
+    hl_status st = HL_OK;
+    if (!b->pflags || !b->dirty || b->altstack == MAP_FAILED || b->guest == MAP_FAILED) {
+        st = hl_errorf(err, HL_E_NOMEM, "could not map the guest's memory (%llu bytes)",
+                       (unsigned long long)mem->size);
+        goto fail;
+    }
+    stack_t ss = {.ss_sp = b->altstack, .ss_size = b->altstack_size, .ss_flags = 0};
+    sigaltstack(&ss, NULL);
+    /* the guest's permissions, region by region */
+    const int rw = PROT_READ | PROT_WRITE;
+    const hl_layout_region *r = l->region;
+    for (size_t i = 0; i < elf->nsegs && !st; i++) {
+        const hl_elf_segment *s = &elf->segs[i];
+        uint64_t start = (s->vaddr - elf->min_vaddr) & ~(PAGE - 1);
+        uint64_t end = (s->vaddr - elf->min_vaddr + s->memsz + PAGE - 1) & ~(PAGE - 1);
+        st = protect(b, r[HL_REGION_CODE].offset + start, end - start, prot_of(s->flags), err);
+    }
+    static const struct {
+        hl_region_id id;
+        int prot;
+    } plan[] = {
+        {HL_REGION_PEB, PROT_READ | PROT_WRITE},    {HL_REGION_HOST_FUNCTIONS, PROT_READ},
+        {HL_REGION_HOST_EXCEPTION, PROT_READ},      {HL_REGION_GUEST_ERROR, PROT_READ | PROT_WRITE},
+        {HL_REGION_INPUT, PROT_READ | PROT_WRITE},  {HL_REGION_OUTPUT, PROT_READ | PROT_WRITE},
+        {HL_REGION_PANIC_CONTEXT, PROT_READ | PROT_WRITE}, {HL_REGION_HEAP, PROT_READ | PROT_WRITE},
+        {HL_REGION_STACK, PROT_READ | PROT_WRITE},  {HL_REGION_KERNEL_STACK, PROT_READ | PROT_WRITE},
+        {HL_REGION_BOOT_STACK, PROT_READ | PROT_WRITE},
+    };
+    for (size_t i = 0; i < sizeof(plan) / sizeof(plan[0]) && !st; i++)
+        st = protect(b, r[plan[i].id].offset, r[plan[i].id].size, plan[i].prot & (rw | PROT_READ), err);
+    if (st)
+        goto fail;
+    *base = (uint64_t)(uintptr_t)b->guest;
+    *out = b;
+    return HL_OK;
+fail:
+    if (b->guest && b->guest != MAP_FAILED)
+        munmap(b->guest, mem->size);
+    if (b->altstack && b->altstack != MAP_FAILED) {
+        stack_t off = {.ss_flags = SS_DISABLE};
+        sigaltstack(&off, NULL);
+        munmap(b->altstack, b->altstack_size);
+    }
+    free(b->pflags);
+    free(b->dirty);
+    free(b);
+    return st;
+}
+
+static void inproc_fill_peb(hl_backend *b, hl_peb *peb)
+{
+    peb->run_mode = HL_RUN_IN_PROCESS;
+    peb->host_call = (uint64_t)(uintptr_t)&hl_inproc_host_trampoline;
+    peb->host_call_ctx = (uint64_t)(uintptr_t)b;
+}
+
+static void inproc_prepare(hl_backend *b) { atomic_store(&b->cancel_req, 0); }
+
+static hl_status inproc_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_t stack_top, hl_run_result *res,
+                            hl_error *err)
+{
+    (void)err;
+    memset(res, 0, sizeof(*res));
+    b->res = res;
+    tls_backend = b;
+    uint16_t fcw;
+    uint32_t mxcsr;
+    __asm__ volatile("fnstcw %0\n\tstmxcsr %1" : "=m"(fcw), "=m"(mxcsr));
+    if (sigsetjmp(b->jb, 1) == 0) {
+        if (atomic_load(&b->cancel_req)) {
+            res->stop = HL_STOP_CANCELLED;
+        } else {
+            atomic_store(&b->in_guest, 1);
+            hl_inproc_call_on_stack(entry, arg, stack_top, &b->host_rsp);
+            atomic_store(&b->in_guest, 0);
+            res->stop = HL_STOP_HALT;
+        }
+    }
+    __asm__ volatile("fldcw %0\n\tldmxcsr %1" : : "m"(fcw), "m"(mxcsr));
+    tls_backend = NULL;
+    return HL_OK;
+}
+
+static void inproc_cancel(hl_backend *b)
+{
+    atomic_store(&b->cancel_req, 1);
+    pthread_kill(b->thread, cancel_signal);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static hl_status inproc_track_dirty(hl_backend *b, hl_error *err)
+{
+    /* every writable page becomes read-only, in runs of consecutive pages */
+    for (uint64_t p = 0; p < b->npages;) {
+        if (!(b->pflags[p] & PF_WRITABLE)) {
+            p++;
+            continue;
+        }
+        uint64_t q = p;
+        while (q < b->npages && (b->pflags[q] & PF_WRITABLE))
+            b->pflags[q++] &= (uint8_t)~PF_DIRTY;
+        if (mprotect(b->guest + p * PAGE, (q - p) * PAGE, PROT_READ) != 0)
+            return hl_errorf(err, HL_E_BACKEND, "mprotect failed while arming dirty-page tracking");
+        p = q;
+    }
+    b->ndirty = 0;
+    b->tracking = 1;
+    return HL_OK;
+}
+
+static hl_status inproc_restore(hl_backend *b, const uint8_t *snapshot, uint64_t *pages, hl_error *err)
+{
+    uint64_t n = b->ndirty;
+    if (n > 1)
+        qsort(b->dirty, n, sizeof(uint32_t), cmp_u32);
+    for (uint64_t i = 0; i < n;) {
+        uint64_t j = i + 1;
+        while (j < n && b->dirty[j] == b->dirty[j - 1] + 1)
+            j++;
+        uint64_t off = (uint64_t)b->dirty[i] * PAGE, len = (j - i) * PAGE;
+        memcpy(b->guest + off, snapshot + off, len); /* the page is writable until re-armed */
+        if (mprotect(b->guest + off, len, PROT_READ) != 0)
+            return hl_errorf(err, HL_E_BACKEND, "mprotect failed while restoring the snapshot");
+        for (uint64_t k = i; k < j; k++)
+            b->pflags[b->dirty[k]] &= (uint8_t)~PF_DIRTY;
+        i = j;
+    }
+    b->ndirty = 0;
+    *pages += n;
+    return HL_OK;
+}
+
+static void inproc_destroy(hl_backend *b)
+{
+    if (!b)
+        return;
+    munmap(b->guest, b->size);
+    stack_t off = {.ss_flags = SS_DISABLE};
+    sigaltstack(&off, NULL);
+    munmap(b->altstack, b->altstack_size);
+    free(b->pflags);
+    free(b->dirty);
+    free(b);
+}
+
+const hl_backend_ops hl_backend_inproc = {
+    .name = "in-process",
+    .fixed_base = 0,
+    .create = inproc_create,
+    .fill_peb = inproc_fill_peb,
+    .prepare = inproc_prepare,
+    .run = inproc_run,
+    .cancel = inproc_cancel,
+    .track_dirty = inproc_track_dirty,
+    .restore = inproc_restore,
+    .destroy = inproc_destroy,
+};

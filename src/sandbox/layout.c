@@ -1,0 +1,93 @@
+/* layout.c - sizes and places a sandbox's regions: page tables, code, PEB, buffers, heap, stacks. */
+#include "sandbox/layout.h"
+
+#include <string.h>
+
+#include "util/errfmt.h"
+
+#define PAGE ((uint64_t)HL_PAGE_SIZE)
+
+static uint64_t page_round(uint64_t x) { return (x + PAGE - 1) & ~(PAGE - 1); }
+
+static uint64_t div_round_up(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+
+uint64_t hl_layout_page_table_pages(uint64_t end)
+{
+    /* one PML4, one PDPT per 512 GiB, one PD per GiB, one PT per 2 MiB */
+    return 1 + div_round_up(end, 512ull << 30) + div_round_up(end, 1ull << 30) + div_round_up(end, 2ull << 20);
+}
+
+static const char *const region_names[HL_REGION_COUNT] = {
+    "page tables",  "code",           "peb",         "host function definitions",
+    "host exception", "guest error",  "input data",  "output data",
+    "panic context", "heap",          "stack guard", "stack",
+    "kernel stack guard", "kernel stack", "boot stack guard", "boot stack",
+};
+
+const char *hl_region_name(hl_region_id id)
+{
+    return (unsigned)id < HL_REGION_COUNT ? region_names[id] : "unknown";
+}
+
+hl_status hl_layout_compute(const hl_config *cfg, const hl_elf_info *elf, uint64_t base, hl_layout *out,
+                            hl_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    out->base = base;
+    out->stack_size = cfg->stack_size_override ? cfg->stack_size_override
+                      : (elf->has_resources && elf->note_stack_size) ? elf->note_stack_size
+                                                                     : HL_DEFAULT_GUEST_STACK_SIZE;
+    out->heap_size = cfg->heap_size_override ? cfg->heap_size_override
+                     : (elf->has_resources && elf->note_heap_size) ? elf->note_heap_size
+                                                                   : HL_DEFAULT_GUEST_HEAP_SIZE;
+    const uint64_t cap = HL_CONFIG_MAX_TOTAL_MEMORY;
+    if (out->stack_size > cap || out->heap_size > cap || elf->span > cap)
+        goto too_big;
+    uint64_t sizes[HL_REGION_COUNT] = {
+        [HL_REGION_PAGE_TABLES] = 0, /* below */
+        [HL_REGION_CODE] = elf->span,
+        [HL_REGION_PEB] = page_round(sizeof(hl_peb)),
+        [HL_REGION_HOST_FUNCTIONS] = page_round(cfg->function_definition_size),
+        [HL_REGION_HOST_EXCEPTION] = page_round(cfg->host_exception_size),
+        [HL_REGION_GUEST_ERROR] = page_round(cfg->guest_error_buffer_size),
+        [HL_REGION_INPUT] = page_round(cfg->input_data_size),
+        [HL_REGION_OUTPUT] = page_round(cfg->output_data_size),
+        [HL_REGION_PANIC_CONTEXT] = page_round(cfg->guest_panic_context_buffer_size),
+        [HL_REGION_HEAP] = page_round(out->heap_size),
+        [HL_REGION_STACK_GUARD] = PAGE,
+        [HL_REGION_STACK] = page_round(out->stack_size),
+        [HL_REGION_KERNEL_STACK_GUARD] = PAGE,
+        [HL_REGION_KERNEL_STACK] = page_round(cfg->kernel_stack_size),
+        [HL_REGION_BOOT_STACK_GUARD] = PAGE,
+        [HL_REGION_BOOT_STACK] = PAGE,
+    };
+    uint64_t rest = 0;
+    for (int i = 0; i < HL_REGION_COUNT; i++) {
+        if (sizes[i] > cap)
+            goto too_big;
+        rest += sizes[i]; /* at most 16 terms of at most 1 GiB: no overflow */
+    }
+    /* the page tables map everything up to the end, themselves included */
+    uint64_t pt = PAGE * hl_layout_page_table_pages(base + rest);
+    pt = PAGE * hl_layout_page_table_pages(base + rest + pt);
+    sizes[HL_REGION_PAGE_TABLES] = pt;
+    if (rest + pt > cap)
+        goto too_big;
+    uint64_t off = 0;
+    for (int i = 0; i < HL_REGION_COUNT; i++) {
+        out->region[i].offset = off;
+        out->region[i].size = sizes[i];
+        off += sizes[i];
+    }
+    out->total_size = off;
+    return HL_OK;
+too_big:
+    return hl_errorf(err, HL_E_LAYOUT,
+                     "the sandbox needs more than %llu MiB of guest memory (heap %llu KiB, stack %llu KiB, "
+                     "guest image %llu KiB, input %llu KiB, output %llu KiB): lower heap_size_override, "
+                     "stack_size_override or the buffer sizes",
+                     (unsigned long long)(cap >> 20), (unsigned long long)(out->heap_size >> 10),
+                     (unsigned long long)(out->stack_size >> 10), (unsigned long long)(elf->span >> 10),
+                     (unsigned long long)(cfg->input_data_size >> 10),
+                     (unsigned long long)(cfg->output_data_size >> 10));
+}

@@ -1,0 +1,23 @@
+/* layout.h - sizing and placing a sandbox's memory regions from its config and guest binary. */
+#ifndef HL_SANDBOX_LAYOUT_H
+#define HL_SANDBOX_LAYOUT_H
+
+#include "hyperlight/sandbox.h"
+#include "sandbox/elf.h"
+
+/* Fills out with every region (design order, page-aligned) for a guest loaded at guest address
+ * `base`. Stack and heap: the config's override, else the guest's ELF note, else the default.
+ * Fails (naming the keys to change) when the total exceeds HL_CONFIG_MAX_TOTAL_MEMORY. */
+hl_status hl_layout_compute(const hl_config *cfg, const hl_elf_info *elf, uint64_t base, hl_layout *out,
+                            hl_error *err);
+
+/* Guest address of a region's first byte. */
+static inline uint64_t hl_layout_addr(const hl_layout *l, hl_region_id id)
+{
+    return l->base + l->region[id].offset;
+}
+
+/* Pages of x86-64 page tables needed to map [0, end) with 4 KiB pages. */
+uint64_t hl_layout_page_table_pages(uint64_t end);
+
+#endif

@@ -1,0 +1,524 @@
+/* sandbox.c - the sandbox lifecycle: create (load, lay out), initialise, call, restore, destroy. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sandbox/sandbox_internal.h"
+#include "util/errfmt.h"
+
+#define PAGE ((uint64_t)HL_PAGE_SIZE)
+#define MAX_GUEST_FILE ((size_t)256 << 20)
+#define NOMINAL_BASE 0x200000ull /* used for sizing before the real base is known */
+
+static uint64_t align8(uint64_t x) { return (x + 7u) & ~(uint64_t)7u; }
+
+static uint64_t now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+void hl_sb_host_wrote(hl_sandbox *sb, uint64_t off, uint64_t len)
+{
+    if (!sb->snapshot || len == 0)
+        return; /* before the snapshot there is nothing to restore */
+    for (uint64_t p = off / PAGE; p <= (off + len - 1) / PAGE && p < sb->mem.size / PAGE; p++)
+        if (!sb->host_dirty_flag[p]) {
+            sb->host_dirty_flag[p] = 1;
+            sb->host_dirty[sb->nhost_dirty++] = (uint32_t)p;
+        }
+}
+
+static hl_region region_of(const hl_sandbox *sb, hl_region_id id, uint64_t size)
+{
+    hl_region r = {hl_layout_addr(&sb->layout, id), size};
+    return r;
+}
+
+static void write_peb(hl_sandbox *sb)
+{
+    hl_peb peb;
+    memset(&peb, 0, sizeof(peb));
+    const hl_config *c = &sb->cfg;
+    peb.magic = HL_PEB_MAGIC;
+    peb.abi_version = HL_ABI_VERSION;
+    peb.run_mode = c->execution_mode == HL_MODE_RUN_IN_PROCESS ? HL_RUN_IN_PROCESS : HL_RUN_HYPERVISOR;
+    peb.base = sb->layout.base;
+    peb.total_size = sb->layout.total_size;
+    peb.code = region_of(sb, HL_REGION_CODE, sb->layout.region[HL_REGION_CODE].size);
+    peb.host_function_definitions = region_of(sb, HL_REGION_HOST_FUNCTIONS, c->function_definition_size);
+    peb.host_exception = region_of(sb, HL_REGION_HOST_EXCEPTION, c->host_exception_size);
+    peb.guest_error = region_of(sb, HL_REGION_GUEST_ERROR, c->guest_error_buffer_size);
+    peb.input = region_of(sb, HL_REGION_INPUT, c->input_data_size);
+    peb.output = region_of(sb, HL_REGION_OUTPUT, c->output_data_size);
+    peb.panic_context = region_of(sb, HL_REGION_PANIC_CONTEXT, c->guest_panic_context_buffer_size);
+    peb.heap = region_of(sb, HL_REGION_HEAP, sb->layout.region[HL_REGION_HEAP].size);
+    peb.stack = region_of(sb, HL_REGION_STACK, sb->layout.region[HL_REGION_STACK].size);
+    peb.kernel_stack = region_of(sb, HL_REGION_KERNEL_STACK, sb->layout.region[HL_REGION_KERNEL_STACK].size);
+    peb.stack_cookie_addr = hl_layout_addr(&sb->layout, HL_REGION_STACK);
+    if (sb->ops->fill_peb)
+        sb->ops->fill_peb(sb->be, &peb);
+    memcpy(sb_region(sb, HL_REGION_PEB), &peb, sizeof(peb));
+}
+
+static hl_status map_memory(hl_sandbox *sb, hl_error *err)
+{
+    sb->mem.size = sb->layout.total_size;
+    sb->mem.fd = memfd_create("hyperlight-sandbox", MFD_CLOEXEC);
+    if (sb->mem.fd < 0)
+        return hl_errorf(err, HL_E_NOMEM, "memfd_create failed: %s", strerror(errno));
+    if (ftruncate(sb->mem.fd, (off_t)sb->mem.size) != 0)
+        return hl_errorf(err, HL_E_NOMEM, "could not size the guest memory (%llu bytes): %s",
+                         (unsigned long long)sb->mem.size, strerror(errno));
+    sb->mem.host = mmap(NULL, sb->mem.size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, sb->mem.fd, 0);
+    if (sb->mem.host == MAP_FAILED) {
+        sb->mem.host = NULL;
+        return hl_errorf(err, HL_E_NOMEM, "could not map the guest memory (%llu bytes): %s",
+                         (unsigned long long)sb->mem.size, strerror(errno));
+    }
+    uint64_t pages = sb->mem.size / PAGE;
+    sb->host_dirty = calloc(pages, sizeof(uint32_t));
+    sb->host_dirty_flag = calloc(pages, 1);
+    if (!sb->host_dirty || !sb->host_dirty_flag)
+        return hl_errorf(err, HL_E_NOMEM, "out of memory");
+    return HL_OK;
+}
+
+hl_status hl_sandbox_create_from_image(hl_sandbox **out, const void *image, size_t len, const hl_config *cfg,
+                                       hl_error *err)
+{
+    hl_error_clear(err);
+    if (!out || !image || !cfg)
+        return hl_errorf(err, HL_E_INVALID_ARG, "hl_sandbox_create: NULL argument");
+    *out = NULL;
+    hl_sandbox *sb = calloc(1, sizeof(*sb));
+    if (!sb)
+        return hl_errorf(err, HL_E_NOMEM, "out of memory");
+    sb->cfg = *cfg;
+    sb->mem.fd = -1;
+    sb->ops = cfg->execution_mode == HL_MODE_RUN_IN_PROCESS ? &hl_backend_inproc : &hl_backend_kvm;
+    hl_status st = hl_elf_parse(image, len, &sb->elf, err);
+    if (!st)
+        st = hl_layout_compute(&sb->cfg, &sb->elf, sb->ops->fixed_base ? sb->ops->fixed_base : NOMINAL_BASE,
+                               &sb->layout, err);
+    if (!st)
+        st = map_memory(sb, err);
+    if (!st)
+        st = hl_sb_thread_start(sb, err);
+    if (!st)
+        st = hl_sb_job(sb, JOB_CREATE, 0, 0, err);
+    if (!st) {
+        sb->layout.base = sb->base;
+        uint64_t code = sb->layout.region[HL_REGION_CODE].offset;
+        st = hl_elf_load(&sb->elf, image, len, sb->mem.host + code, sb->layout.region[HL_REGION_CODE].size,
+                         sb->base + code, err);
+    }
+    if (!st) {
+        write_peb(sb);
+        if (getrandom(sb->cookie, sizeof(sb->cookie), 0) != (ssize_t)sizeof(sb->cookie))
+            for (size_t i = 0; i < sizeof(sb->cookie); i++)
+                sb->cookie[i] = (uint8_t)(0xA5 ^ (i * 37) ^ (uintptr_t)sb >> (i % 8));
+        memcpy(sb_region(sb, HL_REGION_STACK), sb->cookie, sizeof(sb->cookie));
+        sb->state = SB_CREATED;
+        *out = sb;
+        return HL_OK;
+    }
+    hl_sandbox_destroy(sb);
+    return st;
+}
+
+hl_status hl_sandbox_create(hl_sandbox **out, const char *path, const hl_config *cfg, hl_error *err)
+{
+    hl_error_clear(err);
+    if (!out || !path || !cfg)
+        return hl_errorf(err, HL_E_INVALID_ARG, "hl_sandbox_create: NULL argument");
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return hl_errorf(err, HL_E_IO, "cannot open guest binary `%s`: %s", path, strerror(errno));
+    struct stat stt;
+    if (fstat(fd, &stt) != 0 || !S_ISREG(stt.st_mode) || (uint64_t)stt.st_size > MAX_GUEST_FILE) {
+        close(fd);
+        return hl_errorf(err, HL_E_IO, "guest binary `%s` is not a regular file of at most %zu MiB", path,
+                         MAX_GUEST_FILE >> 20);
+    }
+    size_t len = (size_t)stt.st_size;
+    uint8_t *buf = malloc(len ? len : 1);
+    size_t got = 0;
+    while (buf && got < len) {
+        ssize_t n = read(fd, buf + got, len - got);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    if (!buf || got != len) {
+        free(buf);
+        return hl_errorf(err, HL_E_IO, "cannot read guest binary `%s`", path);
+    }
+    hl_status st = hl_sandbox_create_from_image(out, buf, len, cfg, err);
+    if (st && err) { /* say which file */
+        char msg[HL_ERROR_MESSAGE_MAX + 256];
+        snprintf(msg, sizeof(msg), "%.200s: %s", path, err->message);
+        memcpy(err->message, msg, sizeof(err->message) - 1);
+        err->message[sizeof(err->message) - 1] = '\0';
+    }
+    free(buf);
+    return st;
+}
+
+void hl_sandbox_set_print(hl_sandbox *sb, hl_print_fn fn, void *user)
+{
+    if (sb) {
+        sb->print = fn;
+        sb->print_user = user;
+    }
+}
+
+hl_status hl_sandbox_initialize(hl_sandbox *sb, hl_error *err)
+{
+    hl_error_clear(err);
+    if (!sb)
+        return hl_errorf(err, HL_E_INVALID_ARG, "hl_sandbox_initialize: NULL sandbox");
+    if (sb->state != SB_CREATED)
+        return hl_errorf(err, HL_E_STATE, "the sandbox is %s", sb->state == SB_READY ? "already initialised" : "unusable");
+    hl_function_info *defs = calloc(sb->nhostfns ? sb->nhostfns : 1, sizeof(*defs));
+    if (!defs)
+        return hl_errorf(err, HL_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < sb->nhostfns; i++)
+        defs[i] = sb->hostfns[i].info;
+    hl_status st = hl_codec_write_fn_table(sb_region(sb, HL_REGION_HOST_FUNCTIONS), sb->cfg.function_definition_size,
+                                           HL_MSG_HOSTFN_MAGIC, defs, sb->nhostfns, "function_definition_size", err);
+    free(defs);
+    if (st)
+        return st;
+    return hl_sb_job(sb, JOB_INIT, (uint32_t)sb->cfg.max_initialization_time,
+                     (uint32_t)sb->cfg.max_wait_for_cancellation, err);
+}
+
+hl_status hl_sandbox_call(hl_sandbox *sb, const char *function, const hl_value *args, size_t nargs,
+                          hl_value *result, hl_error *err)
+{
+    hl_error_clear(err);
+    if (!sb || !function || (nargs && !args))
+        return hl_errorf(err, HL_E_INVALID_ARG, "hl_sandbox_call: NULL argument");
+    if (sb->state != SB_READY)
+        return hl_errorf(err, sb->state == SB_POISONED ? HL_E_POISONED : HL_E_STATE,
+                         sb->state == SB_POISONED ? "the sandbox is unusable after a call that could not be cancelled"
+                                                  : "call hl_sandbox_initialize before calling guest functions");
+    sb->call_name = function;
+    sb->call_args = args;
+    sb->call_nargs = nargs;
+    memset(&sb->call_result, 0, sizeof(sb->call_result));
+    hl_status st = hl_sb_job(sb, JOB_CALL, (uint32_t)sb->cfg.max_execution_time,
+                             (uint32_t)sb->cfg.max_wait_for_cancellation, err);
+    if (result)
+        *result = st == HL_OK ? sb->call_result : (hl_value){HL_TYPE_VOID, {.u64 = 0}};
+    return st;
+}
+
+hl_status hl_sandbox_context_begin(hl_sandbox *sb, hl_error *err)
+{
+    hl_error_clear(err);
+    if (!sb || sb->state != SB_READY)
+        return hl_errorf(err, HL_E_STATE, "a call context needs an initialised, usable sandbox");
+    if (sb->context_open)
+        return hl_errorf(err, HL_E_STATE, "a call context is already open");
+    sb->context_open = 1;
+    return HL_OK;
+}
+
+hl_status hl_sandbox_context_end(hl_sandbox *sb, hl_error *err)
+{
+    hl_error_clear(err);
+    if (!sb || !sb->context_open)
+        return hl_errorf(err, HL_E_STATE, "no call context is open");
+    sb->context_open = 0;
+    if (sb->state != SB_READY)
+        return HL_OK;
+    return hl_sb_job(sb, JOB_RESTORE, 0, 0, err);
+}
+
+size_t hl_sandbox_function_count(const hl_sandbox *sb) { return sb ? sb->nguestfns : 0; }
+
+const hl_function_info *hl_sandbox_function(const hl_sandbox *sb, size_t i)
+{
+    return sb && i < sb->nguestfns ? &sb->guestfns[i] : NULL;
+}
+
+const hl_function_info *hl_sandbox_find_function(const hl_sandbox *sb, const char *name)
+{
+    for (size_t i = 0; sb && name && i < sb->nguestfns; i++)
+        if (strcmp(sb->guestfns[i].name, name) == 0)
+            return &sb->guestfns[i];
+    return NULL;
+}
+
+const hl_layout *hl_sandbox_layout(const hl_sandbox *sb) { return sb ? &sb->layout : NULL; }
+const hl_config *hl_sandbox_config(const hl_sandbox *sb) { return sb ? &sb->cfg : NULL; }
+hl_execution_mode hl_sandbox_mode(const hl_sandbox *sb)
+{
+    return sb ? (hl_execution_mode)sb->cfg.execution_mode : HL_MODE_RUN_IN_HYPERVISOR;
+}
+bool hl_sandbox_usable(const hl_sandbox *sb) { return sb && sb->state != SB_POISONED; }
+
+void hl_sandbox_get_stats(const hl_sandbox *sb, hl_sandbox_stats *stats)
+{
+    if (sb && stats)
+        *stats = sb->stats;
+}
+
+void hl_sb_free(hl_sandbox *sb)
+{
+    if (sb->thread_started) {
+        pthread_mutex_destroy(&sb->mu);
+        pthread_cond_destroy(&sb->cv_job);
+        pthread_cond_destroy(&sb->cv_done);
+    }
+    if (sb->mem.host)
+        munmap(sb->mem.host, sb->mem.size);
+    if (sb->mem.fd >= 0)
+        close(sb->mem.fd);
+    if (sb->snapshot)
+        munmap(sb->snapshot, sb->mem.size);
+    hl_sb_free_hostfns(sb);
+    free(sb->guestfns);
+    free(sb->guestfn_names);
+    free(sb->host_dirty);
+    free(sb->host_dirty_flag);
+    hl_buf_free(&sb->result_store);
+    hl_buf_free(&sb->call_store);
+    hl_buf_free(&sb->msg_store);
+    free(sb);
+}
+
+void hl_sandbox_destroy(hl_sandbox *sb)
+{
+    if (sb && hl_sb_thread_stop(sb))
+        hl_sb_free(sb);
+}
+
+/* ---- on the sandbox thread ---- */
+
+static hl_status job_fail(hl_sandbox *sb, hl_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static hl_status job_fail(hl_sandbox *sb, hl_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sb->job_err.message, sizeof(sb->job_err.message), fmt, ap);
+    va_end(ap);
+    sb->job_err.status = st;
+    return st;
+}
+
+/* Which region holds guest address addr, or -1. */
+static int region_at(const hl_sandbox *sb, uint64_t addr)
+{
+    if (addr < sb->layout.base || addr - sb->layout.base >= sb->layout.total_size)
+        return -1;
+    uint64_t off = addr - sb->layout.base;
+    for (int i = 0; i < HL_REGION_COUNT; i++)
+        if (off >= sb->layout.region[i].offset && off - sb->layout.region[i].offset < sb->layout.region[i].size)
+            return i;
+    return -1;
+}
+
+/* Turns the end of a run into the call's status: reads results, errors, aborts and faults. */
+static hl_status outcome(hl_sandbox *sb, const hl_run_result *r, const char *what)
+{
+    const hl_config *c = &sb->cfg;
+    switch (r->stop) {
+    case HL_STOP_CANCELLED:
+        return job_fail(sb, HL_E_CANCELLED, "%s was cancelled: it ran longer than %s (%llu ms)", what,
+                        sb->state == SB_CREATED ? "max_initialization_time" : "max_execution_time",
+                        (unsigned long long)(sb->state == SB_CREATED ? c->max_initialization_time
+                                                                     : c->max_execution_time));
+    case HL_STOP_ABORT: {
+        if (sb->io_status)
+            return job_fail(sb, sb->io_status, "%s failed: %s", what, sb->io_message);
+        uint32_t code;
+        size_t len;
+        const char *msg = hl_codec_read_message(sb_region(sb, HL_REGION_PANIC_CONTEXT),
+                                                c->guest_panic_context_buffer_size, &sb->msg_store, &code, &len);
+        sb->job_err.guest_code = code;
+        if (code == HL_PANIC_CODE)
+            return job_fail(sb, HL_E_GUEST_PANIC, "the guest panicked in %s: %.*s", what, (int)len, msg);
+        return job_fail(sb, HL_E_GUEST_ABORT, "the guest aborted %s with code %u: %.*s", what, code, (int)len, msg);
+    }
+    case HL_STOP_FAULT: {
+        int reg = region_at(sb, r->fault_addr);
+        sb->job_err.guest_code = r->vector;
+        if (reg == HL_REGION_STACK_GUARD)
+            return job_fail(sb, HL_E_STACK_OVERFLOW,
+                            "stack overflow in %s: the guest ran past its %llu-byte stack (raise stack_size_override)",
+                            what, (unsigned long long)sb->layout.stack_size);
+        char where[160] = "";
+        if (reg >= 0)
+            snprintf(where, sizeof(where), " (in the %s region%s)", hl_region_name((hl_region_id)reg),
+                     reg == HL_REGION_HOST_EXCEPTION || reg == HL_REGION_HOST_FUNCTIONS ? ", read-only to the guest"
+                     : reg == HL_REGION_KERNEL_STACK_GUARD || reg == HL_REGION_BOOT_STACK_GUARD ? ", a guard page"
+                                                                                               : "");
+        else if (r->fault_addr < sb->layout.base)
+            snprintf(where, sizeof(where), " (below the sandbox: a NULL pointer?)");
+        else
+            snprintf(where, sizeof(where), " (outside the sandbox's memory)");
+        return job_fail(sb, HL_E_GUEST_FAULT, "the guest faulted in %s: %s at address %#llx%s, rip %#llx", what,
+                        r->detail[0] ? r->detail : "exception", (unsigned long long)r->fault_addr, where,
+                        (unsigned long long)r->rip);
+    }
+    case HL_STOP_HALT:
+        break;
+    }
+    if (memcmp(sb_region(sb, HL_REGION_STACK), sb->cookie, sizeof(sb->cookie)) != 0)
+        return job_fail(sb, HL_E_STACK_OVERFLOW,
+                        "stack overflow in %s: the stack cookie at the bottom of the %llu-byte stack was overwritten "
+                        "(raise stack_size_override)",
+                        what, (unsigned long long)sb->layout.stack_size);
+    return HL_OK;
+}
+
+static hl_status run_guest(hl_sandbox *sb, uint64_t entry, const char *what)
+{
+    hl_run_result r;
+    hl_error e;
+    sb->io_status = HL_OK;
+    uint64_t stack_top = hl_layout_addr(&sb->layout, HL_REGION_STACK) + sb->layout.region[HL_REGION_STACK].size;
+    hl_status st = sb->ops->run(sb->be, entry, hl_layout_addr(&sb->layout, HL_REGION_PEB), stack_top, &r, &e);
+    if (st)
+        return job_fail(sb, st, "%s", e.message);
+    return outcome(sb, &r, what);
+}
+
+static hl_status restore(hl_sandbox *sb)
+{
+    uint64_t t0 = now_ns(), pages = 0;
+    hl_error e;
+    hl_status st = sb->ops->restore(sb->be, sb->snapshot, &pages, &e);
+    for (size_t i = 0; i < sb->nhost_dirty; i++) {
+        uint64_t off = (uint64_t)sb->host_dirty[i] * PAGE;
+        memcpy(sb->mem.host + off, sb->snapshot + off, PAGE);
+        sb->host_dirty_flag[sb->host_dirty[i]] = 0;
+    }
+    pages += sb->nhost_dirty;
+    sb->nhost_dirty = 0;
+    sb->stats.last_restore_pages = pages;
+    sb->stats.last_restore_ns = now_ns() - t0;
+    if (st)
+        return job_fail(sb, st, "restoring the snapshot failed: %s", e.message);
+    return HL_OK;
+}
+
+static hl_status do_init(hl_sandbox *sb)
+{
+    uint8_t *out = sb_region(sb, HL_REGION_OUTPUT);
+    memset(out, 0, sizeof(hl_host_fn_table));
+    sb->host_result_off = 0;
+    uint64_t entry = hl_layout_addr(&sb->layout, HL_REGION_CODE) + (sb->elf.entry - sb->elf.min_vaddr);
+    hl_status st = run_guest(sb, entry, "the guest's initialisation");
+    if (st)
+        return st;
+    hl_error e;
+    st = hl_codec_read_fn_table(out, sb->cfg.output_data_size, &sb->guestfns, &sb->nguestfns, &sb->guestfn_names, &e);
+    if (st)
+        return job_fail(sb, st, "after initialisation: %s", e.message);
+    hl_peb peb;
+    memcpy(&peb, sb_region(sb, HL_REGION_PEB), sizeof(peb));
+    uint64_t code = hl_layout_addr(&sb->layout, HL_REGION_CODE);
+    if (peb.dispatch_function < code || peb.dispatch_function - code >= sb->layout.region[HL_REGION_CODE].size)
+        return job_fail(sb, HL_E_GUEST_PROTOCOL, "the guest set no valid dispatch function (%#llx) during initialisation",
+                        (unsigned long long)peb.dispatch_function);
+    sb->snapshot = mmap(NULL, sb->mem.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (sb->snapshot == MAP_FAILED) {
+        sb->snapshot = NULL;
+        return job_fail(sb, HL_E_NOMEM, "no memory for the snapshot (%llu bytes)", (unsigned long long)sb->mem.size);
+    }
+    memcpy(sb->snapshot, sb->mem.host, sb->mem.size);
+    st = sb->ops->track_dirty(sb->be, &e);
+    if (st)
+        return job_fail(sb, st, "%s", e.message);
+    sb->state = SB_READY;
+    return HL_OK;
+}
+
+static hl_status do_call(hl_sandbox *sb)
+{
+    char what[HL_MAX_NAME_LEN + 32];
+    snprintf(what, sizeof(what), "the call to `%.255s`", sb->call_name);
+    uint8_t *in = sb_region(sb, HL_REGION_INPUT), *out = sb_region(sb, HL_REGION_OUTPUT);
+    uint64_t len;
+    hl_status st = hl_codec_write_call(in, sb->cfg.input_data_size, sb->call_name, sb->call_args, sb->call_nargs,
+                                       "input_data_size", &len, &sb->job_err);
+    if (st)
+        return st;
+    hl_sb_host_wrote(sb, sb->layout.region[HL_REGION_INPUT].offset, len);
+    memset(out, 0, sizeof(hl_msg_result));
+    hl_sb_host_wrote(sb, sb->layout.region[HL_REGION_OUTPUT].offset, sizeof(hl_msg_result));
+    sb->host_result_off = align8(len);
+    hl_peb peb;
+    memcpy(&peb, sb_region(sb, HL_REGION_PEB), sizeof(peb));
+    st = run_guest(sb, peb.dispatch_function, what);
+    sb->stats.calls++;
+    if (st == HL_OK) {
+        uint32_t status = 0;
+        hl_error e;
+        st = hl_codec_read_result(out, sb->cfg.output_data_size, &sb->result_store, &status, &sb->call_result, &e);
+        if (st) {
+            job_fail(sb, st, "%s: %s", what, e.message);
+        } else if (status) {
+            uint64_t code;
+            size_t mlen;
+            const char *msg = hl_codec_read_guest_error(sb_region(sb, HL_REGION_GUEST_ERROR),
+                                                        sb->cfg.guest_error_buffer_size, &sb->msg_store, &code, &mlen);
+            st = job_fail(sb, HL_E_GUEST_ERROR, "guest error %u (%s): %.*s", status, hl_guest_error_name(status),
+                          (int)mlen, msg);
+            sb->job_err.guest_code = status;
+        }
+    }
+    if (!sb->context_open) {
+        hl_status rs = restore(sb);
+        if (rs && !st)
+            st = rs;
+    }
+    return st;
+}
+
+void hl_sb_do_job(hl_sandbox *sb, job_kind kind)
+{
+    hl_status st = HL_OK;
+    hl_error e;
+    hl_error_clear(&sb->job_err);
+    switch (kind) {
+    case JOB_CREATE:
+        st = sb->ops->create(&sb->be, &sb->mem, &sb->layout, &sb->elf, hl_sb_io, sb, &sb->base, &e);
+        if (st)
+            job_fail(sb, st, "%s", e.message);
+        break;
+    case JOB_INIT:
+        st = do_init(sb);
+        break;
+    case JOB_CALL:
+        st = do_call(sb);
+        break;
+    case JOB_RESTORE:
+        st = restore(sb);
+        break;
+    case JOB_EXIT:
+        if (sb->be)
+            sb->ops->destroy(sb->be);
+        sb->be = NULL;
+        break;
+    case JOB_NONE:
+        break;
+    }
+    sb->job_status = st;
+}

@@ -1,0 +1,109 @@
+/* sandbox_internal.h - the sandbox object shared by the lifecycle, call, host-call and thread code. */
+#ifndef HL_SANDBOX_INTERNAL_H
+#define HL_SANDBOX_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "backend/backend.h"
+#include "hyperlight/sandbox.h"
+#include "sandbox/codec.h"
+#include "sandbox/elf.h"
+#include "sandbox/layout.h"
+
+typedef struct host_fn {
+    char *name;
+    hl_function_info info; /* info.name == name */
+    hl_host_fn fn;
+    void *user;
+} host_fn;
+
+struct hl_host_call {
+    hl_sandbox *sb;
+    int failed;
+    char message[1024];
+    void *allocs[16];
+    size_t nallocs;
+};
+
+typedef enum sb_state { SB_CREATED, SB_READY, SB_POISONED } sb_state;
+
+typedef enum job_kind { JOB_NONE, JOB_CREATE, JOB_INIT, JOB_CALL, JOB_RESTORE, JOB_EXIT } job_kind;
+
+struct hl_sandbox {
+    hl_config cfg;
+    hl_layout layout;
+    hl_elf_info elf;
+    hl_mem mem;
+    uint8_t *snapshot; /* the whole memory after initialisation */
+    const hl_backend_ops *ops;
+    hl_backend *be;
+    uint64_t base;
+
+    host_fn *hostfns;
+    size_t nhostfns, caphostfns;
+    hl_function_info *guestfns;
+    size_t nguestfns;
+    char *guestfn_names;
+    hl_print_fn print;
+    void *print_user;
+
+    sb_state state;
+    int context_open;
+    uint64_t host_result_off; /* where a host function's result goes in `input` */
+    uint8_t cookie[16];
+
+    /* pages the host wrote through its own view since the last restore */
+    uint32_t *host_dirty;
+    uint8_t *host_dirty_flag;
+    size_t nhost_dirty;
+
+    /* decoded data handed to the caller or to host functions */
+    hl_buf result_store, call_store, msg_store;
+    /* a guest protocol error found while handling a port write */
+    hl_status io_status;
+    char io_message[HL_ERROR_MESSAGE_MAX];
+
+    hl_sandbox_stats stats;
+
+    /* the sandbox thread and the job it is given */
+    pthread_t thread;
+    int thread_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv_job, cv_done;
+    job_kind job;
+    int job_done;
+    int abandoned; /* destroyed while the thread was stuck: the thread frees the sandbox */
+    /* the job's inputs and outputs */
+    const char *call_name;
+    const hl_value *call_args;
+    size_t call_nargs;
+    hl_value call_result;
+    hl_status job_status;
+    hl_error job_err;
+};
+
+/* Host memory of a region. */
+static inline uint8_t *sb_region(hl_sandbox *sb, hl_region_id id) { return sb->mem.host + sb->layout.region[id].offset; }
+static inline uint64_t sb_region_size(const hl_sandbox *sb, hl_region_id id) { return sb->layout.region[id].size; }
+
+/* Records that the host wrote [off, off+len) of the memory (restore copies those pages back). */
+void hl_sb_host_wrote(hl_sandbox *sb, uint64_t off, uint64_t len);
+
+/* The I/O handler given to the backend (hostcall.c). */
+int hl_sb_io(void *ctx, uint32_t port);
+void hl_sb_free_hostfns(hl_sandbox *sb);
+
+/* Thread plumbing (worker.c). */
+hl_status hl_sb_thread_start(hl_sandbox *sb, hl_error *err);
+/* Runs a job on the sandbox thread and waits. timeout_ms 0 waits for ever; otherwise, past it the
+ * run is cancelled and retried for cancel_wait_ms, after which the sandbox is poisoned. */
+hl_status hl_sb_job(hl_sandbox *sb, job_kind kind, uint32_t timeout_ms, uint32_t cancel_wait_ms, hl_error *err);
+/* Ends the thread (or abandons it to free the sandbox itself when it is stuck). Returns 1 when
+ * the caller must free the sandbox, 0 when the thread will. */
+int hl_sb_thread_stop(hl_sandbox *sb);
+/* Runs on the sandbox thread: the job itself (sandbox.c). */
+void hl_sb_do_job(hl_sandbox *sb, job_kind kind);
+void hl_sb_free(hl_sandbox *sb);
+
+#endif

@@ -1,0 +1,142 @@
+/* worker.c - the sandbox thread: runs jobs (create, initialise, call, exit) and enforces time limits. */
+#include <errno.h>
+#include <time.h>
+
+#include "sandbox/sandbox_internal.h"
+#include "util/errfmt.h"
+
+static void *worker_main(void *arg)
+{
+    hl_sandbox *sb = arg;
+    pthread_mutex_lock(&sb->mu);
+    for (;;) {
+        while (sb->job == JOB_NONE)
+            pthread_cond_wait(&sb->cv_job, &sb->mu);
+        job_kind kind = sb->job;
+        pthread_mutex_unlock(&sb->mu);
+        hl_sb_do_job(sb, kind);
+        pthread_mutex_lock(&sb->mu);
+        sb->job = JOB_NONE;
+        sb->job_done = 1;
+        pthread_cond_broadcast(&sb->cv_done);
+        if (kind == JOB_EXIT)
+            break;
+        if (sb->abandoned) { /* the owner gave up on us while we were stuck: clean up alone */
+            pthread_mutex_unlock(&sb->mu);
+            hl_sb_do_job(sb, JOB_EXIT);
+            hl_sb_free(sb);
+            return NULL;
+        }
+    }
+    pthread_mutex_unlock(&sb->mu);
+    return NULL;
+}
+
+hl_status hl_sb_thread_start(hl_sandbox *sb, hl_error *err)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&sb->mu, NULL);
+    pthread_cond_init(&sb->cv_job, &ca);
+    pthread_cond_init(&sb->cv_done, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 1024 * 1024); /* host functions run here */
+    int rc = pthread_create(&sb->thread, &attr, worker_main, sb);
+    pthread_attr_destroy(&attr);
+    if (rc != 0)
+        return hl_errorf(err, HL_E_NOMEM, "could not start the sandbox thread (error %d)", rc);
+    sb->thread_started = 1;
+    return HL_OK;
+}
+
+static struct timespec after_ms(uint32_t ms)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    t.tv_sec += ms / 1000;
+    t.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
+static int before(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+hl_status hl_sb_job(hl_sandbox *sb, job_kind kind, uint32_t timeout_ms, uint32_t cancel_wait_ms, hl_error *err)
+{
+    if (sb->be && (kind == JOB_INIT || kind == JOB_CALL))
+        sb->ops->prepare(sb->be);
+    pthread_mutex_lock(&sb->mu);
+    sb->job = kind;
+    sb->job_done = 0;
+    sb->job_status = HL_OK;
+    hl_error_clear(&sb->job_err);
+    pthread_cond_signal(&sb->cv_job);
+    if (timeout_ms == 0) {
+        while (!sb->job_done)
+            pthread_cond_wait(&sb->cv_done, &sb->mu);
+    } else {
+        struct timespec deadline = after_ms(timeout_ms);
+        while (!sb->job_done && pthread_cond_timedwait(&sb->cv_done, &sb->mu, &deadline) != ETIMEDOUT)
+            ;
+        if (!sb->job_done) {
+            /* too long: cancel, and keep cancelling (a signal can land at an unlucky moment)
+             * until the run ends or the wait for cancellation runs out */
+            struct timespec give_up = after_ms(cancel_wait_ms);
+            while (!sb->job_done) {
+                pthread_mutex_unlock(&sb->mu);
+                sb->ops->cancel(sb->be);
+                pthread_mutex_lock(&sb->mu);
+                struct timespec next = after_ms(1);
+                if (!before(&next, &give_up))
+                    next = give_up;
+                while (!sb->job_done && pthread_cond_timedwait(&sb->cv_done, &sb->mu, &next) != ETIMEDOUT)
+                    ;
+                struct timespec now = after_ms(0);
+                if (!sb->job_done && !before(&now, &give_up)) {
+                    sb->state = SB_POISONED;
+                    pthread_mutex_unlock(&sb->mu);
+                    return hl_errorf(err, HL_E_POISONED,
+                                     "the guest %s ran past its limit (%u ms) and could not be stopped within "
+                                     "max_wait_for_cancellation (%u ms), probably inside a host function: the "
+                                     "sandbox is unusable now; destroy it",
+                                     kind == JOB_INIT ? "initialisation" : "call", timeout_ms, cancel_wait_ms);
+                }
+            }
+        }
+    }
+    hl_status st = sb->job_status;
+    if (err && st != HL_OK)
+        *err = sb->job_err;
+    pthread_mutex_unlock(&sb->mu);
+    return st;
+}
+
+int hl_sb_thread_stop(hl_sandbox *sb)
+{
+    if (!sb->thread_started)
+        return 1;
+    pthread_mutex_lock(&sb->mu);
+    if (sb->job != JOB_NONE && !sb->job_done) {
+        sb->abandoned = 1;
+        pthread_mutex_unlock(&sb->mu);
+        pthread_detach(sb->thread);
+        return 0;
+    }
+    sb->job = JOB_EXIT;
+    sb->job_done = 0;
+    pthread_cond_signal(&sb->cv_job);
+    while (!sb->job_done)
+        pthread_cond_wait(&sb->cv_done, &sb->mu);
+    pthread_mutex_unlock(&sb->mu);
+    pthread_join(sb->thread, NULL);
+    return 1;
+}

@@ -1,0 +1,13 @@
+/* errfmt.h - filling an hl_error: status plus a formatted one-line message. */
+#ifndef HL_UTIL_ERRFMT_H
+#define HL_UTIL_ERRFMT_H
+
+#include "hyperlight/error.h"
+
+/* Sets err (when not NULL) to status and the formatted message; returns status. */
+hl_status hl_errorf(hl_error *err, hl_status status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Clears err to HL_OK and an empty message (err may be NULL). */
+void hl_error_clear(hl_error *err);
+
+#endif
