@@ -27,6 +27,9 @@ WERROR := $(if $(filter true,$(CI)),ON,OFF)
 SYSTEM_PYTHON := $(wildcard /usr/bin/python3)
 CMAKE_FLAGS := -DHL_WERROR=$(WERROR) $(if $(SYSTEM_PYTHON),-DPython3_EXECUTABLE=$(SYSTEM_PYTHON))
 
+# keep the output of the make that `cmake --build` runs free of "Entering directory" lines
+MAKEFLAGS += --no-print-directory
+
 .PHONY: all deps build demo test asan fuzz clean
 
 all: build
