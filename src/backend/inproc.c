@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <ucontext.h>
 
+#include "backend/perms.h"
 #include "util/errfmt.h"
 
 /* How it works. The guest's pages are mapped a second time (the "guest view") with the guest's
@@ -201,10 +202,11 @@ void hl_inproc_host_call(struct hl_backend *b, uint32_t port)
     atomic_store(&b->in_guest, 1);
 }
 
-static int prot_of(uint32_t segflags)
+static int prot_of_perm(uint8_t perm)
 {
-    return ((segflags & HL_ELF_SEG_R) ? PROT_READ : 0) | ((segflags & HL_ELF_SEG_W) ? PROT_WRITE : 0) |
-           ((segflags & HL_ELF_SEG_X) ? PROT_EXEC : 0);
+    if (!(perm & HL_PERM_PRESENT))
+        return PROT_NONE;
+    return PROT_READ | ((perm & HL_PERM_WRITE) ? PROT_WRITE : 0) | ((perm & HL_PERM_EXEC) ? PROT_EXEC : 0);
 }
 
 static hl_status protect(struct hl_backend *b, uint64_t off, uint64_t len, int prot, hl_error *err)
@@ -244,28 +246,21 @@ static hl_status inproc_create(hl_backend **out, const hl_mem *mem, const hl_lay
     }
     stack_t ss = {.ss_sp = b->altstack, .ss_size = b->altstack_size, .ss_flags = 0};
     sigaltstack(&ss, NULL);
-    /* the guest's permissions, region by region */
-    const int rw = PROT_READ | PROT_WRITE;
-    const hl_layout_region *r = l->region;
-    for (size_t i = 0; i < elf->nsegs && !st; i++) {
-        const hl_elf_segment *s = &elf->segs[i];
-        uint64_t start = (s->vaddr - elf->min_vaddr) & ~(PAGE - 1);
-        uint64_t end = (s->vaddr - elf->min_vaddr + s->memsz + PAGE - 1) & ~(PAGE - 1);
-        st = protect(b, r[HL_REGION_CODE].offset + start, end - start, prot_of(s->flags), err);
+    /* the guest's permissions, page by page, applied in runs of equal permissions */
+    uint8_t *perms = malloc(b->npages ? b->npages : 1);
+    if (!perms) {
+        st = hl_errorf(err, HL_E_NOMEM, "out of memory");
+        goto fail;
     }
-    static const struct {
-        hl_region_id id;
-        int prot;
-    } plan[] = {
-        {HL_REGION_PEB, PROT_READ | PROT_WRITE},    {HL_REGION_HOST_FUNCTIONS, PROT_READ},
-        {HL_REGION_HOST_EXCEPTION, PROT_READ},      {HL_REGION_GUEST_ERROR, PROT_READ | PROT_WRITE},
-        {HL_REGION_INPUT, PROT_READ | PROT_WRITE},  {HL_REGION_OUTPUT, PROT_READ | PROT_WRITE},
-        {HL_REGION_PANIC_CONTEXT, PROT_READ | PROT_WRITE}, {HL_REGION_HEAP, PROT_READ | PROT_WRITE},
-        {HL_REGION_STACK, PROT_READ | PROT_WRITE},  {HL_REGION_KERNEL_STACK, PROT_READ | PROT_WRITE},
-        {HL_REGION_BOOT_STACK, PROT_READ | PROT_WRITE},
-    };
-    for (size_t i = 0; i < sizeof(plan) / sizeof(plan[0]) && !st; i++)
-        st = protect(b, r[plan[i].id].offset, r[plan[i].id].size, plan[i].prot & (rw | PROT_READ), err);
+    hl_backend_page_perms(l, elf, 0, perms);
+    for (uint64_t p = 0; p < b->npages && !st;) {
+        uint64_t q = p;
+        while (q < b->npages && perms[q] == perms[p])
+            q++;
+        st = protect(b, p * PAGE, (q - p) * PAGE, prot_of_perm(perms[p]), err);
+        p = q;
+    }
+    free(perms);
     if (st)
         goto fail;
     *base = (uint64_t)(uintptr_t)b->guest;

@@ -3,22 +3,18 @@
 
 #include <string.h>
 
+#include "backend/x86_64.h"
 #include "util/errfmt.h"
 
 #define PAGE ((uint64_t)HL_PAGE_SIZE)
 
 static uint64_t page_round(uint64_t x) { return (x + PAGE - 1) & ~(PAGE - 1); }
 
-static uint64_t div_round_up(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
-
-uint64_t hl_layout_page_table_pages(uint64_t end)
-{
-    /* one PML4, one PDPT per 512 GiB, one PD per GiB, one PT per 2 MiB */
-    return 1 + div_round_up(end, 512ull << 30) + div_round_up(end, 1ull << 30) + div_round_up(end, 2ull << 20);
-}
+/* Page tables for everything up to `end`, plus the GDT/TSS, IDT and exception stub pages. */
+static uint64_t system_pages(uint64_t end) { return hl_x86_page_table_pages(end) + HL_X86_SYS_PAGES; }
 
 static const char *const region_names[HL_REGION_COUNT] = {
-    "page tables",  "code",           "peb",         "host function definitions",
+    "page tables and descriptor tables",  "code",           "peb",         "host function definitions",
     "host exception", "guest error",  "input data",  "output data",
     "panic context", "heap",          "stack guard", "stack",
     "kernel stack guard", "kernel stack", "boot stack guard", "boot stack",
@@ -68,8 +64,8 @@ hl_status hl_layout_compute(const hl_config *cfg, const hl_elf_info *elf, uint64
         rest += sizes[i]; /* at most 16 terms of at most 1 GiB: no overflow */
     }
     /* the page tables map everything up to the end, themselves included */
-    uint64_t pt = PAGE * hl_layout_page_table_pages(base + rest);
-    pt = PAGE * hl_layout_page_table_pages(base + rest + pt);
+    uint64_t pt = PAGE * system_pages(base + rest);
+    pt = PAGE * system_pages(base + rest + pt);
     sizes[HL_REGION_PAGE_TABLES] = pt;
     if (rest + pt > cap)
         goto too_big;

@@ -17,7 +17,4 @@ static inline uint64_t hl_layout_addr(const hl_layout *l, hl_region_id id)
     return l->base + l->region[id].offset;
 }
 
-/* Pages of x86-64 page tables needed to map [0, end) with 4 KiB pages. */
-uint64_t hl_layout_page_table_pages(uint64_t end);
-
 #endif

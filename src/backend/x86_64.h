@@ -1,0 +1,65 @@
+/* x86_64.h - long-mode structures (page tables, GDT, TSS, IDT, exception stubs) as pure functions. */
+#ifndef HL_BACKEND_X86_64_H
+#define HL_BACKEND_X86_64_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Page permissions for the guest, one byte per 4 KiB page. 0 means not mapped. */
+#define HL_PERM_PRESENT 1u
+#define HL_PERM_WRITE 2u
+#define HL_PERM_EXEC 4u
+
+/* Page-table entry bits. */
+#define HL_PTE_P (1ull << 0)
+#define HL_PTE_RW (1ull << 1)
+#define HL_PTE_A (1ull << 5)
+#define HL_PTE_D (1ull << 6)
+#define HL_PTE_NX (1ull << 63)
+#define HL_PTE_ADDR 0x000FFFFFFFFFF000ull
+
+/* Extra pages after the page tables, in the page tables region: */
+#define HL_X86_SYS_PAGES 3 /* GDT + TSS, IDT, exception stubs */
+
+/* The selectors of our GDT: null, 64-bit code, data, 64-bit TSS (two slots). */
+#define HL_X86_SEL_CODE 0x08
+#define HL_X86_SEL_DATA 0x10
+#define HL_X86_SEL_TSS 0x18
+#define HL_X86_GDT_SIZE 0x28
+#define HL_X86_TSS_OFFSET 0x100 /* TSS within the GDT page */
+#define HL_X86_TSS_SIZE 104
+#define HL_X86_IDT_ENTRIES 32
+#define HL_X86_STUB_STRIDE 16
+
+/* Builds 4-level page tables identity-mapping the pages [map_base, map_base + npages*4096)
+ * with perms[i] for page i, into `pt` (pt_size bytes at guest physical address pt_gpa).
+ * Leaves carry A and D so the CPU never writes them. Returns the bytes used, or 0 when pt is
+ * too small or the range is unsupported (beyond 512 GiB, or unaligned). */
+size_t hl_x86_build_page_tables(uint8_t *pt, size_t pt_size, uint64_t pt_gpa, uint64_t map_base,
+                                const uint8_t *perms, uint64_t npages);
+
+/* Pages needed by hl_x86_build_page_tables for a map ending at `end`. */
+uint64_t hl_x86_page_table_pages(uint64_t end);
+
+/* Software walk of tables built above (for tests and for checking guest addresses): returns the
+ * leaf entry mapping virtual address va, or 0 when not present. */
+uint64_t hl_x86_walk(const uint8_t *pt, size_t pt_size, uint64_t pt_gpa, uint64_t cr3, uint64_t va);
+
+/* Writes the GDT (null, code 0x08, data 0x10, TSS 0x18) at gdt and a TSS at gdt +
+ * HL_X86_TSS_OFFSET (guest physical page_gpa + HL_X86_TSS_OFFSET) whose IST1 is ist1_top. */
+void hl_x86_build_gdt_tss(uint8_t *page, uint64_t page_gpa, uint64_t ist1_top);
+
+/* Writes 32 interrupt gates (IST 1) pointing at stubs_gpa + vector * HL_X86_STUB_STRIDE. */
+void hl_x86_build_idt(uint8_t *idt, uint64_t stubs_gpa);
+
+/* Writes the 32 exception stubs: each pushes a zero error code when the CPU pushes none, then
+ * `mov al, vector; out port, al; hlt`. The host reads the frame at the stopped rsp:
+ * [rsp] error code, [rsp+8] rip, [rsp+16] cs, [rsp+24] rflags, [rsp+32] rsp, [rsp+40] ss. */
+void hl_x86_build_exception_stubs(uint8_t *page, uint8_t port);
+
+/* True for the vectors where the CPU pushes an error code. */
+int hl_x86_vector_has_error_code(unsigned vector);
+/* "#PF page fault", "#GP general protection", ... */
+const char *hl_x86_vector_name(unsigned vector);
+
+#endif
