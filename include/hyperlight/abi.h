@@ -19,6 +19,7 @@
 #define HL_PORT_LOG 99u
 #define HL_PORT_CALL_FUNCTION 101u
 #define HL_PORT_ABORT 102u
+#define HL_PORT_EXCEPTION 103u /* reserved: the host's exception stubs report a CPU exception */
 
 /* Value types of parameters and results. */
 typedef enum hl_type {

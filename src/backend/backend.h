@@ -15,6 +15,8 @@ typedef enum hl_stop {
     HL_STOP_FAULT,     /* an exception in guest code: vector/signal, address, rip */
 } hl_stop;
 
+#define HL_VECTOR_NONE 0xFFFFFFFFu /* a fault that is not a CPU exception: see detail */
+
 typedef struct hl_run_result {
     hl_stop stop;
     uint32_t vector;     /* KVM: x86 exception vector; in-process: the signal number */
@@ -66,6 +68,10 @@ typedef struct hl_backend_ops {
     /* On the sandbox thread. */
     void (*destroy)(hl_backend *b);
 } hl_backend_ops;
+
+/* The signal cancel() sends to the sandbox thread (SIGRTMIN+5); installs the process-wide
+ * handlers once. Call on the sandbox thread: it also unblocks the signal there. */
+int hl_backend_cancel_signal(void);
 
 extern const hl_backend_ops hl_backend_inproc;
 extern const hl_backend_ops hl_backend_kvm;

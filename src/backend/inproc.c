@@ -188,6 +188,16 @@ static void install_handlers(void)
     sigaction(cancel_signal, &sa, &previous[NFAULT]);
 }
 
+int hl_backend_cancel_signal(void)
+{
+    pthread_once(&install_once, install_handlers);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, cancel_signal);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    return cancel_signal;
+}
+
 void hl_inproc_host_call(struct hl_backend *b, uint32_t port)
 {
     atomic_store(&b->in_guest, 0);
@@ -224,7 +234,7 @@ static hl_status protect(struct hl_backend *b, uint64_t off, uint64_t len, int p
 static hl_status inproc_create(hl_backend **out, const hl_mem *mem, const hl_layout *l, const hl_elf_info *elf,
                                hl_io_handler io, void *io_ctx, uint64_t *base, hl_error *err)
 {
-    pthread_once(&install_once, install_handlers);
+    hl_backend_cancel_signal();
     struct hl_backend *b = calloc(1, sizeof(*b));
     if (!b)
         return hl_errorf(err, HL_E_NOMEM, "out of memory");

@@ -1,36 +1,389 @@
-/* kvm.c - the RunInHypervisor backend (KVM). Until it lands, it explains what to use instead. */
+/* kvm.c - the RunInHypervisor backend: one KVM VM with one vCPU in 64-bit long mode per sandbox. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "backend/backend.h"
+#include "backend/perms.h"
+#include "backend/x86_64.h"
 #include "util/errfmt.h"
 
-static hl_status kvm_create(hl_backend **out, const hl_mem *mem, const hl_layout *layout, const hl_elf_info *elf,
-                            hl_io_handler io, void *io_ctx, uint64_t *base, hl_error *err)
+#define PAGE 4096ull
+#define KVM_BASE 0x200000ull /* guest physical = virtual address of the sandbox's first byte */
+
+struct hl_backend {
+    int kvm, vm, vcpu;
+    struct kvm_run *run;
+    size_t run_size;
+    uint8_t *host;
+    uint64_t size, base;
+    hl_io_handler io;
+    void *io_ctx;
+    pthread_t thread;
+    int signal;
+    atomic_int cancel_req;
+    struct kvm_sregs sregs0; /* long mode, as every run starts */
+    uint64_t *bitmap;
+    size_t bitmap_bytes;
+};
+
+static int xioctl(int fd, unsigned long req, void *arg)
 {
-    (void)out, (void)mem, (void)layout, (void)elf, (void)io, (void)io_ctx, (void)base;
-    int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-    if (fd < 0)
-        return hl_errorf(err, HL_E_BACKEND,
-                         "RunInHypervisor needs /dev/kvm, which cannot be opened (%s): set execution_mode = "
-                         "\"RunInProcess\" to debug without isolation, or run the tests in the emulated VM "
-                         "(scripts/vm-test.sh)",
-                         strerror(errno));
-    close(fd);
-    return hl_errorf(err, HL_E_BACKEND,
-                     "RunInHypervisor: the KVM backend is not part of this build yet; use execution_mode = "
-                     "\"RunInProcess\"");
+    int r;
+    do
+        r = ioctl(fd, req, arg);
+    while (r < 0 && errno == EINTR && req != KVM_RUN);
+    return r;
 }
 
-static void kvm_nothing(hl_backend *b) { (void)b; }
+static hl_status open_kvm(int *out, hl_error *err)
+{
+    int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        const char *why = e == ENOENT   ? "there is no /dev/kvm (no hardware virtualisation here, or the kvm modules are not loaded)"
+                          : e == EACCES ? "permission denied on /dev/kvm (add the user to the `kvm` group)"
+                                        : strerror(e);
+        return hl_errorf(err, HL_E_BACKEND,
+                         "RunInHypervisor needs KVM, but %s. Options: execution_mode = \"RunInProcess\" to debug "
+                         "without isolation, or scripts/vm-test.sh to test inside an emulated VM",
+                         why);
+    }
+    int version = ioctl(fd, KVM_GET_API_VERSION, 0);
+    if (version != KVM_API_VERSION) {
+        close(fd);
+        return hl_errorf(err, HL_E_BACKEND, "/dev/kvm speaks API version %d; version %d is needed", version,
+                         KVM_API_VERSION);
+    }
+    static const struct {
+        int cap;
+        const char *name;
+    } caps[] = {{KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
+                {KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
+                {KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"}};
+    for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
+        if (ioctl(fd, KVM_CHECK_EXTENSION, caps[i].cap) <= 0) {
+            close(fd);
+            return hl_errorf(err, HL_E_BACKEND, "this KVM lacks %s, which RunInHypervisor needs (kernel too old?)",
+                             caps[i].name);
+        }
+    *out = fd;
+    return HL_OK;
+}
+
+static hl_status set_cpuid(struct hl_backend *b, hl_error *err)
+{
+    for (unsigned n = 64; n <= 4096; n *= 2) {
+        struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(struct kvm_cpuid_entry2));
+        if (!c)
+            return hl_errorf(err, HL_E_NOMEM, "out of memory");
+        c->nent = n;
+        if (ioctl(b->kvm, KVM_GET_SUPPORTED_CPUID, c) == 0) {
+            int r = xioctl(b->vcpu, KVM_SET_CPUID2, c);
+            free(c);
+            if (r < 0)
+                return hl_errorf(err, HL_E_BACKEND, "KVM_SET_CPUID2 failed: %s", strerror(errno));
+            return HL_OK;
+        }
+        int e = errno;
+        free(c);
+        if (e != E2BIG)
+            return hl_errorf(err, HL_E_BACKEND, "KVM_GET_SUPPORTED_CPUID failed: %s", strerror(e));
+    }
+    return hl_errorf(err, HL_E_BACKEND, "KVM_GET_SUPPORTED_CPUID: too many entries");
+}
+
+static void long_mode_sregs(struct kvm_sregs *s, uint64_t pt_gpa, uint64_t sys_gpa)
+{
+    struct kvm_segment code = {.base = 0, .limit = 0xFFFFFFFF, .selector = HL_X86_SEL_CODE, .type = 11,
+                               .present = 1, .dpl = 0, .db = 0, .s = 1, .l = 1, .g = 1};
+    struct kvm_segment data = {.base = 0, .limit = 0xFFFFFFFF, .selector = HL_X86_SEL_DATA, .type = 3,
+                               .present = 1, .dpl = 0, .db = 1, .s = 1, .l = 0, .g = 1};
+    s->cs = code;
+    s->ds = s->es = s->fs = s->gs = s->ss = data;
+    s->tr = (struct kvm_segment){.base = sys_gpa + HL_X86_TSS_OFFSET, .limit = HL_X86_TSS_SIZE - 1,
+                                 .selector = HL_X86_SEL_TSS, .type = 11, .present = 1, .s = 0};
+    s->gdt.base = sys_gpa;
+    s->gdt.limit = HL_X86_GDT_SIZE - 1;
+    s->idt.base = sys_gpa + PAGE;
+    s->idt.limit = HL_X86_IDT_ENTRIES * 16 - 1;
+    s->cr3 = pt_gpa;
+    s->cr4 = (1u << 5) | (1u << 9) | (1u << 10);               /* PAE, OSFXSR, OSXMMEXCPT */
+    s->cr0 = (1u << 0) | (1u << 1) | (1u << 4) | (1u << 5) | (1u << 16) | (1u << 31); /* PE MP ET NE WP PG */
+    s->efer = (1u << 8) | (1u << 10) | (1u << 11);             /* LME, LMA, NXE */
+}
+
+static void kvm_destroy(hl_backend *b)
+{
+    if (!b)
+        return;
+    if (b->run && b->run != MAP_FAILED)
+        munmap(b->run, b->run_size);
+    if (b->vcpu >= 0)
+        close(b->vcpu);
+    if (b->vm >= 0)
+        close(b->vm);
+    if (b->kvm >= 0)
+        close(b->kvm);
+    free(b->bitmap);
+    free(b);
+}
+
+static hl_status kvm_create(hl_backend **out, const hl_mem *mem, const hl_layout *l, const hl_elf_info *elf,
+                            hl_io_handler io, void *io_ctx, uint64_t *base, hl_error *err)
+{
+    struct hl_backend *b = calloc(1, sizeof(*b));
+    if (!b)
+        return hl_errorf(err, HL_E_NOMEM, "out of memory");
+    b->kvm = b->vm = b->vcpu = -1;
+    b->host = mem->host;
+    b->size = mem->size;
+    b->base = KVM_BASE;
+    b->io = io;
+    b->io_ctx = io_ctx;
+    b->thread = pthread_self();
+    b->signal = hl_backend_cancel_signal();
+    hl_status st = open_kvm(&b->kvm, err);
+    if (st)
+        goto fail;
+    /* the long-mode structures, in the page tables region */
+    const hl_layout_region *pt = &l->region[HL_REGION_PAGE_TABLES];
+    uint64_t npages = mem->size / PAGE;
+    uint8_t *perms = malloc(npages);
+    if (!perms) {
+        st = hl_errorf(err, HL_E_NOMEM, "out of memory");
+        goto fail;
+    }
+    hl_backend_page_perms(l, elf, 1, perms);
+    uint64_t sys_off = pt->offset + pt->size - HL_X86_SYS_PAGES * PAGE;
+    size_t used = hl_x86_build_page_tables(mem->host + pt->offset, sys_off - pt->offset, b->base + pt->offset,
+                                           b->base, perms, npages);
+    free(perms);
+    if (!used) {
+        st = hl_errorf(err, HL_E_LAYOUT, "the page tables do not fit their region");
+        goto fail;
+    }
+    uint64_t sys_gpa = b->base + sys_off;
+    uint64_t kstack_top = b->base + l->region[HL_REGION_KERNEL_STACK].offset + l->region[HL_REGION_KERNEL_STACK].size;
+    hl_x86_build_gdt_tss(mem->host + sys_off, sys_gpa, kstack_top);
+    hl_x86_build_idt(mem->host + sys_off + PAGE, sys_gpa + 2 * PAGE);
+    hl_x86_build_exception_stubs(mem->host + sys_off + 2 * PAGE, HL_PORT_EXCEPTION);
+
+    if ((b->vm = ioctl(b->kvm, KVM_CREATE_VM, 0)) < 0) {
+        st = hl_errorf(err, HL_E_BACKEND, "KVM_CREATE_VM failed: %s", strerror(errno));
+        goto fail;
+    }
+    struct kvm_userspace_memory_region region = {.slot = 0, .flags = KVM_MEM_LOG_DIRTY_PAGES,
+                                                 .guest_phys_addr = b->base, .memory_size = mem->size,
+                                                 .userspace_addr = (uint64_t)(uintptr_t)mem->host};
+    if (xioctl(b->vm, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+        st = hl_errorf(err, HL_E_BACKEND, "KVM_SET_USER_MEMORY_REGION failed: %s", strerror(errno));
+        goto fail;
+    }
+    if ((b->vcpu = ioctl(b->vm, KVM_CREATE_VCPU, 0)) < 0) {
+        st = hl_errorf(err, HL_E_BACKEND, "KVM_CREATE_VCPU failed: %s", strerror(errno));
+        goto fail;
+    }
+    int run_size = ioctl(b->kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+    if (run_size <= 0) {
+        st = hl_errorf(err, HL_E_BACKEND, "KVM_GET_VCPU_MMAP_SIZE failed: %s", strerror(errno));
+        goto fail;
+    }
+    b->run_size = (size_t)run_size;
+    b->run = mmap(NULL, b->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, b->vcpu, 0);
+    if (b->run == MAP_FAILED) {
+        st = hl_errorf(err, HL_E_BACKEND, "mapping the vCPU's run area failed: %s", strerror(errno));
+        goto fail;
+    }
+    if ((st = set_cpuid(b, err)))
+        goto fail;
+    if (xioctl(b->vcpu, KVM_GET_SREGS, &b->sregs0) < 0) {
+        st = hl_errorf(err, HL_E_BACKEND, "KVM_GET_SREGS failed: %s", strerror(errno));
+        goto fail;
+    }
+    long_mode_sregs(&b->sregs0, b->base + pt->offset, sys_gpa);
+    b->bitmap_bytes = ((npages + 63) / 64) * 8;
+    if (!(b->bitmap = calloc(1, b->bitmap_bytes))) {
+        st = hl_errorf(err, HL_E_NOMEM, "out of memory");
+        goto fail;
+    }
+    *base = b->base;
+    *out = b;
+    return HL_OK;
+fail:
+    kvm_destroy(b);
+    return st;
+}
+
+static void kvm_fill_peb(hl_backend *b, hl_peb *peb)
+{
+    (void)b;
+    peb->run_mode = HL_RUN_HYPERVISOR;
+    peb->host_call = 0;
+    peb->host_call_ctx = 0;
+}
+
+static void kvm_prepare(hl_backend *b)
+{
+    atomic_store(&b->cancel_req, 0);
+    b->run->immediate_exit = 0;
+}
+
+static void kvm_cancel(hl_backend *b)
+{
+    atomic_store(&b->cancel_req, 1);
+    b->run->immediate_exit = 1;
+    pthread_kill(b->thread, b->signal);
+}
+
+/* A CPU exception reported by our stubs: the frame is on the kernel stack at rsp. */
+static void exception(struct hl_backend *b, unsigned vector, hl_run_result *res)
+{
+    struct kvm_regs regs;
+    struct kvm_sregs sregs;
+    res->stop = HL_STOP_FAULT;
+    res->vector = vector;
+    if (xioctl(b->vcpu, KVM_GET_REGS, &regs) == 0 && regs.rsp >= b->base && regs.rsp - b->base <= b->size - 48) {
+        uint64_t frame[6];
+        memcpy(frame, b->host + (regs.rsp - b->base), sizeof(frame));
+        res->error_code = frame[0];
+        res->rip = frame[1];
+    }
+    if (vector == 14 && xioctl(b->vcpu, KVM_GET_SREGS, &sregs) == 0)
+        res->fault_addr = sregs.cr2;
+    if (vector == 14)
+        snprintf(res->detail, sizeof(res->detail), "%s (vector 14, error code %#llx: %s %s%s)", hl_x86_vector_name(14),
+                 (unsigned long long)res->error_code, (res->error_code & 16) ? "instruction fetch"
+                                                      : (res->error_code & 2) ? "write" : "read",
+                 (res->error_code & 1) ? "denied by page permissions" : "of an unmapped page",
+                 (res->error_code & 8) ? ", reserved bit set" : "");
+    else
+        snprintf(res->detail, sizeof(res->detail), "%s (vector %u, error code %#llx)", hl_x86_vector_name(vector),
+                 vector, (unsigned long long)res->error_code);
+}
+
+static void stopped(hl_run_result *res, const char *fmt, unsigned long long a)
+{
+    res->stop = HL_STOP_FAULT;
+    res->vector = HL_VECTOR_NONE;
+    snprintf(res->detail, sizeof(res->detail), fmt, a);
+}
+
+static hl_status kvm_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_t stack_top, hl_run_result *res,
+                         hl_error *err)
+{
+    memset(res, 0, sizeof(*res));
+    struct kvm_regs regs;
+    memset(&regs, 0, sizeof(regs));
+    regs.rip = entry;
+    regs.rsp = stack_top - 8; /* as after a call: rsp + 8 is 16-byte aligned */
+    regs.rdi = arg;
+    regs.rflags = 2;
+    struct kvm_fpu fpu;
+    memset(&fpu, 0, sizeof(fpu));
+    fpu.fcw = 0x37F;
+    fpu.mxcsr = 0x1F80;
+    if (xioctl(b->vcpu, KVM_SET_SREGS, &b->sregs0) < 0 || xioctl(b->vcpu, KVM_SET_REGS, &regs) < 0 ||
+        xioctl(b->vcpu, KVM_SET_FPU, &fpu) < 0)
+        return hl_errorf(err, HL_E_BACKEND, "setting the vCPU's registers failed: %s", strerror(errno));
+    for (;;) {
+        if (atomic_load(&b->cancel_req)) {
+            res->stop = HL_STOP_CANCELLED;
+            return HL_OK;
+        }
+        if (ioctl(b->vcpu, KVM_RUN, 0) < 0) {
+            if (errno == EINTR || errno == EAGAIN)
+                continue; /* a cancel, or a stray signal: the loop decides */
+            return hl_errorf(err, HL_E_BACKEND, "KVM_RUN failed: %s", strerror(errno));
+        }
+        struct kvm_run *r = b->run;
+        switch (r->exit_reason) {
+        case KVM_EXIT_HLT:
+            res->stop = HL_STOP_HALT;
+            return HL_OK;
+        case KVM_EXIT_IO: {
+            if (r->io.direction != KVM_EXIT_IO_OUT) {
+                stopped(res, "the guest read from I/O port %llu", r->io.port);
+                return HL_OK;
+            }
+            if (r->io.port == HL_PORT_EXCEPTION) {
+                exception(b, *((uint8_t *)r + r->io.data_offset), res);
+                return HL_OK;
+            }
+            if (b->io(b->io_ctx, r->io.port) != 0) {
+                res->stop = HL_STOP_ABORT;
+                return HL_OK;
+            }
+            break;
+        }
+        case KVM_EXIT_MMIO:
+            stopped(res, "the guest accessed address %#llx, outside its memory", r->mmio.phys_addr);
+            return HL_OK;
+        case KVM_EXIT_SHUTDOWN:
+            stopped(res, "triple fault (an exception while handling an exception)%.0llu", 0);
+            return HL_OK;
+        case KVM_EXIT_FAIL_ENTRY:
+            stopped(res, "KVM could not enter the guest (hardware reason %#llx)",
+                    r->fail_entry.hardware_entry_failure_reason);
+            return HL_OK;
+        case KVM_EXIT_INTERNAL_ERROR:
+            stopped(res, "KVM internal error (suberror %llu)", r->internal.suberror);
+            return HL_OK;
+        default:
+            stopped(res, "unexpected KVM exit reason %llu", r->exit_reason);
+            return HL_OK;
+        }
+    }
+}
+
+static hl_status get_dirty_log(struct hl_backend *b, hl_error *err)
+{
+    struct kvm_dirty_log log = {.slot = 0};
+    log.dirty_bitmap = b->bitmap;
+    if (xioctl(b->vm, KVM_GET_DIRTY_LOG, &log) < 0)
+        return hl_errorf(err, HL_E_BACKEND, "KVM_GET_DIRTY_LOG failed: %s", strerror(errno));
+    return HL_OK;
+}
+
+static hl_status kvm_track_dirty(hl_backend *b, hl_error *err) { return get_dirty_log(b, err); }
+
+static hl_status kvm_restore(hl_backend *b, const uint8_t *snapshot, uint64_t *pages, hl_error *err)
+{
+    hl_status st = get_dirty_log(b, err);
+    if (st)
+        return st;
+    uint64_t n = 0;
+    for (size_t w = 0; w < b->bitmap_bytes / 8; w++) {
+        uint64_t bits = b->bitmap[w];
+        while (bits) {
+            uint64_t page = w * 64 + (uint64_t)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            memcpy(b->host + page * PAGE, snapshot + page * PAGE, PAGE);
+            n++;
+        }
+    }
+    *pages += n;
+    return HL_OK;
+}
 
 const hl_backend_ops hl_backend_kvm = {
     .name = "kvm",
-    .fixed_base = 0x200000,
+    .fixed_base = KVM_BASE,
     .create = kvm_create,
-    .prepare = kvm_nothing,
-    .cancel = kvm_nothing,
-    .destroy = kvm_nothing,
+    .fill_peb = kvm_fill_peb,
+    .prepare = kvm_prepare,
+    .run = kvm_run,
+    .cancel = kvm_cancel,
+    .track_dirty = kvm_track_dirty,
+    .restore = kvm_restore,
+    .destroy = kvm_destroy,
 };

@@ -356,6 +356,8 @@ static hl_status outcome(hl_sandbox *sb, const hl_run_result *r, const char *wha
         return job_fail(sb, HL_E_GUEST_ABORT, "the guest aborted %s with code %u: %.*s", what, code, (int)len, msg);
     }
     case HL_STOP_FAULT: {
+        if (r->vector == HL_VECTOR_NONE)
+            return job_fail(sb, HL_E_GUEST_FAULT, "the guest stopped abnormally in %s: %s", what, r->detail);
         int reg = region_at(sb, r->fault_addr);
         sb->job_err.guest_code = r->vector;
         if (reg == HL_REGION_STACK_GUARD)
