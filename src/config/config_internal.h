@@ -69,7 +69,5 @@ hl_policy_verdict hl_policy_check(const hl_policy *policy, const hl_field_info *
 uint64_t hl_config_field_memory(hl_config_field f, uint64_t value);
 
 #define HL_PAGE_SIZE 4096u
-/* Hyperfiles larger than this are refused (a real one is a few KiB). */
-#define HL_HYPERFILE_MAX_SIZE ((size_t)1 << 20)
 
 #endif
