@@ -1,8 +1,27 @@
-/* policy.c - the host's policy over hyperfiles: locked keys, capped ranges, no RunInProcess. */
+/* policy.c - allowed values: the table's ranges and the host's policy (locks, caps, no RunInProcess). */
 #include <stdio.h>
 #include <string.h>
 
 #include "config/config_internal.h"
+
+bool hl_value_check_range(const hl_field_info *info, uint64_t value, uint64_t min, uint64_t max,
+                          bool allow_auto, const char *who, hl_value_problem *pb)
+{
+    if (allow_auto && (info->flags & HL_FIELD_ZERO_IS_AUTO) && value == 0)
+        return true;
+    if (value >= min && value <= max)
+        return true;
+    char shown[64], range[160], help[200];
+    hl_format_human(info, value, shown, sizeof shown);
+    hl_format_range(info, min, max, allow_auto, range, sizeof range);
+    snprintf(help, sizeof help, "allowed%s: %s", who, range);
+    if (info->type == HL_FIELD_MODE)
+        hl_problem_set(pb, help, "execution mode \"%s\" is not allowed%s", shown, who);
+    else
+        hl_problem_set(pb, help, "`%s` is too %s: %s", info->key, value < min ? "small" : "large",
+                       shown);
+    return false;
+}
 
 void hl_policy_init(hl_policy *policy)
 {

@@ -503,6 +503,13 @@ static void test_policy(void **state)
     diags = load(&cfg, "execution_mode = \"RunInHypervisor\"\n", NULL, &strict, &st);
     assert_int_equal(st, HL_OK);
     hl_diag_list_free(diags);
+    /* a cap on the mode works like forbid_in_process, in the words of a range */
+    hl_policy mode_cap;
+    hl_policy_init(&mode_cap);
+    assert_int_equal(hl_policy_cap(&mode_cap, HL_CFG_EXECUTION_MODE, 0, 0), HL_OK);
+    expect_policy_error(&mode_cap, "execution_mode = \"RunInProcess\"\n", 1, 18, 14,
+                        "execution mode \"RunInProcess\" is not allowed by the host",
+                        "allowed by the host: \"RunInHypervisor\" only");
     /* the host itself may still choose RunInProcess in code */
     assert_int_equal(hl_config_set_execution_mode(&cfg, HL_MODE_RUN_IN_PROCESS), HL_SET_OK);
 }
