@@ -1,0 +1,80 @@
+/* rt.h - helpers shared by the runtime suite: mode and guests from the environment, sandboxes, checks. */
+#ifndef HL_TESTS_RUNTIME_RT_H
+#define HL_TESTS_RUNTIME_RT_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "hyperlight/config.h"
+#include "hyperlight/sandbox.h"
+
+/* The suite is written once for both execution modes. HL_TEST_MODE ("inproc", the default, or
+ * "kvm") picks the mode every sandbox gets; HL_GUEST_DIR (default HL_BINARY_DIR "/guests") says
+ * where the test guests are, so the same binaries can run inside an emulated VM. */
+hl_execution_mode rt_mode(void);
+/* "inproc" or "kvm" */
+const char *rt_mode_tag(void);
+/* The path of a test guest, e.g. rt_guest("simpleguest"); valid until the next call on the thread. */
+const char *rt_guest(const char *name);
+/* The HIP's sample hyperfile, read in place. */
+#define RT_SAMPLE_HYPERFILE HL_SOURCE_DIR "/../shared/hyperfile-sample.toml"
+
+/* Loads a hyperfile string over the defaults, with `execution_mode` set to the suite's mode
+ * first (the text must not set it itself). Fails the test, showing the diagnostics, on error. */
+#define rt_config(cfg, toml) rt_config_at(__FILE__, __LINE__, (cfg), (toml), NULL)
+#define rt_config_profile(cfg, toml, profile) rt_config_at(__FILE__, __LINE__, (cfg), (toml), (profile))
+void rt_config_at(const char *file, int line, hl_config *cfg, const char *toml, const char *profile);
+
+/* Creates and initialises a sandbox from a guest name and a hyperfile string ("" for defaults)
+ * or a config; fails the test on any error. */
+#define rt_sandbox(guest, toml) rt_sandbox_at(__FILE__, __LINE__, (guest), (toml))
+#define rt_sandbox_cfg(guest, cfg) rt_sandbox_cfg_at(__FILE__, __LINE__, (guest), (cfg))
+hl_sandbox *rt_sandbox_at(const char *file, int line, const char *guest, const char *toml);
+hl_sandbox *rt_sandbox_cfg_at(const char *file, int line, const char *guest, const hl_config *cfg);
+
+/* Argument lists: rt_ok(sb, "add", RT_ARGS(hl_i32(1), hl_i32(2))) or RT_NOARGS. */
+#define RT_ARGS(...) (const hl_value[]){__VA_ARGS__}, sizeof((const hl_value[]){__VA_ARGS__}) / sizeof(hl_value)
+#define RT_NOARGS NULL, 0
+
+/* A call that must succeed; returns its result (STRING/BYTES valid until the next call). */
+#define rt_ok(sb, fn, ...) rt_ok_at(__FILE__, __LINE__, (sb), (fn), __VA_ARGS__)
+hl_value rt_ok_at(const char *file, int line, hl_sandbox *sb, const char *fn, const hl_value *args, size_t n);
+
+/* A call that must fail with status, guest_code (checked unless RT_ANY_CODE) and a message that
+ * contains phrase (unless NULL). Returns the error for further checks. */
+#define RT_ANY_CODE 0xFFFFFFFFu
+#define rt_fails(sb, fn, st, code, phrase, ...) rt_fails_at(__FILE__, __LINE__, (sb), (fn), (st), (code), (phrase), __VA_ARGS__)
+hl_error rt_fails_at(const char *file, int line, hl_sandbox *sb, const char *fn, hl_status st, unsigned code,
+                     const char *phrase, const hl_value *args, size_t n);
+
+/* Asserts that hay contains needle. */
+#define rt_contains(hay, needle) rt_contains_at(__FILE__, __LINE__, (hay), (needle))
+void rt_contains_at(const char *file, int line, const char *hay, const char *needle);
+/* Asserts that a STRING/BYTES value has exactly these bytes. */
+#define rt_buf_eq(v, type, data, len) rt_buf_eq_at(__FILE__, __LINE__, (v), (type), (data), (len))
+void rt_buf_eq_at(const char *file, int line, hl_value v, hl_type type, const void *data, size_t len);
+
+/* Monotonic time in milliseconds (fractional) and a sleep. */
+double rt_now_ms(void);
+void rt_sleep_ms(unsigned ms);
+
+/* Captures what the guest prints (hl_sandbox_set_print(sb, rt_print_capture, &cap)). */
+typedef struct rt_print {
+    char text[65536];
+    size_t len;
+    unsigned chunks;
+} rt_print;
+void rt_print_capture(void *user, const char *text, size_t len);
+
+/* A string of n characters 'a'..'z' repeated (caller frees). */
+char *rt_pattern(size_t n, size_t shift);
+
+/* Runs a cmocka group with the mode in its name ("runtime.inproc.calls"). */
+#define rt_run(name, tests) _cmocka_run_group_tests(rt_group_name(name), (tests), sizeof(tests) / sizeof((tests)[0]), NULL, NULL)
+const char *rt_group_name(const char *name);
+
+#endif
