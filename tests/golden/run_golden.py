@@ -9,7 +9,9 @@ Modes (each is one CTest test; exit 0 pass, 1 fail, 77 skipped):
             `check NAME.toml`; DIR/NAME.stdin, if present, is fed on standard input. The command
             runs in DIR, so diagnostics show the short relative file name. ${SAMPLE} in the
             arguments stands for the HIP's sample hyperfile (the case is skipped where it is
-            missing, failed under CI=true).
+            missing, failed under CI=true). ${GUESTS} stands for the build's guest directory
+            (--guests): the output shows it as ${GUESTS} again, and in such a case hexadecimal
+            addresses of 9 digits or more (fault addresses, rip) show as 0xADDR.
   roundtrip --cli CLI       `hyperlight init` output loaded back gives exactly the defaults.
   docs      --cli CLI --doc FILE
             The text of FILE between <!-- BEGIN GENERATED KEYS --> and <!-- END GENERATED KEYS -->
@@ -65,6 +67,12 @@ def compose(code, out, err):
     return (b"exit: %d\n--- stdout ---\n" % code) + out + b"--- stderr ---\n" + err
 
 
+def mask_guests(text, guests):
+    """The guest directory as ${GUESTS}, and addresses (9+ hex digits) as 0xADDR."""
+    text = text.replace(guests.encode(), b"${GUESTS}")
+    return re.sub(rb"0x[0-9a-fA-F]{9,}", b"0xADDR", text)
+
+
 def mode_case(a):
     base = os.path.join(a.dir, a.name)
     if os.path.exists(base + ".args"):
@@ -82,6 +90,13 @@ def mode_case(a):
             print("SKIP: " + msg)
             return SKIP
         args = [x.replace("${SAMPLE}", sample) for x in args]
+    guests = os.path.abspath(a.guests) if a.guests else ""
+    uses_guests = any("${GUESTS}" in x for x in args)
+    if uses_guests:
+        if not guests or not os.path.isdir(guests):
+            print(f"FAIL: the guest directory {a.guests!r} does not exist (build the guests)")
+            return 1
+        args = [x.replace("${GUESTS}", guests) for x in args]
     stdin = b""
     if os.path.exists(base + ".stdin"):
         with open(base + ".stdin", "rb") as f:
@@ -90,6 +105,8 @@ def mode_case(a):
     if sample:
         out = out.replace(sample.encode(), b"${SAMPLE}")
         err = err.replace(sample.encode(), b"${SAMPLE}")
+    if uses_guests:
+        out, err = (mask_guests(x, guests) for x in (out, err))
     actual = compose(code, out, err)
     expected_path = base + ".expected"
     if UPDATE:
@@ -271,6 +288,7 @@ def main():
     ap.add_argument("--dir")
     ap.add_argument("--name")
     ap.add_argument("--sample")
+    ap.add_argument("--guests")
     ap.add_argument("--doc")
     ap.add_argument("--file")
     a = ap.parse_args()

@@ -1,4 +1,4 @@
-/* cli_common.c - helpers of every command: usage errors, options, colour, diagnostics. */
+/* cli_common.c - helpers of every command: usage errors, options, colour, diagnostics, config options. */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +7,7 @@
 #include "cli.h"
 
 #define RED_BOLD "\033[1;31m"
+#define YELLOW_BOLD "\033[1;33m"
 #define RESET    "\033[0m"
 
 bool cli_use_color(FILE *stream)
@@ -43,6 +44,41 @@ int cli_usage_error(const cli_command *cmd, const char *fmt, ...)
               stderr);
     }
     return CLI_INVALID;
+}
+
+void cli_warn(const char *fmt, ...)
+{
+    va_list ap;
+    if (cli_use_color(stderr))
+        fputs(YELLOW_BOLD "warning" RESET ": ", stderr);
+    else
+        fputs("warning: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+size_t cli_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    size_t row[33];
+    if (la > 32 || lb > 32) return 99;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
 }
 
 int cli_fail(int status, const char *fmt, ...)
@@ -128,4 +164,111 @@ char *cli_read_stdin(size_t *len)
 void cli_print_help(const cli_command *cmd, FILE *out)
 {
     fprintf(out, "%s\n\nUsage: %s\n\n%s", cmd->summary, cmd->usage, cmd->help);
+}
+
+bool cli_config_args_init(cli_config_args *a, int argc)
+{
+    memset(a, 0, sizeof *a);
+    a->sets = calloc(argc > 0 ? (size_t)argc : 1, sizeof *a->sets);
+    return a->sets != NULL;
+}
+
+void cli_config_args_free(cli_config_args *a)
+{
+    free(a->sets);
+    a->sets = NULL;
+}
+
+int cli_config_option(const cli_command *cmd, int argc, char **argv, int *i, cli_config_args *a)
+{
+    const char *value = NULL;
+    int got;
+    if ((got = cli_option_value(cmd, argc, argv, i, "--hyperfile", &a->hyperfile)) != 0 ||
+        (got = cli_option_value(cmd, argc, argv, i, "--profile", &a->profile)) != 0)
+        return got;
+    if ((got = cli_option_value(cmd, argc, argv, i, "--set", &value)) <= 0) return got;
+    if (strchr(value, '=') == NULL || value[0] == '=') {
+        cli_usage_error(cmd, "--set takes KEY=VALUE, got '%s'", value);
+        return -1;
+    }
+    a->sets[a->set_count++] = value;
+    return 1;
+}
+
+int cli_config_args_check(const cli_command *cmd, const cli_config_args *a)
+{
+    if (a->profile != NULL && a->hyperfile == NULL)
+        return cli_usage_error(cmd, "--profile needs --hyperfile FILE");
+    if (a->profile != NULL && a->profile[0] == '\0')
+        return cli_usage_error(cmd, "the profile name is empty");
+    return CLI_OK;
+}
+
+static hl_status load_hyperfile(hl_config *cfg, const cli_config_args *a, hl_diag_list *diags)
+{
+    hl_load_options options = {.profile = a->profile, .policy = NULL};
+    if (strcmp(a->hyperfile, "-") != 0)
+        return hl_config_load_file(cfg, a->hyperfile, &options, diags);
+    size_t len = 0;
+    char *text = cli_read_stdin(&len);
+    if (text == NULL) {
+        hl_diag_add(diags, HL_SEV_ERROR, NULL, 0, 0, 0, 0, NULL,
+                    "could not read the hyperfile from standard input");
+        return HL_E_IO;
+    }
+    hl_status status = hl_config_load_string(cfg, text, len, "<stdin>", &options, diags);
+    free(text);
+    return status;
+}
+
+/* Applies one --set KEY=VALUE; a problem becomes an error diagnostic. */
+static bool apply_set(hl_config *cfg, const char *assignment, hl_diag_list *diags)
+{
+    const char *eq = strchr(assignment, '=');
+    char key[128];
+    size_t klen = (size_t)(eq - assignment);
+    if (klen >= sizeof key) {
+        hl_diag_add(diags, HL_SEV_ERROR, NULL, 0, 0, 0, 0, NULL, "--set %s: the key is too long",
+                    assignment);
+        return false;
+    }
+    memcpy(key, assignment, klen);
+    key[klen] = '\0';
+    hl_error err = {0};
+    if (hl_config_set_text(cfg, key, eq + 1, HL_ORIGIN_HOST, &err) == HL_OK) return true;
+    hl_diag_add(diags, HL_SEV_ERROR, NULL, 0, 0, 0, 0, NULL, "--set %s: %s", assignment,
+                err.message[0] ? err.message : hl_status_str(err.status));
+    return false;
+}
+
+int cli_config_build(const cli_config_args *a, hl_config *cfg)
+{
+    hl_diag_list *diags = hl_diag_list_new();
+    if (diags == NULL) return cli_fail(CLI_FAILED, "out of memory");
+    hl_config_init(cfg);
+    const char *name = NULL;
+    bool ok = true, loaded = true;
+    if (a->hyperfile != NULL) {
+        name = strcmp(a->hyperfile, "-") == 0 ? "<stdin>" : a->hyperfile;
+        hl_status status = load_hyperfile(cfg, a, diags);
+        if (status != HL_OK) {
+            ok = loaded = false;
+            if (hl_diag_error_count(diags) == 0)
+                hl_diag_add(diags, HL_SEV_ERROR, NULL, 0, 0, 0, 0, NULL, "could not load `%s`: %s",
+                            name, hl_status_str(status));
+        }
+    }
+    for (size_t i = 0; i < a->set_count; i++)
+        ok = apply_set(cfg, a->sets[i], diags) && ok;
+
+    if (hl_diag_count(diags) > 0) {
+        char summary[512];
+        if (!loaded)
+            snprintf(summary, sizeof summary, "could not load `%s`", name);
+        else
+            snprintf(summary, sizeof summary, "invalid --set value");
+        cli_render_diags(diags, summary);
+    }
+    hl_diag_list_free(diags);
+    return ok ? CLI_OK : CLI_INVALID;
 }

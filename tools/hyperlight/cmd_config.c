@@ -41,10 +41,9 @@ const cli_command cli_cmd_config = {
 };
 
 typedef struct config_args {
-    const char *hyperfile, *profile, *format;
+    cli_config_args cfg; /* --hyperfile, --profile, --set */
+    const char *format;
     bool show_origin;
-    const char **sets;
-    size_t set_count;
 } config_args;
 
 /* Parses the arguments into a; returns CLI_OK or the status of a usage error. */
@@ -52,24 +51,16 @@ static int parse_args(int argc, char **argv, config_args *a)
 {
     const cli_command *cmd = &cli_cmd_config;
     for (int i = 1; i < argc;) {
-        const char *arg = argv[i], *value = NULL;
+        const char *arg = argv[i];
         int got;
         if (strcmp(arg, "--show-origin") == 0) {
             a->show_origin = true;
             i++;
             continue;
         }
-        if ((got = cli_option_value(cmd, argc, argv, &i, "--hyperfile", &a->hyperfile)) != 0 ||
-            (got = cli_option_value(cmd, argc, argv, &i, "--profile", &a->profile)) != 0 ||
+        if ((got = cli_config_option(cmd, argc, argv, &i, &a->cfg)) != 0 ||
             (got = cli_option_value(cmd, argc, argv, &i, "--format", &a->format)) != 0) {
             if (got < 0) return CLI_INVALID;
-            continue;
-        }
-        if ((got = cli_option_value(cmd, argc, argv, &i, "--set", &value)) != 0) {
-            if (got < 0) return CLI_INVALID;
-            if (strchr(value, '=') == NULL || value[0] == '=')
-                return cli_usage_error(cmd, "--set takes KEY=VALUE, got '%s'", value);
-            a->sets[a->set_count++] = value;
             continue;
         }
         if (cli_is_option(arg)) return cli_usage_error(cmd, "unknown option '%s'", arg);
@@ -77,100 +68,22 @@ static int parse_args(int argc, char **argv, config_args *a)
     }
     if (strcmp(a->format, "toml") != 0 && strcmp(a->format, "json") != 0)
         return cli_usage_error(cmd, "unknown format '%s' (expected toml or json)", a->format);
-    if (a->profile != NULL && a->hyperfile == NULL)
-        return cli_usage_error(cmd, "--profile needs --hyperfile FILE");
-    if (a->profile != NULL && a->profile[0] == '\0')
-        return cli_usage_error(cmd, "the profile name is empty");
-    return CLI_OK;
-}
-
-static hl_status load(hl_config *cfg, const config_args *a, hl_diag_list *diags)
-{
-    hl_load_options options = {.profile = a->profile, .policy = NULL};
-    if (strcmp(a->hyperfile, "-") != 0)
-        return hl_config_load_file(cfg, a->hyperfile, &options, diags);
-    size_t len = 0;
-    char *text = cli_read_stdin(&len);
-    if (text == NULL) {
-        hl_diag_add(diags, HL_SEV_ERROR, NULL, 0, 0, 0, 0, NULL,
-                    "could not read the hyperfile from standard input");
-        return HL_E_IO;
-    }
-    hl_status status = hl_config_load_string(cfg, text, len, "<stdin>", &options, diags);
-    free(text);
-    return status;
-}
-
-/* Applies one --set KEY=VALUE; a problem becomes an error diagnostic. */
-static bool apply_set(hl_config *cfg, const char *assignment, hl_diag_list *diags)
-{
-    const char *eq = strchr(assignment, '=');
-    char key[128];
-    size_t klen = (size_t)(eq - assignment);
-    if (klen >= sizeof key) {
-        hl_diag_add(diags, HL_SEV_ERROR, NULL, 0, 0, 0, 0, NULL, "--set %s: the key is too long",
-                    assignment);
-        return false;
-    }
-    memcpy(key, assignment, klen);
-    key[klen] = '\0';
-    hl_error err = {0};
-    if (hl_config_set_text(cfg, key, eq + 1, HL_ORIGIN_HOST, &err) == HL_OK) return true;
-    hl_diag_add(diags, HL_SEV_ERROR, NULL, 0, 0, 0, 0, NULL, "--set %s: %s", assignment,
-                err.message[0] ? err.message : hl_status_str(err.status));
-    return false;
+    return cli_config_args_check(cmd, &a->cfg);
 }
 
 static int run_config(int argc, char **argv)
 {
     config_args a = {.format = "toml"};
-    a.sets = calloc((size_t)argc, sizeof *a.sets);
-    if (a.sets == NULL) return cli_fail(CLI_FAILED, "out of memory");
+    if (!cli_config_args_init(&a.cfg, argc)) return cli_fail(CLI_FAILED, "out of memory");
     int rc = parse_args(argc, argv, &a);
-    if (rc != CLI_OK) {
-        free(a.sets);
-        return rc;
-    }
-
-    hl_diag_list *diags = hl_diag_list_new();
-    if (diags == NULL) {
-        free(a.sets);
-        return cli_fail(CLI_FAILED, "out of memory");
-    }
     hl_config cfg;
-    hl_config_init(&cfg);
-    const char *name = NULL;
-    bool ok = true, loaded = true;
-    if (a.hyperfile != NULL) {
-        name = strcmp(a.hyperfile, "-") == 0 ? "<stdin>" : a.hyperfile;
-        hl_status status = load(&cfg, &a, diags);
-        if (status != HL_OK) {
-            ok = loaded = false;
-            if (hl_diag_error_count(diags) == 0)
-                hl_diag_add(diags, HL_SEV_ERROR, NULL, 0, 0, 0, 0, NULL, "could not load `%s`: %s",
-                            name, hl_status_str(status));
-        }
-    }
-    for (size_t i = 0; i < a.set_count; i++)
-        ok = apply_set(&cfg, a.sets[i], diags) && ok;
-
-    if (hl_diag_count(diags) > 0) {
-        char summary[512];
-        if (!loaded)
-            snprintf(summary, sizeof summary, "could not load `%s`", name);
-        else
-            snprintf(summary, sizeof summary, "invalid --set value");
-        cli_render_diags(diags, summary);
-    }
-    if (ok) {
+    if (rc == CLI_OK) rc = cli_config_build(&a.cfg, &cfg);
+    if (rc == CLI_OK) {
         int written = strcmp(a.format, "json") == 0
                           ? hl_config_write_json(&cfg, stdout, a.show_origin)
                           : hl_config_write_toml(&cfg, stdout, a.show_origin);
         rc = written == 0 ? CLI_OK : CLI_FAILED;
-    } else {
-        rc = CLI_INVALID;
     }
-    hl_diag_list_free(diags);
-    free(a.sets);
+    cli_config_args_free(&a.cfg);
     return rc;
 }

@@ -9,10 +9,11 @@
 #define HL_VERSION_STRING "0.0.0"
 #endif
 
-/* The commands, in the order `hyperlight --help` lists them. A new command (`run` comes with the
- * sandbox runtime) is one file defining a cli_command and one line here. */
+/* The commands, in the order `hyperlight --help` lists them. A new command is one file defining
+ * a cli_command and one line here. */
 static const cli_command *const commands[] = {
-    &cli_cmd_check, &cli_cmd_config, &cli_cmd_init, &cli_cmd_schema, &cli_cmd_reference,
+    &cli_cmd_run,    &cli_cmd_check,     &cli_cmd_config,
+    &cli_cmd_init,   &cli_cmd_schema,    &cli_cmd_reference,
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
@@ -22,29 +23,6 @@ static const cli_command *find_command(const char *name)
     for (size_t i = 0; i < COMMAND_COUNT; i++)
         if (strcmp(commands[i]->name, name) == 0) return commands[i];
     return NULL;
-}
-
-/* Levenshtein distance of two short words, capped; for "did you mean" on a mistyped command. */
-static size_t distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    size_t row[33];
-    if (la > 32 || lb > 32) return 99;
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best) best = up + 1;
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
 }
 
 static void print_main_help(FILE *out)
@@ -81,7 +59,7 @@ static int unknown_command(const char *name)
     const cli_command *best = NULL;
     size_t best_distance = 3;
     for (size_t i = 0; i < COMMAND_COUNT; i++) {
-        size_t d = distance(name, commands[i]->name);
+        size_t d = cli_distance(name, commands[i]->name);
         if (d < best_distance) {
             best_distance = d;
             best = commands[i];

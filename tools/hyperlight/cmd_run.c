@@ -1,0 +1,549 @@
+/* cmd_run.c - `hyperlight run`: calls one function of a guest binary in a sandbox and prints its result. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "hyperlight/sandbox.h"
+
+static int run_run(int argc, char **argv);
+
+const cli_command cli_cmd_run = {
+    .name = "run",
+    .summary = "Call a guest function in a sandbox and print its result",
+    .usage = "hyperlight run [--hyperfile FILE] [--profile NAME] [--set KEY=VALUE]...\n"
+             "                      [--format text|json] GUEST FUNCTION [ARG...]\n"
+             "       hyperlight run [OPTIONS] GUEST --list",
+    .help =
+        "Creates a sandbox from GUEST (a guest binary built with the guest SDK) with the\n"
+        "configuration `hyperlight config` prints for the same options, initialises it, calls\n"
+        "FUNCTION with each ARG converted to the type the guest registered for it, and prints\n"
+        "the result on standard output. What the guest prints goes to standard output too\n"
+        "(to standard error with --format json).\n"
+        "\n"
+        "Options:\n"
+        "  --hyperfile FILE     Load FILE (`-` for standard input); without it, the defaults\n"
+        "  --profile NAME       Apply the hyperfile's [sandbox.NAME] profile (needs --hyperfile)\n"
+        "  --set KEY=VALUE      Set a key after loading, as host code would (repeatable), e.g.\n"
+        "                       --set execution_mode=RunInProcess --set max_execution_time=50ms\n"
+        "  --format text|json   text (the default): the value alone (nothing for void);\n"
+        "                       json: {\"function\": NAME, \"type\": TYPE, \"value\": VALUE}\n"
+        "  --list               List the guest's functions, one per line: add(i32, i32) -> i32\n"
+        "                       (json: an array of {\"name\", \"params\", \"returns\"})\n"
+        "  -h, --help           Show this help\n"
+        "\n"
+        "Options go before FUNCTION: every word after it is an ARG, so `-5` is a number.\n"
+        "A `--` ends the options, also right after FUNCTION (for a string like `--help`).\n"
+        "\n"
+        "Values (ARGs and results):\n"
+        "  i32 u32 i64 u64      decimal or 0x hex, range-checked: 42, -7, 0xff\n"
+        "  f32 f64              a decimal number, inf or nan: 1.5, -2e-3; results are printed\n"
+        "                       with the fewest digits that read back to the same value (json:\n"
+        "                       inf and nan as the strings \"inf\", \"-inf\", \"nan\")\n"
+        "  bool                 true or false\n"
+        "  string               as given; printed raw (json: a JSON string)\n"
+        "  bytes                two hex digits per byte (0a1bff; '' is empty), or @FILE for\n"
+        "                       the contents of FILE; printed as hex\n"
+        "\n"
+        "With execution_mode = RunInProcess the guest runs inside this process and is NOT\n"
+        "isolated from it (a mode for debugging): a warning on standard error says so.\n"
+        "\n"
+        "Errors go to standard error as `error: MESSAGE` with a note giving the status (and\n"
+        "the guest's error or abort code when there is one).\n"
+        "\n"
+        "Exit status: 0 success; 1 the guest failed (error, abort, panic, fault, stack overflow,\n"
+        "time limit) or could not be loaded or run; 2 a usage error, an invalid hyperfile or\n"
+        "--set value, an unknown FUNCTION, the wrong number of ARGs or an ARG that does not\n"
+        "convert.\n",
+    .run = run_run,
+};
+
+typedef struct run_args {
+    cli_config_args cfg; /* --hyperfile, --profile, --set */
+    const char *format;
+    bool json, list;
+    const char *guest, *function;
+    char **args;
+    size_t nargs;
+} run_args;
+
+/* Parses the arguments into a; returns CLI_OK or the status of a usage error. */
+static int parse_args(int argc, char **argv, run_args *a)
+{
+    const cli_command *cmd = &cli_cmd_run;
+    bool options_done = false;
+    for (int i = 1; i < argc;) {
+        const char *arg = argv[i];
+        int got;
+        if (!options_done && strcmp(arg, "--") == 0) {
+            options_done = true;
+            i++;
+            continue;
+        }
+        if (a->function != NULL) { /* everything after FUNCTION is an argument */
+            a->args = argv + i;
+            a->nargs = (size_t)(argc - i);
+            break;
+        }
+        if (!options_done && cli_is_option(arg)) {
+            if (strcmp(arg, "--list") == 0) {
+                a->list = true;
+                i++;
+                continue;
+            }
+            if ((got = cli_config_option(cmd, argc, argv, &i, &a->cfg)) != 0 ||
+                (got = cli_option_value(cmd, argc, argv, &i, "--format", &a->format)) != 0) {
+                if (got < 0) return CLI_INVALID;
+                continue;
+            }
+            return cli_usage_error(cmd, "unknown option '%s'", arg);
+        }
+        if (a->guest == NULL)
+            a->guest = arg;
+        else
+            a->function = arg;
+        i++;
+    }
+    if (strcmp(a->format, "text") != 0 && strcmp(a->format, "json") != 0)
+        return cli_usage_error(cmd, "unknown format '%s' (expected text or json)", a->format);
+    a->json = strcmp(a->format, "json") == 0;
+    if (a->guest == NULL) return cli_usage_error(cmd, "missing the GUEST binary");
+    if (a->list && a->function != NULL)
+        return cli_usage_error(cmd, "--list takes no FUNCTION, got '%s'", a->function);
+    if (!a->list && a->function == NULL)
+        return cli_usage_error(cmd, "missing the FUNCTION to call (--list shows the guest's)");
+    return cli_config_args_check(cmd, &a->cfg);
+}
+
+/* ---- values ---- */
+
+/* Writes s (len bytes) as a JSON string; invalid UTF-8 becomes U+FFFD. */
+static void json_string(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    putchar('"');
+    for (size_t i = 0; i < len;) {
+        unsigned c = p[i];
+        if (c == '"' || c == '\\') {
+            printf("\\%c", c);
+        } else if (c == '\n') {
+            fputs("\\n", stdout);
+        } else if (c == '\t') {
+            fputs("\\t", stdout);
+        } else if (c < 0x20 || c == 0x7f) {
+            printf("\\u%04x", c);
+        } else if (c >= 0x80) {
+            size_t n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+            bool ok = n > 0 && i + n <= len;
+            for (size_t k = 1; ok && k < n; k++)
+                ok = (p[i + k] & 0xc0) == 0x80;
+            if (!ok) {
+                fputs("\\ufffd", stdout);
+                i++;
+                continue;
+            }
+            fwrite(p + i, 1, n, stdout);
+            i += n;
+            continue;
+        } else {
+            putchar((int)c);
+        }
+        i++;
+    }
+    putchar('"');
+}
+
+/* The shortest "%g" text of v that reads back to the same float (or double). */
+static void format_float(double v, bool single, char *buf, size_t size)
+{
+    if (isnan(v)) {
+        snprintf(buf, size, "nan");
+        return;
+    }
+    if (isinf(v)) {
+        snprintf(buf, size, v < 0 ? "-inf" : "inf");
+        return;
+    }
+    for (int digits = 1; digits <= 17; digits++) {
+        snprintf(buf, size, "%.*g", digits, v);
+        if (single ? strtof(buf, NULL) == (float)v : strtod(buf, NULL) == v) return;
+    }
+}
+
+static void print_hex(const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++)
+        printf("%02x", p[i]);
+}
+
+/* Prints a scalar, a string or bytes as text (json: as a JSON value). */
+static void print_value(const hl_value *v, bool json)
+{
+    char buf[64];
+    switch (v->type) {
+    case HL_TYPE_VOID: fputs(json ? "null" : "", stdout); break;
+    case HL_TYPE_I32: printf("%" PRId32, v->u.i32); break;
+    case HL_TYPE_U32: printf("%" PRIu32, v->u.u32); break;
+    case HL_TYPE_I64: printf("%" PRId64, v->u.i64); break;
+    case HL_TYPE_U64: printf("%" PRIu64, v->u.u64); break;
+    case HL_TYPE_F32:
+    case HL_TYPE_F64: {
+        double d = v->type == HL_TYPE_F32 ? (double)v->u.f32 : v->u.f64;
+        format_float(d, v->type == HL_TYPE_F32, buf, sizeof buf);
+        if (json && !isfinite(d))
+            printf("\"%s\"", buf);
+        else
+            fputs(buf, stdout);
+        break;
+    }
+    case HL_TYPE_BOOL: fputs(v->u.b ? "true" : "false", stdout); break;
+    case HL_TYPE_STRING:
+        if (json)
+            json_string(v->u.buf.ptr, v->u.buf.len);
+        else
+            fwrite(v->u.buf.ptr, 1, v->u.buf.len, stdout);
+        break;
+    case HL_TYPE_BYTES:
+        if (json) putchar('"');
+        print_hex(v->u.buf.ptr, v->u.buf.len);
+        if (json) putchar('"');
+        break;
+    }
+}
+
+/* Prints "name(i32, string) -> u64". */
+static void print_signature(FILE *out, const hl_function_info *f)
+{
+    fprintf(out, "%s(", f->name);
+    for (size_t i = 0; i < f->nparams; i++)
+        fprintf(out, "%s%s", i ? ", " : "", hl_type_name(f->params[i]));
+    fprintf(out, ") -> %s\n", hl_type_name(f->ret));
+}
+
+static void list_functions(const hl_sandbox *sb, bool json)
+{
+    size_t n = hl_sandbox_function_count(sb);
+    if (json) putchar('[');
+    for (size_t i = 0; i < n; i++) {
+        const hl_function_info *f = hl_sandbox_function(sb, i);
+        if (!json) {
+            print_signature(stdout, f);
+            continue;
+        }
+        printf("%s\n  {\"name\": ", i ? "," : "");
+        json_string(f->name, strlen(f->name));
+        fputs(", \"params\": [", stdout);
+        for (size_t k = 0; k < f->nparams; k++)
+            printf("%s\"%s\"", k ? ", " : "", hl_type_name(f->params[k]));
+        printf("], \"returns\": \"%s\"}", hl_type_name(f->ret));
+    }
+    if (json) fputs(n ? "\n]\n" : "]\n", stdout);
+}
+
+/* ---- arguments ---- */
+
+typedef enum { CONV_OK, CONV_BAD, CONV_RANGE } conv_result;
+
+/* An unsigned magnitude in decimal or 0x hex, the whole text; CONV_RANGE over UINT64_MAX. */
+static conv_result parse_magnitude(const char *text, uint64_t *out)
+{
+    int base = 10;
+    if (text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
+        base = 16;
+        text += 2;
+    }
+    const char *digits = base == 16 ? "0123456789abcdefABCDEF" : "0123456789";
+    if (text[0] == '\0' || text[strspn(text, digits)] != '\0') return CONV_BAD;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, base);
+    if (*end != '\0') return CONV_BAD;
+    if (errno == ERANGE) return CONV_RANGE;
+    *out = (uint64_t)v;
+    return CONV_OK;
+}
+
+static conv_result parse_signed(const char *text, int64_t min, int64_t max, int64_t *out)
+{
+    bool negative = text[0] == '-';
+    uint64_t m = 0;
+    conv_result r = parse_magnitude(text + (negative || text[0] == '+'), &m);
+    if (r != CONV_OK) return r;
+    if (negative) {
+        if (m > (uint64_t)(-(min + 1)) + 1) return CONV_RANGE;
+        *out = m == 0 ? 0 : -(int64_t)(m - 1) - 1;
+    } else {
+        if (m > (uint64_t)max) return CONV_RANGE;
+        *out = (int64_t)m;
+    }
+    return CONV_OK;
+}
+
+static conv_result parse_unsigned(const char *text, uint64_t max, uint64_t *out)
+{
+    conv_result r = parse_magnitude(text + (text[0] == '+'), out);
+    if (r == CONV_OK && *out > max) return CONV_RANGE;
+    if (r == CONV_BAD && text[0] == '-' && parse_magnitude(text + 1, out) == CONV_OK)
+        return CONV_RANGE;
+    return r;
+}
+
+static conv_result parse_float(const char *text, bool single, double *out)
+{
+    if (text[0] == '\0' || strchr(" \t\n\v\f\r", text[0]) != NULL) return CONV_BAD;
+    char *end = NULL;
+    errno = 0;
+    double d = single ? (double)strtof(text, &end) : strtod(text, &end);
+    if (*end != '\0') return CONV_BAD;
+    if (errno == ERANGE && isinf(d)) return CONV_RANGE;
+    *out = d;
+    return CONV_OK;
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Reads a whole file into a malloc'ed buffer; NULL with errno set on failure. */
+static unsigned char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) return NULL;
+    size_t cap = 4096, used = 0;
+    unsigned char *buf = malloc(cap);
+    while (buf != NULL) {
+        if (used == cap) {
+            unsigned char *grown = realloc(buf, cap * 2);
+            if (grown == NULL) break;
+            buf = grown;
+            cap *= 2;
+        }
+        size_t n = fread(buf + used, 1, cap - used, f);
+        used += n;
+        if (n == 0) {
+            if (!ferror(f)) {
+                fclose(f);
+                *len = used;
+                return buf;
+            }
+            errno = EIO;
+            break;
+        }
+    }
+    int saved = buf == NULL ? ENOMEM : errno;
+    free(buf);
+    fclose(f);
+    errno = saved;
+    return NULL;
+}
+
+/* The help line of a type: what its text must look like. */
+static const char *expected_text(hl_type type)
+{
+    switch (type) {
+    case HL_TYPE_I32: return "an integer from -2147483648 to 2147483647, decimal or 0x hex";
+    case HL_TYPE_U32: return "an integer from 0 to 4294967295, decimal or 0x hex";
+    case HL_TYPE_I64:
+        return "an integer from -9223372036854775808 to 9223372036854775807, decimal or 0x hex";
+    case HL_TYPE_U64: return "an integer from 0 to 18446744073709551615, decimal or 0x hex";
+    case HL_TYPE_F32: return "a number (1.5, -2e-3, inf, nan) within +-3.4028235e38";
+    case HL_TYPE_F64: return "a number (1.5, -2e-3, inf, nan) within +-1.7976931348623157e308";
+    case HL_TYPE_BOOL: return "true or false";
+    case HL_TYPE_BYTES: return "two hex digits per byte, like 0a1bff, or @FILE to read a file";
+    default: return "a value";
+    }
+}
+
+/* Converts text to a value of type; bytes data is malloc'ed into *owned. Reports a bad text
+ * (naming the argument, its type and the text) and returns CLI_INVALID. */
+static int convert_arg(const hl_function_info *f, size_t index, const char *text, hl_value *v,
+                       unsigned char **owned)
+{
+    hl_type type = f->params[index];
+    conv_result r = CONV_OK;
+    int64_t s = 0;
+    uint64_t u = 0;
+    double d = 0;
+    switch (type) {
+    case HL_TYPE_I32:
+        if ((r = parse_signed(text, INT32_MIN, INT32_MAX, &s)) == CONV_OK) *v = hl_i32((int32_t)s);
+        break;
+    case HL_TYPE_I64:
+        if ((r = parse_signed(text, INT64_MIN, INT64_MAX, &s)) == CONV_OK) *v = hl_i64(s);
+        break;
+    case HL_TYPE_U32:
+        if ((r = parse_unsigned(text, UINT32_MAX, &u)) == CONV_OK) *v = hl_u32((uint32_t)u);
+        break;
+    case HL_TYPE_U64:
+        if ((r = parse_unsigned(text, UINT64_MAX, &u)) == CONV_OK) *v = hl_u64(u);
+        break;
+    case HL_TYPE_F32:
+        if ((r = parse_float(text, true, &d)) == CONV_OK) *v = hl_f32((float)d);
+        break;
+    case HL_TYPE_F64:
+        if ((r = parse_float(text, false, &d)) == CONV_OK) *v = hl_f64(d);
+        break;
+    case HL_TYPE_BOOL:
+        r = strcmp(text, "true") == 0 || strcmp(text, "false") == 0 ? CONV_OK : CONV_BAD;
+        if (r == CONV_OK) *v = hl_bool(text[0] == 't');
+        break;
+    case HL_TYPE_STRING: *v = hl_string(text); break;
+    case HL_TYPE_BYTES: {
+        size_t len = 0;
+        if (text[0] == '@') {
+            *owned = read_file(text + 1, &len);
+            if (*owned == NULL)
+                return cli_fail(CLI_INVALID, "could not read `%s` for argument %zu of `%s`: %s",
+                                text + 1, index + 1, f->name, strerror(errno));
+        } else {
+            size_t n = strlen(text);
+            r = n % 2 == 0 ? CONV_OK : CONV_BAD;
+            for (size_t i = 0; r == CONV_OK && i < n; i++)
+                if (hex_digit(text[i]) < 0) r = CONV_BAD;
+            if (r == CONV_OK && (*owned = malloc(n / 2 + 1)) == NULL)
+                return cli_fail(CLI_FAILED, "out of memory");
+            for (size_t i = 0; r == CONV_OK && i < n / 2; i++)
+                (*owned)[i] = (unsigned char)(hex_digit(text[2 * i]) * 16 + hex_digit(text[2 * i + 1]));
+            len = n / 2;
+        }
+        if (r == CONV_OK) *v = hl_bytes(*owned, len);
+        break;
+    }
+    default: r = CONV_BAD; break;
+    }
+    if (r == CONV_OK) return CLI_OK;
+    cli_fail(CLI_INVALID, "invalid %s \"%s\" for argument %zu of `%s`%s", hl_type_name(type), text,
+             index + 1, f->name, r == CONV_RANGE ? ": out of range" : "");
+    fprintf(stderr, "  = help: expected %s\n  = note: ", expected_text(type));
+    print_signature(stderr, f);
+    return CLI_INVALID;
+}
+
+/* ---- running ---- */
+
+static void print_to(void *user, const char *text, size_t len) { fwrite(text, 1, len, (FILE *)user); }
+
+/* Reports a library error: the message, then the status and any guest code. */
+static int runtime_error(const hl_error *err, hl_execution_mode mode)
+{
+    hl_status st = err->status;
+    bool config = st == HL_E_CONFIG || st == HL_E_RANGE || st == HL_E_POLICY ||
+                  st == HL_E_UNKNOWN_KEY || st == HL_E_LAYOUT;
+    int rc = config ? CLI_INVALID : CLI_FAILED;
+    cli_fail(rc, "%s", err->message[0] ? err->message : hl_status_str(st));
+    if (st == HL_E_GUEST_ERROR)
+        fprintf(stderr, "  = note: %s, code %u (%s)\n", hl_status_str(st), err->guest_code,
+                hl_guest_error_name(err->guest_code));
+    else if (st == HL_E_GUEST_ABORT)
+        fprintf(stderr, "  = note: %s, code %u\n", hl_status_str(st), err->guest_code);
+    else if (st == HL_E_GUEST_FAULT)
+        fprintf(stderr, "  = note: %s, %s %u\n", hl_status_str(st),
+                mode == HL_MODE_RUN_IN_PROCESS ? "signal" : "vector", err->guest_code);
+    else
+        fprintf(stderr, "  = note: %s\n", hl_status_str(st));
+    return rc;
+}
+
+static int unknown_function(const hl_sandbox *sb, const run_args *a)
+{
+    const char *best = NULL;
+    size_t best_distance = 3;
+    for (size_t i = 0; i < hl_sandbox_function_count(sb); i++) {
+        const char *name = hl_sandbox_function(sb, i)->name;
+        size_t d = cli_distance(a->function, name);
+        if (d < best_distance) {
+            best_distance = d;
+            best = name;
+        }
+    }
+    if (best != NULL)
+        cli_fail(CLI_INVALID, "the guest has no function `%s` (did you mean `%s`?)", a->function,
+                 best);
+    else
+        cli_fail(CLI_INVALID, "the guest has no function `%s`", a->function);
+    fprintf(stderr, "  = help: `hyperlight run %s --list` lists its functions\n", a->guest);
+    return CLI_INVALID;
+}
+
+/* Converts the arguments, calls the function and prints its result. */
+static int call_function(hl_sandbox *sb, const run_args *a)
+{
+    const hl_function_info *f = hl_sandbox_find_function(sb, a->function);
+    if (f == NULL) return unknown_function(sb, a);
+    if (a->nargs != f->nparams) {
+        if (f->nparams == 0)
+            cli_fail(CLI_INVALID, "`%s` takes no arguments, got %zu", f->name, a->nargs);
+        else
+            cli_fail(CLI_INVALID, "`%s` takes %zu argument%s, got %zu", f->name, f->nparams,
+                     f->nparams == 1 ? "" : "s", a->nargs);
+        fputs("  = note: ", stderr);
+        print_signature(stderr, f);
+        return CLI_INVALID;
+    }
+    hl_value args[HL_MAX_PARAMS];
+    unsigned char *owned[HL_MAX_PARAMS] = {NULL};
+    int rc = CLI_OK;
+    for (size_t i = 0; i < f->nparams && rc == CLI_OK; i++)
+        rc = convert_arg(f, i, a->args[i], &args[i], &owned[i]);
+    if (rc == CLI_OK) {
+        hl_value result = {0};
+        hl_error err = {0};
+        if (hl_sandbox_call(sb, f->name, args, f->nparams, &result, &err) != HL_OK) {
+            rc = runtime_error(&err, hl_sandbox_mode(sb));
+        } else if (a->json) {
+            fputs("{\"function\": ", stdout);
+            json_string(f->name, strlen(f->name));
+            printf(", \"type\": \"%s\", \"value\": ", hl_type_name(f->ret));
+            print_value(&result, true);
+            fputs("}\n", stdout);
+        } else if (f->ret != HL_TYPE_VOID) {
+            print_value(&result, false);
+            putchar('\n');
+        }
+    }
+    for (size_t i = 0; i < HL_MAX_PARAMS; i++)
+        free(owned[i]);
+    return rc;
+}
+
+static int run_run(int argc, char **argv)
+{
+    run_args a = {.format = "text"};
+    if (!cli_config_args_init(&a.cfg, argc)) return cli_fail(CLI_FAILED, "out of memory");
+    int rc = parse_args(argc, argv, &a);
+    hl_config cfg;
+    if (rc == CLI_OK) rc = cli_config_build(&a.cfg, &cfg);
+    if (rc != CLI_OK) {
+        cli_config_args_free(&a.cfg);
+        return rc;
+    }
+    hl_execution_mode mode = (hl_execution_mode)cfg.execution_mode;
+    if (mode == HL_MODE_RUN_IN_PROCESS)
+        cli_warn("execution_mode is RunInProcess: the guest is not isolated from this process "
+                 "(RunInProcess is for debugging)");
+
+    hl_sandbox *sb = NULL;
+    hl_error err = {0};
+    if (hl_sandbox_create(&sb, a.guest, &cfg, &err) != HL_OK) {
+        rc = runtime_error(&err, mode);
+    } else {
+        /* In json mode stdout carries only the JSON: the guest's output goes to stderr. */
+        hl_sandbox_set_print(sb, print_to, a.json ? stderr : stdout);
+        if (hl_sandbox_initialize(sb, &err) != HL_OK)
+            rc = runtime_error(&err, mode);
+        else if (a.list)
+            list_functions(sb, a.json);
+        else
+            rc = call_function(sb, &a);
+    }
+    hl_sandbox_destroy(sb);
+    cli_config_args_free(&a.cfg);
+    return rc;
+}
