@@ -196,3 +196,82 @@ sighandler_t signal(int sig, sighandler_t handler)
         return SIG_ERR;
     return old.sa_handler;
 }
+
+static int host_add(hl_host_call *call, const hl_value *args, size_t nargs, hl_value *result, void *user)
+{
+    rt_hosts *h = user;
+    h->add_calls++;
+    result->u.i32 = (int32_t)((uint32_t)args[0].u.i32 + (uint32_t)args[1].u.i32);
+    return 0;
+}
+
+static int host_fail(hl_host_call *call, const hl_value *args, size_t nargs, hl_value *result, void *user)
+{
+    rt_hosts *h = user;
+    h->fail_calls++;
+    char msg[1024];
+    size_t n = args[0].u.i32 < 0 ? 0 : (size_t)args[0].u.i32;
+    if (n > sizeof(msg) - 1)
+        n = sizeof(msg) - 1;
+    for (size_t i = 0; i < n; i++)
+        msg[i] = (char)('A' + i % 26);
+    msg[n] = '\0';
+    return hl_host_call_fail(call, "%s", msg);
+}
+
+static int host_spin(hl_host_call *call, const hl_value *args, size_t nargs, hl_value *result, void *user)
+{
+    rt_hosts *h = user;
+    atomic_store(&h->spinning, 1);
+    double end = rt_now_ms() + args[0].u.u32;
+    while (rt_now_ms() < end)
+        ;
+    atomic_store(&h->spinning, 0);
+    atomic_fetch_add(&h->spins_done, 1);
+    return 0;
+}
+
+void rt_register_hosts(hl_sandbox *sb, rt_hosts *h)
+{
+    hl_error err;
+    const hl_type ii[] = {HL_TYPE_I32, HL_TYPE_I32}, u[] = {HL_TYPE_U32};
+    assert_int_equal(hl_sandbox_register(sb, "host_add", HL_TYPE_I32, ii, 2, host_add, h, &err), HL_OK);
+    assert_int_equal(hl_sandbox_register(sb, "host_fail", HL_TYPE_I32, ii, 1, host_fail, h, &err), HL_OK);
+    assert_int_equal(hl_sandbox_register(sb, "host_spin", HL_TYPE_VOID, u, 1, host_spin, h, &err), HL_OK);
+}
+
+void rt_expected_exception(char *buf, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (char)('A' + i % 26);
+    buf[n] = '\0';
+}
+
+hl_sandbox *rt_callback_sandbox_at(const char *file, int line, const char *toml, rt_hosts *h)
+{
+    hl_config cfg;
+    rt_config_at(file, line, &cfg, toml, NULL);
+    hl_sandbox *sb = NULL;
+    hl_error err;
+    hl_status st = hl_sandbox_create(&sb, rt_guest("callbackguest"), &cfg, &err);
+    if (st == HL_OK) {
+        rt_register_hosts(sb, h);
+        st = hl_sandbox_initialize(sb, &err);
+    }
+    if (st != HL_OK) {
+        print_error("%s:%d: callbackguest sandbox: %s: %s\n", file, line, hl_status_str(st), err.message);
+        hl_sandbox_destroy(sb);
+        _fail(file, line);
+    }
+    return sb;
+}
+
+const char *rt_after_at(const char *file, int line, const char *msg, const char *marker)
+{
+    const char *p = strstr(msg, marker);
+    if (!p) {
+        print_error("%s:%d: \"%s\" does not contain \"%s\"\n", file, line, msg, marker);
+        _fail(file, line);
+    }
+    return p + strlen(marker);
+}

@@ -3,6 +3,7 @@
 #define HL_TESTS_RUNTIME_RT_H
 
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -72,6 +73,23 @@ void rt_print_capture(void *user, const char *text, size_t len);
 
 /* A string of n characters 'a'..'z' repeated (caller frees). */
 char *rt_pattern(size_t n, size_t shift);
+
+/* Host functions for callbackguest: host_add(i32, i32) -> i32; host_fail(i32 n) -> i32 fails
+ * with a message of n letters 'A'..'Z' repeated (rt_expected_exception writes them); host_spin(u32
+ * ms) -> void busy-loops for ms milliseconds. */
+typedef struct rt_hosts {
+    unsigned add_calls, fail_calls;
+    atomic_int spinning, spins_done;
+} rt_hosts;
+void rt_register_hosts(hl_sandbox *sb, rt_hosts *h);
+void rt_expected_exception(char *buf, size_t n);
+/* A callbackguest sandbox from a hyperfile string with those host functions registered. */
+#define rt_callback_sandbox(toml, h) rt_callback_sandbox_at(__FILE__, __LINE__, (toml), (h))
+hl_sandbox *rt_callback_sandbox_at(const char *file, int line, const char *toml, rt_hosts *h);
+
+/* The text of msg after marker (the test fails when marker is absent). */
+#define rt_after(msg, marker) rt_after_at(__FILE__, __LINE__, (msg), (marker))
+const char *rt_after_at(const char *file, int line, const char *msg, const char *marker);
 
 /* Runs a cmocka group with the mode in its name ("runtime.inproc.calls"). */
 #define rt_run(name, tests) _cmocka_run_group_tests(rt_group_name(name), (tests), sizeof(tests) / sizeof((tests)[0]), NULL, NULL)
