@@ -1,6 +1,7 @@
 # Makefile - the set-up commands (make demo, make test) and the CI passes, as thin wrappers over CMake and CTest.
 #
-#   make demo    install what is missing, build, print the effective configuration of the HIP sample
+#   make demo    install what is missing, build, print the effective configuration of the HIP sample,
+#                then run the demo guest's functions with examples/demo.toml
 #   make test    install what is missing, build, run every test (ends with CTest's summary)
 #   make asan    the same test suite built with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz    build and run the libFuzzer targets (scripts/fuzz.sh; FUZZ_SECONDS=60 by default)
@@ -20,6 +21,8 @@ FUZZ_SECONDS ?= 60
 # The HIP's sample when the shared test data sits beside the clone, else the repository's copy.
 SAMPLE := $(abspath $(wildcard $(ROOT)/../shared/hyperfile-sample.toml))
 DEMO_FILE := $(if $(SAMPLE),$(SAMPLE),$(ROOT)/examples/hip-sample-settings.toml)
+# `hyperlight run` with the shipped example hyperfile on the demo guest (examples/guest/demoguest.c)
+DEMO_RUN := $(BUILD)/bin/hyperlight run --hyperfile $(ROOT)/examples/demo.toml $(BUILD)/guests/demoguest
 
 WERROR := $(if $(filter true,$(CI)),ON,OFF)
 # Debian's python3 is the one install-deps.sh provides packages for (python3-jsonschema); prefer
@@ -42,7 +45,14 @@ build: deps
 	cmake --build $(BUILD) -j$(JOBS)
 
 demo: build
+	@echo "== the effective configuration of the HIP's sample hyperfile"
 	$(BUILD)/bin/hyperlight config --hyperfile $(DEMO_FILE) --show-origin
+	@echo "== guest functions run in a sandbox configured by examples/demo.toml"
+	$(BUILD)/bin/hyperlight config --hyperfile $(ROOT)/examples/demo.toml --show-origin
+	$(DEMO_RUN) --list
+	$(DEMO_RUN) word_count "hello from the hyperfile"
+	$(DEMO_RUN) fibonacci 90
+	$(DEMO_RUN) reverse "stressed"
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j$(TEST_JOBS)
