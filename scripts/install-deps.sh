@@ -23,6 +23,11 @@ packages=(
   libclang-rt-14-dev
   g++
   libtomlplusplus-dev
+  # scripts/vm-test.sh: the QEMU-emulated VM in which the KVM tests run
+  qemu-system-x86
+  busybox-static
+  cpio
+  xz-utils
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
