@@ -42,3 +42,16 @@ add_dependencies(bench-toml bench-toml-hl)
 if(TARGET bench-toml-tomlpp)
   add_dependencies(bench-toml bench-toml-tomlpp)
 endif()
+
+# The sandbox benchmark (bench/run-sandbox-bench.sh runs it): needs the whole library and the
+# test guests, so only in the full build, not in bench/standalone.
+if(TARGET hyperlight_static)
+  add_executable(bench_sandbox ${HL_BENCH_DIR}/bench_sandbox.c ${HL_BENCH_DIR}/bench_kvm_bare.c)
+  target_include_directories(bench_sandbox PRIVATE ${HL_BENCH_DIR})
+  target_link_libraries(bench_sandbox PRIVATE hyperlight_static)
+  foreach(guest simpleguest callbackguest)
+    if(TARGET ${guest})
+      add_dependencies(bench_sandbox ${guest})
+    endif()
+  endforeach()
+endif()
