@@ -210,6 +210,10 @@ static void test_app_signal_handler_after_library(void **state)
     }
     int status = 0;
     assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (WIFSIGNALED(status))
+        print_error("the process died of signal %d\n", WTERMSIG(status));
+    else if (WEXITSTATUS(status) == 3)
+        print_error("the application's SIGSEGV handler received the guest's fault\n");
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
 }
