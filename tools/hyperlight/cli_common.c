@@ -1,4 +1,4 @@
-/* cli_common.c - helpers of every command: usage errors, options, colour, diagnostics, config options. */
+/* cli_common.c - helpers of every command: usage errors, options, colour, diagnostics, config. */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,9 +6,9 @@
 
 #include "cli.h"
 
-#define RED_BOLD "\033[1;31m"
+#define RED_BOLD    "\033[1;31m"
 #define YELLOW_BOLD "\033[1;33m"
-#define RESET    "\033[0m"
+#define RESET       "\033[0m"
 
 bool cli_use_color(FILE *stream)
 {

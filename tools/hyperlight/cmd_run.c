@@ -1,4 +1,4 @@
-/* cmd_run.c - `hyperlight run`: calls one function of a guest binary in a sandbox and prints its result. */
+/* cmd_run.c - `hyperlight run`: calls a guest function in a sandbox and prints its result. */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -15,7 +15,7 @@ const cli_command cli_cmd_run = {
     .summary = "Call a guest function in a sandbox and print its result",
     .usage = "hyperlight run [--hyperfile FILE] [--profile NAME] [--set KEY=VALUE]...\n"
              "                      [--format text|json] GUEST FUNCTION [ARG...]\n"
-             "       hyperlight run [OPTIONS] GUEST --list",
+             "       hyperlight run [OPTIONS] GUEST [--list] [--layout]",
     .help =
         "Creates a sandbox from GUEST (a guest binary built with the guest SDK) with the\n"
         "configuration `hyperlight config` prints for the same options, initialises it, calls\n"
@@ -32,6 +32,8 @@ const cli_command cli_cmd_run = {
         "                       json: {\"function\": NAME, \"type\": TYPE, \"value\": VALUE}\n"
         "  --list               List the guest's functions, one per line: add(i32, i32) -> i32\n"
         "                       (json: an array of {\"name\", \"params\", \"returns\"})\n"
+        "  --layout             Show the sandbox's memory layout: each region's offset and size\n"
+        "                       in bytes, the total, and the stack and heap sizes in use\n"
         "  -h, --help           Show this help\n"
         "\n"
         "Options go before FUNCTION: every word after it is an ARG, so `-5` is a number.\n"
@@ -63,7 +65,7 @@ const cli_command cli_cmd_run = {
 typedef struct run_args {
     cli_config_args cfg; /* --hyperfile, --profile, --set */
     const char *format;
-    bool json, list;
+    bool json, list, layout;
     const char *guest, *function;
     char **args;
     size_t nargs;
@@ -88,8 +90,8 @@ static int parse_args(int argc, char **argv, run_args *a)
             break;
         }
         if (!options_done && cli_is_option(arg)) {
-            if (strcmp(arg, "--list") == 0) {
-                a->list = true;
+            if (strcmp(arg, "--list") == 0 || strcmp(arg, "--layout") == 0) {
+                *(arg[3] == 'i' ? &a->list : &a->layout) = true;
                 i++;
                 continue;
             }
@@ -110,9 +112,10 @@ static int parse_args(int argc, char **argv, run_args *a)
         return cli_usage_error(cmd, "unknown format '%s' (expected text or json)", a->format);
     a->json = strcmp(a->format, "json") == 0;
     if (a->guest == NULL) return cli_usage_error(cmd, "missing the GUEST binary");
-    if (a->list && a->function != NULL)
-        return cli_usage_error(cmd, "--list takes no FUNCTION, got '%s'", a->function);
-    if (!a->list && a->function == NULL)
+    if ((a->list || a->layout) && a->function != NULL)
+        return cli_usage_error(cmd, "%s takes no FUNCTION, got '%s'",
+                               a->list ? "--list" : "--layout", a->function);
+    if (!a->list && !a->layout && a->function == NULL)
         return cli_usage_error(cmd, "missing the FUNCTION to call (--list shows the guest's)");
     return cli_config_args_check(cmd, &a->cfg);
 }
@@ -184,11 +187,21 @@ static void print_value(const hl_value *v, bool json)
 {
     char buf[64];
     switch (v->type) {
-    case HL_TYPE_VOID: fputs(json ? "null" : "", stdout); break;
-    case HL_TYPE_I32: printf("%" PRId32, v->u.i32); break;
-    case HL_TYPE_U32: printf("%" PRIu32, v->u.u32); break;
-    case HL_TYPE_I64: printf("%" PRId64, v->u.i64); break;
-    case HL_TYPE_U64: printf("%" PRIu64, v->u.u64); break;
+    case HL_TYPE_VOID:
+        fputs(json ? "null" : "", stdout);
+        break;
+    case HL_TYPE_I32:
+        printf("%" PRId32, v->u.i32);
+        break;
+    case HL_TYPE_U32:
+        printf("%" PRIu32, v->u.u32);
+        break;
+    case HL_TYPE_I64:
+        printf("%" PRId64, v->u.i64);
+        break;
+    case HL_TYPE_U64:
+        printf("%" PRIu64, v->u.u64);
+        break;
     case HL_TYPE_F32:
     case HL_TYPE_F64: {
         double d = v->type == HL_TYPE_F32 ? (double)v->u.f32 : v->u.f64;
@@ -199,7 +212,9 @@ static void print_value(const hl_value *v, bool json)
             fputs(buf, stdout);
         break;
     }
-    case HL_TYPE_BOOL: fputs(v->u.b ? "true" : "false", stdout); break;
+    case HL_TYPE_BOOL:
+        fputs(v->u.b ? "true" : "false", stdout);
+        break;
     case HL_TYPE_STRING:
         if (json)
             json_string(v->u.buf.ptr, v->u.buf.len);
@@ -223,6 +238,7 @@ static void print_signature(FILE *out, const hl_function_info *f)
     fprintf(out, ") -> %s\n", hl_type_name(f->ret));
 }
 
+/* One signature per line (json: an array, no newline after it). */
 static void list_functions(const hl_sandbox *sb, bool json)
 {
     size_t n = hl_sandbox_function_count(sb);
@@ -240,7 +256,41 @@ static void list_functions(const hl_sandbox *sb, bool json)
             printf("%s\"%s\"", k ? ", " : "", hl_type_name(f->params[k]));
         printf("], \"returns\": \"%s\"}", hl_type_name(f->ret));
     }
-    if (json) fputs(n ? "\n]\n" : "]\n", stdout);
+    if (json) fputs(n ? "\n]" : "]", stdout);
+}
+
+/* The regions in address order with offsets and sizes, then the total (json: one object, no
+ * newline after it). */
+static void print_layout(const hl_layout *l, bool json)
+{
+    if (json) {
+        printf("{\"total_size\": %" PRIu64 ", \"stack_size\": %" PRIu64 ", \"heap_size\": %" PRIu64
+               ", \"regions\": [",
+               l->total_size, l->stack_size, l->heap_size);
+        for (int r = 0; r < HL_REGION_COUNT; r++)
+            printf("%s\n  {\"name\": \"%s\", \"offset\": %" PRIu64 ", \"size\": %" PRIu64 "}",
+                   r ? "," : "", hl_region_name((hl_region_id)r), l->region[r].offset,
+                   l->region[r].size);
+        fputs("\n]}", stdout);
+        return;
+    }
+    printf("%-34s %10s %10s\n", "region", "offset", "size");
+    for (int r = 0; r < HL_REGION_COUNT; r++)
+        printf("%-34s 0x%08" PRIx64 " %10" PRIu64 "\n", hl_region_name((hl_region_id)r),
+               l->region[r].offset, l->region[r].size);
+    printf("%-34s %10s %10" PRIu64 "\n", "total", "", l->total_size);
+    printf("stack %" PRIu64 " bytes, heap %" PRIu64 " bytes\n", l->stack_size, l->heap_size);
+}
+
+/* --list and --layout; in json both together make one object {"functions", "layout"}. */
+static void show_guest(const hl_sandbox *sb, const run_args *a)
+{
+    bool both = a->list && a->layout;
+    if (a->json && both) fputs("{\"functions\": ", stdout);
+    if (a->list) list_functions(sb, a->json);
+    if (a->json && both) fputs(",\n\"layout\": ", stdout);
+    if (a->layout) print_layout(hl_sandbox_layout(sb), a->json);
+    if (a->json) fputs(both ? "}\n" : "\n", stdout);
 }
 
 /* ---- arguments ---- */
@@ -348,16 +398,24 @@ static unsigned char *read_file(const char *path, size_t *len)
 static const char *expected_text(hl_type type)
 {
     switch (type) {
-    case HL_TYPE_I32: return "an integer from -2147483648 to 2147483647, decimal or 0x hex";
-    case HL_TYPE_U32: return "an integer from 0 to 4294967295, decimal or 0x hex";
+    case HL_TYPE_I32:
+        return "an integer from -2147483648 to 2147483647, decimal or 0x hex";
+    case HL_TYPE_U32:
+        return "an integer from 0 to 4294967295, decimal or 0x hex";
     case HL_TYPE_I64:
         return "an integer from -9223372036854775808 to 9223372036854775807, decimal or 0x hex";
-    case HL_TYPE_U64: return "an integer from 0 to 18446744073709551615, decimal or 0x hex";
-    case HL_TYPE_F32: return "a number (1.5, -2e-3, inf, nan) within +-3.4028235e38";
-    case HL_TYPE_F64: return "a number (1.5, -2e-3, inf, nan) within +-1.7976931348623157e308";
-    case HL_TYPE_BOOL: return "true or false";
-    case HL_TYPE_BYTES: return "two hex digits per byte, like 0a1bff, or @FILE to read a file";
-    default: return "a value";
+    case HL_TYPE_U64:
+        return "an integer from 0 to 18446744073709551615, decimal or 0x hex";
+    case HL_TYPE_F32:
+        return "a number (1.5, -2e-3, inf, nan) within +-3.4028235e38";
+    case HL_TYPE_F64:
+        return "a number (1.5, -2e-3, inf, nan) within +-1.7976931348623157e308";
+    case HL_TYPE_BOOL:
+        return "true or false";
+    case HL_TYPE_BYTES:
+        return "two hex digits per byte, like 0a1bff, or @FILE to read a file";
+    default:
+        return "a value";
     }
 }
 
@@ -394,7 +452,9 @@ static int convert_arg(const hl_function_info *f, size_t index, const char *text
         r = strcmp(text, "true") == 0 || strcmp(text, "false") == 0 ? CONV_OK : CONV_BAD;
         if (r == CONV_OK) *v = hl_bool(text[0] == 't');
         break;
-    case HL_TYPE_STRING: *v = hl_string(text); break;
+    case HL_TYPE_STRING:
+        *v = hl_string(text);
+        break;
     case HL_TYPE_BYTES: {
         size_t len = 0;
         if (text[0] == '@') {
@@ -410,13 +470,16 @@ static int convert_arg(const hl_function_info *f, size_t index, const char *text
             if (r == CONV_OK && (*owned = malloc(n / 2 + 1)) == NULL)
                 return cli_fail(CLI_FAILED, "out of memory");
             for (size_t i = 0; r == CONV_OK && i < n / 2; i++)
-                (*owned)[i] = (unsigned char)(hex_digit(text[2 * i]) * 16 + hex_digit(text[2 * i + 1]));
+                (*owned)[i] =
+                    (unsigned char)(hex_digit(text[2 * i]) * 16 + hex_digit(text[2 * i + 1]));
             len = n / 2;
         }
         if (r == CONV_OK) *v = hl_bytes(*owned, len);
         break;
     }
-    default: r = CONV_BAD; break;
+    default:
+        r = CONV_BAD;
+        break;
     }
     if (r == CONV_OK) return CLI_OK;
     cli_fail(CLI_INVALID, "invalid %s \"%s\" for argument %zu of `%s`%s", hl_type_name(type), text,
@@ -428,7 +491,10 @@ static int convert_arg(const hl_function_info *f, size_t index, const char *text
 
 /* ---- running ---- */
 
-static void print_to(void *user, const char *text, size_t len) { fwrite(text, 1, len, (FILE *)user); }
+static void print_to(void *user, const char *text, size_t len)
+{
+    fwrite(text, 1, len, (FILE *)user);
+}
 
 /* Reports a library error: the message, then the status and any guest code. */
 static int runtime_error(const hl_error *err, hl_execution_mode mode)
@@ -538,8 +604,8 @@ static int run_run(int argc, char **argv)
         hl_sandbox_set_print(sb, print_to, a.json ? stderr : stdout);
         if (hl_sandbox_initialize(sb, &err) != HL_OK)
             rc = runtime_error(&err, mode);
-        else if (a.list)
-            list_functions(sb, a.json);
+        else if (a.list || a.layout)
+            show_guest(sb, &a);
         else
             rc = call_function(sb, &a);
     }
