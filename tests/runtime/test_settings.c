@@ -84,6 +84,24 @@ static void test_output_data_size(void **state)
     hl_sandbox_destroy(sb);
 }
 
+/* The guest's function table comes back in the output buffer at initialisation. */
+static void test_output_holds_function_table(void **state)
+{
+    hl_config cfg;
+    rt_config(&cfg, "output_data_size = 1272\n");
+    hl_sandbox *sb = NULL;
+    hl_error err;
+    assert_int_equal(hl_sandbox_create(&sb, rt_guest("simpleguest"), &cfg, &err), HL_OK);
+    assert_int_equal(hl_sandbox_initialize(sb, &err), HL_E_TOO_LARGE);
+    rt_contains(err.message, "the guest's table of 30 functions needs 1273 bytes, more than output_data_size "
+                             "(1272 bytes): raise output_data_size");
+    hl_sandbox_destroy(sb);
+    sb = rt_sandbox("simpleguest", "output_data_size = 1273\n");
+    assert_int_equal(hl_sandbox_function_count(sb), 30);
+    assert_int_equal(rt_ok(sb, "add", RT_ARGS(hl_i32(1), hl_i32(2))).u.i32, 3);
+    hl_sandbox_destroy(sb);
+}
+
 static int host_nop(hl_host_call *call, const hl_value *args, size_t nargs, hl_value *result, void *user)
 {
     return 0;
@@ -423,6 +441,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_input_data_size),
         cmocka_unit_test(test_output_data_size),
+        cmocka_unit_test(test_output_holds_function_table),
         cmocka_unit_test(test_function_definition_size),
         cmocka_unit_test(test_host_exception_size),
         cmocka_unit_test(test_guest_error_buffer_size),
