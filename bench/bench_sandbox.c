@@ -19,6 +19,7 @@
 #define MiB (1024ull * 1024ull)
 #define SMALL_HEAP (1 * MiB)  /* the smallest heap dirty_pages(256) fits in */
 #define LARGE_HEAP (256 * MiB)
+#define LARGE_CREATE_ITERS 5 /* after 1 warm-up: each copies 256 MiB into the snapshot */
 #define MAX_ROWS 64
 
 static const uint64_t dirty_counts[] = {1, 16, 256};
@@ -124,6 +125,12 @@ typedef struct bench {
     size_t iters, warmup, create_iters, create_warmup;
 } bench;
 
+/* Progress on stderr: the runs inside an emulated VM take minutes. */
+static void progress(const char *what)
+{
+    fprintf(stderr, "bench_sandbox: measuring %s\n", what);
+}
+
 static void die_hl(const char *what, const hl_error *e)
 {
     fprintf(stderr, "bench_sandbox: %s: %s\n", what, e->message);
@@ -151,6 +158,9 @@ static hl_config make_config(const bench *b, uint64_t heap)
     hl_config cfg;
     hl_config_init(&cfg);
     hl_config_set_execution_mode(&cfg, b->mode);
+    /* The largest limits: under software emulation a 256 MiB sandbox initialises slowly. */
+    hl_config_set_max_initialization_time(&cfg, 65535);
+    hl_config_set_max_execution_time(&cfg, 65535);
     if (heap)
         hl_config_set_heap_size_override(&cfg, heap);
     return cfg;
@@ -194,24 +204,26 @@ static stats time_calls(const bench *b, hl_sandbox *sb, const char *fn, const hl
     return s;
 }
 
-static void bench_create(const bench *b, stats *create, stats *destroy, uint64_t *total_size)
+/* Creates + initialises, then destroys, a simpleguest sandbox with the given heap (0: the guest's). */
+static void bench_create(const bench *b, uint64_t heap, size_t warmup, size_t iters, stats *create, stats *destroy,
+                         uint64_t *total_size)
 {
-    hl_config cfg = make_config(b, 0);
-    uint64_t *c = xcalloc(b->create_iters), *d = xcalloc(b->create_iters);
-    for (size_t i = 0; i < b->create_warmup + b->create_iters; i++) {
+    hl_config cfg = make_config(b, heap);
+    uint64_t *c = xcalloc(iters), *d = xcalloc(iters);
+    for (size_t i = 0; i < warmup + iters; i++) {
         uint64_t t0 = now_ns();
         hl_sandbox *sb = open_sandbox(b->simple, &cfg, false);
         uint64_t t1 = now_ns();
         *total_size = hl_sandbox_layout(sb)->total_size;
         hl_sandbox_destroy(sb);
         uint64_t t2 = now_ns();
-        if (i >= b->create_warmup) {
-            c[i - b->create_warmup] = t1 - t0;
-            d[i - b->create_warmup] = t2 - t1;
+        if (i >= warmup) {
+            c[i - warmup] = t1 - t0;
+            d[i - warmup] = t2 - t1;
         }
     }
-    *create = summarise(c, b->create_iters);
-    *destroy = summarise(d, b->create_iters);
+    *create = summarise(c, iters);
+    *destroy = summarise(d, iters);
     free(c);
     free(d);
 }
@@ -375,6 +387,7 @@ int main(int argc, char **argv)
     stats vm_create = {0}, vm_destroy = {0}, port_io = {0};
     if (kvm) {
         char why[256];
+        progress("the bare KVM baseline");
         uint64_t *c = xcalloc(b.create_iters), *d = xcalloc(b.create_iters), *io = xcalloc(b.iters);
         if (bench_kvm_bare_create_hlt(b.create_warmup, b.create_iters, c, d, why, sizeof(why)) < 0 ||
             bench_kvm_bare_port_io(b.warmup, b.iters, io, why, sizeof(why)) < 0) {
@@ -390,9 +403,12 @@ int main(int argc, char **argv)
     }
 
     /* 2. Lifecycle and calls. */
-    stats create, destroy;
-    uint64_t default_size = 0;
-    bench_create(&b, &create, &destroy, &default_size);
+    stats create, destroy, create_large, destroy_large;
+    uint64_t default_size = 0, large_size = 0;
+    progress("sandbox create + initialise, destroy");
+    bench_create(&b, 0, b.create_warmup, b.create_iters, &create, &destroy, &default_size);
+    progress("sandbox create + initialise, destroy, 256 MiB");
+    bench_create(&b, LARGE_HEAP, 1, LARGE_CREATE_ITERS, &create_large, &destroy_large, &large_size);
     hl_config cfg = make_config(&b, 0);
     hl_sandbox *simple = open_sandbox(b.simple, &cfg, false);
     hl_sandbox *callback = open_sandbox(b.callback, &cfg, true);
@@ -402,6 +418,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_sandbox: add_via_host(2, 3) returned %d\n", result.u.i32);
         return 1;
     }
+    progress("calls");
     stats with_restore = time_calls(&b, simple, "nothing", NULL, 0);
     stats no_restore = bench_no_restore(&b, simple);
     stats host_call = time_calls(&b, callback, "add_via_host", args, 2);
@@ -412,6 +429,7 @@ int main(int argc, char **argv)
     restore_result rr[2][NDIRTY];
     uint64_t sizes[2];
     for (int big = 0; big < 2; big++) {
+        progress(big ? "restore, 256 MiB sandbox" : "restore, small sandbox");
         hl_config c = make_config(&b, big ? LARGE_HEAP : SMALL_HEAP);
         hl_sandbox *sb = open_sandbox(b.simple, &c, false);
         sizes[big] = hl_sandbox_layout(sb)->total_size;
@@ -421,7 +439,7 @@ int main(int argc, char **argv)
     }
 
     /* 4. The table. */
-    print_header(&b, gdir, default_size, sizes[0], sizes[1]);
+    print_header(&b, gdir, default_size, sizes[0], large_size);
     const char *b_create = kvm ? "bare VM create + HLT" : NULL;
     const char *b_io = kvm ? "bare port-I/O round trip" : NULL;
     if (kvm) {
@@ -431,6 +449,8 @@ int main(int argc, char **argv)
     }
     add_row("sandbox create + initialise (simpleguest)", create, b_create, vm_create.median);
     add_row("sandbox destroy", destroy, kvm ? "bare VM destroy" : NULL, vm_destroy.median);
+    add_row("sandbox create + initialise, 256 MiB heap", create_large, "create + initialise, default", create.median);
+    add_row("sandbox destroy, 256 MiB heap", destroy_large, "destroy, default", destroy.median);
     add_row("call `nothing`, with restore", with_restore, b_io, port_io.median);
     add_row("call `nothing`, no restore (in a call context)", no_restore, b_io, port_io.median);
     add_row("call `add_via_host` (1 host call), with restore", host_call, b_io, port_io.median);
