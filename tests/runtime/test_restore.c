@@ -1,0 +1,128 @@
+/* test_restore.c - restoring the snapshot costs what the call dirtied, not the sandbox's size. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "rt.h"
+
+/* Pages a call dirties besides the ones it is asked to: its stack, the input and output
+ * buffers, the guest runtime's globals. A small constant. */
+#define OVERHEAD 16
+
+static uint64_t restored_after(hl_sandbox *sb, const char *fn, const hl_value *args, size_t n)
+{
+    rt_ok_at(__FILE__, __LINE__, sb, fn, args, n);
+    hl_sandbox_stats st;
+    hl_sandbox_get_stats(sb, &st);
+    return st.last_restore_pages;
+}
+
+static void dirty_pages_follow(const char *toml, uint64_t heap)
+{
+    hl_sandbox *sb = rt_sandbox("simpleguest", toml);
+    assert_int_equal(hl_sandbox_layout(sb)->heap_size, heap);
+    uint64_t base = restored_after(sb, "nothing", RT_NOARGS);
+    assert_true(base >= 1); /* at least the output buffer's result header */
+    assert_true(base < OVERHEAD);
+    const uint64_t ns[] = {1, 16, 256};
+    for (size_t i = 0; i < 3; i++) {
+        uint64_t pages = restored_after(sb, "dirty_pages", RT_ARGS(hl_u64(ns[i])));
+        if (pages < ns[i] || pages >= ns[i] + OVERHEAD)
+            fail_msg("dirty_pages(%llu) in a %llu-byte sandbox: %llu pages restored",
+                     (unsigned long long)ns[i], (unsigned long long)hl_sandbox_layout(sb)->total_size,
+                     (unsigned long long)pages);
+        hl_sandbox_stats st;
+        hl_sandbox_get_stats(sb, &st);
+        print_message("heap %llu KiB: dirty_pages(%llu) restored %llu pages in %llu us (a call alone: %llu)\n",
+                      (unsigned long long)(heap >> 10), (unsigned long long)ns[i], (unsigned long long)pages,
+                      (unsigned long long)(st.last_restore_ns / 1000), (unsigned long long)base);
+        /* the same call again costs the same: the restore re-armed exactly those pages */
+        assert_int_equal(restored_after(sb, "dirty_pages", RT_ARGS(hl_u64(ns[i]))), pages);
+        /* and a call that dirties nothing is back to the base cost */
+        assert_int_equal(restored_after(sb, "nothing", RT_NOARGS), base);
+    }
+    /* the restored memory is the snapshot's: the heap is whole, the static is 7 */
+    assert_int_equal(rt_ok(sb, "heap_free", RT_NOARGS).u.u64, heap - 16);
+    assert_int_equal(rt_ok(sb, "get_static", RT_NOARGS).u.i64, 7);
+    hl_sandbox_stats st;
+    hl_sandbox_get_stats(sb, &st);
+    assert_int_equal(st.calls, 1 + 3 * 3 + 2);
+    hl_sandbox_destroy(sb);
+}
+
+/* small: a 2 MiB heap (the default 128 KiB holds only 32 pages) */
+static void test_small_sandbox(void **state) { dirty_pages_follow("heap_size_override = \"2MiB\"\n", 2 << 20); }
+
+static void test_256mib_sandbox(void **state)
+{
+    dirty_pages_follow("heap_size_override = \"256MiB\"\n", 256ull << 20);
+}
+
+static void test_large_dirty_set(void **state)
+{
+    /* 4096 pages (16 MiB) dirtied and restored, many times; the guest sees the snapshot each time */
+    hl_sandbox *sb = rt_sandbox("simpleguest", "heap_size_override = \"32MiB\"\n");
+    for (int round = 0; round < 5; round++) {
+        uint64_t pages = restored_after(sb, "dirty_pages", RT_ARGS(hl_u64(4096)));
+        assert_true(pages >= 4096 && pages < 4096 + OVERHEAD);
+        assert_int_equal(rt_ok(sb, "heap_free", RT_NOARGS).u.u64, (32u << 20) - 16);
+    }
+    rt_fails(sb, "dirty_pages", HL_E_GUEST_ERROR, 15, "only 8192 heap pages", RT_ARGS(hl_u64(8193)));
+    hl_sandbox_destroy(sb);
+}
+
+static void test_context_defers_restore(void **state)
+{
+    hl_sandbox *sb = rt_sandbox("simpleguest", "");
+    hl_error err;
+    uint64_t base = restored_after(sb, "nothing", RT_NOARGS);
+    hl_sandbox_stats before, after;
+    hl_sandbox_get_stats(sb, &before);
+    assert_int_equal(hl_sandbox_context_begin(sb, &err), HL_OK);
+    rt_ok(sb, "dirty_pages", RT_ARGS(hl_u64(16)));
+    rt_ok(sb, "dirty_pages", RT_ARGS(hl_u64(24)));
+    rt_ok(sb, "set_static", RT_ARGS(hl_i64(3)));
+    hl_sandbox_get_stats(sb, &after);
+    assert_int_equal(after.last_restore_pages, before.last_restore_pages); /* nothing restored in between */
+    assert_int_equal(after.calls, before.calls + 3);
+    assert_int_equal(rt_ok(sb, "get_static", RT_NOARGS).u.i64, 3);
+    assert_int_equal(hl_sandbox_context_end(sb, &err), HL_OK);
+    hl_sandbox_get_stats(sb, &after);
+    /* one restore for all the calls: the union of what they dirtied */
+    assert_true(after.last_restore_pages >= 24);
+    assert_true(after.last_restore_pages < 24 + 2 * OVERHEAD);
+    assert_int_equal(rt_ok(sb, "get_static", RT_NOARGS).u.i64, 7);
+    assert_int_equal(restored_after(sb, "nothing", RT_NOARGS), base);
+    hl_sandbox_destroy(sb);
+}
+
+static void test_restore_after_failures(void **state)
+{
+    /* failed calls are restored as cheaply as good ones, and completely */
+    hl_sandbox *sb = rt_sandbox("simpleguest", "max_execution_time = \"50ms\"\nmax_wait_for_cancellation = \"255ms\"\n");
+    uint64_t base = restored_after(sb, "nothing", RT_NOARGS);
+    hl_value v;
+    hl_error err;
+    hl_sandbox_stats st;
+    const char *fns[] = {"panic", "write_readonly", "spin"};
+    const hl_value arg = hl_string("p");
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_not_equal(hl_sandbox_call(sb, fns[i], &arg, i == 0, &v, &err), HL_OK);
+        hl_sandbox_get_stats(sb, &st);
+        assert_true(st.last_restore_pages < OVERHEAD);
+        assert_int_equal(restored_after(sb, "nothing", RT_NOARGS), base);
+    }
+    assert_int_equal(rt_ok(sb, "get_static", RT_NOARGS).u.i64, 7);
+    hl_sandbox_destroy(sb);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_small_sandbox),
+        cmocka_unit_test(test_256mib_sandbox),
+        cmocka_unit_test(test_large_dirty_set),
+        cmocka_unit_test(test_context_defers_restore),
+        cmocka_unit_test(test_restore_after_failures),
+    };
+    return rt_run("restore", tests);
+}
