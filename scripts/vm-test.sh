@@ -155,7 +155,7 @@ case $cmd in
   */*)
     if [ -e "$cmd" ]; then
       [ -f "$cmd" ] && [ -x "$cmd" ] || fail "$cmd is not an executable file"
-      cmd=$(realpath "$cmd")
+      cmd=$(realpath -s "$cmd")
       add_file "$cmd"
       is_elf "$cmd" && add_libraries "$cmd"
       cwd=$(dirname "$cmd")
@@ -196,22 +196,25 @@ cat "$kdir/base.cpio" "$stage/run.cpio" >"$stage/initrd" || fail "cannot write t
 # --- boot --------------------------------------------------------------------------------------
 append="console=ttyS0 panic=-1 quiet loglevel=1"
 [ -n "$VERBOSE" ] && append="console=ttyS0 panic=-1 loglevel=7"
+append+=${HL_VM_APPEND:+ $HL_VM_APPEND}
 mkfifo "$stage/console" || fail "mkfifo failed"
 info "booting $(basename "$kernel") $(cat "$kdir/release"), kvm_amd npt=$NPT, timeout ${TIMEOUT}s: $cmd $*"
 t0=$EPOCHREALTIME
 timeout -k 5 "$TIMEOUT" qemu-system-x86_64 \
   -nodefaults -no-user-config -display none -serial stdio -no-reboot -nic none \
-  -m "$MEM" -smp 1 -cpu max -accel tcg \
+  -m "$MEM" -smp 1 -cpu "${HL_VM_CPU:-max}" -accel tcg \
   -kernel "$kernel" -initrd "$stage/initrd" -append "$append" \
   </dev/null >"$stage/console" 2>"$stage/qemu.err" &
 qpid=$!
 
 result=
 error=
+t_init=
 t_ready=
 while IFS= read -r line || [ -n "$line" ]; do
   line=${line%$'\r'}
-  [ -z "$result" ] || continue # after the marker only the kernel's power-down message comes
+  # after the marker only the kernel's power-down message comes
+  [ -z "$result" ] && [ -z "$error" ] || continue
   case $line in
     *"HL-VM-EXIT-STATUS: "*" $token"*)
       prefix=${line%%HL-VM-EXIT-STATUS: *}
@@ -221,6 +224,7 @@ while IFS= read -r line || [ -n "$line" ]; do
       ;;
     *"HL-VM-ERROR: $token "*) error=${line#*"HL-VM-ERROR: $token "} ;;
     *"HL-VM-INFO: $token "*) info "${line#*"HL-VM-INFO: $token "}" ;;
+    *"HL-VM-INIT: $token"*) t_init=$EPOCHREALTIME ;;
     *"HL-VM-READY: $token"*) t_ready=$EPOCHREALTIME ;;
     *) printf '%s\n' "$line" ;;
   esac
@@ -238,8 +242,8 @@ elapsed() {
 }
 
 if [[ $result =~ ^[0-9]+$ ]]; then
-  if [ -n "$t_ready" ]; then
-    info "exit status $result (boot to /dev/kvm $(elapsed "$t0" "$t_ready") s, command $(elapsed "$t_ready" "$t1") s, total $(elapsed "$t0" "$t1") s)"
+  if [ -n "$t_init" ] && [ -n "$t_ready" ]; then
+    info "exit status $result (boot $(elapsed "$t0" "$t_init") s, kvm_amd $(elapsed "$t_init" "$t_ready") s, command $(elapsed "$t_ready" "$t1") s, total $(elapsed "$t0" "$t1") s)"
   fi
   exit "$result"
 fi
