@@ -290,7 +290,7 @@ static void test_huge_buffer_sizes(void **state)
             wrapped++;
     }
     if (wrapped) {
-        print_message("KNOWN BUG: src/sandbox/layout.c:48-57 page_round() of a buffer size near 2^64 wraps to 0: "
+        print_message("KNOWN BUG: src/sandbox/layout.c:11,46-56 page_round() of a buffer size near 2^64 wraps to 0: "
                  "hl_layout_compute accepts input_data_size = UINT64_MAX - 100 with a 0-byte input region "
                  "instead of failing with HL_E_LAYOUT (%d of 7 fields)\n", wrapped);
         skip();
