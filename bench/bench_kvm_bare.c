@@ -1,4 +1,4 @@
-/* bench_kvm_bare.c - a minimal real-mode VM on /dev/kvm, timed: VM create + HLT, and one port-I/O exit and resume. */
+/* bench_kvm_bare.c - a minimal real-mode VM on /dev/kvm, timed: create + HLT, port-I/O exit. */
 #include "bench_kvm_bare.h"
 
 #include <errno.h>
@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #define BARE_MEM_SIZE 0x10000u /* one slot at guest physical 0 */
-#define BARE_CODE 0x1000u      /* where the code goes and the vCPU starts (CS base 0) */
-#define BARE_PORT 0x10u
+#define BARE_CODE     0x1000u  /* where the code goes and the vCPU starts (CS base 0) */
+#define BARE_PORT     0x10u
 
 /* hlt */
 static const uint8_t code_hlt[] = {0xF4};
@@ -42,16 +42,11 @@ static int fail(char *why, size_t size, const char *what)
 
 static void bare_destroy(bare_vm *v)
 {
-    if (v->run)
-        munmap(v->run, v->run_size);
-    if (v->vcpu >= 0)
-        close(v->vcpu);
-    if (v->vm >= 0)
-        close(v->vm);
-    if (v->kvm >= 0)
-        close(v->kvm);
-    if (v->mem)
-        munmap(v->mem, BARE_MEM_SIZE);
+    if (v->run) munmap(v->run, v->run_size);
+    if (v->vcpu >= 0) close(v->vcpu);
+    if (v->vm >= 0) close(v->vm);
+    if (v->kvm >= 0) close(v->kvm);
+    if (v->mem) munmap(v->mem, BARE_MEM_SIZE);
     v->run = NULL;
     v->mem = NULL;
     v->vcpu = v->vm = v->kvm = -1;
@@ -65,23 +60,22 @@ static int bare_create(bare_vm *v, const uint8_t *code, size_t len, char *why, s
     v->mem = NULL;
     if ((v->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC)) < 0)
         return fail(why, size, "open /dev/kvm");
-    if ((v->vm = ioctl(v->kvm, KVM_CREATE_VM, 0)) < 0)
-        return fail(why, size, "KVM_CREATE_VM");
+    if ((v->vm = ioctl(v->kvm, KVM_CREATE_VM, 0)) < 0) return fail(why, size, "KVM_CREATE_VM");
     v->mem = mmap(NULL, BARE_MEM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (v->mem == MAP_FAILED) {
         v->mem = NULL;
         return fail(why, size, "mmap of guest memory");
     }
     memcpy(v->mem + BARE_CODE, code, len);
-    struct kvm_userspace_memory_region region = {
-        .slot = 0, .guest_phys_addr = 0, .memory_size = BARE_MEM_SIZE, .userspace_addr = (uintptr_t)v->mem};
+    struct kvm_userspace_memory_region region = {.slot = 0,
+                                                 .guest_phys_addr = 0,
+                                                 .memory_size = BARE_MEM_SIZE,
+                                                 .userspace_addr = (uintptr_t)v->mem};
     if (ioctl(v->vm, KVM_SET_USER_MEMORY_REGION, &region) < 0)
         return fail(why, size, "KVM_SET_USER_MEMORY_REGION");
-    if ((v->vcpu = ioctl(v->vm, KVM_CREATE_VCPU, 0)) < 0)
-        return fail(why, size, "KVM_CREATE_VCPU");
+    if ((v->vcpu = ioctl(v->vm, KVM_CREATE_VCPU, 0)) < 0) return fail(why, size, "KVM_CREATE_VCPU");
     int run_size = ioctl(v->kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
-    if (run_size < (int)sizeof(struct kvm_run))
-        return fail(why, size, "KVM_GET_VCPU_MMAP_SIZE");
+    if (run_size < (int)sizeof(struct kvm_run)) return fail(why, size, "KVM_GET_VCPU_MMAP_SIZE");
     v->run = mmap(NULL, (size_t)run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->vcpu, 0);
     if (v->run == MAP_FAILED) {
         v->run = NULL;
@@ -89,18 +83,15 @@ static int bare_create(bare_vm *v, const uint8_t *code, size_t len, char *why, s
     }
     v->run_size = (size_t)run_size;
     struct kvm_sregs sregs;
-    if (ioctl(v->vcpu, KVM_GET_SREGS, &sregs) < 0)
-        return fail(why, size, "KVM_GET_SREGS");
+    if (ioctl(v->vcpu, KVM_GET_SREGS, &sregs) < 0) return fail(why, size, "KVM_GET_SREGS");
     sregs.cs.base = 0; /* reset state is CS base 0xffff0000; start at BARE_CODE instead */
     sregs.cs.selector = 0;
-    if (ioctl(v->vcpu, KVM_SET_SREGS, &sregs) < 0)
-        return fail(why, size, "KVM_SET_SREGS");
+    if (ioctl(v->vcpu, KVM_SET_SREGS, &sregs) < 0) return fail(why, size, "KVM_SET_SREGS");
     struct kvm_regs regs;
     memset(&regs, 0, sizeof(regs));
     regs.rip = BARE_CODE;
     regs.rflags = 2;
-    if (ioctl(v->vcpu, KVM_SET_REGS, &regs) < 0)
-        return fail(why, size, "KVM_SET_REGS");
+    if (ioctl(v->vcpu, KVM_SET_REGS, &regs) < 0) return fail(why, size, "KVM_SET_REGS");
     return 0;
 }
 
@@ -111,21 +102,22 @@ static int bare_run(bare_vm *v, uint32_t want, char *why, size_t size)
     do
         r = ioctl(v->vcpu, KVM_RUN, 0);
     while (r < 0 && errno == EINTR);
-    if (r < 0)
-        return fail(why, size, "KVM_RUN");
+    if (r < 0) return fail(why, size, "KVM_RUN");
     if (v->run->exit_reason != want) {
-        snprintf(why, size, "bare KVM baseline: exit reason %u, expected %u", v->run->exit_reason, want);
+        snprintf(why, size, "bare KVM baseline: exit reason %u, expected %u", v->run->exit_reason,
+                 want);
         return -1;
     }
-    if (want == KVM_EXIT_IO && (v->run->io.direction != KVM_EXIT_IO_OUT || v->run->io.port != BARE_PORT)) {
+    if (want == KVM_EXIT_IO &&
+        (v->run->io.direction != KVM_EXIT_IO_OUT || v->run->io.port != BARE_PORT)) {
         snprintf(why, size, "bare KVM baseline: unexpected I/O exit (port %u)", v->run->io.port);
         return -1;
     }
     return 0;
 }
 
-int bench_kvm_bare_create_hlt(size_t warmup, size_t iters, uint64_t *create_ns, uint64_t *destroy_ns, char *why,
-                              size_t why_size)
+int bench_kvm_bare_create_hlt(size_t warmup, size_t iters, uint64_t *create_ns,
+                              uint64_t *destroy_ns, char *why, size_t why_size)
 {
     for (size_t i = 0; i < warmup + iters; i++) {
         bare_vm v;
@@ -153,8 +145,7 @@ int bench_kvm_bare_port_io(size_t warmup, size_t iters, uint64_t *ns, char *why,
     for (size_t i = 0; rc == 0 && i < warmup + iters; i++) {
         uint64_t t0 = now_ns();
         rc = bare_run(&v, KVM_EXIT_IO, why, why_size);
-        if (i >= warmup)
-            ns[i - warmup] = now_ns() - t0;
+        if (i >= warmup) ns[i - warmup] = now_ns() - t0;
     }
     bare_destroy(&v);
     return rc;

@@ -1,4 +1,4 @@
-/* bench_kvm_bare.h - the bare KVM baseline bench_sandbox measures beside sandboxes: a minimal VM straight on /dev/kvm. */
+/* bench_kvm_bare.h - the bare KVM baseline for bench_sandbox: a minimal VM on /dev/kvm. */
 #ifndef HL_BENCH_KVM_BARE_H
 #define HL_BENCH_KVM_BARE_H
 
@@ -11,8 +11,8 @@
 /* "VM create + HLT": open /dev/kvm, create a VM with one 64 KiB memory slot and one vCPU in real
  * mode, run it until its one instruction, `hlt`, exits to us (create_ns); then close and unmap
  * everything (destroy_ns). */
-int bench_kvm_bare_create_hlt(size_t warmup, size_t iters, uint64_t *create_ns, uint64_t *destroy_ns, char *why,
-                              size_t why_size);
+int bench_kvm_bare_create_hlt(size_t warmup, size_t iters, uint64_t *create_ns,
+                              uint64_t *destroy_ns, char *why, size_t why_size);
 
 /* "port-I/O round trip": one vCPU loops on `out dx, al`; each timing is one KVM_RUN, that is
  * resuming the guest, the `out` and its exit back to us. */

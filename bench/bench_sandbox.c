@@ -1,4 +1,4 @@
-/* bench_sandbox.c - times sandbox create/initialise, guest calls, host calls and restore, against a bare KVM baseline in kvm mode. */
+/* bench_sandbox.c - times sandbox lifecycle, calls, restore; in kvm mode beside a bare KVM VM. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -16,11 +16,11 @@
 #include "hyperlight/config.h"
 #include "hyperlight/sandbox.h"
 
-#define MiB (1024ull * 1024ull)
-#define SMALL_HEAP (1 * MiB)  /* the smallest heap dirty_pages(256) fits in */
-#define LARGE_HEAP (256 * MiB)
+#define MiB                (1024ull * 1024ull)
+#define SMALL_HEAP         (1 * MiB) /* the smallest heap dirty_pages(256) fits in */
+#define LARGE_HEAP         (256 * MiB)
 #define LARGE_CREATE_ITERS 5 /* after 1 warm-up: each copies 256 MiB into the snapshot */
-#define MAX_ROWS 64
+#define MAX_ROWS           64
 
 static const uint64_t dirty_counts[] = {1, 16, 256};
 #define NDIRTY (sizeof(dirty_counts) / sizeof(dirty_counts[0]))
@@ -61,8 +61,7 @@ static int cmp_u64(const void *a, const void *b)
 static stats summarise(uint64_t *v, size_t n)
 {
     stats s = {.n = n};
-    if (n == 0)
-        return s;
+    if (n == 0) return s;
     qsort(v, n, sizeof(*v), cmp_u64);
     s.median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
     s.p90 = v[(n * 9 + 9) / 10 - 1];
@@ -96,11 +95,11 @@ static void fmt_ns(char *buf, size_t size, uint64_t ns)
 
 static void print_table(void)
 {
-    printf("| %-52s | %-6s | %6s | %10s | %10s | %10s | %-36s | %8s |\n", "operation", "mode", "iters", "median",
-           "p90", "min", "baseline", "ratio");
-    printf("|%s|%s|%s|%s|%s|%s|%s|%s|\n", "------------------------------------------------------", "--------",
-           "-------:", "-----------:", "-----------:", "-----------:", "--------------------------------------",
-           "---------:");
+    printf("| %-52s | %-6s | %6s | %10s | %10s | %10s | %-36s | %8s |\n", "operation", "mode",
+           "iters", "median", "p90", "min", "baseline", "ratio");
+    printf("|%s|%s|%s|%s|%s|%s|%s|%s|\n", "------------------------------------------------------",
+           "--------", "-------:", "-----------:", "-----------:", "-----------:",
+           "--------------------------------------", "---------:");
     for (size_t i = 0; i < nrows; i++) {
         const row *r = &rows[i];
         char med[32], p90[32] = "-", min[32] = "-", iters[32] = "-", ratio[32] = "-";
@@ -112,8 +111,8 @@ static void print_table(void)
         }
         if (r->baseline && r->baseline_ns)
             snprintf(ratio, sizeof(ratio), "%.2fx", (double)r->s.median / (double)r->baseline_ns);
-        printf("| %-52s | %-6s | %6s | %10s | %10s | %10s | %-36s | %8s |\n", r->op, mode_name, iters, med, p90, min,
-               r->baseline ? r->baseline : "-", ratio);
+        printf("| %-52s | %-6s | %6s | %10s | %10s | %10s | %-36s | %8s |\n", r->op, mode_name,
+               iters, med, p90, min, r->baseline ? r->baseline : "-", ratio);
     }
 }
 
@@ -147,7 +146,8 @@ static void *xcalloc(size_t n)
     return p;
 }
 
-static int host_add(hl_host_call *call, const hl_value *args, size_t nargs, hl_value *result, void *user)
+static int host_add(hl_host_call *call, const hl_value *args, size_t nargs, hl_value *result,
+                    void *user)
 {
     result->u.i32 = args[0].u.i32 + args[1].u.i32;
     return 0;
@@ -161,8 +161,7 @@ static hl_config make_config(const bench *b, uint64_t heap)
     /* The largest limits: under software emulation a 256 MiB sandbox initialises slowly. */
     hl_config_set_max_initialization_time(&cfg, 65535);
     hl_config_set_max_execution_time(&cfg, 65535);
-    if (heap)
-        hl_config_set_heap_size_override(&cfg, heap);
+    if (heap) hl_config_set_heap_size_override(&cfg, heap);
     return cfg;
 }
 
@@ -171,42 +170,42 @@ static hl_sandbox *open_sandbox(const char *guest, const hl_config *cfg, bool wi
 {
     hl_sandbox *sb = NULL;
     hl_error e;
-    if (hl_sandbox_create(&sb, guest, cfg, &e) != HL_OK)
-        die_hl(guest, &e);
+    if (hl_sandbox_create(&sb, guest, cfg, &e) != HL_OK) die_hl(guest, &e);
     static const hl_type params[] = {HL_TYPE_I32, HL_TYPE_I32};
-    if (with_host_add && hl_sandbox_register(sb, "host_add", HL_TYPE_I32, params, 2, host_add, NULL, &e) != HL_OK)
+    if (with_host_add &&
+        hl_sandbox_register(sb, "host_add", HL_TYPE_I32, params, 2, host_add, NULL, &e) != HL_OK)
         die_hl("registering host_add", &e);
-    if (hl_sandbox_initialize(sb, &e) != HL_OK)
-        die_hl("initialising the sandbox", &e);
+    if (hl_sandbox_initialize(sb, &e) != HL_OK) die_hl("initialising the sandbox", &e);
     return sb;
 }
 
-static void call_or_die(hl_sandbox *sb, const char *fn, const hl_value *args, size_t nargs, hl_value *result)
+static void call_or_die(hl_sandbox *sb, const char *fn, const hl_value *args, size_t nargs,
+                        hl_value *result)
 {
     hl_error e;
-    if (hl_sandbox_call(sb, fn, args, nargs, result, &e) != HL_OK)
-        die_hl(fn, &e);
+    if (hl_sandbox_call(sb, fn, args, nargs, result, &e) != HL_OK) die_hl(fn, &e);
 }
 
 /* Times `fn(args)` iters times after warmup calls. */
-static stats time_calls(const bench *b, hl_sandbox *sb, const char *fn, const hl_value *args, size_t nargs)
+static stats time_calls(const bench *b, hl_sandbox *sb, const char *fn, const hl_value *args,
+                        size_t nargs)
 {
     uint64_t *ns = xcalloc(b->iters);
     hl_value result;
     for (size_t i = 0; i < b->warmup + b->iters; i++) {
         uint64_t t0 = now_ns();
         call_or_die(sb, fn, args, nargs, &result);
-        if (i >= b->warmup)
-            ns[i - b->warmup] = now_ns() - t0;
+        if (i >= b->warmup) ns[i - b->warmup] = now_ns() - t0;
     }
     stats s = summarise(ns, b->iters);
     free(ns);
     return s;
 }
 
-/* Creates + initialises, then destroys, a simpleguest sandbox with the given heap (0: the guest's). */
-static void bench_create(const bench *b, uint64_t heap, size_t warmup, size_t iters, stats *create, stats *destroy,
-                         uint64_t *total_size)
+/* Creates + initialises, then destroys, a simpleguest sandbox with the given heap (0: the guest's).
+ */
+static void bench_create(const bench *b, uint64_t heap, size_t warmup, size_t iters, stats *create,
+                         stats *destroy, uint64_t *total_size)
 {
     hl_config cfg = make_config(b, heap);
     uint64_t *c = xcalloc(iters), *d = xcalloc(iters);
@@ -232,11 +231,9 @@ static void bench_create(const bench *b, uint64_t heap, size_t warmup, size_t it
 static stats bench_no_restore(const bench *b, hl_sandbox *sb)
 {
     hl_error e;
-    if (hl_sandbox_context_begin(sb, &e) != HL_OK)
-        die_hl("hl_sandbox_context_begin", &e);
+    if (hl_sandbox_context_begin(sb, &e) != HL_OK) die_hl("hl_sandbox_context_begin", &e);
     stats s = time_calls(b, sb, "nothing", NULL, 0);
-    if (hl_sandbox_context_end(sb, &e) != HL_OK)
-        die_hl("hl_sandbox_context_end", &e);
+    if (hl_sandbox_context_end(sb, &e) != HL_OK) die_hl("hl_sandbox_context_end", &e);
     return s;
 }
 
@@ -257,8 +254,8 @@ static restore_result bench_restore(const bench *b, hl_sandbox *sb, uint64_t n)
         hl_sandbox_stats st;
         hl_sandbox_get_stats(sb, &st);
         if (result.u.u64 != n) {
-            fprintf(stderr, "bench_sandbox: dirty_pages(%llu) returned %llu\n", (unsigned long long)n,
-                    (unsigned long long)result.u.u64);
+            fprintf(stderr, "bench_sandbox: dirty_pages(%llu) returned %llu\n",
+                    (unsigned long long)n, (unsigned long long)result.u.u64);
             exit(1);
         }
         if (i >= b->warmup) {
@@ -279,15 +276,17 @@ static restore_result bench_restore(const bench *b, hl_sandbox *sb, uint64_t n)
 
 static void usage(FILE *f, const char *argv0)
 {
-    fprintf(f,
-            "usage: %s [--mode inproc|kvm] [--guests DIR] [--iterations N]\n"
-            "  --mode        RunInProcess (inproc) or RunInHypervisor (kvm); default kvm when /dev/kvm\n"
-            "                can be opened, else inproc. kvm also measures a bare KVM baseline.\n"
-            "  --guests DIR  where simpleguest and callbackguest are (default: ../guests beside this\n"
-            "                program's directory, as in a build tree)\n"
-            "  --iterations  timed calls per operation (default 2000; create/destroy: N/10, >= 10);\n"
-            "                a tenth as many untimed warm-up rounds go first\n",
-            argv0);
+    fprintf(
+        f,
+        "usage: %s [--mode inproc|kvm] [--guests DIR] [--iterations N]\n"
+        "  --mode        RunInProcess (inproc) or RunInHypervisor (kvm); default kvm when "
+        "/dev/kvm\n"
+        "                can be opened, else inproc. kvm also measures a bare KVM baseline.\n"
+        "  --guests DIR  where simpleguest and callbackguest are (default: ../guests beside this\n"
+        "                program's directory, as in a build tree)\n"
+        "  --iterations  timed calls per operation (default 2000; create/destroy: N/10, >= 10);\n"
+        "                a tenth as many untimed warm-up rounds go first\n",
+        argv0);
 }
 
 static void default_guest_dir(char *out, size_t size)
@@ -303,8 +302,8 @@ static void default_guest_dir(char *out, size_t size)
     snprintf(out, size, "%s/../guests", dir);
 }
 
-static void print_header(const bench *b, const char *guests, uint64_t default_size, uint64_t small_size,
-                         uint64_t large_size)
+static void print_header(const bench *b, const char *guests, uint64_t default_size,
+                         uint64_t small_size, uint64_t large_size)
 {
     char cpu[128] = "unknown CPU", line[256];
     FILE *f = fopen("/proc/cpuinfo", "r");
@@ -315,14 +314,15 @@ static void print_header(const bench *b, const char *guests, uint64_t default_si
             break;
         }
     }
-    if (f)
-        fclose(f);
+    if (f) fclose(f);
     struct utsname u;
-    if (uname(&u) != 0)
-        snprintf(u.release, sizeof(u.release), "?");
-    printf("bench_sandbox: mode %s (%s); guests %s\n", mode_name, hl_execution_mode_name(b->mode), guests);
-    printf("machine: %s, %ld cores online; Linux %s\n", cpu, sysconf(_SC_NPROCESSORS_ONLN), u.release);
-    printf("iterations: %zu timed after %zu warm-up per operation; create/destroy %zu after %zu; CLOCK_MONOTONIC\n",
+    if (uname(&u) != 0) snprintf(u.release, sizeof(u.release), "?");
+    printf("bench_sandbox: mode %s (%s); guests %s\n", mode_name, hl_execution_mode_name(b->mode),
+           guests);
+    printf("machine: %s, %ld cores online; Linux %s\n", cpu, sysconf(_SC_NPROCESSORS_ONLN),
+           u.release);
+    printf("iterations: %zu timed after %zu warm-up per operation; create/destroy %zu after %zu; "
+           "CLOCK_MONOTONIC\n",
            b->iters, b->warmup, b->create_iters, b->create_warmup);
     printf("sandboxes: default config %.2f MiB (simpleguest's own 64 KiB stack, 128 KiB heap); "
            "\"small\" %.2f MiB (heap 1 MiB); \"256 MiB\" %.2f MiB (heap 256 MiB)\n\n",
@@ -351,8 +351,7 @@ int main(int argc, char **argv)
     if (!mode) {
         int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
         mode = fd >= 0 ? "kvm" : "inproc";
-        if (fd >= 0)
-            close(fd);
+        if (fd >= 0) close(fd);
     }
     if (strcmp(mode, "kvm") == 0)
         b.mode = HL_MODE_RUN_IN_HYPERVISOR;
@@ -378,7 +377,8 @@ int main(int argc, char **argv)
     snprintf(b.simple, sizeof(b.simple), "%s/simpleguest", gdir);
     snprintf(b.callback, sizeof(b.callback), "%s/callbackguest", gdir);
     if (access(b.simple, R_OK) != 0 || access(b.callback, R_OK) != 0) {
-        fprintf(stderr, "bench_sandbox: %s or %s: %s (give --guests DIR)\n", b.simple, b.callback, strerror(errno));
+        fprintf(stderr, "bench_sandbox: %s or %s: %s (give --guests DIR)\n", b.simple, b.callback,
+                strerror(errno));
         return 1;
     }
 
@@ -389,7 +389,8 @@ int main(int argc, char **argv)
         char why[256];
         progress("the bare KVM baseline");
         uint64_t *c = xcalloc(b.create_iters), *d = xcalloc(b.create_iters), *io = xcalloc(b.iters);
-        if (bench_kvm_bare_create_hlt(b.create_warmup, b.create_iters, c, d, why, sizeof(why)) < 0 ||
+        if (bench_kvm_bare_create_hlt(b.create_warmup, b.create_iters, c, d, why, sizeof(why)) <
+                0 ||
             bench_kvm_bare_port_io(b.warmup, b.iters, io, why, sizeof(why)) < 0) {
             fprintf(stderr, "bench_sandbox: %s\n", why);
             return 1;
@@ -449,20 +450,24 @@ int main(int argc, char **argv)
     }
     add_row("sandbox create + initialise (simpleguest)", create, b_create, vm_create.median);
     add_row("sandbox destroy", destroy, kvm ? "bare VM destroy" : NULL, vm_destroy.median);
-    add_row("sandbox create + initialise, 256 MiB heap", create_large, "create + initialise, default", create.median);
+    add_row("sandbox create + initialise, 256 MiB heap", create_large,
+            "create + initialise, default", create.median);
     add_row("sandbox destroy, 256 MiB heap", destroy_large, "destroy, default", destroy.median);
     add_row("call `nothing`, with restore", with_restore, b_io, port_io.median);
     add_row("call `nothing`, no restore (in a call context)", no_restore, b_io, port_io.median);
     add_row("call `add_via_host` (1 host call), with restore", host_call, b_io, port_io.median);
     stats extra = {.derived = true,
-                   .median = host_call.median > with_restore.median ? host_call.median - with_restore.median : 0};
+                   .median = host_call.median > with_restore.median
+                                 ? host_call.median - with_restore.median
+                                 : 0};
     add_row("  one host call: add_via_host - nothing (medians)", extra, b_io, port_io.median);
     char op[96];
     for (size_t k = 0; k < NDIRTY; k++) {
         unsigned long long n = (unsigned long long)dirty_counts[k];
         snprintf(op, sizeof(op), "restore alone, dirty_pages(%llu), small: %llu pages", n,
                  (unsigned long long)rr[0][k].pages);
-        add_row(op, rr[0][k].restore, k ? "restore alone, small, dirty_pages(1)" : NULL, rr[0][0].restore.median);
+        add_row(op, rr[0][k].restore, k ? "restore alone, small, dirty_pages(1)" : NULL,
+                rr[0][0].restore.median);
         snprintf(op, sizeof(op), "restore alone, dirty_pages(%llu), 256 MiB: %llu pages", n,
                  (unsigned long long)rr[1][k].pages);
         add_row(op, rr[1][k].restore, "restore alone, small, same n", rr[0][k].restore.median);
@@ -470,12 +475,12 @@ int main(int argc, char **argv)
     for (size_t k = 0; k < NDIRTY; k++) {
         unsigned long long n = (unsigned long long)dirty_counts[k];
         snprintf(op, sizeof(op), "call dirty_pages(%llu) incl. restore, small", n);
-        add_row(op, rr[0][k].call, k ? "whole call, small, dirty_pages(1)" : NULL, rr[0][0].call.median);
+        add_row(op, rr[0][k].call, k ? "whole call, small, dirty_pages(1)" : NULL,
+                rr[0][0].call.median);
         snprintf(op, sizeof(op), "call dirty_pages(%llu) incl. restore, 256 MiB", n);
         add_row(op, rr[1][k].call, "whole call, small, same n", rr[0][k].call.median);
     }
     print_table();
-    if (!kvm)
-        printf("\n(no bare KVM baseline in inproc mode: run with --mode kvm for it)\n");
+    if (!kvm) printf("\n(no bare KVM baseline in inproc mode: run with --mode kvm for it)\n");
     return 0;
 }
