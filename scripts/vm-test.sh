@@ -34,8 +34,8 @@ envs=()
 dirs=()
 
 usage() {
-  sed -n '3,/^$/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
-  exit 125
+  sed -n '3,/^[^#]/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+  exit 0
 }
 fail() {
   echo "vm-test: error: $*" >&2

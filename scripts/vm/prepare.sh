@@ -96,7 +96,8 @@ if [ -z "$pkg" ]; then
   fi
   [ -n "$pkg" ] || die "cannot tell which kernel package linux-image-amd64 depends on (apt-cache depends linux-image-amd64)"
 fi
-version=$(apt-cache policy "$pkg" 2>/dev/null | sed -n 's/^ *Candidate: //p')
+candidate() { apt-cache policy "$pkg" 2>/dev/null | sed -n 's/^ *Candidate: //p'; }
+version=$(candidate)
 [ -n "$version" ] && [ "$version" != "(none)" ] || die "apt knows no candidate version of $pkg"
 kdir="$pkg-$version"
 if [ -f "$CACHE/$kdir/complete" ]; then
@@ -108,12 +109,23 @@ fi
 
 work=$(mktemp -d "$CACHE/.work.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-say "downloading $pkg $version (apt-get download)"
 apt_opts=()
 # as root, apt drops to the _apt user to download, who cannot write into root's home
 [ "$(id -u)" -eq 0 ] && apt_opts=(-o APT::Sandbox::User=root)
-(cd "$work" && apt-get download -q "${apt_opts[@]}" "$pkg=$version" >&2) ||
-  die "apt-get download $pkg=$version failed (is a Debian mirror reachable?)"
+download() {
+  say "downloading $pkg $version (apt-get download)"
+  (cd "$work" && apt-get download -q "${apt_opts[@]}" "$pkg=$version" >&2)
+}
+if ! download; then
+  # stale package lists name a version the mirror no longer has: refresh them once
+  say "download failed: apt-get update, then again"
+  if [ "$(id -u)" -ne 0 ]; then sudo apt-get update -q >&2; else apt-get update -q >&2; fi ||
+    die "apt-get update failed"
+  [ -n "${HL_VM_KERNEL_PKG:-}" ] || pkg=$(kernel_package)
+  version=$(candidate)
+  kdir="$pkg-$version"
+  download || die "apt-get download $pkg=$version failed (is a Debian mirror reachable?)"
+fi
 deb=$(ls "$work"/*.deb 2>/dev/null | head -1)
 [ -n "$deb" ] || die "apt-get download left no .deb in $work"
 say "unpacking $(basename "$deb") (dpkg-deb -x)"
