@@ -8,6 +8,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static int is_blob(const hl_value *v) { return v->type == HL_TYPE_STRING || v->type == HL_TYPE_BYTES; }
+
 static int same_value(const hl_value *a, const hl_value *b)
 {
     if (a->type != b->type)
@@ -48,6 +50,25 @@ static void round_trip_call(const char *name, const hl_value *args, size_t n)
     free(buf);
 }
 
+/* A decoded result re-encodes and decodes to the same status and value. */
+static void round_trip_result(uint32_t status, const hl_value *v)
+{
+    uint8_t *buf = malloc(64 + (is_blob(v) ? v->u.buf.len : 0));
+    uint64_t size = 64 + (is_blob(v) ? v->u.buf.len : 0);
+    hl_error err;
+    if (!buf || hl_codec_write_result(buf, size, status, v, "output_data_size", &err) != HL_OK)
+        abort();
+    hl_buf store = {0};
+    uint32_t status2 = 0;
+    hl_value v2;
+    if (hl_codec_read_result(buf, size, &store, &status2, &v2, &err) != HL_OK || status2 != status)
+        abort();
+    if (status == 0 && !same_value(v, &v2))
+        abort();
+    hl_buf_free(&store);
+    free(buf);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     hl_error err;
@@ -59,6 +80,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (st == HL_OK && status == 0 && (unsigned)v[0].type >= HL_TYPE_COUNT)
         abort();
+    if (st == HL_OK)
+        round_trip_result(status, &v[0]);
 
     const char *name = NULL;
     size_t n = 0;
