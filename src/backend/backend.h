@@ -61,6 +61,9 @@ typedef struct hl_backend_ops {
     void (*cancel)(hl_backend *b);
     /* On the sandbox thread: from now on, record the pages the guest writes. */
     hl_status (*track_dirty)(hl_backend *b, hl_error *err);
+    /* On the sandbox thread: the host wrote page `page` through its own view; restore copies it
+     * back too (counted once even if the guest wrote it as well). */
+    void (*mark_dirty)(hl_backend *b, uint64_t page);
     /* On the sandbox thread: copies every page the guest wrote since tracking began or the last
      * restore back from `snapshot` (same layout as mem) and starts recording afresh. Adds the
      * number of pages copied to *pages. */

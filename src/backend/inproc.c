@@ -27,11 +27,13 @@
 
 #define PAGE 4096ull
 #define PF_WRITABLE 1u
-#define PF_DIRTY 2u
+#define PF_DIRTY 2u  /* made writable in the guest view since the last restore */
+#define PF_LISTED 4u /* in the dirty list */
 
 struct hl_backend {
     uintptr_t host_rsp; /* first: the trampoline reads it at offset 0 */
     uint8_t *guest;
+    uint8_t *host; /* the host's view of the same pages (restore writes here) */
     uint64_t size, npages;
     hl_io_handler io;
     void *io_ctx;
@@ -86,7 +88,6 @@ __asm__(".text\n"
         ".size hl_inproc_host_trampoline, .-hl_inproc_host_trampoline\n");
 
 static _Thread_local struct hl_backend *tls_backend;
-static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 static int cancel_signal;
 static const int fault_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP};
 #define NFAULT (sizeof(fault_signals) / sizeof(fault_signals[0]))
@@ -160,8 +161,9 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
         uint64_t page = (addr - base) / PAGE;
         if ((b->pflags[page] & (PF_WRITABLE | PF_DIRTY)) == PF_WRITABLE &&
             mprotect(b->guest + page * PAGE, PAGE, PROT_READ | PROT_WRITE) == 0) {
-            b->pflags[page] |= PF_DIRTY;
-            b->dirty[b->ndirty++] = (uint32_t)page;
+            if (!(b->pflags[page] & PF_LISTED))
+                b->dirty[b->ndirty++] = (uint32_t)page;
+            b->pflags[page] |= PF_DIRTY | PF_LISTED;
             return; /* the write is retried and now succeeds */
         }
     }
@@ -175,22 +177,43 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
     leave_guest(b);
 }
 
-static void install_handlers(void)
+static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Installs our handler for sig unless it is already there, keeping the one it replaces. While a
+ * handler runs, the other signals we handle are blocked: a cancel must not interrupt the
+ * recording of a dirty page. */
+static void install_one(int sig, struct sigaction *prev)
 {
-    cancel_signal = SIGRTMIN + 5;
+    struct sigaction cur;
+    if (sigaction(sig, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_signal)
+        return;
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_sigaction = on_signal;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
     for (size_t i = 0; i < NFAULT; i++)
-        sigaction(fault_signals[i], &sa, &previous[i]);
-    sigaction(cancel_signal, &sa, &previous[NFAULT]);
+        sigaddset(&sa.sa_mask, fault_signals[i]);
+    sigaddset(&sa.sa_mask, cancel_signal);
+    *prev = cur; /* chained from now on */
+    sigaction(sig, &sa, NULL);
+}
+
+/* Called at every sandbox creation: an application (or a test framework) may have installed its
+ * own handlers since; ours go back on top and chain to theirs. */
+static void install_handlers(void)
+{
+    pthread_mutex_lock(&install_lock);
+    cancel_signal = SIGRTMIN + 5;
+    for (size_t i = 0; i < NFAULT; i++)
+        install_one(fault_signals[i], &previous[i]);
+    install_one(cancel_signal, &previous[NFAULT]);
+    pthread_mutex_unlock(&install_lock);
 }
 
 int hl_backend_cancel_signal(void)
 {
-    pthread_once(&install_once, install_handlers);
+    install_handlers();
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, cancel_signal);
@@ -239,6 +262,7 @@ static hl_status inproc_create(hl_backend **out, const hl_mem *mem, const hl_lay
     if (!b)
         return hl_errorf(err, HL_E_NOMEM, "out of memory");
     b->size = mem->size;
+    b->host = mem->host;
     b->npages = mem->size / PAGE;
     b->io = io;
     b->io_ctx = io_ctx;
@@ -346,7 +370,7 @@ static hl_status inproc_track_dirty(hl_backend *b, hl_error *err)
         }
         uint64_t q = p;
         while (q < b->npages && (b->pflags[q] & PF_WRITABLE))
-            b->pflags[q++] &= (uint8_t)~PF_DIRTY;
+            b->pflags[q++] &= (uint8_t) ~(PF_DIRTY | PF_LISTED);
         if (mprotect(b->guest + p * PAGE, (q - p) * PAGE, PROT_READ) != 0)
             return hl_errorf(err, HL_E_BACKEND, "mprotect failed while arming dirty-page tracking");
         p = q;
@@ -356,21 +380,35 @@ static hl_status inproc_track_dirty(hl_backend *b, hl_error *err)
     return HL_OK;
 }
 
+static void inproc_mark_dirty(hl_backend *b, uint64_t page)
+{
+    if (page < b->npages && b->tracking && !(b->pflags[page] & PF_LISTED)) {
+        b->pflags[page] |= PF_LISTED;
+        b->dirty[b->ndirty++] = (uint32_t)page;
+    }
+}
+
 static hl_status inproc_restore(hl_backend *b, const uint8_t *snapshot, uint64_t *pages, hl_error *err)
 {
     uint64_t n = b->ndirty;
     if (n > 1)
         qsort(b->dirty, n, sizeof(uint32_t), cmp_u32);
-    for (uint64_t i = 0; i < n;) {
+    for (uint64_t i = 0; i < n;) { /* runs of consecutive pages */
         uint64_t j = i + 1;
         while (j < n && b->dirty[j] == b->dirty[j - 1] + 1)
             j++;
         uint64_t off = (uint64_t)b->dirty[i] * PAGE, len = (j - i) * PAGE;
-        memcpy(b->guest + off, snapshot + off, len); /* the page is writable until re-armed */
-        if (mprotect(b->guest + off, len, PROT_READ) != 0)
-            return hl_errorf(err, HL_E_BACKEND, "mprotect failed while restoring the snapshot");
-        for (uint64_t k = i; k < j; k++)
-            b->pflags[b->dirty[k]] &= (uint8_t)~PF_DIRTY;
+        memcpy(b->host + off, snapshot + off, len);
+        for (uint64_t k = i; k < j;) { /* re-arm the pages the guest had made writable */
+            uint64_t m = k;
+            while (m < j && (b->pflags[b->dirty[m]] & PF_DIRTY))
+                m++;
+            if (m > k && mprotect(b->guest + (uint64_t)b->dirty[k] * PAGE, (m - k) * PAGE, PROT_READ) != 0)
+                return hl_errorf(err, HL_E_BACKEND, "mprotect failed while restoring the snapshot");
+            for (uint64_t x = k; x < (m > k ? m : k + 1); x++)
+                b->pflags[b->dirty[x]] &= (uint8_t) ~(PF_DIRTY | PF_LISTED);
+            k = m > k ? m : k + 1;
+        }
         i = j;
     }
     b->ndirty = 0;
@@ -400,6 +438,7 @@ const hl_backend_ops hl_backend_inproc = {
     .run = inproc_run,
     .cancel = inproc_cancel,
     .track_dirty = inproc_track_dirty,
+    .mark_dirty = inproc_mark_dirty,
     .restore = inproc_restore,
     .destroy = inproc_destroy,
 };

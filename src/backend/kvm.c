@@ -32,7 +32,8 @@ struct hl_backend {
     int signal;
     atomic_int cancel_req;
     struct kvm_sregs sregs0; /* long mode, as every run starts */
-    uint64_t *bitmap;
+    uint64_t *bitmap;    /* KVM's dirty log */
+    uint64_t *host_bits; /* pages the host wrote */
     size_t bitmap_bytes;
 };
 
@@ -135,6 +136,7 @@ static void kvm_destroy(hl_backend *b)
     if (b->kvm >= 0)
         close(b->kvm);
     free(b->bitmap);
+    free(b->host_bits);
     free(b);
 }
 
@@ -212,7 +214,7 @@ static hl_status kvm_create(hl_backend **out, const hl_mem *mem, const hl_layout
     }
     long_mode_sregs(&b->sregs0, b->base + pt->offset, sys_gpa);
     b->bitmap_bytes = ((npages + 63) / 64) * 8;
-    if (!(b->bitmap = calloc(1, b->bitmap_bytes))) {
+    if (!(b->bitmap = calloc(1, b->bitmap_bytes)) || !(b->host_bits = calloc(1, b->bitmap_bytes))) {
         st = hl_errorf(err, HL_E_NOMEM, "out of memory");
         goto fail;
     }
@@ -269,6 +271,12 @@ static void exception(struct hl_backend *b, unsigned vector, hl_run_result *res)
     else
         snprintf(res->detail, sizeof(res->detail), "%s (vector %u, error code %#llx)", hl_x86_vector_name(vector),
                  vector, (unsigned long long)res->error_code);
+}
+
+static unsigned long long internal_rip(struct hl_backend *b)
+{
+    struct kvm_regs regs;
+    return xioctl(b->vcpu, KVM_GET_REGS, &regs) == 0 ? (unsigned long long)regs.rip : 0;
 }
 
 static void stopped(hl_run_result *res, const char *fmt, unsigned long long a)
@@ -332,12 +340,11 @@ static hl_status kvm_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_t s
             stopped(res, "triple fault (an exception while handling an exception)%.0llu", 0);
             return HL_OK;
         case KVM_EXIT_FAIL_ENTRY:
-            stopped(res, "KVM could not enter the guest (hardware reason %#llx)",
-                    r->fail_entry.hardware_entry_failure_reason);
-            return HL_OK;
+            return hl_errorf(err, HL_E_BACKEND, "KVM could not enter the guest (hardware reason %#llx)",
+                             (unsigned long long)r->fail_entry.hardware_entry_failure_reason);
         case KVM_EXIT_INTERNAL_ERROR:
-            stopped(res, "KVM internal error (suberror %llu)", r->internal.suberror);
-            return HL_OK;
+            return hl_errorf(err, HL_E_BACKEND, "KVM internal error (suberror %u) at guest rip %#llx",
+                             r->internal.suberror, internal_rip(b));
         default:
             stopped(res, "unexpected KVM exit reason %llu", r->exit_reason);
             return HL_OK;
@@ -363,7 +370,8 @@ static hl_status kvm_restore(hl_backend *b, const uint8_t *snapshot, uint64_t *p
         return st;
     uint64_t n = 0;
     for (size_t w = 0; w < b->bitmap_bytes / 8; w++) {
-        uint64_t bits = b->bitmap[w];
+        uint64_t bits = b->bitmap[w] | b->host_bits[w];
+        b->host_bits[w] = 0;
         while (bits) {
             uint64_t page = w * 64 + (uint64_t)__builtin_ctzll(bits);
             bits &= bits - 1;
@@ -375,6 +383,12 @@ static hl_status kvm_restore(hl_backend *b, const uint8_t *snapshot, uint64_t *p
     return HL_OK;
 }
 
+static void kvm_mark_dirty(hl_backend *b, uint64_t page)
+{
+    if (page < b->size / PAGE)
+        b->host_bits[page / 64] |= 1ull << (page % 64);
+}
+
 const hl_backend_ops hl_backend_kvm = {
     .name = "kvm",
     .fixed_base = KVM_BASE,
@@ -384,6 +398,7 @@ const hl_backend_ops hl_backend_kvm = {
     .run = kvm_run,
     .cancel = kvm_cancel,
     .track_dirty = kvm_track_dirty,
+    .mark_dirty = kvm_mark_dirty,
     .restore = kvm_restore,
     .destroy = kvm_destroy,
 };

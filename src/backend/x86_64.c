@@ -23,8 +23,10 @@ uint64_t hl_x86_page_table_pages(uint64_t end)
 size_t hl_x86_build_page_tables(uint8_t *pt, size_t pt_size, uint64_t pt_gpa, uint64_t map_base,
                                 const uint8_t *perms, uint64_t npages)
 {
+    if ((map_base | pt_gpa) & (PAGE - 1) || npages > (512ull << 30) / PAGE || map_base > (512ull << 30))
+        return 0;
     uint64_t end = map_base + npages * PAGE;
-    if ((map_base | pt_gpa) & (PAGE - 1) || end > (512ull << 30) || end < map_base)
+    if (end > (512ull << 30))
         return 0;
     uint64_t npd = div_up(end, 1ull << 30), npt = div_up(end, 2ull << 20);
     uint64_t need = (2 + npd + npt) * PAGE;

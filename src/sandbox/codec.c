@@ -138,7 +138,7 @@ static int get_value(const uint8_t *p, uint64_t *off, uint64_t end, hl_value *v)
     if (h.type >= HL_TYPE_COUNT)
         return -1;
     if (is_var(h.type)) {
-        if (h.len >= room || align8((uint64_t)h.len + 1) > room)
+        if (h.len >= room || align8((uint64_t)h.len + 1) > room || (h.type == HL_TYPE_STRING && d[h.len] != 0))
             return -1;
         v->u.buf.ptr = d;
         v->u.buf.len = h.len;

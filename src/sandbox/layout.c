@@ -8,7 +8,8 @@
 
 #define PAGE ((uint64_t)HL_PAGE_SIZE)
 
-static uint64_t page_round(uint64_t x) { return (x + PAGE - 1) & ~(PAGE - 1); }
+/* Rounds up to a page; values too large to round saturate (and fail the cap check). */
+static uint64_t page_round(uint64_t x) { return x > UINT64_MAX - PAGE ? UINT64_MAX : (x + PAGE - 1) & ~(PAGE - 1); }
 
 /* Page tables for everything up to `end`, plus the GDT/TSS, IDT and exception stub pages. */
 static uint64_t system_pages(uint64_t end) { return hl_x86_page_table_pages(end) + HL_X86_SYS_PAGES; }
@@ -64,8 +65,11 @@ hl_status hl_layout_compute(const hl_config *cfg, const hl_elf_info *elf, uint64
         rest += sizes[i]; /* at most 16 terms of at most 1 GiB: no overflow */
     }
     /* the page tables map everything up to the end, themselves included */
-    uint64_t pt = PAGE * system_pages(base + rest);
-    pt = PAGE * system_pages(base + rest + pt);
+    uint64_t pt = 0, next = PAGE * system_pages(base + rest);
+    while (next != pt) { /* grows monotonically and is bounded: reaches its fixed point quickly */
+        pt = next;
+        next = PAGE * system_pages(base + rest + pt);
+    }
     sizes[HL_REGION_PAGE_TABLES] = pt;
     if (rest + pt > cap)
         goto too_big;

@@ -33,10 +33,7 @@ void hl_sb_host_wrote(hl_sandbox *sb, uint64_t off, uint64_t len)
     if (!sb->snapshot || len == 0)
         return; /* before the snapshot there is nothing to restore */
     for (uint64_t p = off / PAGE; p <= (off + len - 1) / PAGE && p < sb->mem.size / PAGE; p++)
-        if (!sb->host_dirty_flag[p]) {
-            sb->host_dirty_flag[p] = 1;
-            sb->host_dirty[sb->nhost_dirty++] = (uint32_t)p;
-        }
+        sb->ops->mark_dirty(sb->be, p);
 }
 
 static hl_region region_of(const hl_sandbox *sb, hl_region_id id, uint64_t size)
@@ -86,11 +83,6 @@ static hl_status map_memory(hl_sandbox *sb, hl_error *err)
         return hl_errorf(err, HL_E_NOMEM, "could not map the guest memory (%llu bytes): %s",
                          (unsigned long long)sb->mem.size, strerror(errno));
     }
-    uint64_t pages = sb->mem.size / PAGE;
-    sb->host_dirty = calloc(pages, sizeof(uint32_t));
-    sb->host_dirty_flag = calloc(pages, 1);
-    if (!sb->host_dirty || !sb->host_dirty_flag)
-        return hl_errorf(err, HL_E_NOMEM, "out of memory");
     return HL_OK;
 }
 
@@ -294,8 +286,6 @@ void hl_sb_free(hl_sandbox *sb)
     hl_sb_free_hostfns(sb);
     free(sb->guestfns);
     free(sb->guestfn_names);
-    free(sb->host_dirty);
-    free(sb->host_dirty_flag);
     hl_buf_free(&sb->result_store);
     hl_buf_free(&sb->call_store);
     hl_buf_free(&sb->msg_store);
@@ -396,6 +386,7 @@ static hl_status run_guest(hl_sandbox *sb, uint64_t entry, const char *what)
     sb->io_status = HL_OK;
     uint64_t stack_top = hl_layout_addr(&sb->layout, HL_REGION_STACK) + sb->layout.region[HL_REGION_STACK].size;
     hl_status st = sb->ops->run(sb->be, entry, hl_layout_addr(&sb->layout, HL_REGION_PEB), stack_top, &r, &e);
+    hl_sb_run_finished(sb);
     if (st)
         return job_fail(sb, st, "%s", e.message);
     return outcome(sb, &r, what);
@@ -406,13 +397,6 @@ static hl_status restore(hl_sandbox *sb)
     uint64_t t0 = now_ns(), pages = 0;
     hl_error e;
     hl_status st = sb->ops->restore(sb->be, sb->snapshot, &pages, &e);
-    for (size_t i = 0; i < sb->nhost_dirty; i++) {
-        uint64_t off = (uint64_t)sb->host_dirty[i] * PAGE;
-        memcpy(sb->mem.host + off, sb->snapshot + off, PAGE);
-        sb->host_dirty_flag[sb->host_dirty[i]] = 0;
-    }
-    pages += sb->nhost_dirty;
-    sb->nhost_dirty = 0;
     sb->stats.last_restore_pages = pages;
     sb->stats.last_restore_ns = now_ns() - t0;
     if (st)

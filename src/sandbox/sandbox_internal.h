@@ -53,10 +53,6 @@ struct hl_sandbox {
     uint64_t host_result_off; /* where a host function's result goes in `input` */
     uint8_t cookie[16];
 
-    /* pages the host wrote through its own view since the last restore */
-    uint32_t *host_dirty;
-    uint8_t *host_dirty_flag;
-    size_t nhost_dirty;
 
     /* decoded data handed to the caller or to host functions */
     hl_buf result_store, call_store, msg_store;
@@ -73,6 +69,7 @@ struct hl_sandbox {
     pthread_cond_t cv_job, cv_done;
     job_kind job;
     int job_done;
+    int run_done; /* the guest's run within the job has ended (the time limit stops there) */
     int abandoned; /* destroyed while the thread was stuck: the thread frees the sandbox */
     /* the job's inputs and outputs */
     const char *call_name;
@@ -99,6 +96,8 @@ hl_status hl_sb_thread_start(hl_sandbox *sb, hl_error *err);
 /* Runs a job on the sandbox thread and waits. timeout_ms 0 waits for ever; otherwise, past it the
  * run is cancelled and retried for cancel_wait_ms, after which the sandbox is poisoned. */
 hl_status hl_sb_job(hl_sandbox *sb, job_kind kind, uint32_t timeout_ms, uint32_t cancel_wait_ms, hl_error *err);
+/* On the sandbox thread: the guest's run is over; the caller stops timing. */
+void hl_sb_run_finished(hl_sandbox *sb);
 /* Ends the thread (or abandons it to free the sandbox itself when it is stuck). Returns 1 when
  * the caller must free the sandbox, 0 when the thread will. */
 int hl_sb_thread_stop(hl_sandbox *sb);

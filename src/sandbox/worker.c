@@ -32,6 +32,14 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+void hl_sb_run_finished(hl_sandbox *sb)
+{
+    pthread_mutex_lock(&sb->mu);
+    sb->run_done = 1;
+    pthread_cond_broadcast(&sb->cv_done);
+    pthread_mutex_unlock(&sb->mu);
+}
+
 hl_status hl_sb_thread_start(hl_sandbox *sb, hl_error *err)
 {
     pthread_condattr_t ca;
@@ -77,6 +85,7 @@ hl_status hl_sb_job(hl_sandbox *sb, job_kind kind, uint32_t timeout_ms, uint32_t
     pthread_mutex_lock(&sb->mu);
     sb->job = kind;
     sb->job_done = 0;
+    sb->run_done = 0;
     sb->job_status = HL_OK;
     hl_error_clear(&sb->job_err);
     pthread_cond_signal(&sb->cv_job);
@@ -85,23 +94,27 @@ hl_status hl_sb_job(hl_sandbox *sb, job_kind kind, uint32_t timeout_ms, uint32_t
             pthread_cond_wait(&sb->cv_done, &sb->mu);
     } else {
         struct timespec deadline = after_ms(timeout_ms);
-        while (!sb->job_done && pthread_cond_timedwait(&sb->cv_done, &sb->mu, &deadline) != ETIMEDOUT)
+        /* the limit covers the guest's run; the host's work after it (reading results, the
+         * snapshot, the restore) is waited for without one */
+        while (!sb->job_done && !sb->run_done &&
+               pthread_cond_timedwait(&sb->cv_done, &sb->mu, &deadline) != ETIMEDOUT)
             ;
-        if (!sb->job_done) {
+        if (!sb->job_done && !sb->run_done) {
             /* too long: cancel, and keep cancelling (a signal can land at an unlucky moment)
              * until the run ends or the wait for cancellation runs out */
             struct timespec give_up = after_ms(cancel_wait_ms);
-            while (!sb->job_done) {
+            while (!sb->job_done && !sb->run_done) {
                 pthread_mutex_unlock(&sb->mu);
                 sb->ops->cancel(sb->be);
                 pthread_mutex_lock(&sb->mu);
                 struct timespec next = after_ms(1);
                 if (!before(&next, &give_up))
                     next = give_up;
-                while (!sb->job_done && pthread_cond_timedwait(&sb->cv_done, &sb->mu, &next) != ETIMEDOUT)
+                while (!sb->job_done && !sb->run_done &&
+                       pthread_cond_timedwait(&sb->cv_done, &sb->mu, &next) != ETIMEDOUT)
                     ;
                 struct timespec now = after_ms(0);
-                if (!sb->job_done && !before(&now, &give_up)) {
+                if (!sb->job_done && !sb->run_done && !before(&now, &give_up)) {
                     sb->state = SB_POISONED;
                     pthread_mutex_unlock(&sb->mu);
                     return hl_errorf(err, HL_E_POISONED,
@@ -113,6 +126,8 @@ hl_status hl_sb_job(hl_sandbox *sb, job_kind kind, uint32_t timeout_ms, uint32_t
             }
         }
     }
+    while (!sb->job_done)
+        pthread_cond_wait(&sb->cv_done, &sb->mu);
     hl_status st = sb->job_status;
     if (err && st != HL_OK)
         *err = sb->job_err;

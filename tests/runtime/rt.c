@@ -1,6 +1,8 @@
 /* rt.c - helpers shared by the runtime suite: mode and guests from the environment, sandboxes, checks. */
 #include "rt.h"
 
+#include <unistd.h>
+
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,7 +179,7 @@ char *rt_pattern(size_t n, size_t shift)
 /* cmocka installs its own SIGSEGV/SIGILL/SIGFPE/SIGBUS/SIGSYS handlers with signal() around every
  * test, setup and teardown, and puts the previous ones back afterwards. The in-process backend
  * installs its fault handlers once per process, so cmocka's restore would remove them and the
- * first dirty-page write of a guest would kill the test (see the KNOWN BUG test in test_faults).
+ * first dirty-page write of a guest could kill the test if no sandbox was created after it.
  * This definition takes the place of libc's signal() for cmocka: it leaves fault signals alone
  * (a real crash still ends the test binary, which CTest reports) and passes others through. */
 sighandler_t signal(int sig, sighandler_t handler)
@@ -274,4 +276,17 @@ const char *rt_after_at(const char *file, int line, const char *msg, const char 
         _fail(file, line);
     }
     return p + strlen(marker);
+}
+
+const char *rt_sample_hyperfile(void)
+{
+    const char *p = getenv("HL_SAMPLE_HYPERFILE");
+    if (!p || !*p)
+        p = HL_SOURCE_DIR "/../shared/hyperfile-sample.toml";
+    if (access(p, R_OK) == 0)
+        return p;
+    const char *ci = getenv("CI");
+    if (ci && strcmp(ci, "true") == 0)
+        fail_msg("%s is missing, and under CI=true the HIP's sample must be tested", p);
+    return NULL;
 }

@@ -22,7 +22,9 @@ const char *rt_mode_tag(void);
 /* The path of a test guest, e.g. rt_guest("simpleguest"); valid until the next call on the thread. */
 const char *rt_guest(const char *name);
 /* The HIP's sample hyperfile, read in place. */
-#define RT_SAMPLE_HYPERFILE HL_SOURCE_DIR "/../shared/hyperfile-sample.toml"
+/* The HIP's sample: $HL_SAMPLE_HYPERFILE (set for runs inside the emulated VM), else beside the
+ * repository. NULL when it is absent outside CI (the test skips); under CI=true absence fails. */
+const char *rt_sample_hyperfile(void);
 
 /* Loads a hyperfile string over the defaults, with `execution_mode` set to the suite's mode
  * first (the text must not set it itself). Fails the test, showing the diagnostics, on error. */

@@ -178,12 +178,6 @@ static void test_app_signal_handler_after_library(void **state)
     (void)state;
     if (rt_mode() != HL_MODE_RUN_IN_PROCESS)
         skip();
-    if (!getenv("HL_TEST_KNOWN_BUGS")) {
-        print_message("KNOWN BUG: src/backend/inproc.c installs its fault handlers once per process "
-                      "(pthread_once); a SIGSEGV handler the application installs afterwards receives the "
-                      "guest's dirty-page faults and the process dies. Set HL_TEST_KNOWN_BUGS=1 to run.\n");
-        skip();
-    }
     fflush(NULL);
     pid_t pid = fork();
     assert_true(pid >= 0);

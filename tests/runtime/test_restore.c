@@ -63,7 +63,10 @@ static void test_large_dirty_set(void **state)
     hl_sandbox *sb = rt_sandbox("simpleguest", "heap_size_override = \"32MiB\"\n");
     for (int round = 0; round < 5; round++) {
         uint64_t pages = restored_after(sb, "dirty_pages", RT_ARGS(hl_u64(4096)));
-        assert_true(pages >= 4096 && pages < 4096 + OVERHEAD);
+        /* under KVM with AMD nested paging, the page-table pages the guest's walks go through are
+         * logged as dirty too: one per 2 MiB of memory touched (8 here) */
+        if (pages < 4096 || pages >= 4096 + OVERHEAD + 4096 / 512)
+            fail_msg("round %d: dirty_pages(4096) restored %llu pages", round, (unsigned long long)pages);
         assert_int_equal(rt_ok(sb, "heap_free", RT_NOARGS).u.u64, (32u << 20) - 16);
     }
     rt_fails(sb, "dirty_pages", HL_E_GUEST_ERROR, 15, "only 8192 heap pages", RT_ARGS(hl_u64(8193)));
@@ -119,13 +122,6 @@ static void test_restore_after_failures(void **state)
  * fault) must not leave that page writable but untracked: it would then escape every restore. */
 static void test_cancel_during_dirty_tracking(void **state)
 {
-    if (!getenv("HL_TEST_KNOWN_BUGS")) {
-        print_message("KNOWN BUG: src/backend/inproc.c on_signal(): the cancel signal (SIGRTMIN+5) is not "
-                      "blocked while the SIGSEGV handler makes a page writable (mprotect) and before it records "
-                      "the page as dirty; a cancel landing there leaves the page writable and untracked, so its "
-                      "contents survive every later restore. Set HL_TEST_KNOWN_BUGS=1 to run.\n");
-        skip();
-    }
     hl_sandbox *sb = rt_sandbox("simpleguest", "heap_size_override = \"8MiB\"\nmax_execution_time = \"1ms\"\n"
                                                "max_wait_for_cancellation = \"255ms\"\n");
     const uint64_t pages = 2048;

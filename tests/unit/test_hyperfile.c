@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -74,6 +75,12 @@ static void test_sample_loads_exactly(void **state)
     hl_config cfg;
     hl_config_init(&cfg);
     hl_diag_list *diags = hl_diag_list_new();
+    if (access(SAMPLE, R_OK) != 0) { /* a user's clone without the shared test data */
+        if (getenv("CI") && strcmp(getenv("CI"), "true") == 0)
+            fail_msg("%s is missing, and under CI=true the HIP's sample must be tested", SAMPLE);
+        hl_diag_list_free(diags);
+        skip();
+    }
     hl_status st = hl_config_load_file(&cfg, SAMPLE, NULL, diags);
     if (st != HL_OK || hl_diag_count(diags) != 0)
         dump(diags);
