@@ -22,7 +22,6 @@ FUZZ_SECONDS ?= 60
 SAMPLE := $(abspath $(wildcard $(ROOT)/../shared/hyperfile-sample.toml))
 DEMO_FILE := $(if $(SAMPLE),$(SAMPLE),$(ROOT)/examples/hip-sample-settings.toml)
 # `hyperlight run` with the shipped example hyperfile on the demo guest (examples/guest/demoguest.c)
-DEMO_RUN := $(BUILD)/bin/hyperlight run --hyperfile $(ROOT)/examples/demo.toml $(BUILD)/guests/demoguest
 
 WERROR := $(if $(filter true,$(CI)),ON,OFF)
 # Debian's python3 is the one install-deps.sh provides packages for (python3-jsonschema); prefer
@@ -47,12 +46,7 @@ build: deps
 demo: build
 	@echo "== the effective configuration of the HIP's sample hyperfile"
 	$(BUILD)/bin/hyperlight config --hyperfile $(DEMO_FILE) --show-origin
-	@echo "== guest functions run in a sandbox configured by examples/demo.toml"
-	$(BUILD)/bin/hyperlight config --hyperfile $(ROOT)/examples/demo.toml --show-origin
-	$(DEMO_RUN) --list
-	$(DEMO_RUN) word_count "hello from the hyperfile"
-	$(DEMO_RUN) fibonacci 90
-	$(DEMO_RUN) reverse "stressed"
+	@bash $(ROOT)/scripts/demo.sh $(BUILD)
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j$(TEST_JOBS)

@@ -290,3 +290,26 @@ const char *rt_sample_hyperfile(void)
         fail_msg("%s is missing, and under CI=true the HIP's sample must be tested", p);
     return NULL;
 }
+
+/* With HL_KVM_PROBE=1 (the native KVM runs), check first that this machine's /dev/kvm can run a
+ * sandbox at all; some hosts offer a /dev/kvm that cannot (e.g. a paravirtual kvm-pvm that fails
+ * to emulate SSE instructions). Then the binary exits 77, which CTest reports as skipped, and
+ * says why. A KVM that works runs the whole suite. */
+__attribute__((constructor)) static void rt_probe_kvm(void)
+{
+    const char *probe = getenv("HL_KVM_PROBE");
+    if (!probe || strcmp(probe, "1") != 0 || rt_mode() != HL_MODE_RUN_IN_HYPERVISOR)
+        return;
+    hl_config cfg;
+    hl_config_init(&cfg);
+    hl_sandbox *sb = NULL;
+    hl_error err;
+    hl_status st = hl_sandbox_create(&sb, rt_guest("simpleguest"), &cfg, &err);
+    if (st == HL_OK)
+        st = hl_sandbox_initialize(sb, &err);
+    hl_sandbox_destroy(sb);
+    if (st == HL_E_BACKEND) {
+        fprintf(stderr, "skipped: this machine's /dev/kvm cannot run a sandbox: %s\n", err.message);
+        _exit(77);
+    }
+}
