@@ -23,7 +23,7 @@ for t in "${targets[@]}"; do
   # seeds from the tree (and the conformance suite when it is beside the repository);
   # the first byte of every input is the target's control byte
   i=0
-  for f in examples/*.toml tests/golden/*.toml; do
+  for f in examples/*.toml tests/golden/*/*.toml; do
     [ -f "$f" ] || continue
     i=$((i + 1)); { printf '\x00'; cat "$f"; } > "$work/$name/tree-$i"
   done

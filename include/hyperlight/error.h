@@ -20,7 +20,8 @@ typedef enum hl_status {
     /* sandboxes */
     HL_E_ELF,            /* the guest binary is not a loadable static x86-64 PIE */
     HL_E_LAYOUT,         /* the guest's memory does not fit (total over the limit) */
-    HL_E_TOO_LARGE,      /* arguments, a result or a table do not fit their buffer (the key is named) */
+    HL_E_TOO_LARGE,      /* arguments or a table do not fit their buffer (the key is named); a result
+                            too large is the guest's error (HL_E_GUEST_ERROR, code 15) */
     HL_E_STATE,          /* the call does not fit the sandbox's state (e.g. not initialised) */
     HL_E_BACKEND,        /* the execution backend failed (e.g. /dev/kvm unusable) */
     HL_E_GUEST_PROTOCOL, /* the guest wrote something malformed */
