@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/sysinfo.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -404,6 +405,35 @@ static hl_status restore(hl_sandbox *sb)
     return HL_OK;
 }
 
+/* Copies the memory into the snapshot. Pages of the memfd that were never touched are not
+ * resident and read as zero, like the fresh snapshot mapping: only resident pages are copied, so
+ * a large, mostly unused sandbox is not faulted in twice. With swap, a swapped-out page would
+ * look untouched, so then everything is copied. */
+static void snapshot_copy(hl_sandbox *sb)
+{
+    uint64_t npages = sb->mem.size / PAGE;
+    struct sysinfo si;
+    int no_swap = sysinfo(&si) == 0 && si.totalswap == 0;
+    unsigned char *vec = no_swap ? malloc(npages) : NULL;
+    if (!vec || mincore(sb->mem.host, sb->mem.size, vec) != 0) {
+        memcpy(sb->snapshot, sb->mem.host, sb->mem.size);
+        free(vec);
+        return;
+    }
+    for (uint64_t p = 0; p < npages;) {
+        if (!(vec[p] & 1)) {
+            p++;
+            continue;
+        }
+        uint64_t q = p;
+        while (q < npages && (vec[q] & 1))
+            q++;
+        memcpy(sb->snapshot + p * PAGE, sb->mem.host + p * PAGE, (q - p) * PAGE);
+        p = q;
+    }
+    free(vec);
+}
+
 static hl_status do_init(hl_sandbox *sb)
 {
     uint8_t *out = sb_region(sb, HL_REGION_OUTPUT);
@@ -428,7 +458,7 @@ static hl_status do_init(hl_sandbox *sb)
         sb->snapshot = NULL;
         return job_fail(sb, HL_E_NOMEM, "no memory for the snapshot (%llu bytes)", (unsigned long long)sb->mem.size);
     }
-    memcpy(sb->snapshot, sb->mem.host, sb->mem.size);
+    snapshot_copy(sb);
     st = sb->ops->track_dirty(sb->be, &e);
     if (st)
         return job_fail(sb, st, "%s", e.message);
