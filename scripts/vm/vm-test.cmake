@@ -9,8 +9,8 @@
 # host packages, kernel download), which CTest runs once, first, with its own generous time limit.
 include_guard(GLOBAL)
 
-set(HL_VM_TEST_SCRIPT ${CMAKE_CURRENT_LIST_DIR}/../vm-test.sh)
-set(HL_VM_PREPARE_SCRIPT ${CMAKE_CURRENT_LIST_DIR}/prepare.sh)
+set(HL_VM_TEST_SCRIPT ${CMAKE_CURRENT_LIST_DIR}/../vm-test.sh CACHE INTERNAL "scripts/vm-test.sh")
+set(HL_VM_PREPARE_SCRIPT ${CMAKE_CURRENT_LIST_DIR}/prepare.sh CACHE INTERNAL "scripts/vm/prepare.sh")
 find_program(HL_BASH bash REQUIRED)
 
 add_test(NAME vm.prepare COMMAND ${HL_BASH} ${HL_VM_PREPARE_SCRIPT})
