@@ -202,6 +202,66 @@ static int dirty_pages(const hlg_value *a, hlg_value *r)
 
 static int nothing(const hlg_value *a, hlg_value *r) { return 0; }
 
+/* CPU exceptions on purpose (KVM reports each with its vector). */
+static int divide_by_zero(const hlg_value *a, hlg_value *r)
+{
+    volatile int32_t zero = a[0].u.i32;
+    r->u.i32 = 100 / zero;
+    return 0;
+}
+
+static int invalid_opcode(const hlg_value *a, hlg_value *r)
+{
+    __asm__ volatile("ud2");
+    return 0;
+}
+
+static int breakpoint(const hlg_value *a, hlg_value *r)
+{
+    __asm__ volatile("int3");
+    return 0;
+}
+
+/* Executes a `ret` copied into the heap (KVM: no-execute, so #PF) or onto the stack. */
+static int exec_data(const hlg_value *a, hlg_value *r)
+{
+    static volatile uint8_t *heap_code;
+    volatile uint8_t stack_code[16];
+    uint8_t *code = a[0].u.b ? (uint8_t *)malloc(16) : (uint8_t *)stack_code;
+    if (!code)
+        return hlg_error(HL_GERR_MALLOC_FAILED, "no heap");
+    heap_code = code;
+    code[0] = 0xC3; /* ret */
+    ((void (*)(void))(uintptr_t)heap_code)();
+    return 0;
+}
+
+/* Writes to an I/O port the host does not serve. */
+static int unknown_port(const hlg_value *a, hlg_value *r)
+{
+    __asm__ volatile("outb %%al, %%dx" : : "a"(0), "d"((uint16_t)a[0].u.u32) : "memory");
+    return 0;
+}
+
+/* Throws away the IDT and faults: an exception that cannot be delivered ends as a triple fault. */
+static int triple_fault(const hlg_value *a, hlg_value *r)
+{
+    struct __attribute__((packed)) {
+        uint16_t limit;
+        uint64_t base;
+    } idtr = {0, 0};
+    __asm__ volatile("lidt %0\n\tint3" : : "m"(idtr) : "memory");
+    return 0;
+}
+
+/* Reads `offset` bytes past the end of the sandbox's memory. */
+static int read_outside(const hlg_value *a, hlg_value *r)
+{
+    const hl_peb *p = hlg_peb();
+    r->u.i32 = *(volatile int32_t *)(uintptr_t)(p->base + p->total_size + a[0].u.u64);
+    return 0;
+}
+
 void hyperlight_main(void)
 {
     hlg_register("echo_i32", HL_TYPE_I32, HLG_PARAMS(HL_TYPE_I32), echo_i32);
@@ -234,4 +294,11 @@ void hyperlight_main(void)
     hlg_register("sum_bytes", HL_TYPE_U64, HLG_PARAMS(HL_TYPE_BYTES), sum_bytes);
     hlg_register("dirty_pages", HL_TYPE_U64, HLG_PARAMS(HL_TYPE_U64), dirty_pages);
     hlg_register("nothing", HL_TYPE_VOID, HLG_NO_PARAMS, nothing);
+    hlg_register("divide_by_zero", HL_TYPE_I32, HLG_PARAMS(HL_TYPE_I32), divide_by_zero);
+    hlg_register("invalid_opcode", HL_TYPE_VOID, HLG_NO_PARAMS, invalid_opcode);
+    hlg_register("breakpoint", HL_TYPE_VOID, HLG_NO_PARAMS, breakpoint);
+    hlg_register("exec_data", HL_TYPE_VOID, HLG_PARAMS(HL_TYPE_BOOL), exec_data);
+    hlg_register("unknown_port", HL_TYPE_VOID, HLG_PARAMS(HL_TYPE_U32), unknown_port);
+    hlg_register("triple_fault", HL_TYPE_VOID, HLG_NO_PARAMS, triple_fault);
+    hlg_register("read_outside", HL_TYPE_I32, HLG_PARAMS(HL_TYPE_U64), read_outside);
 }

@@ -236,7 +236,8 @@ static void test_function_listing(void **state)
         "echo_i32", "echo_u32", "echo_i64", "echo_u64", "echo_f32", "echo_f64", "echo_bool", "echo_string",
         "echo_bytes", "add", "print", "print_fmt", "set_static", "get_static", "allocate", "heap_free",
         "calloc_realloc", "recurse", "stack_alloc", "spin", "abort_with", "panic", "fail_with", "write_readonly",
-        "read_address", "huge_output", "region_size", "sum_bytes", "dirty_pages", "nothing"};
+        "read_address", "huge_output", "region_size", "sum_bytes", "dirty_pages", "nothing", "divide_by_zero",
+        "invalid_opcode", "breakpoint", "exec_data", "unknown_port", "triple_fault", "read_outside"};
     size_t n = sizeof(names) / sizeof(names[0]);
     assert_int_equal(hl_sandbox_function_count(sb), n);
     for (size_t i = 0; i < n; i++) {
