@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hyperlight/json.h"
 #include "config/config_internal.h"
 #include "config/export_internal.h"
 #include "hyperlight/config_export.h"
@@ -10,41 +11,7 @@
 
 /* ---- shared helpers ---- */
 
-void hl_export_json_string(FILE *out, const char *s)
-{
-    /* A file name need not be UTF-8; JSON must be: then every non-ASCII byte becomes U+FFFD. */
-    bool utf8 = hl_toml_utf8_valid(s, strlen(s), NULL);
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p >= 0x80 && !utf8) {
-            fputs("\\ufffd", out);
-            continue;
-        }
-        switch (*p) {
-        case '"':
-            fputs("\\\"", out);
-            break;
-        case '\\':
-            fputs("\\\\", out);
-            break;
-        case '\n':
-            fputs("\\n", out);
-            break;
-        case '\r':
-            fputs("\\r", out);
-            break;
-        case '\t':
-            fputs("\\t", out);
-            break;
-        default:
-            if (*p < 0x20 || *p == 0x7f)
-                fprintf(out, "\\u%04x", *p);
-            else
-                fputc(*p, out);
-        }
-    }
-    fputc('"', out);
-}
+void hl_export_json_string(FILE *out, const char *s) { hl_json_write_string(out, s, s ? strlen(s) : 0); }
 
 static const char *mode_name(uint64_t value)
 {

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hyperlight/json.h"
 #include "diag/diag_internal.h"
 #include "hyperlight/diag.h"
 
@@ -243,42 +244,8 @@ int hl_diag_render_text(const hl_diag_list *list, FILE *out, bool color)
     return ferror(out) ? -1 : 0;
 }
 
-/* Writes s as a JSON string (quotes included); bytes that are not UTF-8 become \ufffd. */
-static void put_json_string(FILE *out, const char *s)
-{
-    if (s == NULL) {
-        fputs("null", out);
-        return;
-    }
-    const unsigned char *p = (const unsigned char *)s;
-    size_t n = strlen(s);
-    fputc('"', out);
-    for (size_t i = 0; i < n;) {
-        uint32_t cp;
-        size_t len = utf8_decode(p + i, n - i, &cp);
-        if (len == 0) {
-            fputs("\\ufffd", out);
-            i++;
-            continue;
-        }
-        switch (cp) {
-        case '"': fputs("\\\"", out); break;
-        case '\\': fputs("\\\\", out); break;
-        case '\n': fputs("\\n", out); break;
-        case '\r': fputs("\\r", out); break;
-        case '\t': fputs("\\t", out); break;
-        case '\b': fputs("\\b", out); break;
-        case '\f': fputs("\\f", out); break;
-        default:
-            if (cp < 0x20 || cp == 0x7F)
-                fprintf(out, "\\u%04x", (unsigned)cp);
-            else
-                fwrite(p + i, 1, len, out);
-        }
-        i += len;
-    }
-    fputc('"', out);
-}
+/* Writes s as a JSON string (quotes included), or null. */
+static void put_json_string(FILE *out, const char *s) { hl_json_write_string(out, s, s ? strlen(s) : 0); }
 
 int hl_diag_render_json(const hl_diag_list *list, FILE *out)
 {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hyperlight/json.h"
 #include "cli.h"
 #include "hyperlight/sandbox.h"
 
@@ -123,40 +124,7 @@ static int parse_args(int argc, char **argv, run_args *a)
 /* ---- values ---- */
 
 /* Writes s (len bytes) as a JSON string; invalid UTF-8 becomes U+FFFD. */
-static void json_string(const char *s, size_t len)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    putchar('"');
-    for (size_t i = 0; i < len;) {
-        unsigned c = p[i];
-        if (c == '"' || c == '\\') {
-            printf("\\%c", c);
-        } else if (c == '\n') {
-            fputs("\\n", stdout);
-        } else if (c == '\t') {
-            fputs("\\t", stdout);
-        } else if (c < 0x20 || c == 0x7f) {
-            printf("\\u%04x", c);
-        } else if (c >= 0x80) {
-            size_t n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
-            bool ok = n > 0 && i + n <= len;
-            for (size_t k = 1; ok && k < n; k++)
-                ok = (p[i + k] & 0xc0) == 0x80;
-            if (!ok) {
-                fputs("\\ufffd", stdout);
-                i++;
-                continue;
-            }
-            fwrite(p + i, 1, n, stdout);
-            i += n;
-            continue;
-        } else {
-            putchar((int)c);
-        }
-        i++;
-    }
-    putchar('"');
-}
+static void json_string(const char *s, size_t len) { hl_json_write_string(stdout, s, len); }
 
 /* The shortest "%g" text of v that reads back to the same float (or double). */
 static void format_float(double v, bool single, char *buf, size_t size)

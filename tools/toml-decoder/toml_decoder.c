@@ -1,4 +1,5 @@
 /* toml_decoder.c - toml-test's decoder protocol: TOML on stdin, tagged JSON on stdout or an error. */
+#include "hyperlight/json.h"
 #include "hyperlight/toml.h"
 
 #include <inttypes.h>
@@ -48,38 +49,8 @@ static char *read_all(FILE *in, size_t *len)
     return buf;
 }
 
-/* Writes s[0..len) as a JSON string: quotes, backslashes and control characters escaped. The
- * parser guarantees valid UTF-8, which JSON carries as is. */
-static void put_json_string(FILE *out, const char *s, size_t len)
-{
-    putc('"', out);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        switch (c) {
-        case '"':
-            fputs("\\\"", out);
-            break;
-        case '\\':
-            fputs("\\\\", out);
-            break;
-        case '\n':
-            fputs("\\n", out);
-            break;
-        case '\t':
-            fputs("\\t", out);
-            break;
-        case '\r':
-            fputs("\\r", out);
-            break;
-        default:
-            if (c < 0x20 || c == 0x7F)
-                fprintf(out, "\\u%04x", c);
-            else
-                putc(c, out);
-        }
-    }
-    putc('"', out);
-}
+/* Writes s[0..len) as a JSON string (the parser guarantees valid UTF-8). */
+static void put_json_string(FILE *out, const char *s, size_t len) { hl_json_write_string(out, s, len); }
 
 /* The shortest %g form that reads back as the same double, or inf/-inf/nan. */
 static void format_float(double d, char *buf, size_t size)
