@@ -254,6 +254,14 @@ static int triple_fault(const hlg_value *a, hlg_value *r)
     return 0;
 }
 
+/* KVM only (ring 0): arms a hardware breakpoint on `nothing`. The next call must not inherit it. */
+static int arm_breakpoint(const hlg_value *a, hlg_value *r)
+{
+    uint64_t target = (uint64_t)(uintptr_t)&nothing, dr7 = 1; /* L0: execute breakpoint at DR0 */
+    __asm__ volatile("mov %0, %%dr0\n\tmov %1, %%dr7" : : "r"(target), "r"(dr7));
+    return 0;
+}
+
 /* Reads `offset` bytes past the end of the sandbox's memory. */
 static int read_outside(const hlg_value *a, hlg_value *r)
 {
@@ -301,4 +309,5 @@ void hyperlight_main(void)
     hlg_register("unknown_port", HL_TYPE_VOID, HLG_PARAMS(HL_TYPE_U32), unknown_port);
     hlg_register("triple_fault", HL_TYPE_VOID, HLG_NO_PARAMS, triple_fault);
     hlg_register("read_outside", HL_TYPE_I32, HLG_PARAMS(HL_TYPE_U64), read_outside);
+    hlg_register("arm_breakpoint", HL_TYPE_VOID, HLG_NO_PARAMS, arm_breakpoint);
 }

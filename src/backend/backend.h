@@ -21,7 +21,8 @@ typedef struct hl_run_result {
     hl_stop stop;
     uint32_t vector;     /* KVM: x86 exception vector; in-process: the signal number */
     uint64_t error_code; /* KVM: the exception's error code; in-process: si_code */
-    uint64_t fault_addr; /* the faulting data address, when there is one */
+    uint64_t fault_addr; /* the faulting data address, when has_fault_addr */
+    int has_fault_addr;
     uint64_t rip;
     char detail[160];    /* what the backend can add, e.g. "triple fault" */
 } hl_run_result;

@@ -172,6 +172,7 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
     r->vector = (uint32_t)sig;
     r->error_code = (uint64_t)si->si_code;
     r->fault_addr = addr;
+    r->has_fault_addr = sig == SIGSEGV || sig == SIGBUS;
     r->rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
     describe_fault(r, sig, si->si_code, (uc->uc_mcontext.gregs[REG_ERR] & 2) != 0);
     leave_guest(b);
@@ -190,7 +191,9 @@ static void install_one(int sig, struct sigaction *prev)
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_sigaction = on_signal;
-    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    /* SA_RESTART: a cancel landing in a host function's system call must not make it fail with
+     * EINTR (KVM_RUN still returns EINTR, and guest code is left by the handler itself) */
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
     sigemptyset(&sa.sa_mask);
     for (size_t i = 0; i < NFAULT; i++)
         sigaddset(&sa.sa_mask, fault_signals[i]);

@@ -32,6 +32,12 @@ struct hl_backend {
     int signal;
     atomic_int cancel_req;
     struct kvm_sregs sregs0; /* long mode, as every run starts */
+    struct kvm_debugregs debug0;     /* debug registers as created (breakpoints off) */
+    struct kvm_vcpu_events events0;  /* no pending exception or interrupt */
+    struct {
+        struct kvm_msrs hdr;
+        struct kvm_msr_entry e[16];
+    } msrs0; /* the MSRs a guest could use to leave state behind, as created */
     uint64_t *bitmap;    /* KVM's dirty log */
     uint64_t *host_bits; /* pages the host wrote */
     size_t bitmap_bytes;
@@ -101,6 +107,25 @@ static hl_status set_cpuid(struct hl_backend *b, hl_error *err)
             return hl_errorf(err, HL_E_BACKEND, "KVM_GET_SUPPORTED_CPUID failed: %s", strerror(e));
     }
     return hl_errorf(err, HL_E_BACKEND, "KVM_GET_SUPPORTED_CPUID: too many entries");
+}
+
+/* The state every run starts from besides registers: debug registers, pending events and the
+ * MSRs a guest can write (so that one call cannot leave a breakpoint or a value for the next). */
+static hl_status save_reset_state(struct hl_backend *b, hl_error *err)
+{
+    static const uint32_t msrs[] = {0x174, 0x175, 0x176, 0x277, 0xC0000081, 0xC0000082,
+                                    0xC0000083, 0xC0000084, 0xC0000102, 0xC0000103};
+    if (xioctl(b->vcpu, KVM_GET_DEBUGREGS, &b->debug0) < 0 || xioctl(b->vcpu, KVM_GET_VCPU_EVENTS, &b->events0) < 0)
+        return hl_errorf(err, HL_E_BACKEND, "reading the vCPU's initial state failed: %s", strerror(errno));
+    b->debug0.dr7 = 0x400;
+    memset(b->debug0.db, 0, sizeof(b->debug0.db));
+    memset(&b->msrs0, 0, sizeof(b->msrs0));
+    for (size_t i = 0; i < sizeof(msrs) / sizeof(msrs[0]); i++)
+        b->msrs0.e[i].index = msrs[i];
+    b->msrs0.hdr.nmsrs = sizeof(msrs) / sizeof(msrs[0]);
+    int n = ioctl(b->vcpu, KVM_GET_MSRS, &b->msrs0);
+    b->msrs0.hdr.nmsrs = n > 0 ? (uint32_t)n : 0; /* the first n could be read: reset those */
+    return HL_OK;
 }
 
 static void long_mode_sregs(struct kvm_sregs *s, uint64_t pt_gpa, uint64_t sys_gpa)
@@ -213,6 +238,8 @@ static hl_status kvm_create(hl_backend **out, const hl_mem *mem, const hl_layout
         goto fail;
     }
     long_mode_sregs(&b->sregs0, b->base + pt->offset, sys_gpa);
+    if ((st = save_reset_state(b, err)))
+        goto fail;
     b->bitmap_bytes = ((npages + 63) / 64) * 8;
     if (!(b->bitmap = calloc(1, b->bitmap_bytes)) || !(b->host_bits = calloc(1, b->bitmap_bytes))) {
         st = hl_errorf(err, HL_E_NOMEM, "out of memory");
@@ -260,8 +287,10 @@ static void exception(struct hl_backend *b, unsigned vector, hl_run_result *res)
         res->error_code = frame[0];
         res->rip = frame[1];
     }
-    if (vector == 14 && xioctl(b->vcpu, KVM_GET_SREGS, &sregs) == 0)
+    if (vector == 14 && xioctl(b->vcpu, KVM_GET_SREGS, &sregs) == 0) {
         res->fault_addr = sregs.cr2;
+        res->has_fault_addr = 1;
+    }
     if (vector == 14)
         snprintf(res->detail, sizeof(res->detail), "%s (vector 14, error code %#llx: %s %s%s)", hl_x86_vector_name(14),
                  (unsigned long long)res->error_code, (res->error_code & 16) ? "instruction fetch"
@@ -301,7 +330,9 @@ static hl_status kvm_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_t s
     fpu.fcw = 0x37F;
     fpu.mxcsr = 0x1F80;
     if (xioctl(b->vcpu, KVM_SET_SREGS, &b->sregs0) < 0 || xioctl(b->vcpu, KVM_SET_REGS, &regs) < 0 ||
-        xioctl(b->vcpu, KVM_SET_FPU, &fpu) < 0)
+        xioctl(b->vcpu, KVM_SET_FPU, &fpu) < 0 || xioctl(b->vcpu, KVM_SET_DEBUGREGS, &b->debug0) < 0 ||
+        xioctl(b->vcpu, KVM_SET_VCPU_EVENTS, &b->events0) < 0 ||
+        (b->msrs0.hdr.nmsrs && ioctl(b->vcpu, KVM_SET_MSRS, &b->msrs0) != (int)b->msrs0.hdr.nmsrs))
         return hl_errorf(err, HL_E_BACKEND, "setting the vCPU's registers failed: %s", strerror(errno));
     for (;;) {
         if (atomic_load(&b->cancel_req)) {

@@ -69,6 +69,23 @@ static void write_peb(hl_sandbox *sb)
     memcpy(sb_region(sb, HL_REGION_PEB), &peb, sizeof(peb));
 }
 
+/* hl_config is plain data a caller can fill by hand: every value must be in its field's range
+ * (a 0 or out-of-range duration would otherwise mean "no limit"). */
+static hl_status check_config(const hl_config *cfg, hl_error *err)
+{
+    for (size_t f = 0; f < HL_CFG_FIELD_COUNT; f++) {
+        const hl_field_info *fi = hl_config_field_info((hl_config_field)f);
+        uint64_t v = hl_config_get(cfg, (hl_config_field)f);
+        if ((fi->flags & HL_FIELD_ZERO_IS_AUTO) && v == 0)
+            continue;
+        if (v < fi->min || v > fi->max)
+            return hl_errorf(err, HL_E_CONFIG, "`%s` is %llu, outside its range %llu to %llu%s", fi->key,
+                             (unsigned long long)v, (unsigned long long)fi->min, (unsigned long long)fi->max,
+                             fi->unit ? fi->unit[0] == 'm' ? " ms" : " bytes" : "");
+    }
+    return HL_OK;
+}
+
 static hl_status map_memory(hl_sandbox *sb, hl_error *err)
 {
     sb->mem.size = sb->layout.total_size;
@@ -94,6 +111,9 @@ hl_status hl_sandbox_create_from_image(hl_sandbox **out, const void *image, size
     if (!out || !image || !cfg)
         return hl_errorf(err, HL_E_INVALID_ARG, "hl_sandbox_create: NULL argument");
     *out = NULL;
+    hl_status vst = check_config(cfg, err);
+    if (vst)
+        return vst;
     hl_sandbox *sb = calloc(1, sizeof(*sb));
     if (!sb)
         return hl_errorf(err, HL_E_NOMEM, "out of memory");
@@ -184,7 +204,8 @@ hl_status hl_sandbox_initialize(hl_sandbox *sb, hl_error *err)
     if (!sb)
         return hl_errorf(err, HL_E_INVALID_ARG, "hl_sandbox_initialize: NULL sandbox");
     if (sb->state != SB_CREATED)
-        return hl_errorf(err, HL_E_STATE, "the sandbox is %s", sb->state == SB_READY ? "already initialised" : "unusable");
+        return hl_errorf(err, HL_E_STATE, "the sandbox is %s",
+                         sb->state == SB_READY ? "already initialised" : "unusable (a failed initialisation is not retried)");
     hl_function_info *defs = calloc(sb->nhostfns ? sb->nhostfns : 1, sizeof(*defs));
     if (!defs)
         return hl_errorf(err, HL_E_NOMEM, "out of memory");
@@ -195,8 +216,21 @@ hl_status hl_sandbox_initialize(hl_sandbox *sb, hl_error *err)
     free(defs);
     if (st)
         return st;
-    return hl_sb_job(sb, JOB_INIT, (uint32_t)sb->cfg.max_initialization_time,
-                     (uint32_t)sb->cfg.max_wait_for_cancellation, err);
+    st = hl_sb_job(sb, JOB_INIT, (uint32_t)sb->cfg.max_initialization_time,
+                   (uint32_t)sb->cfg.max_wait_for_cancellation, err);
+    if (st && st != HL_E_POISONED) {
+        /* the guest's memory is no longer as created: no second attempt; forget what it made */
+        free(sb->guestfns);
+        free(sb->guestfn_names);
+        sb->guestfns = NULL;
+        sb->guestfn_names = NULL;
+        sb->nguestfns = 0;
+        if (sb->snapshot)
+            munmap(sb->snapshot, sb->mem.size);
+        sb->snapshot = NULL;
+        sb->state = SB_POISONED;
+    }
+    return st;
 }
 
 hl_status hl_sandbox_call(hl_sandbox *sb, const char *function, const hl_value *args, size_t nargs,
@@ -207,8 +241,9 @@ hl_status hl_sandbox_call(hl_sandbox *sb, const char *function, const hl_value *
         return hl_errorf(err, HL_E_INVALID_ARG, "hl_sandbox_call: NULL argument");
     if (sb->state != SB_READY)
         return hl_errorf(err, sb->state == SB_POISONED ? HL_E_POISONED : HL_E_STATE,
-                         sb->state == SB_POISONED ? "the sandbox is unusable after a call that could not be cancelled"
-                                                  : "call hl_sandbox_initialize before calling guest functions");
+                         sb->state == SB_POISONED
+                             ? "the sandbox is unusable (its initialisation failed, or a call could not be cancelled): destroy it"
+                             : "call hl_sandbox_initialize before calling guest functions");
     sb->call_name = function;
     sb->call_args = args;
     sb->call_nargs = nargs;
@@ -349,13 +384,16 @@ static hl_status outcome(hl_sandbox *sb, const hl_run_result *r, const char *wha
     case HL_STOP_FAULT: {
         if (r->vector == HL_VECTOR_NONE)
             return job_fail(sb, HL_E_GUEST_FAULT, "the guest stopped abnormally in %s: %s", what, r->detail);
-        int reg = region_at(sb, r->fault_addr);
+        int reg = r->has_fault_addr ? region_at(sb, r->fault_addr) : -1;
         sb->job_err.guest_code = r->vector;
         if (reg == HL_REGION_STACK_GUARD)
             return job_fail(sb, HL_E_STACK_OVERFLOW,
                             "stack overflow in %s: the guest ran past its %llu-byte stack (raise stack_size_override)",
                             what, (unsigned long long)sb->layout.stack_size);
         char where[160] = "";
+        if (!r->has_fault_addr)
+            return job_fail(sb, HL_E_GUEST_FAULT, "the guest faulted in %s: %s, rip %#llx", what,
+                            r->detail[0] ? r->detail : "exception", (unsigned long long)r->rip);
         if (reg >= 0)
             snprintf(where, sizeof(where), " (in the %s region%s)", hl_region_name((hl_region_id)reg),
                      reg == HL_REGION_HOST_EXCEPTION || reg == HL_REGION_HOST_FUNCTIONS ? ", read-only to the guest"
@@ -453,6 +491,7 @@ static hl_status do_init(hl_sandbox *sb)
     if (peb.dispatch_function < code || peb.dispatch_function - code >= sb->layout.region[HL_REGION_CODE].size)
         return job_fail(sb, HL_E_GUEST_PROTOCOL, "the guest set no valid dispatch function (%#llx) during initialisation",
                         (unsigned long long)peb.dispatch_function);
+    sb->dispatch = peb.dispatch_function; /* validated once; the guest may change the PEB later */
     sb->snapshot = mmap(NULL, sb->mem.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (sb->snapshot == MAP_FAILED) {
         sb->snapshot = NULL;
@@ -480,9 +519,7 @@ static hl_status do_call(hl_sandbox *sb)
     memset(out, 0, sizeof(hl_msg_result));
     hl_sb_host_wrote(sb, sb->layout.region[HL_REGION_OUTPUT].offset, sizeof(hl_msg_result));
     sb->host_result_off = align8(len);
-    hl_peb peb;
-    memcpy(&peb, sb_region(sb, HL_REGION_PEB), sizeof(peb));
-    st = run_guest(sb, peb.dispatch_function, what);
+    st = run_guest(sb, sb->dispatch, what);
     sb->stats.calls++;
     if (st == HL_OK) {
         uint32_t status = 0;

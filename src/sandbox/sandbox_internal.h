@@ -51,6 +51,7 @@ struct hl_sandbox {
     sb_state state;
     int context_open;
     uint64_t host_result_off; /* where a host function's result goes in `input` */
+    uint64_t dispatch;        /* the guest's dispatch function, checked at initialisation */
     uint8_t cookie[16];
 
 
