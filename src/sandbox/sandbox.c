@@ -239,6 +239,8 @@ hl_status hl_sandbox_call(hl_sandbox *sb, const char *function, const hl_value *
     hl_error_clear(err);
     if (!sb || !function || (nargs && !args))
         return hl_errorf(err, HL_E_INVALID_ARG, "hl_sandbox_call: NULL argument");
+    if (sb->thread_started && pthread_equal(pthread_self(), sb->thread))
+        return hl_errorf(err, HL_E_STATE, "a host function cannot call into its own sandbox (it would wait for itself)");
     if (sb->state != SB_READY)
         return hl_errorf(err, sb->state == SB_POISONED ? HL_E_POISONED : HL_E_STATE,
                          sb->state == SB_POISONED

@@ -277,6 +277,32 @@ static void test_guest_prints_through_host(void **state)
     assert_int_equal(f->print.chunks, 2);
 }
 
+/* A host function that calls back into its own sandbox gets HL_E_STATE instead of a deadlock. */
+static int host_reenter(hl_host_call *call, const hl_value *args, size_t nargs, hl_value *result, void *user)
+{
+    hl_sandbox *sb = *(hl_sandbox **)user;
+    hl_value v;
+    hl_error err;
+    result->u.i32 = (int32_t)hl_sandbox_call(sb, "call_missing", NULL, 0, &v, &err);
+    if (!strstr(err.message, "cannot call into its own sandbox"))
+        return hl_host_call_fail(call, "unexpected: %s", err.message);
+    return 0;
+}
+
+static void test_host_function_reentry_refused(void **state)
+{
+    hl_config cfg;
+    rt_config(&cfg, "");
+    hl_sandbox *sb = NULL;
+    hl_error err;
+    assert_int_equal(hl_sandbox_create(&sb, rt_guest("callbackguest"), &cfg, &err), HL_OK);
+    const hl_type p2[] = {HL_TYPE_I32, HL_TYPE_I32};
+    assert_int_equal(hl_sandbox_register(sb, "host_add", HL_TYPE_I32, p2, 2, host_reenter, &sb, &err), HL_OK);
+    assert_int_equal(hl_sandbox_initialize(sb, &err), HL_OK);
+    assert_int_equal(rt_ok(sb, "add_via_host", RT_ARGS(hl_i32(1), hl_i32(2))).u.i32, HL_E_STATE);
+    hl_sandbox_destroy(sb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -286,6 +312,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failing_host_function, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_and_mismatched, setup, teardown),
         cmocka_unit_test(test_signature_mismatch),
+        cmocka_unit_test(test_host_function_reentry_refused),
         cmocka_unit_test(test_result_bounded_by_input),
         cmocka_unit_test_setup_teardown(test_guest_prints_through_host, setup, teardown),
     };
