@@ -4,6 +4,7 @@
 #include <linux/kvm.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -308,11 +309,15 @@ static unsigned long long internal_rip(struct hl_backend *b)
     return xioctl(b->vcpu, KVM_GET_REGS, &regs) == 0 ? (unsigned long long)regs.rip : 0;
 }
 
-static void stopped(hl_run_result *res, const char *fmt, unsigned long long a)
+static void stopped(hl_run_result *res, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void stopped(hl_run_result *res, const char *fmt, ...)
 {
     res->stop = HL_STOP_FAULT;
     res->vector = HL_VECTOR_NONE;
-    snprintf(res->detail, sizeof(res->detail), fmt, a);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(res->detail, sizeof(res->detail), fmt, ap);
+    va_end(ap);
 }
 
 static hl_status kvm_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_t stack_top, hl_run_result *res,
@@ -351,7 +356,7 @@ static hl_status kvm_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_t s
             return HL_OK;
         case KVM_EXIT_IO: {
             if (r->io.direction != KVM_EXIT_IO_OUT) {
-                stopped(res, "the guest read from I/O port %llu", r->io.port);
+                stopped(res, "the guest read from I/O port %u", (unsigned)r->io.port);
                 return HL_OK;
             }
             if (r->io.port == HL_PORT_EXCEPTION) {
@@ -365,10 +370,10 @@ static hl_status kvm_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_t s
             break;
         }
         case KVM_EXIT_MMIO:
-            stopped(res, "the guest accessed address %#llx, outside its memory", r->mmio.phys_addr);
+            stopped(res, "the guest accessed address %#llx, outside its memory", (unsigned long long)r->mmio.phys_addr);
             return HL_OK;
         case KVM_EXIT_SHUTDOWN:
-            stopped(res, "triple fault (an exception while handling an exception)%.0llu", 0);
+            stopped(res, "%s", "triple fault (an exception while handling an exception)");
             return HL_OK;
         case KVM_EXIT_FAIL_ENTRY:
             return hl_errorf(err, HL_E_BACKEND, "KVM could not enter the guest (hardware reason %#llx)",
@@ -377,7 +382,7 @@ static hl_status kvm_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_t s
             return hl_errorf(err, HL_E_BACKEND, "KVM internal error (suberror %u) at guest rip %#llx",
                              r->internal.suberror, internal_rip(b));
         default:
-            stopped(res, "unexpected KVM exit reason %llu", r->exit_reason);
+            stopped(res, "unexpected KVM exit reason %u", (unsigned)r->exit_reason);
             return HL_OK;
         }
     }

@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "util/file.h"
 #include "config/config_internal.h"
 #include "config/hyperfile_internal.h"
 
@@ -280,46 +280,14 @@ hl_status hl_config_load_file(hl_config *cfg, const char *path, const hl_load_op
 {
     if (cfg == NULL || path == NULL)
         return HL_E_INVALID_ARG;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return io_error(diags, path, errno);
-    struct stat st;
-    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-        fclose(f);
-        return io_error(diags, path, EISDIR);
-    }
     /* read at most one byte past the limit: hl_config_load_string() reports the size */
-    char *buf = NULL;
-    size_t cap = 0, used = 0;
-    int read_errno = 0;
-    for (;;) {
-        if (used == cap) {
-            size_t grown_cap = cap ? cap * 2 : 4096;
-            char *grown = realloc(buf, grown_cap);
-            if (grown == NULL) {
-                free(buf);
-                fclose(f);
-                return HL_E_NOMEM;
-            }
-            buf = grown;
-            cap = grown_cap;
-        }
-        errno = 0;
-        size_t n = fread(buf + used, 1, cap - used, f);
-        used += n;
-        if (n == 0) {
-            if (ferror(f))
-                read_errno = errno ? errno : EIO;
-            break;
-        }
-        if (used > HL_HYPERFILE_MAX_SIZE)
-            break;
-    }
-    fclose(f);
-    if (read_errno != 0) {
-        free(buf);
-        return io_error(diags, path, read_errno);
-    }
+    char *buf;
+    size_t used;
+    int e = hl_read_file(path, HL_HYPERFILE_MAX_SIZE, &buf, &used);
+    if (e == ENOMEM)
+        return HL_E_NOMEM;
+    if (e != 0)
+        return io_error(diags, path, e);
     hl_status status = hl_config_load_string(cfg, buf, used, path, options, diags);
     free(buf);
     return status;

@@ -1,6 +1,5 @@
 /* sandbox.c - the sandbox lifecycle: create (load, lay out), initialise, call, restore, destroy. */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,13 +7,13 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
-#include <sys/stat.h>
 #include <sys/sysinfo.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "sandbox/sandbox_internal.h"
 #include "util/errfmt.h"
+#include "util/file.h"
 
 #define PAGE ((uint64_t)HL_PAGE_SIZE)
 #define MAX_GUEST_FILE ((size_t)256 << 20)
@@ -156,29 +155,17 @@ hl_status hl_sandbox_create(hl_sandbox **out, const char *path, const hl_config 
     if (!out || !path || !cfg)
         return hl_errorf(err, HL_E_INVALID_ARG, "hl_sandbox_create: NULL argument");
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return hl_errorf(err, HL_E_IO, "cannot open guest binary `%s`: %s", path, strerror(errno));
-    struct stat stt;
-    if (fstat(fd, &stt) != 0 || !S_ISREG(stt.st_mode) || (uint64_t)stt.st_size > MAX_GUEST_FILE) {
-        close(fd);
+    char *buf;
+    size_t len;
+    int e = hl_read_file(path, MAX_GUEST_FILE, &buf, &len);
+    if (e == EISDIR || (e == 0 && len > MAX_GUEST_FILE)) {
+        free(buf);
         return hl_errorf(err, HL_E_IO, "guest binary `%s` is not a regular file of at most %zu MiB", path,
                          MAX_GUEST_FILE >> 20);
     }
-    size_t len = (size_t)stt.st_size;
-    uint8_t *buf = malloc(len ? len : 1);
-    size_t got = 0;
-    while (buf && got < len) {
-        ssize_t n = read(fd, buf + got, len - got);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    close(fd);
-    if (!buf || got != len) {
-        free(buf);
-        return hl_errorf(err, HL_E_IO, "cannot read guest binary `%s`", path);
-    }
+    if (e)
+        return hl_errorf(err, e == ENOMEM ? HL_E_NOMEM : HL_E_IO, "cannot open guest binary `%s`: %s", path,
+                         strerror(e));
     hl_status st = hl_sandbox_create_from_image(out, buf, len, cfg, err);
     if (st && err) { /* say which file */
         char msg[HL_ERROR_MESSAGE_MAX + 256];
