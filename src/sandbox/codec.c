@@ -234,17 +234,25 @@ hl_status hl_codec_read_call(const uint8_t *buf, uint64_t size, hl_buf *store, c
     return HL_OK;
 }
 
+/* Copies the message after a header of hdr_size bytes, at most `claimed` bytes of it and never past
+ * the region; "" when even the header does not fit. */
+static const char *read_counted(const uint8_t *buf, uint64_t size, size_t hdr_size, uint64_t claimed, hl_buf *store,
+                                size_t *len)
+{
+    uint64_t cap = size >= hdr_size ? size - hdr_size : 0;
+    uint64_t n = claimed < cap ? claimed : cap;
+    const char *s = (const char *)hl_buf_set(store, buf + (size >= hdr_size ? hdr_size : 0), n);
+    *len = s ? n : 0;
+    return s ? s : "";
+}
+
 const char *hl_codec_read_message(const uint8_t *buf, uint64_t size, hl_buf *store, uint32_t *code, size_t *len)
 {
     hl_message_hdr h = {0, 0};
     if (size >= sizeof(h))
         memcpy(&h, buf, sizeof(h));
-    uint64_t cap = size >= sizeof(h) ? size - sizeof(h) : 0;
-    uint64_t n = h.len < cap ? h.len : cap;
-    const char *s = (const char *)hl_buf_set(store, size >= sizeof(h) ? buf + sizeof(h) : buf, n);
     *code = h.code;
-    *len = s ? n : 0;
-    return s ? s : "";
+    return read_counted(buf, size, sizeof(h), h.len, store, len);
 }
 
 const char *hl_codec_read_guest_error(const uint8_t *buf, uint64_t size, hl_buf *store, uint64_t *code,
@@ -253,12 +261,8 @@ const char *hl_codec_read_guest_error(const uint8_t *buf, uint64_t size, hl_buf 
     hl_guest_error_hdr h = {0, 0, 0};
     if (size >= sizeof(h))
         memcpy(&h, buf, sizeof(h));
-    uint64_t cap = size >= sizeof(h) ? size - sizeof(h) : 0;
-    uint64_t n = h.len < cap ? h.len : cap;
-    const char *s = (const char *)hl_buf_set(store, size >= sizeof(h) ? buf + sizeof(h) : buf, n);
     *code = h.code;
-    *len = s ? n : 0;
-    return s ? s : "";
+    return read_counted(buf, size, sizeof(h), h.len, store, len);
 }
 
 hl_status hl_codec_write_fn_table(uint8_t *buf, uint64_t size, uint32_t magic, const hl_function_info *fns,

@@ -116,11 +116,9 @@ static void answer(hl_sandbox *sb, uint32_t status, const hl_value *v, const cha
         write_host_exception(sb, msg);
         hl_codec_write_result(in, limit - off, HL_GERR_HOST_FUNCTION_ERROR, NULL, "input_data_size", &e);
     }
-    hl_sb_host_wrote(sb, sb->layout.region[HL_REGION_INPUT].offset + off, limit - off < 64 ? limit - off : 64);
-    hl_msg_result r;
+    hl_msg_result r; /* what was just written: the result, or the error header alone */
     memcpy(&r, in, sizeof(r));
-    if (r.total_len > 64)
-        hl_sb_host_wrote(sb, sb->layout.region[HL_REGION_INPUT].offset + off, r.total_len);
+    hl_sb_host_wrote(sb, sb->layout.region[HL_REGION_INPUT].offset + off, r.total_len);
 }
 
 static int io_fail(hl_sandbox *sb, hl_status st, const char *msg)

@@ -130,10 +130,9 @@ hl_status hl_sandbox_create_from_image(hl_sandbox **out, const void *image, size
     if (!st)
         st = hl_sb_job(sb, JOB_CREATE, 0, 0, err);
     if (!st) {
-        sb->layout.base = sb->base;
         uint64_t code = sb->layout.region[HL_REGION_CODE].offset;
         st = hl_elf_load(&sb->elf, image, len, sb->mem.host + code, sb->layout.region[HL_REGION_CODE].size,
-                         sb->base + code, err);
+                         sb->layout.base + code, err);
     }
     if (!st) {
         write_peb(sb);
@@ -541,7 +540,7 @@ void hl_sb_do_job(hl_sandbox *sb, job_kind kind)
     hl_error_clear(&sb->job_err);
     switch (kind) {
     case JOB_CREATE:
-        st = sb->ops->create(&sb->be, &sb->mem, &sb->layout, &sb->elf, hl_sb_io, sb, &sb->base, &e);
+        st = sb->ops->create(&sb->be, &sb->mem, &sb->layout, &sb->elf, hl_sb_io, sb, &sb->layout.base, &e);
         if (st)
             job_fail(sb, st, "%s", e.message);
         break;

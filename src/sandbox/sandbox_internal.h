@@ -38,7 +38,6 @@ struct hl_sandbox {
     uint8_t *snapshot; /* the whole memory after initialisation */
     const hl_backend_ops *ops;
     hl_backend *be;
-    uint64_t base;
 
     host_fn *hostfns;
     size_t nhostfns, caphostfns;
