@@ -13,6 +13,7 @@ typedef enum hl_stop {
     HL_STOP_ABORT,     /* the I/O handler asked to stop (an abort, or a protocol error) */
     HL_STOP_CANCELLED, /* cancel() took effect */
     HL_STOP_FAULT,     /* an exception in guest code: vector/signal, address, rip */
+    HL_STOP_PROTOCOL,  /* the guest broke the host/guest protocol (e.g. a forged report): detail */
 } hl_stop;
 
 #define HL_VECTOR_NONE 0xFFFFFFFFu /* a fault that is not a CPU exception: see detail */

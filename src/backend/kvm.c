@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "backend/backend.h"
+#include "backend/kvm_state.h"
 #include "backend/perms.h"
 #include "backend/x86_64.h"
 #include "util/errfmt.h"
@@ -32,13 +33,8 @@ struct hl_backend {
     pthread_t thread;
     int signal;
     atomic_int cancel_req;
-    struct kvm_sregs sregs0; /* long mode, as every run starts */
-    struct kvm_debugregs debug0;     /* debug registers as created (breakpoints off) */
-    struct kvm_vcpu_events events0;  /* no pending exception or interrupt */
-    struct {
-        struct kvm_msrs hdr;
-        struct kvm_msr_entry e[16];
-    } msrs0; /* the MSRs a guest could use to leave state behind, as created */
+    hl_kvm_state *state0; /* the CPU state every run starts from */
+    uint64_t stubs_gpa, kstack_top, pt_gpa; /* where the exception stubs, the frame and the tables are */
     uint64_t *bitmap;    /* KVM's dirty log */
     uint64_t *host_bits; /* pages the host wrote */
     size_t bitmap_bytes;
@@ -88,47 +84,6 @@ static hl_status open_kvm(int *out, hl_error *err)
     return HL_OK;
 }
 
-static hl_status set_cpuid(struct hl_backend *b, hl_error *err)
-{
-    for (unsigned n = 64; n <= 4096; n *= 2) {
-        struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(struct kvm_cpuid_entry2));
-        if (!c)
-            return hl_errorf(err, HL_E_NOMEM, "out of memory");
-        c->nent = n;
-        if (ioctl(b->kvm, KVM_GET_SUPPORTED_CPUID, c) == 0) {
-            int r = xioctl(b->vcpu, KVM_SET_CPUID2, c);
-            free(c);
-            if (r < 0)
-                return hl_errorf(err, HL_E_BACKEND, "KVM_SET_CPUID2 failed: %s", strerror(errno));
-            return HL_OK;
-        }
-        int e = errno;
-        free(c);
-        if (e != E2BIG)
-            return hl_errorf(err, HL_E_BACKEND, "KVM_GET_SUPPORTED_CPUID failed: %s", strerror(e));
-    }
-    return hl_errorf(err, HL_E_BACKEND, "KVM_GET_SUPPORTED_CPUID: too many entries");
-}
-
-/* The state every run starts from besides registers: debug registers, pending events and the
- * MSRs a guest can write (so that one call cannot leave a breakpoint or a value for the next). */
-static hl_status save_reset_state(struct hl_backend *b, hl_error *err)
-{
-    static const uint32_t msrs[] = {0x174, 0x175, 0x176, 0x277, 0xC0000081, 0xC0000082,
-                                    0xC0000083, 0xC0000084, 0xC0000102, 0xC0000103};
-    if (xioctl(b->vcpu, KVM_GET_DEBUGREGS, &b->debug0) < 0 || xioctl(b->vcpu, KVM_GET_VCPU_EVENTS, &b->events0) < 0)
-        return hl_errorf(err, HL_E_BACKEND, "reading the vCPU's initial state failed: %s", strerror(errno));
-    b->debug0.dr7 = 0x400;
-    memset(b->debug0.db, 0, sizeof(b->debug0.db));
-    memset(&b->msrs0, 0, sizeof(b->msrs0));
-    for (size_t i = 0; i < sizeof(msrs) / sizeof(msrs[0]); i++)
-        b->msrs0.e[i].index = msrs[i];
-    b->msrs0.hdr.nmsrs = sizeof(msrs) / sizeof(msrs[0]);
-    int n = ioctl(b->vcpu, KVM_GET_MSRS, &b->msrs0);
-    b->msrs0.hdr.nmsrs = n > 0 ? (uint32_t)n : 0; /* the first n could be read: reset those */
-    return HL_OK;
-}
-
 static void long_mode_sregs(struct kvm_sregs *s, uint64_t pt_gpa, uint64_t sys_gpa)
 {
     struct kvm_segment code = {.base = 0, .limit = 0xFFFFFFFF, .selector = HL_X86_SEL_CODE, .type = 11,
@@ -161,6 +116,7 @@ static void kvm_destroy(hl_backend *b)
         close(b->vm);
     if (b->kvm >= 0)
         close(b->kvm);
+    hl_kvm_state_free(b->state0);
     free(b->bitmap);
     free(b->host_bits);
     free(b);
@@ -232,15 +188,19 @@ static hl_status kvm_create(hl_backend **out, const hl_mem *mem, const hl_layout
         st = hl_errorf(err, HL_E_BACKEND, "mapping the vCPU's run area failed: %s", strerror(errno));
         goto fail;
     }
-    if ((st = set_cpuid(b, err)))
+    if ((st = hl_kvm_set_cpuid(b->kvm, b->vcpu, err)))
         goto fail;
-    if (xioctl(b->vcpu, KVM_GET_SREGS, &b->sregs0) < 0) {
+    struct kvm_sregs sregs;
+    if (xioctl(b->vcpu, KVM_GET_SREGS, &sregs) < 0) {
         st = hl_errorf(err, HL_E_BACKEND, "KVM_GET_SREGS failed: %s", strerror(errno));
         goto fail;
     }
-    long_mode_sregs(&b->sregs0, b->base + pt->offset, sys_gpa);
-    if ((st = save_reset_state(b, err)))
+    long_mode_sregs(&sregs, b->base + pt->offset, sys_gpa);
+    if ((st = hl_kvm_state_save(&b->state0, b->kvm, b->vcpu, &sregs, err)))
         goto fail;
+    b->stubs_gpa = sys_gpa + 2 * PAGE;
+    b->kstack_top = kstack_top;
+    b->pt_gpa = b->base + pt->offset;
     b->bitmap_bytes = ((npages + 63) / 64) * 8;
     if (!(b->bitmap = calloc(1, b->bitmap_bytes)) || !(b->host_bits = calloc(1, b->bitmap_bytes))) {
         st = hl_errorf(err, HL_E_NOMEM, "out of memory");
@@ -275,44 +235,11 @@ static void kvm_cancel(hl_backend *b)
     pthread_kill(b->thread, b->signal);
 }
 
-/* A CPU exception reported by our stubs: the frame is on the kernel stack at rsp. */
-static void exception(struct hl_backend *b, unsigned vector, hl_run_result *res)
+static void stopped(hl_run_result *res, hl_stop stop, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void stopped(hl_run_result *res, hl_stop stop, const char *fmt, ...)
 {
-    struct kvm_regs regs;
-    struct kvm_sregs sregs;
-    res->stop = HL_STOP_FAULT;
-    res->vector = vector;
-    if (xioctl(b->vcpu, KVM_GET_REGS, &regs) == 0 && regs.rsp >= b->base && regs.rsp - b->base <= b->size - 48) {
-        uint64_t frame[6];
-        memcpy(frame, b->host + (regs.rsp - b->base), sizeof(frame));
-        res->error_code = frame[0];
-        res->rip = frame[1];
-    }
-    if (vector == 14 && xioctl(b->vcpu, KVM_GET_SREGS, &sregs) == 0) {
-        res->fault_addr = sregs.cr2;
-        res->has_fault_addr = 1;
-    }
-    if (vector == 14)
-        snprintf(res->detail, sizeof(res->detail), "%s (vector 14, error code %#llx: %s %s%s)", hl_x86_vector_name(14),
-                 (unsigned long long)res->error_code, (res->error_code & 16) ? "instruction fetch"
-                                                      : (res->error_code & 2) ? "write" : "read",
-                 (res->error_code & 1) ? "denied by page permissions" : "of an unmapped page",
-                 (res->error_code & 8) ? ", reserved bit set" : "");
-    else
-        snprintf(res->detail, sizeof(res->detail), "%s (vector %u, error code %#llx)", hl_x86_vector_name(vector),
-                 vector, (unsigned long long)res->error_code);
-}
-
-static unsigned long long internal_rip(struct hl_backend *b)
-{
-    struct kvm_regs regs;
-    return xioctl(b->vcpu, KVM_GET_REGS, &regs) == 0 ? (unsigned long long)regs.rip : 0;
-}
-
-static void stopped(hl_run_result *res, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void stopped(hl_run_result *res, const char *fmt, ...)
-{
-    res->stop = HL_STOP_FAULT;
+    res->stop = stop;
     res->vector = HL_VECTOR_NONE;
     va_list ap;
     va_start(ap, fmt);
@@ -320,25 +247,126 @@ static void stopped(hl_run_result *res, const char *fmt, ...)
     va_end(ap);
 }
 
-static hl_status kvm_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_t stack_top, hl_run_result *res,
-                         hl_error *err)
+/* Offset of the `out` in the stub of vector v (see hl_x86_build_exception_stubs). */
+static uint64_t stub_out_offset(unsigned v)
 {
-    memset(res, 0, sizeof(*res));
+    return hl_x86_vector_has_error_code(v) ? 2 : 4;
+}
+
+/* An `out` to the exception port. Only the host's stub may report an exception, and only with the
+ * frame the CPU pushed on the kernel stack (IST1): anything else is a forged report. What is
+ * verified: the `out` is the stub's own for its vector, al holds that vector, rsp is exactly the
+ * frame the CPU made, and the frame's code segment is the sandbox's. A page fault's address is
+ * given only under the sandbox's own page tables (CR3), with an error code the CPU can produce. */
+static void exception(struct hl_backend *b, const struct kvm_run *r, hl_run_result *res)
+{
     struct kvm_regs regs;
-    memset(&regs, 0, sizeof(regs));
-    regs.rip = entry;
-    regs.rsp = stack_top - 8; /* as after a call: rsp + 8 is 16-byte aligned */
-    regs.rdi = arg;
-    regs.rflags = 2;
-    struct kvm_fpu fpu;
-    memset(&fpu, 0, sizeof(fpu));
-    fpu.fcw = 0x37F;
-    fpu.mxcsr = 0x1F80;
-    if (xioctl(b->vcpu, KVM_SET_SREGS, &b->sregs0) < 0 || xioctl(b->vcpu, KVM_SET_REGS, &regs) < 0 ||
-        xioctl(b->vcpu, KVM_SET_FPU, &fpu) < 0 || xioctl(b->vcpu, KVM_SET_DEBUGREGS, &b->debug0) < 0 ||
-        xioctl(b->vcpu, KVM_SET_VCPU_EVENTS, &b->events0) < 0 ||
-        (b->msrs0.hdr.nmsrs && ioctl(b->vcpu, KVM_SET_MSRS, &b->msrs0) != (int)b->msrs0.hdr.nmsrs))
-        return hl_errorf(err, HL_E_BACKEND, "setting the vCPU's registers failed: %s", strerror(errno));
+    struct kvm_sregs sregs;
+    uint8_t al = *((const uint8_t *)r + r->io.data_offset);
+    if (xioctl(b->vcpu, KVM_GET_REGS, &regs) < 0 || xioctl(b->vcpu, KVM_GET_SREGS, &sregs) < 0) {
+        stopped(res, HL_STOP_FAULT, "an exception whose registers could not be read: %s",
+                strerror(errno));
+        return;
+    }
+    uint64_t v = (regs.rip - b->stubs_gpa) / HL_X86_STUB_STRIDE;
+    uint64_t frame_at = b->kstack_top - 48;
+    if (regs.rip < b->stubs_gpa || v >= HL_X86_IDT_ENTRIES ||
+        regs.rip != b->stubs_gpa + v * HL_X86_STUB_STRIDE + stub_out_offset((unsigned)v) ||
+        r->io.size != 1 || r->io.count != 1 || al != v) {
+        stopped(res, HL_STOP_PROTOCOL,
+                "forged exception report: port %u written with %u from rip %#llx, not from the "
+                "host's exception stub",
+                (unsigned)r->io.port, (unsigned)al, (unsigned long long)regs.rip);
+        return;
+    }
+    uint64_t frame[6]; /* error code, rip, cs, rflags, rsp, ss */
+    if (regs.rsp != frame_at) {
+        stopped(res, HL_STOP_PROTOCOL,
+                "forged exception report: vector %u's stub ran with rsp %#llx, not on the CPU's "
+                "exception frame (%#llx)",
+                (unsigned)v, (unsigned long long)regs.rsp, (unsigned long long)frame_at);
+        return;
+    }
+    memcpy(frame, b->host + (frame_at - b->base), sizeof(frame));
+    if (frame[2] != HL_X86_SEL_CODE || (v == 14 && frame[0] > 0xFFFF)) {
+        stopped(res, HL_STOP_PROTOCOL,
+                "forged exception report: vector %u with an impossible frame (cs %#llx, error code "
+                "%#llx)",
+                (unsigned)v, (unsigned long long)frame[2], (unsigned long long)frame[0]);
+        return;
+    }
+    res->stop = HL_STOP_FAULT;
+    res->vector = (uint32_t)v;
+    res->error_code = frame[0];
+    res->rip = frame[1];
+    if (v == 14 && (sregs.cr3 & ~0xFFFull) == b->pt_gpa) {
+        res->fault_addr = sregs.cr2;
+        res->has_fault_addr = 1;
+    }
+    if (v == 14)
+        snprintf(res->detail, sizeof(res->detail), "%s (vector 14, error code %#llx: %s %s%s)%s",
+                 hl_x86_vector_name(14), (unsigned long long)res->error_code,
+                 (res->error_code & 16)  ? "instruction fetch"
+                 : (res->error_code & 2) ? "write"
+                                         : "read",
+                 (res->error_code & 1) ? "denied by page permissions" : "of an unmapped page",
+                 (res->error_code & 8) ? ", reserved bit set" : "",
+                 res->has_fault_addr ? "" : " under page tables of the guest's own");
+    else
+        snprintf(res->detail, sizeof(res->detail), "%s (vector %u, error code %#llx)",
+                 hl_x86_vector_name((unsigned)v), (unsigned)v, (unsigned long long)res->error_code);
+}
+
+static unsigned long long guest_rip(struct hl_backend *b)
+{
+    struct kvm_regs regs;
+    return xioctl(b->vcpu, KVM_GET_REGS, &regs) == 0 ? (unsigned long long)regs.rip : 0;
+}
+
+static const char *internal_error_name(uint32_t suberror)
+{
+    switch (suberror) {
+    case KVM_INTERNAL_ERROR_EMULATION:
+        return "an instruction the hypervisor cannot execute or emulate (e.g. sysenter in 64-bit "
+               "mode)";
+    case KVM_INTERNAL_ERROR_SIMUL_EX:
+        return "an exception while the CPU was delivering another";
+    case KVM_INTERNAL_ERROR_DELIVERY_EV:
+        return "an exception or interrupt that could not be delivered";
+    default:
+        return "a CPU state the hypervisor cannot handle";
+    }
+}
+
+/* KVM completes an I/O or MMIO exit only when KVM_RUN is called again: an exit the host abandons
+ * would otherwise resume in the next run, with the next call's registers, at the instruction after
+ * it (and a string I/O would repeat for ever). One KVM_RUN with immediate_exit completes what is
+ * pending without entering the guest, before the memory is restored; a completion that needs
+ * another exit (a string instruction's next batch) is completed too. */
+static hl_status discard_pending(struct hl_backend *b, hl_error *err)
+{
+    for (int i = 0; i < 64; i++) {
+        b->run->immediate_exit = 1;
+        if (b->run->exit_reason == KVM_EXIT_IO)
+            memset((uint8_t *)b->run + b->run->io.data_offset, 0,
+                   (size_t)b->run->io.size * b->run->io.count <=
+                           b->run_size - b->run->io.data_offset
+                       ? (size_t)b->run->io.size * b->run->io.count
+                       : 0);
+        else if (b->run->exit_reason == KVM_EXIT_MMIO)
+            memset(b->run->mmio.data, 0, sizeof(b->run->mmio.data));
+        int r = ioctl(b->vcpu, KVM_RUN, 0);
+        if (r < 0 && (errno == EINTR || errno == EAGAIN)) return HL_OK; /* nothing left pending */
+        if (r < 0)
+            return hl_errorf(err, HL_E_BACKEND, "completing the guest's last exit failed: %s",
+                             strerror(errno));
+    }
+    return hl_errorf(err, HL_E_BACKEND,
+                     "the guest's last exit could not be completed (64 more exits)");
+}
+
+static hl_status run_loop(struct hl_backend *b, hl_run_result *res, hl_error *err)
+{
     for (;;) {
         if (atomic_load(&b->cancel_req)) {
             res->stop = HL_STOP_CANCELLED;
@@ -354,13 +382,20 @@ static hl_status kvm_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_t s
         case KVM_EXIT_HLT:
             res->stop = HL_STOP_HALT;
             return HL_OK;
-        case KVM_EXIT_IO: {
+        case KVM_EXIT_IO:
             if (r->io.direction != KVM_EXIT_IO_OUT) {
-                stopped(res, "the guest read from I/O port %u", (unsigned)r->io.port);
+                stopped(res, HL_STOP_FAULT, "the guest read from I/O port %u",
+                        (unsigned)r->io.port);
                 return HL_OK;
             }
             if (r->io.port == HL_PORT_EXCEPTION) {
-                exception(b, *((uint8_t *)r + r->io.data_offset), res);
+                exception(b, r, res);
+                return HL_OK;
+            }
+            if (r->io.size != 1 || r->io.count != 1) {
+                stopped(res, HL_STOP_PROTOCOL,
+                        "the guest wrote %u x %u bytes to I/O port %u (one byte is the protocol)",
+                        (unsigned)r->io.count, (unsigned)r->io.size, (unsigned)r->io.port);
                 return HL_OK;
             }
             if (b->io(b->io_ctx, r->io.port) != 0) {
@@ -368,24 +403,48 @@ static hl_status kvm_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_t s
                 return HL_OK;
             }
             break;
-        }
         case KVM_EXIT_MMIO:
-            stopped(res, "the guest accessed address %#llx, outside its memory", (unsigned long long)r->mmio.phys_addr);
+            stopped(res, HL_STOP_FAULT, "the guest accessed address %#llx, outside its memory",
+                    (unsigned long long)r->mmio.phys_addr);
             return HL_OK;
         case KVM_EXIT_SHUTDOWN:
-            stopped(res, "%s", "triple fault (an exception while handling an exception)");
+            stopped(res, HL_STOP_FAULT, "%s",
+                    "triple fault (an exception while handling an exception)");
             return HL_OK;
         case KVM_EXIT_FAIL_ENTRY:
-            return hl_errorf(err, HL_E_BACKEND, "KVM could not enter the guest (hardware reason %#llx)",
+            return hl_errorf(err, HL_E_BACKEND,
+                             "KVM could not enter the guest (hardware reason %#llx)",
                              (unsigned long long)r->fail_entry.hardware_entry_failure_reason);
-        case KVM_EXIT_INTERNAL_ERROR:
-            return hl_errorf(err, HL_E_BACKEND, "KVM internal error (suberror %u) at guest rip %#llx",
-                             r->internal.suberror, internal_rip(b));
+        case KVM_EXIT_INTERNAL_ERROR: /* caused by what the guest executed: its fault, not KVM's */
+            stopped(res, HL_STOP_FAULT, "%s at rip %#llx (KVM internal error, suberror %u)",
+                    internal_error_name(r->internal.suberror), guest_rip(b), r->internal.suberror);
+            return HL_OK;
         default:
-            stopped(res, "unexpected KVM exit reason %u", (unsigned)r->exit_reason);
+            stopped(res, HL_STOP_FAULT, "unexpected KVM exit reason %u", (unsigned)r->exit_reason);
             return HL_OK;
         }
     }
+}
+
+static hl_status kvm_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_t stack_top,
+                         hl_run_result *res, hl_error *err)
+{
+    memset(res, 0, sizeof(*res));
+    struct kvm_regs regs;
+    memset(&regs, 0, sizeof(regs));
+    regs.rip = entry;
+    regs.rsp = stack_top - 8; /* as after a call: rsp + 8 is 16-byte aligned */
+    regs.rdi = arg;
+    regs.rflags = 2;
+    hl_status st = hl_kvm_state_reset(b->state0, b->vcpu, &regs, err);
+    if (st) return st;
+    b->run->exit_reason = KVM_EXIT_UNKNOWN;
+    st = run_loop(b, res, err);
+    if (res->stop == HL_STOP_HALT && !st) return HL_OK; /* hlt leaves nothing pending */
+    /* every other end abandons the guest where it stopped */
+    hl_status dst = discard_pending(b, err);
+    b->run->immediate_exit = atomic_load(&b->cancel_req);
+    return st ? st : dst;
 }
 
 static hl_status get_dirty_log(struct hl_backend *b, hl_error *err)

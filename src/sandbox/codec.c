@@ -295,6 +295,41 @@ hl_status hl_codec_write_fn_table(uint8_t *buf, uint64_t size, uint32_t magic, c
     return HL_OK;
 }
 
+static int by_name(const void *a, const void *b)
+{
+    return strcmp((*(const hl_function_info *const *)a)->name, (*(const hl_function_info *const *)b)->name);
+}
+
+/* Names are printable (no control characters: they reach terminals and logs) and unique (a call
+ * by name must have one signature). Sorting keeps the duplicate check O(n log n). */
+static hl_status check_names(const hl_function_info *fns, uint32_t n, hl_error *err)
+{
+    for (uint32_t i = 0; i < n; i++)
+        for (const unsigned char *p = (const unsigned char *)fns[i].name; *p; p++)
+            if (*p < 0x20 || *p == 0x7F)
+                return hl_errorf(err, HL_E_GUEST_PROTOCOL,
+                                 "the guest's function %u's name has a control character (byte %#x at offset %u): "
+                                 "names must be printable",
+                                 i + 1, *p, (unsigned)(p - (const unsigned char *)fns[i].name));
+    const hl_function_info **sorted = malloc((n ? n : 1) * sizeof(*sorted));
+    if (!sorted)
+        return hl_errorf(err, HL_E_NOMEM, "out of memory checking the guest's function table");
+    for (uint32_t i = 0; i < n; i++)
+        sorted[i] = &fns[i];
+    qsort(sorted, n, sizeof(*sorted), by_name);
+    for (uint32_t i = 1; i < n; i++)
+        if (strcmp(sorted[i - 1]->name, sorted[i]->name) == 0) {
+            unsigned a = (unsigned)(sorted[i - 1] - fns) + 1, b = (unsigned)(sorted[i] - fns) + 1;
+            hl_status st = hl_errorf(err, HL_E_GUEST_PROTOCOL,
+                                     "the guest registers `%s` twice (functions %u and %u): each name must be unique",
+                                     sorted[i]->name, a < b ? a : b, a < b ? b : a);
+            free(sorted);
+            return st;
+        }
+    free(sorted);
+    return HL_OK;
+}
+
 hl_status hl_codec_read_fn_table(const uint8_t *buf, uint64_t size, hl_function_info **fns, size_t *n,
                                  char **names, hl_error *err)
 {
@@ -343,6 +378,12 @@ hl_status hl_codec_read_fn_table(const uint8_t *buf, uint64_t size, hl_function_
             }
             out[i].params[k] = (hl_type)d.params[k];
         }
+    }
+    hl_status st = check_names(out, t.count, err);
+    if (st) {
+        free(copy);
+        free(out);
+        return st;
     }
     *fns = out;
     *n = t.count;

@@ -369,6 +369,8 @@ static hl_status outcome(hl_sandbox *sb, const hl_run_result *r, const char *wha
             return job_fail(sb, HL_E_GUEST_PANIC, "the guest panicked in %s: %.*s", what, (int)len, msg);
         return job_fail(sb, HL_E_GUEST_ABORT, "the guest aborted %s with code %u: %.*s", what, code, (int)len, msg);
     }
+    case HL_STOP_PROTOCOL:
+        return job_fail(sb, HL_E_GUEST_PROTOCOL, "the guest broke the protocol in %s: %s", what, r->detail);
     case HL_STOP_FAULT: {
         if (r->vector == HL_VECTOR_NONE)
             return job_fail(sb, HL_E_GUEST_FAULT, "the guest stopped abnormally in %s: %s", what, r->detail);
@@ -513,8 +515,13 @@ static hl_status do_call(hl_sandbox *sb)
         uint32_t status = 0;
         hl_error e;
         st = hl_codec_read_result(out, sb->cfg.output_data_size, &sb->result_store, &status, &sb->call_result, &e);
+        const hl_function_info *fi = hl_sandbox_find_function(sb, sb->call_name);
         if (st) {
             job_fail(sb, st, "%s: %s", what, e.message);
+        } else if (!status && fi && sb->call_result.type != fi->ret) { /* a forged result */
+            st = job_fail(sb, HL_E_GUEST_PROTOCOL, "%s: `%s` returned %s, but it is registered as returning %s", what,
+                          fi->name, hl_type_name(sb->call_result.type), hl_type_name(fi->ret));
+            sb->call_result = (hl_value){HL_TYPE_VOID, {.u64 = 0}};
         } else if (status) {
             uint64_t code;
             size_t mlen;

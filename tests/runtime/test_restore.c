@@ -60,7 +60,8 @@ static void test_256mib_sandbox(void **state)
 static void test_large_dirty_set(void **state)
 {
     /* 4096 pages (16 MiB) dirtied and restored, many times; the guest sees the snapshot each time */
-    hl_sandbox *sb = rt_sandbox("simpleguest", "heap_size_override = \"32MiB\"\n");
+    /* 4096 shadow-paging faults under software emulation can take over a second on a loaded machine */
+    hl_sandbox *sb = rt_sandbox("simpleguest", "heap_size_override = \"32MiB\"\nmax_execution_time = \"20s\"\n");
     for (int round = 0; round < 5; round++) {
         uint64_t pages = restored_after(sb, "dirty_pages", RT_ARGS(hl_u64(4096)));
         /* under KVM with AMD nested paging, the page-table pages the guest's walks go through are

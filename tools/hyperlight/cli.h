@@ -39,6 +39,9 @@ int cli_usage_error(const cli_command *cmd, const char *fmt, ...)
 
 /* Prints "error: MESSAGE" on stderr (in colour on a terminal) and returns status. */
 int cli_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Writes s with control characters as \xHH (lines: newlines and tabs pass), so that text from a
+ * guest cannot move the cursor, clear the screen or forge lines. */
+void cli_write_escaped(FILE *out, const char *s, size_t len, bool lines);
 
 /* Options with a value, as `--name VALUE` or `--name=VALUE`. When argv[*i] is option `name`,
  * stores its value, advances *i past it and returns 1; returns 0 when argv[*i] is another

@@ -81,14 +81,38 @@ size_t cli_distance(const char *a, const char *b)
     return row[lb];
 }
 
+void cli_write_escaped(FILE *out, const char *s, size_t len, bool lines)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c < 0x20 && !(lines && (c == '\n' || c == '\t'))) || c == 0x7F)
+            fprintf(out, "\\x%02x", c);
+        else
+            fputc(c, out);
+    }
+}
+
 int cli_fail(int status, const char *fmt, ...)
 {
+    char small[1024], *msg = small;
     va_list ap;
-    error_prefix();
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    int n = vsnprintf(small, sizeof(small), fmt, ap);
     va_end(ap);
+    if (n >= (int)sizeof(small) && (msg = malloc((size_t)n + 1)) != NULL) {
+        va_start(ap, fmt);
+        vsnprintf(msg, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    if (msg == NULL) {
+        msg = small;
+        n = (int)strlen(small);
+    }
+    error_prefix();
+    /* messages carry text from guests and files: control characters are shown, not obeyed */
+    cli_write_escaped(stderr, msg, n < 0 ? 0 : strlen(msg), false);
     fputc('\n', stderr);
+    if (msg != small) free(msg);
     return status;
 }
 

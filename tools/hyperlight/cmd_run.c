@@ -187,7 +187,7 @@ static void print_value(const hl_value *v, bool json)
         if (json)
             json_string(v->u.buf.ptr, v->u.buf.len);
         else
-            fwrite(v->u.buf.ptr, 1, v->u.buf.len, stdout);
+            cli_write_escaped(stdout, v->u.buf.ptr, v->u.buf.len, true);
         break;
     case HL_TYPE_BYTES:
         if (json) putchar('"');
@@ -461,7 +461,7 @@ static int convert_arg(const hl_function_info *f, size_t index, const char *text
 
 static void print_to(void *user, const char *text, size_t len)
 {
-    fwrite(text, 1, len, (FILE *)user);
+    cli_write_escaped((FILE *)user, text, len, true);
 }
 
 /* Reports a library error: the message, then the status and any guest code. */

@@ -1,0 +1,304 @@
+/* hostileguest.c - a guest that attacks the host and later calls from ring 0 (KVM): MMIO, port
+ * reads, MSRs, XSAVE state, forged exception reports and forged results. Used by
+ * tests/runtime/test_hostile.c. */
+#include "hyperlight_guest.h"
+
+HLG_RESOURCES(65536, 131072);
+
+static inline uint64_t align8(uint64_t x)
+{
+    return (x + 7u) & ~(uint64_t)7u;
+}
+
+static __attribute__((noreturn)) void halt(void)
+{
+    for (;;)
+        __asm__ volatile("hlt" ::: "memory");
+}
+
+/* Writes a result message of any type straight into `output` and ends the run, bypassing the
+ * runtime (which always writes the registered type). */
+static __attribute__((noreturn)) void raw_result(uint32_t type, const void *payload, uint32_t len)
+{
+    uint8_t *o = (uint8_t *)(uintptr_t)hlg_peb()->output.addr;
+    hl_msg_result *r = (hl_msg_result *)o;
+    hl_msg_value *v = (hl_msg_value *)(r + 1);
+    int var = type == HL_TYPE_STRING || type == HL_TYPE_BYTES;
+    v->type = type;
+    v->len = len;
+    memcpy(v + 1, payload, len);
+    if (var) ((uint8_t *)(v + 1))[len] = 0;
+    r->magic = HL_MSG_RESULT_MAGIC;
+    r->total_len = (uint32_t)(sizeof(*r) + sizeof(*v) + align8(len + (uint32_t)var));
+    r->status = 0;
+    r->reserved = 0;
+    halt();
+}
+
+/* What a hijacked continuation does: forge the result 666 (type i32) for whatever call runs. */
+__attribute__((noreturn, used)) void hijacked(void)
+{
+    int64_t v = 666;
+    raw_result(HL_TYPE_I32, &v, 8);
+}
+
+static int add(const hlg_value *a, hlg_value *r)
+{
+    r->u.i32 = a[0].u.i32 + a[1].u.i32;
+    return 0;
+}
+
+/* Maps the unmapped page at virtual 0x1000 (below the sandbox) to guest-physical `gpa`, which lies
+ * outside the sandbox's memory slot: ring 0 may clear CR0.WP and edit its read-only page tables. */
+static volatile uint64_t *map_low_page(uint64_t gpa)
+{
+    uint64_t cr3, cr0;
+    __asm__ volatile("mov %%cr3, %0" : "=r"(cr3));
+    const uint64_t addr = 0x000FFFFFFFFFF000ull;
+    uint64_t *pml4 = (uint64_t *)(uintptr_t)(cr3 & addr);
+    uint64_t *pdpt = (uint64_t *)(uintptr_t)(pml4[0] & addr);
+    uint64_t *pd = (uint64_t *)(uintptr_t)(pdpt[0] & addr);
+    uint64_t *pt = (uint64_t *)(uintptr_t)(pd[0] & addr);
+    __asm__ volatile("mov %%cr0, %0" : "=r"(cr0));
+    __asm__ volatile("mov %0, %%cr0" : : "r"(cr0 & ~(1ull << 16)) : "memory");
+    pt[1] = (gpa & addr) | 3; /* present, writable */
+    __asm__ volatile("mov %0, %%cr0" : : "r"(cr0) : "memory");
+    __asm__ volatile("invlpg (%0)" : : "r"(0x1000ull) : "memory");
+    return (volatile uint64_t *)(uintptr_t)0x1000;
+}
+
+/* Each attack leaves an exit the host abandons; if KVM completed it in the next call, that call
+ * would continue here and return the forged 666. */
+#define THEN_HIJACK "and $-16, %%rsp\n\tcall hijacked\n\t"
+
+static int mmio_read(const hlg_value *a, hlg_value *r)
+{
+    volatile uint64_t *p = map_low_page(a[0].u.u64);
+    __asm__ volatile("movq (%0), %%rax\n\t" THEN_HIJACK : : "r"(p) : "rax", "memory");
+    return 0;
+}
+
+static int mmio_write(const hlg_value *a, hlg_value *r)
+{
+    volatile uint64_t *p = map_low_page(a[0].u.u64);
+    __asm__ volatile("movq %%rax, (%0)\n\t" THEN_HIJACK : : "r"(p), "a"(0x1234ull) : "memory");
+    return 0;
+}
+
+static int port_in(const hlg_value *a, hlg_value *r)
+{
+    __asm__ volatile("inb %%dx, %%al\n\t" THEN_HIJACK
+                     :
+                     : "d"((uint16_t)a[0].u.u32)
+                     : "rax", "memory");
+    return 0;
+}
+
+static int rep_insb(const hlg_value *a, hlg_value *r)
+{
+    uint8_t *buf = (uint8_t *)(uintptr_t)hlg_peb()->heap.addr + 4096;
+    __asm__ volatile("rep insb\n\t" THEN_HIJACK
+                     :
+                     : "d"((uint16_t)a[0].u.u32), "D"(buf), "c"(a[1].u.u64)
+                     : "memory");
+    return 0;
+}
+
+static int port_out(const hlg_value *a, hlg_value *r)
+{
+    __asm__ volatile("outb %%al, %%dx\n\t" THEN_HIJACK
+                     :
+                     : "d"((uint16_t)a[0].u.u32), "a"(0)
+                     : "memory");
+    return 0;
+}
+
+static int rep_outsb(const hlg_value *a, hlg_value *r)
+{
+    const uint8_t *buf = (const uint8_t *)(uintptr_t)hlg_peb()->heap.addr;
+    __asm__ volatile("rep outsb\n\t" THEN_HIJACK
+                     :
+                     : "d"((uint16_t)a[0].u.u32), "S"(buf), "c"(a[1].u.u64)
+                     : "memory");
+    return 0;
+}
+
+/* An abort (port 102) that would continue into the hijack if the host resumed it. */
+static int abort_then_hijack(const hlg_value *a, hlg_value *r)
+{
+    hl_message_hdr *h = (hl_message_hdr *)(uintptr_t)hlg_peb()->panic_context.addr;
+    h->code = 9;
+    h->len = 4;
+    memcpy(h + 1, "bye", 4);
+    __asm__ volatile("outb %%al, %%dx\n\t" THEN_HIJACK
+                     :
+                     : "d"((uint16_t)HL_PORT_ABORT), "a"(0)
+                     : "memory");
+    return 0;
+}
+
+static int read_msr(const hlg_value *a, hlg_value *r)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(a[0].u.u32));
+    r->u.u64 = ((uint64_t)hi << 32) | lo;
+    return 0;
+}
+
+static int write_msr(const hlg_value *a, hlg_value *r)
+{
+    uint64_t v = a[1].u.u64;
+    __asm__ volatile("wrmsr"
+                     :
+                     : "c"(a[0].u.u32), "a"((uint32_t)v), "d"((uint32_t)(v >> 32))
+                     : "memory");
+    return 0;
+}
+
+static int read_tsc(const hlg_value *a, hlg_value *r)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    r->u.u64 = ((uint64_t)hi << 32) | lo;
+    return 0;
+}
+
+/* Reads 8 bytes of the heap at `offset` (to see whether anything wrote there behind the guest). */
+static int peek_heap(const hlg_value *a, hlg_value *r)
+{
+    r->u.u64 = *(volatile uint64_t *)(uintptr_t)(hlg_peb()->heap.addr + a[0].u.u64);
+    return 0;
+}
+
+static int heap_addr(const hlg_value *a, hlg_value *r)
+{
+    r->u.u64 = hlg_peb()->heap.addr;
+    return 0;
+}
+
+/* XSAVE state: CR4.OSXSAVE is off as every run starts; ring 0 turns it on. Returns 0 without AVX.
+ */
+static int enable_avx(void)
+{
+    uint32_t eax = 1, ebx, ecx, edx;
+    __asm__ volatile("cpuid" : "+a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx));
+    if (!(ecx & (1u << 26)) || !(ecx & (1u << 28))) return 0;
+    uint64_t cr4;
+    __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+    __asm__ volatile("mov %0, %%cr4" : : "r"(cr4 | (1ull << 18)) : "memory");
+    return 1;
+}
+
+static uint64_t xgetbv0(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+static int xcr0_read(const hlg_value *a, hlg_value *r)
+{
+    r->u.u64 = enable_avx() ? xgetbv0() : ~0ull;
+    return 0;
+}
+
+static int ymm_write(const hlg_value *a, hlg_value *r)
+{
+    if (!enable_avx()) return 0;
+    __asm__ volatile("xsetbv" : : "c"(0), "a"(7), "d"(0));
+    uint64_t v[4] = {0, 0, a[0].u.u64, a[0].u.u64};
+    __asm__ volatile("vmovdqu (%0), %%ymm5" : : "r"(v) : "memory");
+    r->u.u32 = 1;
+    return 0;
+}
+
+static int ymm_read(const hlg_value *a, hlg_value *r)
+{
+    if (!enable_avx()) return 0;
+    __asm__ volatile("xsetbv" : : "c"(0), "a"(7), "d"(0));
+    uint64_t v[4];
+    __asm__ volatile("vmovdqu %%ymm5, (%0)" : : "r"(v) : "memory");
+    r->u.u64 = v[2] | v[3];
+    return 0;
+}
+
+/* Forged exception reports: an `out` to the exception port from anywhere but a host stub. */
+static int forge_exception(const hlg_value *a, hlg_value *r)
+{
+    __asm__ volatile("mov %0, %%cr2" : : "r"(a[1].u.u64));
+    __asm__ volatile("outb %%al, %%dx"
+                     :
+                     : "a"((uint8_t)a[0].u.u32), "d"((uint16_t)HL_PORT_EXCEPTION)
+                     : "memory");
+    halt();
+}
+
+/* Jumps into the host's stub for `vector` (found through the IDT) with a frame of the guest's
+ * own making on its own stack, after pointing CR2 at `cr2`. */
+static int jump_to_stub(const hlg_value *a, hlg_value *r)
+{
+    struct __attribute__((packed)) {
+        uint16_t limit;
+        uint64_t base;
+    } idtr;
+    __asm__ volatile("sidt %0" : "=m"(idtr));
+    const uint8_t *e = (const uint8_t *)(uintptr_t)idtr.base + 16 * (a[0].u.u32 & 31);
+    uint64_t handler = (uint64_t)(e[0] | e[1] << 8) | (uint64_t)(e[6] | e[7] << 8) << 16 |
+                       (uint64_t)(e[8] | e[9] << 8 | (uint32_t)e[10] << 16 | (uint32_t)e[11] << 24)
+                           << 32;
+    __asm__ volatile("mov %0, %%cr2" : : "r"(a[1].u.u64));
+    __asm__ volatile(
+        "push $0x10\n\tpush %%rsp\n\tpushf\n\tpush $0x8\n\tpush $0\n\tpush $6\n\tjmp *%0"
+        :
+        : "r"(handler)
+        : "memory");
+    return 0;
+}
+
+static int do_sysenter(const hlg_value *a, hlg_value *r)
+{
+    __asm__ volatile("sysenter" ::: "memory");
+    return 0;
+}
+
+static int software_interrupt(const hlg_value *a, hlg_value *r)
+{
+    __asm__ volatile("int $200" ::: "memory");
+    return 0;
+}
+
+/* Registered as returning i32 (and string below), but the result message says `type`. */
+static int forge_result(const hlg_value *a, hlg_value *r)
+{
+    uint32_t type = a[0].u.u32;
+    if (type == HL_TYPE_STRING) raw_result(type, "hi!", 3);
+    uint64_t bits = 0x00007FFFDEADB000ull;
+    raw_result(type, &bits, type == HL_TYPE_VOID ? 0 : 8);
+}
+
+void hyperlight_main(void)
+{
+    hlg_register("add", HL_TYPE_I32, HLG_PARAMS(HL_TYPE_I32, HL_TYPE_I32), add);
+    hlg_register("mmio_read", HL_TYPE_U64, HLG_PARAMS(HL_TYPE_U64), mmio_read);
+    hlg_register("mmio_write", HL_TYPE_U64, HLG_PARAMS(HL_TYPE_U64), mmio_write);
+    hlg_register("port_in", HL_TYPE_VOID, HLG_PARAMS(HL_TYPE_U32), port_in);
+    hlg_register("rep_insb", HL_TYPE_VOID, HLG_PARAMS(HL_TYPE_U32, HL_TYPE_U64), rep_insb);
+    hlg_register("port_out", HL_TYPE_VOID, HLG_PARAMS(HL_TYPE_U32), port_out);
+    hlg_register("rep_outsb", HL_TYPE_VOID, HLG_PARAMS(HL_TYPE_U32, HL_TYPE_U64), rep_outsb);
+    hlg_register("abort_then_hijack", HL_TYPE_VOID, HLG_NO_PARAMS, abort_then_hijack);
+    hlg_register("read_msr", HL_TYPE_U64, HLG_PARAMS(HL_TYPE_U32), read_msr);
+    hlg_register("write_msr", HL_TYPE_VOID, HLG_PARAMS(HL_TYPE_U32, HL_TYPE_U64), write_msr);
+    hlg_register("read_tsc", HL_TYPE_U64, HLG_NO_PARAMS, read_tsc);
+    hlg_register("peek_heap", HL_TYPE_U64, HLG_PARAMS(HL_TYPE_U64), peek_heap);
+    hlg_register("heap_addr", HL_TYPE_U64, HLG_NO_PARAMS, heap_addr);
+    hlg_register("xcr0_read", HL_TYPE_U64, HLG_NO_PARAMS, xcr0_read);
+    hlg_register("ymm_write", HL_TYPE_U32, HLG_PARAMS(HL_TYPE_U64), ymm_write);
+    hlg_register("ymm_read", HL_TYPE_U64, HLG_NO_PARAMS, ymm_read);
+    hlg_register("forge_exception", HL_TYPE_VOID, HLG_PARAMS(HL_TYPE_U32, HL_TYPE_U64),
+                 forge_exception);
+    hlg_register("jump_to_stub", HL_TYPE_VOID, HLG_PARAMS(HL_TYPE_U32, HL_TYPE_U64), jump_to_stub);
+    hlg_register("sysenter", HL_TYPE_VOID, HLG_NO_PARAMS, do_sysenter);
+    hlg_register("software_interrupt", HL_TYPE_VOID, HLG_NO_PARAMS, software_interrupt);
+    hlg_register("forge_i32", HL_TYPE_I32, HLG_PARAMS(HL_TYPE_U32), forge_result);
+    hlg_register("forge_string", HL_TYPE_STRING, HLG_PARAMS(HL_TYPE_U32), forge_result);
+}

@@ -1,0 +1,234 @@
+/* kvm_state.c - the vCPU's CPUID and the complete CPU state every KVM run starts from. */
+#include "backend/kvm_state.h"
+
+#include <asm/kvm_para.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "util/errfmt.h"
+
+#define MSR_IA32_TSC 0x10u
+
+struct hl_kvm_state {
+    struct kvm_sregs sregs;
+    struct kvm_debugregs debug;
+    struct kvm_vcpu_events events;
+    struct kvm_xcrs xcrs;
+    int has_xcrs;
+    struct kvm_xsave *xsave; /* NULL: KVM has no XSAVE API, KVM_SET_FPU resets x87/SSE only */
+    struct kvm_fpu fpu;
+    int has_tsc_offset;
+    uint64_t tsc_offset;
+    struct kvm_msrs *msrs; /* the MSRs and their values as created */
+};
+
+static int xioctl(int fd, unsigned long req, void *arg)
+{
+    int r;
+    do
+        r = ioctl(fd, req, arg);
+    while (r < 0 && errno == EINTR);
+    return r;
+}
+
+hl_status hl_kvm_set_cpuid(int kvm_fd, int vcpu_fd, hl_error *err)
+{
+    for (uint32_t n = 64; n <= 4096; n *= 2) {
+        struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(struct kvm_cpuid_entry2));
+        if (!c) return hl_errorf(err, HL_E_NOMEM, "out of memory");
+        c->nent = n;
+        if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
+            for (uint32_t i = 0; i < c->nent; i++)
+                if (c->entries[i].function == KVM_CPUID_FEATURES)
+                    c->entries[i].eax = c->entries[i].edx = 0; /* no paravirtual feature */
+            int r = xioctl(vcpu_fd, KVM_SET_CPUID2, c);
+            free(c);
+            if (r < 0)
+                return hl_errorf(err, HL_E_BACKEND, "KVM_SET_CPUID2 failed: %s", strerror(errno));
+            /* without it (kernels before 5.10) a guest may still enable the PV MSRs: the per-run
+             * MSR reset below turns them off again before the next run */
+            struct kvm_enable_cap cap = {.cap = KVM_CAP_ENFORCE_PV_FEATURE_CPUID, .args = {1}};
+            if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_ENFORCE_PV_FEATURE_CPUID) > 0 &&
+                xioctl(vcpu_fd, KVM_ENABLE_CAP, &cap) < 0)
+                return hl_errorf(err, HL_E_BACKEND,
+                                 "KVM_ENABLE_CAP(ENFORCE_PV_FEATURE_CPUID) failed: %s",
+                                 strerror(errno));
+            return HL_OK;
+        }
+        int e = errno;
+        free(c);
+        if (e != E2BIG)
+            return hl_errorf(err, HL_E_BACKEND, "KVM_GET_SUPPORTED_CPUID failed: %s", strerror(e));
+    }
+    return hl_errorf(err, HL_E_BACKEND, "KVM_GET_SUPPORTED_CPUID: too many entries");
+}
+
+/* MSRs a guest can write that KVM's index list does not name: MTRRs (variable pairs, fixed
+ * ranges, default type) and a few architectural ones listed for certainty. */
+static const uint32_t extra_msrs[] = {
+    0x3B,  0x48,  0x174, 0x175, 0x176, 0x1A0, 0x1D9, 0x250, 0x258, 0x259,
+    0x268, 0x269, 0x26A, 0x26B, 0x26C, 0x26D, 0x26E, 0x26F, 0x277, 0x2FF,
+};
+
+static int msr_listed(const struct kvm_msrs *m, uint32_t index)
+{
+    for (uint32_t i = 0; i < m->nmsrs; i++)
+        if (m->entries[i].index == index) return 1;
+    return 0;
+}
+
+/* Adds `index` with its current value when the host can both read it and write that value back. */
+static void probe_msr(int vcpu_fd, struct kvm_msrs *m, uint32_t index)
+{
+    if (index == MSR_IA32_TSC || msr_listed(m, index)) /* the TSC is reset through its offset */
+        return;
+    struct {
+        struct kvm_msrs hdr;
+        struct kvm_msr_entry e;
+    } one;
+    memset(&one, 0, sizeof(one));
+    one.hdr.nmsrs = 1;
+    one.e.index = index;
+    if (ioctl(vcpu_fd, KVM_GET_MSRS, &one) != 1 || ioctl(vcpu_fd, KVM_SET_MSRS, &one) != 1) return;
+    m->entries[m->nmsrs++] = one.e;
+}
+
+static hl_status save_msrs(hl_kvm_state *s, int kvm_fd, int vcpu_fd, hl_error *err)
+{
+    struct kvm_msr_list probe = {.nmsrs = 0};
+    if (ioctl(kvm_fd, KVM_GET_MSR_INDEX_LIST, &probe) < 0 && errno != E2BIG)
+        return hl_errorf(err, HL_E_BACKEND, "KVM_GET_MSR_INDEX_LIST failed: %s", strerror(errno));
+    uint32_t n = probe.nmsrs;
+    struct kvm_msr_list *list = calloc(1, sizeof(*list) + (n + 16) * sizeof(uint32_t));
+    uint32_t cap = n + 16 + 32 + (uint32_t)(sizeof(extra_msrs) / sizeof(extra_msrs[0]));
+    s->msrs = calloc(1, sizeof(*s->msrs) + cap * sizeof(struct kvm_msr_entry));
+    if (!list || !s->msrs) {
+        free(list);
+        return hl_errorf(err, HL_E_NOMEM, "out of memory");
+    }
+    list->nmsrs = n + 16;
+    if (ioctl(kvm_fd, KVM_GET_MSR_INDEX_LIST, list) < 0) {
+        int e = errno;
+        free(list);
+        return hl_errorf(err, HL_E_BACKEND, "KVM_GET_MSR_INDEX_LIST failed: %s", strerror(e));
+    }
+    for (uint32_t i = 0; i < list->nmsrs && s->msrs->nmsrs < cap; i++)
+        probe_msr(vcpu_fd, s->msrs, list->indices[i]);
+    free(list);
+    for (size_t i = 0; i < sizeof(extra_msrs) / sizeof(extra_msrs[0]) && s->msrs->nmsrs < cap; i++)
+        probe_msr(vcpu_fd, s->msrs, extra_msrs[i]);
+    for (uint32_t v = 0; v < 16 && s->msrs->nmsrs + 2 <= cap; v++) { /* variable-range MTRR pairs */
+        probe_msr(vcpu_fd, s->msrs, 0x200 + 2 * v);
+        probe_msr(vcpu_fd, s->msrs, 0x201 + 2 * v);
+    }
+    return HL_OK;
+}
+
+hl_status hl_kvm_state_save(hl_kvm_state **out, int kvm_fd, int vcpu_fd,
+                            const struct kvm_sregs *sregs, hl_error *err)
+{
+    hl_kvm_state *s = calloc(1, sizeof(*s));
+    if (!s) return hl_errorf(err, HL_E_NOMEM, "out of memory");
+    s->sregs = *sregs;
+    hl_status st = HL_OK;
+    if (xioctl(vcpu_fd, KVM_GET_DEBUGREGS, &s->debug) < 0 ||
+        xioctl(vcpu_fd, KVM_GET_VCPU_EVENTS, &s->events) < 0) {
+        st = hl_errorf(err, HL_E_BACKEND, "reading the vCPU's initial state failed: %s",
+                       strerror(errno));
+        goto fail;
+    }
+    s->debug.dr7 = 0x400;
+    s->debug.dr6 = 0xFFFF0FF0;
+    memset(s->debug.db, 0, sizeof(s->debug.db));
+    memset(&s->fpu, 0, sizeof(s->fpu));
+    s->fpu.fcw = 0x37F;
+    s->fpu.mxcsr = 0x1F80;
+    if (xioctl(vcpu_fd, KVM_SET_FPU, &s->fpu) < 0) {
+        st = hl_errorf(err, HL_E_BACKEND, "KVM_SET_FPU failed: %s", strerror(errno));
+        goto fail;
+    }
+    if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE) > 0) {
+        int size2 = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2);
+        size_t size =
+            size2 > (int)sizeof(struct kvm_xsave) ? (size_t)size2 : sizeof(struct kvm_xsave);
+        if (!(s->xsave = calloc(1, size))) {
+            st = hl_errorf(err, HL_E_NOMEM, "out of memory");
+            goto fail;
+        }
+        if (xioctl(vcpu_fd, size2 > 0 ? KVM_GET_XSAVE2 : KVM_GET_XSAVE, s->xsave) < 0) {
+            st = hl_errorf(err, HL_E_BACKEND, "KVM_GET_XSAVE failed: %s", strerror(errno));
+            goto fail;
+        }
+    }
+    if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0) {
+        if (xioctl(vcpu_fd, KVM_GET_XCRS, &s->xcrs) < 0) {
+            st = hl_errorf(err, HL_E_BACKEND, "KVM_GET_XCRS failed: %s", strerror(errno));
+            goto fail;
+        }
+        s->has_xcrs = 1;
+    }
+    struct kvm_device_attr tsc = {.group = KVM_VCPU_TSC_CTRL,
+                                  .attr = KVM_VCPU_TSC_OFFSET,
+                                  .addr = (uint64_t)(uintptr_t)&s->tsc_offset};
+    s->has_tsc_offset = ioctl(vcpu_fd, KVM_HAS_DEVICE_ATTR, &tsc) == 0 &&
+                        xioctl(vcpu_fd, KVM_GET_DEVICE_ATTR, &tsc) == 0;
+    if ((st = save_msrs(s, kvm_fd, vcpu_fd, err))) goto fail;
+    if (!s->has_tsc_offset) { /* kernels before 5.16: a host write of 0 restarts the TSC at 0 */
+        struct kvm_msr_entry *e = &s->msrs->entries[s->msrs->nmsrs++];
+        memset(e, 0, sizeof(*e));
+        e->index = MSR_IA32_TSC;
+    }
+    *out = s;
+    return HL_OK;
+fail:
+    hl_kvm_state_free(s);
+    return st;
+}
+
+hl_status hl_kvm_state_reset(const hl_kvm_state *s, int vcpu_fd, const struct kvm_regs *regs,
+                             hl_error *err)
+{
+    const char *what = NULL;
+    struct kvm_device_attr tsc = {.group = KVM_VCPU_TSC_CTRL,
+                                  .attr = KVM_VCPU_TSC_OFFSET,
+                                  .addr = (uint64_t)(uintptr_t)&s->tsc_offset};
+    /* XCR0 before XSAVE: KVM refuses XSAVE components that XCR0 does not enable */
+    if (s->has_xcrs && xioctl(vcpu_fd, KVM_SET_XCRS, (void *)&s->xcrs) < 0)
+        what = "KVM_SET_XCRS";
+    else if (xioctl(vcpu_fd, KVM_SET_SREGS, (void *)&s->sregs) < 0)
+        what = "KVM_SET_SREGS";
+    else if (xioctl(vcpu_fd, KVM_SET_REGS, (void *)regs) < 0)
+        what = "KVM_SET_REGS";
+    else if (s->xsave ? xioctl(vcpu_fd, KVM_SET_XSAVE, s->xsave) < 0
+                      : xioctl(vcpu_fd, KVM_SET_FPU, (void *)&s->fpu) < 0)
+        what = "KVM_SET_XSAVE";
+    else if (xioctl(vcpu_fd, KVM_SET_DEBUGREGS, (void *)&s->debug) < 0)
+        what = "KVM_SET_DEBUGREGS";
+    else if (xioctl(vcpu_fd, KVM_SET_VCPU_EVENTS, (void *)&s->events) < 0)
+        what = "KVM_SET_VCPU_EVENTS";
+    else if (s->msrs->nmsrs && ioctl(vcpu_fd, KVM_SET_MSRS, s->msrs) != (int)s->msrs->nmsrs)
+        what = "KVM_SET_MSRS";
+    else if (s->has_tsc_offset &&
+             xioctl(vcpu_fd, KVM_SET_DEVICE_ATTR, &tsc) < 0) /* after TSC_ADJUST */
+        what = "KVM_SET_DEVICE_ATTR(TSC_OFFSET)";
+    if (what)
+        return hl_errorf(err, HL_E_BACKEND, "resetting the vCPU failed: %s: %s", what,
+                         strerror(errno));
+    return HL_OK;
+}
+
+unsigned hl_kvm_state_msr_count(const hl_kvm_state *s)
+{
+    return s ? s->msrs->nmsrs : 0;
+}
+
+void hl_kvm_state_free(hl_kvm_state *s)
+{
+    if (!s) return;
+    free(s->xsave);
+    free(s->msrs);
+    free(s);
+}

@@ -1,0 +1,34 @@
+/* kvm_state.h - the vCPU's CPUID and the complete CPU state every KVM run starts from. */
+#ifndef HL_KVM_STATE_H
+#define HL_KVM_STATE_H
+
+#include <linux/kvm.h>
+#include <stdint.h>
+
+#include "hyperlight/error.h"
+
+typedef struct hl_kvm_state hl_kvm_state;
+
+/* Gives the vCPU KVM's supported CPUID less the paravirtual features (kvmclock, steal time, async
+ * page faults, PV EOI: each makes KVM write into guest memory behind the host's back), and has KVM
+ * enforce that, so their MSRs fault. */
+hl_status hl_kvm_set_cpuid(int kvm_fd, int vcpu_fd, hl_error *err);
+
+/* Records the state of a freshly created vCPU (after its CPUID is set) that every run is reset to:
+ * `sregs` (long mode), XSAVE area (x87, SSE, AVX... with FCW 0x37F and MXCSR 0x1F80), XCR0, debug
+ * registers with breakpoints off, no pending event, the TSC offset, and every MSR that KVM lets
+ * the host read and write back (what a ring-0 guest could otherwise use to leave a value behind).
+ */
+hl_status hl_kvm_state_save(hl_kvm_state **out, int kvm_fd, int vcpu_fd,
+                            const struct kvm_sregs *sregs, hl_error *err);
+
+/* Puts the vCPU back to the saved state with general registers `regs`. */
+hl_status hl_kvm_state_reset(const hl_kvm_state *s, int vcpu_fd, const struct kvm_regs *regs,
+                             hl_error *err);
+
+/* The number of MSRs reset per run (for tests and diagnostics). */
+unsigned hl_kvm_state_msr_count(const hl_kvm_state *s);
+
+void hl_kvm_state_free(hl_kvm_state *s);
+
+#endif

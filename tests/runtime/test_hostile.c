@@ -1,0 +1,303 @@
+/* test_hostile.c - attacks from a ring-0 guest (hostileguest) on later calls and on the host's
+ * trust: abandoned exits, MSRs, XSAVE state, forged exception reports and results, bad function
+ * tables. */
+#include "rt.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KVM_ONLY()                                                                                 \
+    do {                                                                                           \
+        if (rt_mode() != HL_MODE_RUN_IN_HYPERVISOR) skip();                                        \
+    } while (0)
+
+static int setup(void **state)
+{
+    *state = rt_mode() == HL_MODE_RUN_IN_HYPERVISOR ? rt_sandbox("hostileguest", "") : NULL;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    hl_sandbox_destroy(*state);
+    return 0;
+}
+
+/* The next calls must run exactly as on a fresh sandbox: not the attacker's continuation (which
+ * would answer 666). */
+static void next_calls_clean(hl_sandbox *sb)
+{
+    assert_true(hl_sandbox_usable(sb));
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(rt_ok(sb, "add", RT_ARGS(hl_i32(1), hl_i32(2))).u.i32, 3);
+        assert_int_equal(rt_ok(sb, "add", RT_ARGS(hl_i32(40), hl_i32(i))).u.i32, 40 + i);
+    }
+}
+
+/* Every exit the host ends a call on instead of completing must not resume in the next call. */
+static void test_abandoned_exits_do_not_resume(void **state)
+{
+    KVM_ONLY();
+    hl_sandbox *sb = *state;
+    for (int round = 0; round < 2; round++) {
+        rt_fails(sb, "mmio_read", HL_E_GUEST_FAULT, RT_ANY_CODE,
+                 "accessed address 0x1000, outside its memory", RT_ARGS(hl_u64(0x1000)));
+        next_calls_clean(sb);
+        rt_fails(sb, "mmio_read", HL_E_GUEST_FAULT, RT_ANY_CODE, "outside its memory",
+                 RT_ARGS(hl_u64(0x100000000ull)));
+        next_calls_clean(sb);
+        rt_fails(sb, "mmio_write", HL_E_GUEST_FAULT, RT_ANY_CODE, "outside its memory",
+                 RT_ARGS(hl_u64(0x1000)));
+        next_calls_clean(sb);
+        rt_fails(sb, "port_in", HL_E_GUEST_FAULT, RT_ANY_CODE, "read from I/O port 128",
+                 RT_ARGS(hl_u32(0x80)));
+        next_calls_clean(sb);
+        rt_fails(sb, "rep_insb", HL_E_GUEST_FAULT, RT_ANY_CODE, "read from I/O port 128",
+                 RT_ARGS(hl_u32(0x80), hl_u64(10000)));
+        next_calls_clean(sb);
+        rt_fails(sb, "rep_insb", HL_E_GUEST_FAULT, RT_ANY_CODE, "read from I/O port 128",
+                 RT_ARGS(hl_u32(0x80), hl_u64(1ull << 40)));
+        next_calls_clean(sb);
+        rt_fails(sb, "port_out", HL_E_GUEST_PROTOCOL, 0, "unknown I/O port 4660",
+                 RT_ARGS(hl_u32(0x1234)));
+        next_calls_clean(sb);
+        rt_fails(sb, "rep_outsb", HL_E_GUEST_PROTOCOL, 0, "unknown I/O port 4660",
+                 RT_ARGS(hl_u32(0x1234), hl_u64(5000)));
+        next_calls_clean(sb);
+        rt_fails(sb, "abort_then_hijack", HL_E_GUEST_ABORT, 9, "bye", RT_NOARGS);
+        next_calls_clean(sb);
+    }
+}
+
+/* A value a call writes to an MSR is gone in the next call (each writable MSR a ring-0 guest can
+ * reach, with a value the CPU accepts). MSRs the guest cannot read or write (#GP) are no channel.
+ */
+static void test_msrs_reset(void **state)
+{
+    KVM_ONLY();
+    hl_sandbox *sb = *state;
+    static const struct {
+        uint32_t msr;
+        uint64_t value;
+    } msrs[] = {
+        {0x3B, 0x123456789ull},              /* IA32_TSC_ADJUST */
+        {0x48, 1},                           /* IA32_SPEC_CTRL: IBRS */
+        {0x174, 0x10},                       /* SYSENTER_CS */
+        {0x175, 0x212340},                   /* SYSENTER_ESP */
+        {0x176, 0x212350},                   /* SYSENTER_EIP */
+        {0x1A0, 0x1},                        /* IA32_MISC_ENABLE: fast strings */
+        {0x1D9, 0x1},                        /* IA32_DEBUGCTL: LBR */
+        {0x200, 0x12340006},                 /* MTRR physbase 0 */
+        {0x201, 0xFFFFF000800ull},           /* MTRR physmask 0 */
+        {0x20E, 0x56780006},                 /* MTRR physbase 7 */
+        {0x250, 0x0606060606060606ull},      /* MTRR fix64K_00000 */
+        {0x258, 0x0606060606060606ull},      /* MTRR fix16K_80000 */
+        {0x268, 0x0505050505050505ull},      /* MTRR fix4K_C0000 */
+        {0x277, 0x0606060606060606ull},      /* IA32_PAT */
+        {0x2FF, 0xC06},                      /* MTRR default type */
+        {0xC0000080, 0xD01},                 /* EFER with SCE */
+        {0xC0000081, 0x0023001000000000ull}, /* STAR */
+        {0xC0000082, 0x212345},              /* LSTAR */
+        {0xC0000083, 0x212346},              /* CSTAR */
+        {0xC0000084, 0x4700},                /* SFMASK */
+        {0xC0000100, 0x7FFF12345000ull},     /* FS base */
+        {0xC0000101, 0x7FFF12346000ull},     /* GS base */
+        {0xC0000102, 0x7FFF12347000ull},     /* kernel GS base */
+        {0xC0000103, 0x55},                  /* TSC_AUX */
+        {0xC0010000, 0x76},                  /* AMD PerfEvtSel0 (not enabled) */
+        {0xC0010004, 0x123456},              /* AMD PerfCtr0 */
+        {0xC0010200, 0x76},                  /* AMD PerfEvtSel0 (extended) */
+        {0xC0010201, 0x654321},              /* AMD PerfCtr0 (extended) */
+        {0xC0010117, 0x200000},              /* AMD VM_HSAVE_PA */
+        {0x186, 0x76},                       /* Intel PerfEvtSel0 */
+        {0xC1, 0x123456},                    /* Intel PMC0 */
+        {0x4B564D00, 0},                     /* kvmclock wall clock (a write is a one-off) */
+        {0x4B564D02, 0},                     /* async PF: stays off */
+        {0x4B564D04, 0},                     /* PV EOI */
+    };
+    size_t written = 0;
+    for (size_t i = 0; i < sizeof(msrs) / sizeof(msrs[0]); i++) {
+        hl_value v;
+        hl_error e;
+        if (hl_sandbox_call(sb, "read_msr", RT_ARGS(hl_u32(msrs[i].msr)), &v, &e) != HL_OK) {
+            assert_int_equal(e.status, HL_E_GUEST_FAULT);
+            assert_int_equal(e.guest_code, 13); /* #GP: no such MSR here */
+            continue;
+        }
+        uint64_t before = v.u.u64;
+        if (hl_sandbox_call(sb, "write_msr", RT_ARGS(hl_u32(msrs[i].msr), hl_u64(msrs[i].value)),
+                            &v, &e) != HL_OK) {
+            assert_int_equal(e.status, HL_E_GUEST_FAULT);
+            assert_int_equal(e.guest_code, 13);
+            continue;
+        }
+        written++;
+        uint64_t after = rt_ok(sb, "read_msr", RT_ARGS(hl_u32(msrs[i].msr))).u.u64;
+        if (after != before)
+            fail_msg("MSR %#x: written %#llx in one call, read %#llx in the next (fresh: %#llx)",
+                     msrs[i].msr, (unsigned long long)msrs[i].value, (unsigned long long)after,
+                     (unsigned long long)before);
+        next_calls_clean(sb);
+    }
+    print_message("%zu of %zu MSRs were writable by the guest; each was reset\n", written,
+                  sizeof(msrs) / sizeof(msrs[0]));
+    assert_true(written >= 10);
+}
+
+/* IA32_TSC: a guest that sets its time stamp counter far ahead does not see that value next call.
+ */
+static void test_tsc_reset(void **state)
+{
+    KVM_ONLY();
+    hl_sandbox *sb = *state;
+    uint64_t fresh = rt_ok(sb, "read_tsc", RT_NOARGS).u.u64;
+    assert_true(fresh < (1ull << 60));
+    rt_ok(sb, "write_msr", RT_ARGS(hl_u32(0x10), hl_u64(1ull << 62)));
+    uint64_t next = rt_ok(sb, "read_tsc", RT_NOARGS).u.u64;
+    if (next >= (1ull << 61))
+        fail_msg("IA32_TSC written as %#llx survived into the next call: %#llx", 1ull << 62,
+                 (unsigned long long)next);
+    assert_true(next >= fresh);
+    rt_ok(sb, "write_msr",
+          RT_ARGS(hl_u32(0x3B), hl_u64(1ull << 62))); /* TSC_ADJUST moves the TSC too */
+    next = rt_ok(sb, "read_tsc", RT_NOARGS).u.u64;
+    if (next >= (1ull << 61))
+        fail_msg("IA32_TSC_ADJUST survived into the next call: TSC %#llx",
+                 (unsigned long long)next);
+}
+
+/* kvmclock and steal time make KVM write into guest memory on every entry: after the call that
+ * enabled them, nothing may write into the restored memory. */
+static void test_paravirt_msrs_write_nothing(void **state)
+{
+    KVM_ONLY();
+    hl_sandbox *sb = *state;
+    uint64_t heap = rt_ok(sb, "heap_addr", RT_NOARGS).u.u64;
+    static const uint32_t msrs[] = {0x4B564D01, 0x12, 0x4B564D03};
+    for (size_t i = 0; i < sizeof(msrs) / sizeof(msrs[0]); i++) {
+        uint64_t off = 16384 + i * 4096;
+        uint64_t fresh = rt_ok(sb, "peek_heap", RT_ARGS(hl_u64(off))).u.u64;
+        hl_value v;
+        hl_error e;
+        if (hl_sandbox_call(sb, "write_msr", RT_ARGS(hl_u32(msrs[i]), hl_u64((heap + off) | 1)), &v,
+                            &e) != HL_OK) {
+            assert_int_equal(e.guest_code, 13); /* refused: the feature is not offered */
+            continue;
+        }
+        for (int k = 0; k < 3; k++)
+            assert_int_equal(rt_ok(sb, "peek_heap", RT_ARGS(hl_u64(off))).u.u64, fresh);
+    }
+}
+
+/* XCR0 and the AVX upper halves (beyond what KVM_SET_FPU resets) do not survive a call. */
+static void test_xsave_state_reset(void **state)
+{
+    KVM_ONLY();
+    hl_sandbox *sb = *state;
+    uint64_t xcr0 = rt_ok(sb, "xcr0_read", RT_NOARGS).u.u64;
+    if (xcr0 == ~0ull) {
+        print_message("no AVX in this vCPU: XSAVE check skipped\n");
+        skip();
+    }
+    assert_int_equal(rt_ok(sb, "ymm_write", RT_ARGS(hl_u64(0x5A5A5A5A12345678ull))).u.u32, 1);
+    assert_int_equal(rt_ok(sb, "xcr0_read", RT_NOARGS).u.u64, xcr0);
+    assert_int_equal(rt_ok(sb, "ymm_read", RT_NOARGS).u.u64, 0);
+}
+
+/* An exception report is trusted only from the host's stubs with the CPU's own frame. */
+static void test_forged_exception_reports(void **state)
+{
+    KVM_ONLY();
+    hl_sandbox *sb = *state;
+    const hl_layout *l = hl_sandbox_layout(sb);
+    uint64_t guard = l->base + l->region[HL_REGION_STACK_GUARD].offset + 64;
+    hl_error e = rt_fails(sb, "forge_exception", HL_E_GUEST_PROTOCOL, 0, "forged exception report",
+                          RT_ARGS(hl_u32(14), hl_u64(guard)));
+    print_message("%s\n", e.message);
+    next_calls_clean(sb);
+    e = rt_fails(sb, "forge_exception", HL_E_GUEST_PROTOCOL, 0, "forged exception report",
+                 RT_ARGS(hl_u32(200), hl_u64(0)));
+    next_calls_clean(sb);
+    e = rt_fails(sb, "jump_to_stub", HL_E_GUEST_PROTOCOL, 0, "forged exception report",
+                 RT_ARGS(hl_u32(14), hl_u64(guard)));
+    print_message("%s\n", e.message);
+    next_calls_clean(sb);
+    /* a real `int $200` past the 32-entry IDT is a #GP naming the IDT entry (error code 200 * 8 + 2
+     * on hardware; QEMU's emulated CPU reports 200 * 16 + 2) */
+    e = rt_fails(sb, "software_interrupt", HL_E_GUEST_FAULT, 13,
+                 "#GP general protection (vector 13, error code 0x", RT_NOARGS);
+    assert_true(strstr(e.message, "error code 0x642)") || strstr(e.message, "error code 0xc82)"));
+    next_calls_clean(sb);
+}
+
+/* sysenter is the guest's fault, never a backend failure. */
+static void test_sysenter_is_a_guest_fault(void **state)
+{
+    KVM_ONLY();
+    hl_sandbox *sb = *state;
+    hl_error e = rt_fails(sb, "sysenter", HL_E_GUEST_FAULT, RT_ANY_CODE, NULL, RT_NOARGS);
+    print_message("sysenter: %s\n", e.message);
+    next_calls_clean(sb);
+}
+
+/* A result whose type differs from the function's registration is a protocol error. */
+static void test_result_type_checked(void **state)
+{
+    KVM_ONLY();
+    hl_sandbox *sb = *state;
+    rt_fails(sb, "forge_i32", HL_E_GUEST_PROTOCOL, 0,
+             "`forge_i32` returned void, but it is registered as returning i32",
+             RT_ARGS(hl_u32(HL_TYPE_VOID)));
+    next_calls_clean(sb);
+    rt_fails(sb, "forge_i32", HL_E_GUEST_PROTOCOL, 0,
+             "`forge_i32` returned string, but it is registered as returning i32",
+             RT_ARGS(hl_u32(HL_TYPE_STRING)));
+    next_calls_clean(sb);
+    rt_fails(sb, "forge_string", HL_E_GUEST_PROTOCOL, 0,
+             "`forge_string` returned u64, but it is registered as returning string",
+             RT_ARGS(hl_u32(HL_TYPE_U64)));
+    next_calls_clean(sb);
+    assert_int_equal(rt_ok(sb, "forge_i32", RT_ARGS(hl_u32(HL_TYPE_I32))).u.i32,
+                     (int32_t)0xDEADB000u);
+}
+
+/* Function tables with a name twice or control characters in a name are refused (both modes). */
+static void test_bad_function_tables(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *guest, *phrase;
+    } cases[] = {
+        {"dupnames", "registers `one` twice"},
+        {"ctrlnames", "function 2's name has a control character (byte 0x1b at offset 4)"},
+    };
+    for (size_t i = 0; i < 2; i++) {
+        hl_config cfg;
+        rt_config(&cfg, "");
+        hl_sandbox *sb = NULL;
+        hl_error e;
+        assert_int_equal(hl_sandbox_create(&sb, rt_guest(cases[i].guest), &cfg, &e), HL_OK);
+        assert_int_equal(hl_sandbox_initialize(sb, &e), HL_E_GUEST_PROTOCOL);
+        rt_contains(e.message, cases[i].phrase);
+        assert_int_equal(hl_sandbox_function_count(sb), 0);
+        assert_false(hl_sandbox_usable(sb));
+        hl_sandbox_destroy(sb);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_abandoned_exits_do_not_resume, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_msrs_reset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tsc_reset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_paravirt_msrs_write_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_xsave_state_reset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forged_exception_reports, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sysenter_is_a_guest_fault, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_result_type_checked, setup, teardown),
+        cmocka_unit_test(test_bad_function_tables),
+    };
+    return cmocka_run_group_tests_name(rt_group_name("hostile"), tests, NULL, NULL);
+}
