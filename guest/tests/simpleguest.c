@@ -254,11 +254,41 @@ static int triple_fault(const hlg_value *a, hlg_value *r)
     return 0;
 }
 
-/* KVM only (ring 0): arms a hardware breakpoint on `nothing`. The next call must not inherit it. */
+/* KVM only (ring 0): the debug-register isolation check (test_debug_registers_reset).
+ * `arm_breakpoint` points DR0-DR3 at `breakpoint_target`, which nothing else calls, enables all
+ * four as execute breakpoints (DR7 = 0x55) and returns that address; `debug_register(n)` reads
+ * DRn as the next call sees it. The target has a body of its own, so that identical-code folding
+ * cannot merge it with `nothing`: a breakpoint left behind must not fire in unrelated calls. */
+static volatile uint32_t target_calls;
+static __attribute__((noinline)) int breakpoint_target(const hlg_value *a, hlg_value *r)
+{
+    target_calls++;
+    return 0;
+}
+
 static int arm_breakpoint(const hlg_value *a, hlg_value *r)
 {
-    uint64_t target = (uint64_t)(uintptr_t)&nothing, dr7 = 1; /* L0: execute breakpoint at DR0 */
-    __asm__ volatile("mov %0, %%dr0\n\tmov %1, %%dr7" : : "r"(target), "r"(dr7));
+    uint64_t target = (uint64_t)(uintptr_t)&breakpoint_target, dr7 = 0x55; /* L0-L3, execute */
+    __asm__ volatile("mov %0, %%dr0\n\tmov %0, %%dr1\n\tmov %0, %%dr2\n\tmov %0, %%dr3\n\tmov %1, %%dr7"
+                     :
+                     : "r"(target), "r"(dr7));
+    r->u.u64 = target;
+    return 0;
+}
+
+static int debug_register(const hlg_value *a, hlg_value *r)
+{
+    uint64_t v;
+    switch (a[0].u.u32) {
+    case 0: __asm__ volatile("mov %%dr0, %0" : "=r"(v)); break;
+    case 1: __asm__ volatile("mov %%dr1, %0" : "=r"(v)); break;
+    case 2: __asm__ volatile("mov %%dr2, %0" : "=r"(v)); break;
+    case 3: __asm__ volatile("mov %%dr3, %0" : "=r"(v)); break;
+    case 6: __asm__ volatile("mov %%dr6, %0" : "=r"(v)); break;
+    case 7: __asm__ volatile("mov %%dr7, %0" : "=r"(v)); break;
+    default: return hlg_error(HL_GERR_GUEST_ERROR, "no debug register DR%u", a[0].u.u32);
+    }
+    r->u.u64 = v;
     return 0;
 }
 
@@ -309,5 +339,7 @@ void hyperlight_main(void)
     hlg_register("unknown_port", HL_TYPE_VOID, HLG_PARAMS(HL_TYPE_U32), unknown_port);
     hlg_register("triple_fault", HL_TYPE_VOID, HLG_NO_PARAMS, triple_fault);
     hlg_register("read_outside", HL_TYPE_I32, HLG_PARAMS(HL_TYPE_U64), read_outside);
-    hlg_register("arm_breakpoint", HL_TYPE_VOID, HLG_NO_PARAMS, arm_breakpoint);
+    hlg_register("arm_breakpoint", HL_TYPE_U64, HLG_NO_PARAMS, arm_breakpoint);
+    hlg_register("debug_register", HL_TYPE_U64, HLG_PARAMS(HL_TYPE_U32), debug_register);
+    hlg_register("breakpoint_target", HL_TYPE_VOID, HLG_NO_PARAMS, breakpoint_target);
 }

@@ -237,7 +237,8 @@ static void test_function_listing(void **state)
         "echo_bytes", "add", "print", "print_fmt", "set_static", "get_static", "allocate", "heap_free",
         "calloc_realloc", "recurse", "stack_alloc", "spin", "abort_with", "panic", "fail_with", "write_readonly",
         "read_address", "huge_output", "region_size", "sum_bytes", "dirty_pages", "nothing", "divide_by_zero",
-        "invalid_opcode", "breakpoint", "exec_data", "unknown_port", "triple_fault", "read_outside", "arm_breakpoint"};
+        "invalid_opcode", "breakpoint", "exec_data", "unknown_port", "triple_fault", "read_outside", "arm_breakpoint",
+        "debug_register", "breakpoint_target"};
     size_t n = sizeof(names) / sizeof(names[0]);
     assert_int_equal(hl_sandbox_function_count(sb), n);
     for (size_t i = 0; i < n; i++) {

@@ -262,9 +262,9 @@ static void test_profile(void **state)
 static void test_small_buffers(void **state)
 {
     hl_config file;
-    /* output_data_size must hold the guest's function table (1634 bytes for simpleguest) */
+    /* output_data_size must hold the guest's function table (1731 bytes for simpleguest) */
     rt_config(&file, "input_data_size = 256\n"
-                     "output_data_size = 1700\n"
+                     "output_data_size = 1800\n"
                      "function_definition_size = 256\n"
                      "host_exception_size = 64\n"
                      "guest_error_buffer_size = 64\n"
@@ -278,7 +278,7 @@ static void test_small_buffers(void **state)
     hl_config code;
     hl_config_init(&code);
     hl_config_set_input_data_size(&code, 256);
-    hl_config_set_output_data_size(&code, 1700);
+    hl_config_set_output_data_size(&code, 1800);
     hl_config_set_function_definition_size(&code, 256);
     hl_config_set_host_exception_size(&code, 64);
     hl_config_set_guest_error_buffer_size(&code, 64);

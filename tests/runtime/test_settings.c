@@ -88,16 +88,16 @@ static void test_output_data_size(void **state)
 static void test_output_holds_function_table(void **state)
 {
     hl_config cfg;
-    rt_config(&cfg, "output_data_size = 1633\n");
+    rt_config(&cfg, "output_data_size = 1730\n");
     hl_sandbox *sb = NULL;
     hl_error err;
     assert_int_equal(hl_sandbox_create(&sb, rt_guest("simpleguest"), &cfg, &err), HL_OK);
     assert_int_equal(hl_sandbox_initialize(sb, &err), HL_E_TOO_LARGE);
-    rt_contains(err.message, "the guest's table of 38 functions needs 1634 bytes, more than output_data_size "
-                             "(1633 bytes): raise output_data_size");
+    rt_contains(err.message, "the guest's table of 40 functions needs 1731 bytes, more than output_data_size "
+                             "(1730 bytes): raise output_data_size");
     hl_sandbox_destroy(sb);
-    sb = rt_sandbox("simpleguest", "output_data_size = 1634\n");
-    assert_int_equal(hl_sandbox_function_count(sb), 38);
+    sb = rt_sandbox("simpleguest", "output_data_size = 1731\n");
+    assert_int_equal(hl_sandbox_function_count(sb), 40);
     assert_int_equal(rt_ok(sb, "add", RT_ARGS(hl_i32(1), hl_i32(2))).u.i32, 3);
     hl_sandbox_destroy(sb);
 }
