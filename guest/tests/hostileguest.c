@@ -255,6 +255,25 @@ static int jump_to_stub(const hlg_value *a, hlg_value *r)
     return 0;
 }
 
+static int cpuid_reg(const hlg_value *a, hlg_value *r)
+{
+    uint32_t regs[4], sub = 0;
+    __asm__ volatile("cpuid"
+                     : "=a"(regs[0]), "=b"(regs[1]), "=c"(regs[2]), "=d"(regs[3])
+                     : "a"(a[0].u.u32), "c"(sub));
+    r->u.u32 = regs[a[1].u.u32 & 3];
+    return 0;
+}
+
+/* vmmcall with a KVM hypercall number in rax; returns what KVM put in rax. */
+static int hypercall(const hlg_value *a, hlg_value *r)
+{
+    uint64_t rax = a[0].u.u64;
+    __asm__ volatile("vmmcall" : "+a"(rax) : "b"(0), "c"(0), "d"(0) : "memory");
+    r->u.u64 = rax;
+    return 0;
+}
+
 static int do_sysenter(const hlg_value *a, hlg_value *r)
 {
     __asm__ volatile("sysenter" ::: "memory");
@@ -298,6 +317,8 @@ void hyperlight_main(void)
                  forge_exception);
     hlg_register("jump_to_stub", HL_TYPE_VOID, HLG_PARAMS(HL_TYPE_U32, HL_TYPE_U64), jump_to_stub);
     hlg_register("sysenter", HL_TYPE_VOID, HLG_NO_PARAMS, do_sysenter);
+    hlg_register("cpuid", HL_TYPE_U32, HLG_PARAMS(HL_TYPE_U32, HL_TYPE_U32), cpuid_reg);
+    hlg_register("hypercall", HL_TYPE_U64, HLG_PARAMS(HL_TYPE_U64), hypercall);
     hlg_register("software_interrupt", HL_TYPE_VOID, HLG_NO_PARAMS, software_interrupt);
     hlg_register("forge_i32", HL_TYPE_I32, HLG_PARAMS(HL_TYPE_U32), forge_result);
     hlg_register("forge_string", HL_TYPE_STRING, HLG_PARAMS(HL_TYPE_U32), forge_result);

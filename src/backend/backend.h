@@ -56,7 +56,8 @@ typedef struct hl_backend_ops {
     /* Any thread, before a run is posted: forget an earlier cancel(). */
     void (*prepare)(hl_backend *b);
     /* On the sandbox thread: runs from `entry` with `arg` as the first argument and the stack at
-     * `stack_top`, until the guest halts, aborts, faults or is cancelled. */
+     * `stack_top`, until the guest halts, aborts, faults or is cancelled. Nothing of the run may
+     * resume in a later one; a backend that cannot ensure that returns HL_E_POISONED. */
     hl_status (*run)(hl_backend *b, uint64_t entry, uint64_t arg, uint64_t stack_top, hl_run_result *res,
                      hl_error *err);
     /* Any thread: makes a run in progress end with HL_STOP_CANCELLED as soon as possible. */

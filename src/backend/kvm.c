@@ -323,18 +323,49 @@ static unsigned long long guest_rip(struct hl_backend *b)
     return xioctl(b->vcpu, KVM_GET_REGS, &regs) == 0 ? (unsigned long long)regs.rip : 0;
 }
 
-static const char *internal_error_name(uint32_t suberror)
+/* The guest's instruction at rip is sysenter or sysexit (after any prefixes): invalid in 64-bit
+ * mode on AMD CPUs (#UD), which KVM tries to emulate for migrated Intel guests and gives up on. */
+static int sysenter_at(struct hl_backend *b, uint64_t rip)
 {
-    switch (suberror) {
+    uint8_t code[8];
+    if (rip < b->base || rip - b->base > b->size - sizeof(code))
+        return 0;
+    memcpy(code, b->host + (rip - b->base), sizeof(code));
+    size_t i = 0;
+    while (i < 4 && (code[i] == 0x66 || code[i] == 0xF2 || code[i] == 0xF3 || (code[i] & 0xF0) == 0x40))
+        i++;
+    return code[i] == 0x0F && (code[i + 1] == 0x34 || code[i + 1] == 0x35);
+}
+
+/* A KVM internal error is the guest's fault when the guest caused it (an exception it made
+ * undeliverable, an instruction the CPU rejects in this mode); an ordinary instruction that this
+ * KVM could not emulate means the KVM is unusable (e.g. a paravirtual KVM without SSE emulation). */
+static hl_status internal_error(struct hl_backend *b, const struct kvm_run *r, hl_run_result *res, hl_error *err)
+{
+    unsigned long long rip = guest_rip(b);
+    switch (r->internal.suberror) {
     case KVM_INTERNAL_ERROR_EMULATION:
-        return "an instruction the hypervisor cannot execute or emulate (e.g. sysenter in 64-bit "
-               "mode)";
+        if (!sysenter_at(b, rip))
+            return hl_errorf(err, HL_E_BACKEND,
+                             "KVM could not emulate the guest's instruction at rip %#llx (KVM internal error, "
+                             "suberror 1): this KVM cannot run sandboxes",
+                             rip);
+        stopped(res, HL_STOP_FAULT, "%s (vector 6): sysenter/sysexit is invalid in 64-bit mode",
+                hl_x86_vector_name(6));
+        res->vector = 6;
+        res->rip = rip;
+        return HL_OK;
     case KVM_INTERNAL_ERROR_SIMUL_EX:
-        return "an exception while the CPU was delivering another";
     case KVM_INTERNAL_ERROR_DELIVERY_EV:
-        return "an exception or interrupt that could not be delivered";
+        stopped(res, HL_STOP_FAULT, "%s at rip %#llx (KVM internal error, suberror %u)",
+                r->internal.suberror == KVM_INTERNAL_ERROR_SIMUL_EX
+                    ? "an exception while the CPU was delivering another"
+                    : "an exception or interrupt that could not be delivered",
+                rip, r->internal.suberror);
+        return HL_OK;
     default:
-        return "a CPU state the hypervisor cannot handle";
+        return hl_errorf(err, HL_E_BACKEND, "KVM internal error (suberror %u) at guest rip %#llx",
+                         r->internal.suberror, rip);
     }
 }
 
@@ -342,7 +373,8 @@ static const char *internal_error_name(uint32_t suberror)
  * would otherwise resume in the next run, with the next call's registers, at the instruction after
  * it (and a string I/O would repeat for ever). One KVM_RUN with immediate_exit completes what is
  * pending without entering the guest, before the memory is restored; a completion that needs
- * another exit (a string instruction's next batch) is completed too. */
+ * another exit (a string instruction's next batch) is completed too. When that fails the vCPU
+ * cannot be trusted to start clean: HL_E_POISONED makes the sandbox unusable. */
 static hl_status discard_pending(struct hl_backend *b, hl_error *err)
 {
     for (int i = 0; i < 64; i++) {
@@ -358,10 +390,10 @@ static hl_status discard_pending(struct hl_backend *b, hl_error *err)
         int r = ioctl(b->vcpu, KVM_RUN, 0);
         if (r < 0 && (errno == EINTR || errno == EAGAIN)) return HL_OK; /* nothing left pending */
         if (r < 0)
-            return hl_errorf(err, HL_E_BACKEND, "completing the guest's last exit failed: %s",
+            return hl_errorf(err, HL_E_POISONED, "completing the guest's last exit failed: %s",
                              strerror(errno));
     }
-    return hl_errorf(err, HL_E_BACKEND,
+    return hl_errorf(err, HL_E_POISONED,
                      "the guest's last exit could not be completed (64 more exits)");
 }
 
@@ -415,10 +447,8 @@ static hl_status run_loop(struct hl_backend *b, hl_run_result *res, hl_error *er
             return hl_errorf(err, HL_E_BACKEND,
                              "KVM could not enter the guest (hardware reason %#llx)",
                              (unsigned long long)r->fail_entry.hardware_entry_failure_reason);
-        case KVM_EXIT_INTERNAL_ERROR: /* caused by what the guest executed: its fault, not KVM's */
-            stopped(res, HL_STOP_FAULT, "%s at rip %#llx (KVM internal error, suberror %u)",
-                    internal_error_name(r->internal.suberror), guest_rip(b), r->internal.suberror);
-            return HL_OK;
+        case KVM_EXIT_INTERNAL_ERROR:
+            return internal_error(b, r, res, err);
         default:
             stopped(res, HL_STOP_FAULT, "unexpected KVM exit reason %u", (unsigned)r->exit_reason);
             return HL_OK;

@@ -41,9 +41,17 @@ hl_status hl_kvm_set_cpuid(int kvm_fd, int vcpu_fd, hl_error *err)
         if (!c) return hl_errorf(err, HL_E_NOMEM, "out of memory");
         c->nent = n;
         if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
-            for (uint32_t i = 0; i < c->nent; i++)
-                if (c->entries[i].function == KVM_CPUID_FEATURES)
-                    c->entries[i].eax = c->entries[i].edx = 0; /* no paravirtual feature */
+            for (uint32_t i = 0; i < c->nent; i++) {
+                struct kvm_cpuid_entry2 *e = &c->entries[i];
+                if (e->function == KVM_CPUID_FEATURES)
+                    e->eax = e->edx = 0; /* no paravirtual feature */
+                else if (e->function == 1)
+                    e->ecx &= ~(1u << 5); /* no VMX: nested virtualisation is KVM attack surface */
+                else if (e->function == 0x80000001)
+                    e->ecx &= ~(1u << 2); /* no SVM */
+                else if (e->function == 0x8000000A)
+                    e->eax = e->ebx = e->ecx = e->edx = 0; /* SVM features */
+            }
             int r = xioctl(vcpu_fd, KVM_SET_CPUID2, c);
             free(c);
             if (r < 0)

@@ -9,9 +9,10 @@
 
 typedef struct hl_kvm_state hl_kvm_state;
 
-/* Gives the vCPU KVM's supported CPUID less the paravirtual features (kvmclock, steal time, async
- * page faults, PV EOI: each makes KVM write into guest memory behind the host's back), and has KVM
- * enforce that, so their MSRs fault. */
+/* Gives the vCPU KVM's supported CPUID less nested virtualisation (VMX, SVM: a large part of KVM a
+ * guest need not reach) and less the paravirtual features (kvmclock, steal time, async page
+ * faults, PV EOI: each makes KVM write into guest memory behind the host's back), and has KVM
+ * enforce the latter, so their MSRs and hypercalls fault. */
 hl_status hl_kvm_set_cpuid(int kvm_fd, int vcpu_fd, hl_error *err);
 
 /* Records the state of a freshly created vCPU (after its CPUID is set) that every run is reset to:

@@ -416,6 +416,8 @@ static hl_status run_guest(hl_sandbox *sb, uint64_t entry, const char *what)
     uint64_t stack_top = hl_layout_addr(&sb->layout, HL_REGION_STACK) + sb->layout.region[HL_REGION_STACK].size;
     hl_status st = sb->ops->run(sb->be, entry, hl_layout_addr(&sb->layout, HL_REGION_PEB), stack_top, &r, &e);
     hl_sb_run_finished(sb);
+    if (st == HL_E_POISONED) /* the backend cannot vouch for the vCPU any more */
+        sb->state = SB_POISONED;
     if (st)
         return job_fail(sb, st, "%s", e.message);
     return outcome(sb, &r, what);

@@ -231,12 +231,44 @@ static void test_forged_exception_reports(void **state)
     next_calls_clean(sb);
 }
 
+/* No nested virtualisation and no paravirtual interface: the guest cannot reach those parts of KVM.
+ */
+static void test_no_nested_or_paravirt(void **state)
+{
+    KVM_ONLY();
+    hl_sandbox *sb = *state;
+    assert_int_equal(rt_ok(sb, "cpuid", RT_ARGS(hl_u32(1), hl_u32(2))).u.u32 & (1u << 5),
+                     0); /* VMX */
+    assert_int_equal(rt_ok(sb, "cpuid", RT_ARGS(hl_u32(0x80000001), hl_u32(2))).u.u32 & (1u << 2),
+                     0); /* SVM */
+    assert_int_equal(rt_ok(sb, "cpuid", RT_ARGS(hl_u32(0x40000001), hl_u32(0))).u.u32,
+                     0); /* KVM PV */
+    /* EFER.SVME cannot be set */
+    uint64_t efer = rt_ok(sb, "read_msr", RT_ARGS(hl_u32(0xC0000080))).u.u64;
+    rt_fails(sb, "write_msr", HL_E_GUEST_FAULT, 13, "#GP",
+             RT_ARGS(hl_u32(0xC0000080), hl_u64(efer | (1u << 12))));
+    /* KVM hypercalls are refused: -KVM_ENOSYS (-1000) for the PV ones (5 KICK_CPU, 10 SEND_IPI, 11
+     * SCHED_YIELD) */
+    static const uint64_t calls[] = {5, 10, 11, 12};
+    for (size_t i = 0; i < 4; i++) {
+        hl_value v;
+        hl_error e;
+        if (hl_sandbox_call(sb, "hypercall", RT_ARGS(hl_u64(calls[i])), &v, &e) == HL_OK)
+            assert_int_equal(v.u.i64, -1000);
+        else
+            assert_int_equal(e.status, HL_E_GUEST_FAULT);
+    }
+    next_calls_clean(sb);
+}
+
 /* sysenter is the guest's fault, never a backend failure. */
 static void test_sysenter_is_a_guest_fault(void **state)
 {
     KVM_ONLY();
     hl_sandbox *sb = *state;
-    hl_error e = rt_fails(sb, "sysenter", HL_E_GUEST_FAULT, RT_ANY_CODE, NULL, RT_NOARGS);
+    hl_error e = rt_fails(
+        sb, "sysenter", HL_E_GUEST_FAULT, 6,
+        "#UD invalid opcode (vector 6): sysenter/sysexit is invalid in 64-bit mode", RT_NOARGS);
     print_message("sysenter: %s\n", e.message);
     next_calls_clean(sb);
 }
@@ -296,6 +328,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_xsave_state_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forged_exception_reports, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sysenter_is_a_guest_fault, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_nested_or_paravirt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_result_type_checked, setup, teardown),
         cmocka_unit_test(test_bad_function_tables),
     };
