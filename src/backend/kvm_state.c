@@ -228,11 +228,6 @@ hl_status hl_kvm_state_reset(const hl_kvm_state *s, int vcpu_fd, const struct kv
     return HL_OK;
 }
 
-unsigned hl_kvm_state_msr_count(const hl_kvm_state *s)
-{
-    return s ? s->msrs->nmsrs : 0;
-}
-
 void hl_kvm_state_free(hl_kvm_state *s)
 {
     if (!s) return;

@@ -27,9 +27,6 @@ hl_status hl_kvm_state_save(hl_kvm_state **out, int kvm_fd, int vcpu_fd,
 hl_status hl_kvm_state_reset(const hl_kvm_state *s, int vcpu_fd, const struct kvm_regs *regs,
                              hl_error *err);
 
-/* The number of MSRs reset per run (for tests and diagnostics). */
-unsigned hl_kvm_state_msr_count(const hl_kvm_state *s);
-
 void hl_kvm_state_free(hl_kvm_state *s);
 
 #endif
