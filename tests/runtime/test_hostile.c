@@ -174,7 +174,8 @@ static void test_paravirt_msrs_write_nothing(void **state)
     KVM_ONLY();
     hl_sandbox *sb = *state;
     uint64_t heap = rt_ok(sb, "heap_addr", RT_NOARGS).u.u64;
-    static const uint32_t msrs[] = {0x4B564D01, 0x12, 0x4B564D03};
+    /* kvmclock (new, old), steal time, Hyper-V reference TSC page */
+    static const uint32_t msrs[] = {0x4B564D01, 0x12, 0x4B564D03, 0x40000021};
     for (size_t i = 0; i < sizeof(msrs) / sizeof(msrs[0]); i++) {
         uint64_t off = 16384 + i * 4096;
         uint64_t fresh = rt_ok(sb, "peek_heap", RT_ARGS(hl_u64(off))).u.u64;
