@@ -1,4 +1,5 @@
 /* test_toml.c - unit tests of the TOML parser's public API: values, exact spans, errors, limits. */
+#include <float.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -62,6 +63,24 @@ static void expect_error_n(const char *src, size_t len, uint32_t line, uint32_t 
 static void expect_error(const char *src, uint32_t line, uint32_t col, size_t length, const char *needle)
 {
     expect_error_n(src, strlen(src), line, col, length, needle);
+}
+
+/* Parses src (default options) that must give exactly this one error: span, message and help. */
+static void expect_exact(const char *src, uint32_t line, uint32_t col, size_t off, size_t length,
+                         const char *message, const char *help)
+{
+    hl_toml_doc *doc = hl_toml_parse(src, strlen(src), NULL);
+    assert_non_null(doc);
+    if (hl_toml_doc_error_count(doc) != 1)
+        fail_msg("expected one error for %s, got %zu", src, hl_toml_doc_error_count(doc));
+    const hl_toml_error *e = hl_toml_doc_error(doc, 0);
+    assert_span(e->span, line, col, off, length);
+    assert_string_equal(e->message, message);
+    if (help)
+        assert_string_equal(e->help, help);
+    else
+        assert_null(e->help);
+    hl_toml_doc_free(doc);
 }
 
 /* The span of key `name` where it was written in table t. */
@@ -373,6 +392,48 @@ static void test_error_positions(void **state)
     expect_error("a = 1\rb = 2\n", 1, 6, 1, "bare carriage return");
 }
 
+/* A float whose magnitude is past binary64's largest finite value is an error (like an integer
+ * out of range), not inf; one that underflows rounds to a subnormal or zero, as IEEE 754 says. */
+static void test_float_range(void **state)
+{
+    (void)state;
+    const char *range = "floats are 64-bit (IEEE 754 binary64): -1.7976931348623157e308 to "
+                        "1.7976931348623157e308; write inf for infinity";
+    expect_exact("a = 9e99999", 1, 5, 4, 7, "float out of range", range);
+    expect_exact("a = -9e99999\n", 1, 5, 4, 8, "float out of range", range);
+    expect_exact("a = +9E99999", 1, 5, 4, 8, "float out of range", range);
+    expect_exact("a = 1.8e308", 1, 5, 4, 7, "float out of range", range);
+    expect_exact("a = 1_000.5e400", 1, 5, 4, 11, "float out of range", range);
+    expect_exact("a = 1e3_08_0", 1, 5, 4, 8, "float out of range", range);
+    expect_exact("x = 1\nb = [1.0, 1e309]\n", 2, 11, 16, 5, "float out of range", range);
+    expect_exact("t = { \"k\" = -2.0e308 } # c\n", 1, 13, 12, 8, "float out of range", range);
+    expect_exact("x = 1.7976931348623159e308", 1, 5, 4, 22, "float out of range", range);
+
+    hl_toml_doc *doc = parse("max = 1.7976931348623157e308\nnmax = -1.7976931348623157e308\n"
+                             "under = 1e-400\nnunder = -1e-400\nsub = 4.9e-324\n"
+                             "sub2 = 2.5e-320\nu = 1_0.5e-4_00\ni = inf\npi = +inf\nni = -inf\n"
+                             "n = nan\nnn = -nan\n");
+    const hl_toml_value *r = hl_toml_doc_root(doc);
+    assert_int_equal(hl_toml_table_size(r), 12);
+    assert_true(hl_toml_float(get(r, "max")) == DBL_MAX);
+    assert_true(hl_toml_float(get(r, "nmax")) == -DBL_MAX);
+    const hl_toml_value *under = get(r, "under");
+    assert_int_equal(hl_toml_type_of(under), HL_TOML_FLOAT);
+    assert_true(hl_toml_float(under) == 0.0 && !signbit(hl_toml_float(under)));
+    assert_span(hl_toml_value_span(under), 3, 9, 68, 6);
+    assert_true(hl_toml_float(get(r, "nunder")) == 0.0 && signbit(hl_toml_float(get(r, "nunder"))));
+    assert_true(hl_toml_float(get(r, "sub")) == 4.9e-324);
+    assert_true(hl_toml_float(get(r, "sub")) > 0.0 && hl_toml_float(get(r, "sub")) < DBL_MIN);
+    assert_true(hl_toml_float(get(r, "sub2")) == 2.5e-320);
+    assert_true(hl_toml_float(get(r, "u")) == 0.0);
+    assert_true(isinf(hl_toml_float(get(r, "i"))) && hl_toml_float(get(r, "i")) > 0);
+    assert_true(isinf(hl_toml_float(get(r, "pi"))) && hl_toml_float(get(r, "pi")) > 0);
+    assert_true(isinf(hl_toml_float(get(r, "ni"))) && hl_toml_float(get(r, "ni")) < 0);
+    assert_true(isnan(hl_toml_float(get(r, "n"))));
+    assert_true(isnan(hl_toml_float(get(r, "nn"))));
+    hl_toml_doc_free(doc);
+}
+
 static void test_error_help(void **state)
 {
     (void)state;
@@ -650,6 +711,7 @@ int main(void)
         cmocka_unit_test(test_spans_crlf),
         cmocka_unit_test(test_spans_utf8),
         cmocka_unit_test(test_error_positions),
+        cmocka_unit_test(test_float_range),
         cmocka_unit_test(test_error_help),
         cmocka_unit_test(test_max_errors),
         cmocka_unit_test(test_depth_limits),
