@@ -1,8 +1,6 @@
 /* toml_parse.c - the TOML parser's structure: lines, keys, [tables], [[arrays]], arrays, inline tables. */
 #include "toml/toml_parser.h"
 
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,178 +18,6 @@ typedef struct parser {
     key_part *parts; /* a stack: each keyval pushes its parts and pops them before its value */
     size_t nparts, parts_cap;
 } parser;
-
-/* ---- positions and errors ---- */
-
-static uint32_t column_of(tp *p, tp_mark m)
-{
-    if (p->cache_line_start != m.line_start || p->cache_pos > m.off) {
-        p->cache_line_start = m.line_start;
-        p->cache_pos = m.line_start;
-        p->cache_col = 1;
-    }
-    uint32_t col = p->cache_col;
-    for (size_t i = p->cache_pos; i < m.off && i < p->len; i++)
-        col += ((unsigned char)p->src[i] & 0xC0) != 0x80;
-    p->cache_pos = m.off;
-    p->cache_col = col;
-    return col;
-}
-
-hl_toml_span tp_span(tp *p, tp_mark m, size_t end)
-{
-    hl_toml_span s;
-    s.line = m.line;
-    s.column = column_of(p, m);
-    s.offset = m.off;
-    s.length = end > m.off ? end - m.off : 0;
-    return s;
-}
-
-static bool verror(tp *p, tp_mark m, size_t len, const char *help, const char *fmt, va_list ap)
-{
-    hl_toml_doc *doc = p->doc;
-    if (doc->error_count == doc->error_cap) {
-        size_t cap = doc->error_cap ? doc->error_cap * 2 : 4;
-        hl_toml_error *e = realloc(doc->errors, cap * sizeof(*e));
-        if (!e) {
-            doc->oom = true;
-            return false;
-        }
-        doc->errors = e;
-        doc->error_cap = cap;
-    }
-    char buf[512];
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    if (m.off > p->len)
-        m.off = p->len;
-    if (len > p->len - m.off)
-        len = p->len - m.off;
-    hl_toml_error *e = &doc->errors[doc->error_count];
-    e->span = tp_span(p, m, m.off + len);
-    e->message = hl_toml__strdup(doc, buf, strlen(buf));
-    e->help = help;
-    if (e->message)
-        doc->error_count++;
-    return false;
-}
-
-bool tp_error(tp *p, tp_mark m, size_t len, const char *help, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    verror(p, m, len, help, fmt, ap);
-    va_end(ap);
-    return false;
-}
-
-bool tp_error_here(tp *p, const char *help, const char *fmt, ...)
-{
-    size_t len = p->pos < p->len ? 1 : 0;
-    if (len && ((unsigned char)p->src[p->pos] & 0x80)) /* the whole UTF-8 character */
-        while (p->pos + len < p->len && ((unsigned char)p->src[p->pos + len] & 0xC0) == 0x80)
-            len++;
-    va_list ap;
-    va_start(ap, fmt);
-    verror(p, tp_here(p), len, help, fmt, ap);
-    va_end(ap);
-    return false;
-}
-
-bool tp_scratch(tp *p, size_t n)
-{
-    if (n <= p->scratch_cap)
-        return true;
-    size_t cap = p->scratch_cap ? p->scratch_cap : 256;
-    while (cap < n)
-        cap *= 2;
-    char *s = realloc(p->scratch, cap);
-    if (!s) {
-        p->doc->oom = true;
-        return false;
-    }
-    p->scratch = s;
-    p->scratch_cap = cap;
-    return true;
-}
-
-/* ---- whitespace, comments, newlines ---- */
-
-static void skip_ws(tp *p)
-{
-    while (p->pos < p->len && (p->src[p->pos] == ' ' || p->src[p->pos] == '\t'))
-        p->pos++;
-}
-
-/* At '#': consumes the comment up to (not including) the line end. */
-static bool skip_comment(tp *p)
-{
-    p->pos++;
-    while (p->pos < p->len) {
-        unsigned char c = (unsigned char)p->src[p->pos];
-        if (c == '\n')
-            return true;
-        if (c == '\r') {
-            if (tp_peek_at(p, 1) == '\n')
-                return true;
-            return tp_error_here(p, "a carriage return must be followed by a newline",
-                                 "bare carriage return in a comment");
-        }
-        if ((c < 0x20 && c != '\t') || c == 0x7F)
-            return tp_error_here(p, "comments cannot hold control characters",
-                                 "control character U+%04X in a comment", (unsigned)c);
-        p->pos++;
-    }
-    return true;
-}
-
-/* Consumes a newline at pos if there is one. */
-static bool eat_newline(tp *p)
-{
-    if (tp_peek(p) == '\n') {
-        p->pos++;
-        tp_newline(p);
-        return true;
-    }
-    if (tp_peek(p) == '\r' && tp_peek_at(p, 1) == '\n') {
-        p->pos += 2;
-        tp_newline(p);
-        return true;
-    }
-    return false;
-}
-
-/* Whitespace, newlines and comments, as allowed inside arrays (and TOML 1.1 inline tables). */
-static bool skip_ws_nl(tp *p)
-{
-    for (;;) {
-        skip_ws(p);
-        int c = tp_peek(p);
-        if (c == '#') {
-            if (!skip_comment(p))
-                return false;
-        } else if (!eat_newline(p)) {
-            if (c == '\r')
-                return tp_error_here(p, "a carriage return must be followed by a newline",
-                                     "bare carriage return");
-            return true;
-        }
-    }
-}
-
-/* After an expression: whitespace, an optional comment, then a newline or the end. */
-static bool line_end(tp *p, const char *what)
-{
-    skip_ws(p);
-    if (tp_peek(p) == '#' && !skip_comment(p))
-        return false;
-    if (p->pos >= p->len || eat_newline(p))
-        return true;
-    if (tp_peek(p) == '\r')
-        return tp_error_here(p, "a carriage return must be followed by a newline", "bare carriage return");
-    return tp_error_here(p, "put each key/value pair and each [table] header on its own line",
-                         "expected a newline after %s", what);
-}
 
 /* ---- keys ---- */
 
@@ -250,11 +76,11 @@ static bool parse_key(parser *ps)
                             "dotted key has more than %u parts", p->opt.max_depth);
         if (!push_part(ps, part))
             return false;
-        skip_ws(p);
+        tp_skip_ws(p);
         if (tp_peek(p) != '.')
             return true;
         p->pos++;
-        skip_ws(p);
+        tp_skip_ws(p);
     }
 }
 
@@ -302,7 +128,7 @@ static bool parse_array(parser *ps, hl_toml_value *v)
     v->type = HL_TOML_ARRAY;
     p->pos++;
     for (;;) {
-        if (!skip_ws_nl(p))
+        if (!tp_skip_ws_nl(p))
             return false;
         if (tp_peek(p) == ']')
             break;
@@ -313,7 +139,7 @@ static bool parse_array(parser *ps, hl_toml_value *v)
         hl_toml_value *item = hl_toml__new_value(p->doc, HL_TOML_TABLE, v->span);
         if (!item || !parse_value(ps, item) || !hl_toml__array_push(p->doc, v, item))
             return false;
-        if (!skip_ws_nl(p))
+        if (!tp_skip_ws_nl(p))
             return false;
         if (tp_peek(p) == ',') {
             p->pos++;
@@ -342,10 +168,10 @@ static bool parse_inline_table(parser *ps, hl_toml_value *v)
     bool first = true;
     for (;;) {
         if (p->v11) {
-            if (!skip_ws_nl(p))
+            if (!tp_skip_ws_nl(p))
                 return false;
         } else {
-            skip_ws(p);
+            tp_skip_ws(p);
             if (tp_peek(p) == '\n' || tp_peek(p) == '\r' || tp_peek(p) == '#')
                 return tp_error_here(p, nl_help, "newline in an inline table");
         }
@@ -361,10 +187,10 @@ static bool parse_inline_table(parser *ps, hl_toml_value *v)
             return false;
         first = false;
         if (p->v11) {
-            if (!skip_ws_nl(p))
+            if (!tp_skip_ws_nl(p))
                 return false;
         } else {
-            skip_ws(p);
+            tp_skip_ws(p);
         }
         if (tp_peek(p) == ',') {
             p->pos++;
@@ -417,7 +243,7 @@ static bool parse_keyval(parser *ps, hl_toml_value *table)
         ps->nparts = base;
         return false;
     }
-    skip_ws(p);
+    tp_skip_ws(p);
     if (tp_peek(p) != '=') {
         ps->nparts = base;
         if (tp_peek(p) < 0 || tp_peek(p) == '\n' || tp_peek(p) == '\r' || tp_peek(p) == '#')
@@ -427,7 +253,7 @@ static bool parse_keyval(parser *ps, hl_toml_value *table)
                              "expected `=` after the key");
     }
     p->pos++;
-    skip_ws(p);
+    tp_skip_ws(p);
     /* The value is parsed before it is attached, so that a bad value leaves nothing behind. */
     hl_toml_value *v = hl_toml__new_value(p->doc, HL_TOML_BOOL, tp_span(p, tp_here(p), p->pos));
     if (!v || !parse_value(ps, v)) {
@@ -485,13 +311,13 @@ static hl_toml_value *parse_header(parser *ps, hl_toml_value *root)
     tp_mark m = tp_here(p);
     bool aot = tp_peek_at(p, 1) == '[';
     p->pos += aot ? 2 : 1;
-    skip_ws(p);
+    tp_skip_ws(p);
     size_t base = ps->nparts;
     if (!parse_key(ps)) {
         ps->nparts = base;
         return NULL;
     }
-    skip_ws(p);
+    tp_skip_ws(p);
     if (tp_peek(p) != ']' || (aot && tp_peek_at(p, 1) != ']')) {
         ps->nparts = base;
         tp_error_here(p, aot ? "an array of tables header looks like `[[name]]`" : "a table header looks like `[name]`",
@@ -591,11 +417,11 @@ static void parse_document(parser *ps, hl_toml_value *root)
     tp *p = &ps->t;
     hl_toml_value *cur = root;
     while (p->pos < p->len && !p->doc->oom) {
-        skip_ws(p);
+        tp_skip_ws(p);
         int c = tp_peek(p);
         bool ok = true;
         if (c == '#' || c == '\n' || c == '\r' || c < 0) {
-            ok = line_end(p, "a comment");
+            ok = tp_line_end(p, "a comment");
         } else if (c == '[') {
             hl_toml_value *t = parse_header(ps, root);
             if (!t) {
@@ -605,10 +431,10 @@ static void parse_document(parser *ps, hl_toml_value *root)
                     return;
             } else {
                 cur = t;
-                ok = line_end(p, "the table header");
+                ok = tp_line_end(p, "the table header");
             }
         } else {
-            ok = parse_keyval(ps, cur) && line_end(p, "the value");
+            ok = parse_keyval(ps, cur) && tp_line_end(p, "the value");
         }
         if (!ok) {
             if (p->doc->oom || p->doc->error_count >= p->opt.max_errors)
