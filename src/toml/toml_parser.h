@@ -23,7 +23,6 @@ typedef struct tp {
     hl_toml_doc *doc;
     hl_toml_options opt;
     bool v11;
-    uint32_t depth;
     char *scratch; /* reusable buffer for decoded strings and number text */
     size_t scratch_cap;
 } tp;

@@ -513,6 +513,15 @@ static void test_depth_limits(void **state)
     (void)state;
     /* 100000 levels with the default limit (256): an error at the 257th, no stack overflow */
     expect_limit(repeat("a = ", "[", 100000, ""), 5 + 256, "nested more than 256 deep");
+    char *deep = repeat("x = 1\na = ", "[", 100000, "");
+    expect_exact(deep, 2, 5 + 256, 10 + 256, 1, "arrays and inline tables nested more than 256 deep",
+                 "raise hl_toml_options.max_depth to allow deeper nesting");
+    free(deep);
+    deep = repeat("a = ", "{b=", 100000, "");
+    expect_exact(deep, 1, 5 + 3 * 256, 4 + 3 * 256, 1,
+                 "arrays and inline tables nested more than 256 deep",
+                 "raise hl_toml_options.max_depth to allow deeper nesting");
+    free(deep);
     expect_limit(repeat("a = ", "{b=", 100000, ""), 5 + 3 * 256, "nested more than 256 deep");
     expect_limit(repeat("a = ", "[{b=", 100000, ""), 5 + 4 * 128, "nested more than 256 deep");
     expect_limit(repeat("[", "a.", 100000, "a]"), 2 + 2 * 256, "more than 256 parts");
@@ -550,6 +559,167 @@ static void test_depth_limits(void **state)
     assert_int_equal(hl_toml_doc_error_count(doc), 1);
     assert_span(hl_toml_doc_error(doc, 0)->span, 1, 7, 6, 1);
     hl_toml_doc_free(doc);
+}
+
+/* Parses src with options opt; fails the test on any error. */
+static hl_toml_doc *parse_opt(const char *src, const hl_toml_options *opt)
+{
+    hl_toml_doc *doc = hl_toml_parse(src, strlen(src), opt);
+    assert_non_null(doc);
+    if (hl_toml_doc_error_count(doc) > 0) {
+        const hl_toml_error *e = hl_toml_doc_error(doc, 0);
+        fail_msg("unexpected error at %u:%u: %s", e->span.line, e->span.column, e->message);
+    }
+    return doc;
+}
+
+/* Parses src with options opt: exactly one error, at this span, with this message. */
+static void expect_exact_opt(char *src, const hl_toml_options *opt, uint32_t line, uint32_t col,
+                             size_t off, size_t length, const char *message)
+{
+    hl_toml_doc *doc = hl_toml_parse(src, strlen(src), opt);
+    assert_non_null(doc);
+    assert_int_equal(hl_toml_doc_error_count(doc), 1);
+    assert_span(hl_toml_doc_error(doc, 0)->span, line, col, off, length);
+    assert_string_equal(hl_toml_doc_error(doc, 0)->message, message);
+    hl_toml_doc_free(doc);
+    free(src);
+}
+
+/* `a = ` then n `[`, the innermost value 1, and n `]` (with a newline after each bracket when nl). */
+static char *deep_array(size_t n, bool nl)
+{
+    char *open = repeat("a = ", nl ? "[\n" : "[", n, "1");
+    char *src = repeat(open, nl ? "\n]" : "]", n, "\n");
+    free(open);
+    return src;
+}
+
+/* `a = ` then n `{b=`, the innermost value 1, and n `}`. */
+static char *deep_table(size_t n)
+{
+    char *open = repeat("a = ", "{b=", n, "1");
+    char *src = repeat(open, "}", n, "\n");
+    free(open);
+    return src;
+}
+
+/* Walks n single-item arrays down from v (checking each one's span on line 1 when !nl) and
+ * returns the innermost value. */
+static const hl_toml_value *down_arrays(const hl_toml_value *v, size_t n, bool nl)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (hl_toml_type_of(v) != HL_TOML_ARRAY || hl_toml_array_size(v) != 1)
+            fail_msg("level %zu is not a one-item array", i + 1);
+        if (!nl && i % 997 == 0)
+            assert_span(hl_toml_value_span(v), 1, 5 + i, 4 + i, 2 * (n - i) + 1);
+        v = hl_toml_array_at(v, 0);
+    }
+    return v;
+}
+
+/* Walks n one-key tables {b = ...} down from v and returns the innermost value. */
+static const hl_toml_value *down_tables(const hl_toml_value *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (hl_toml_type_of(v) != HL_TOML_TABLE || hl_toml_table_size(v) != 1)
+            fail_msg("level %zu is not a one-key table", i + 1);
+        if (i % 997 == 0) {
+            assert_span(hl_toml_value_span(v), 1, 5 + 3 * i, 4 + 3 * i, 4 * (n - i) + 1);
+            assert_span(key_span_of(v, "b"), 1, 6 + 3 * i, 5 + 3 * i, 1);
+        }
+        v = get(v, "b");
+    }
+    return v;
+}
+
+/* With max_depth = HL_TOML_MAX_DEPTH_UNLIMITED nesting is bounded by memory only: the parser keeps
+ * open arrays and inline tables on a heap stack, so 1,000,000 levels do not overflow the C stack. */
+static void test_depth_unlimited(void **state)
+{
+    (void)state;
+    hl_toml_options opt = {0};
+    opt.max_depth = HL_TOML_MAX_DEPTH_UNLIMITED;
+    const size_t n = 10000;
+
+    char *src = deep_array(n, false);
+    hl_toml_doc *doc = parse_opt(src, &opt);
+    const hl_toml_value *a = get(hl_toml_doc_root(doc), "a");
+    assert_span(hl_toml_value_span(a), 1, 5, 4, 2 * n + 1);
+    const hl_toml_value *v = down_arrays(a, n, false);
+    assert_int_equal(hl_toml_type_of(v), HL_TOML_INTEGER);
+    assert_int_equal(hl_toml_int(v), 1);
+    assert_span(hl_toml_value_span(v), 1, 5 + n, 4 + n, 1);
+    hl_toml_doc_free(doc);
+    free(src);
+
+    /* one bracket per line: the innermost value is on line n + 1 */
+    src = deep_array(n, true);
+    doc = parse_opt(src, &opt);
+    a = get(hl_toml_doc_root(doc), "a");
+    assert_span(hl_toml_value_span(a), 1, 5, 4, 4 * n + 1);
+    v = down_arrays(a, n, true);
+    assert_int_equal(hl_toml_int(v), 1);
+    assert_span(hl_toml_value_span(v), n + 1, 1, 4 + 2 * n, 1);
+    hl_toml_doc_free(doc);
+    free(src);
+
+    src = deep_table(n);
+    doc = parse_opt(src, &opt);
+    v = down_tables(get(hl_toml_doc_root(doc), "a"), n);
+    assert_int_equal(hl_toml_type_of(v), HL_TOML_INTEGER);
+    assert_int_equal(hl_toml_int(v), 1);
+    assert_span(hl_toml_value_span(v), 1, 5 + 3 * n, 4 + 3 * n, 1);
+    hl_toml_doc_free(doc);
+    free(src);
+
+    /* a dotted key of n parts */
+    src = repeat("", "a.", n - 1, "a = 'x'\n");
+    doc = parse_opt(src, &opt);
+    v = hl_toml_doc_root(doc);
+    for (size_t i = 0; i < n; i++)
+        v = get(v, "a");
+    assert_string_equal(hl_toml_string(v, NULL), "x");
+    assert_span(hl_toml_value_span(v), 1, 2 * n + 3, 2 * n + 2, 3);
+    hl_toml_doc_free(doc);
+    free(src);
+
+    /* errors deep inside still point at the right place */
+    expect_exact_opt(repeat("a = ", "[", n, "1,"), &opt, 1, 4 + n, 3 + n, 1, "unterminated array");
+    expect_exact_opt(repeat("a = ", "{b=", n, "1, b = 2}"), &opt, 1, 8 + 3 * n, 7 + 3 * n, 1,
+                     "duplicate key `b` (first defined on line 1)");
+    expect_exact_opt(repeat("a = ", "[{b=", n / 2, "x"), &opt, 1, 5 + 2 * n, 4 + 2 * n, 1,
+                     "invalid value `x`");
+
+    /* 1,000,000 levels of arrays and of inline tables */
+    const size_t big = 1000000;
+    src = deep_array(big, false);
+    doc = parse_opt(src, &opt);
+    v = get(hl_toml_doc_root(doc), "a");
+    for (size_t i = 0; i < big; i++)
+        v = hl_toml_array_at(v, 0);
+    assert_int_equal(hl_toml_int(v), 1);
+    assert_span(hl_toml_value_span(v), 1, 5 + big, 4 + big, 1);
+    hl_toml_doc_free(doc);
+    free(src);
+    src = deep_table(big);
+    doc = parse_opt(src, &opt);
+    v = get(hl_toml_doc_root(doc), "a");
+    for (size_t i = 0; i < big; i++)
+        v = hl_toml_table_get(v, "b");
+    assert_int_equal(hl_toml_int(v), 1);
+    assert_span(hl_toml_value_span(v), 1, 5 + 3 * big, 4 + 3 * big, 1);
+    hl_toml_doc_free(doc);
+    free(src);
+
+    /* an explicit limit: n levels parse, n + 1 do not */
+    opt.max_depth = (uint32_t)n;
+    src = deep_array(n, false);
+    doc = parse_opt(src, &opt);
+    hl_toml_doc_free(doc);
+    free(src);
+    expect_exact_opt(deep_array(n + 1, false), &opt, 1, 5 + n, 4 + n, 1,
+                     "arrays and inline tables nested more than 10000 deep");
 }
 
 static void test_input_size_limit(void **state)
@@ -715,6 +885,7 @@ int main(void)
         cmocka_unit_test(test_error_help),
         cmocka_unit_test(test_max_errors),
         cmocka_unit_test(test_depth_limits),
+        cmocka_unit_test(test_depth_unlimited),
         cmocka_unit_test(test_input_size_limit),
         cmocka_unit_test(test_toml_1_1),
         cmocka_unit_test(test_table_with_100000_keys),
