@@ -1,4 +1,4 @@
-/* test_toml.c - unit tests of the TOML parser's public API: values, exact spans, errors, TOML 1.1, UTF-8. */
+/* test_toml.c - unit tests of the TOML parser: values, exact spans, errors, TOML 1.1, UTF-8. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* test_toml_limits.c - unit tests of the TOML parser's bounds: nesting depth, input size, float range. */
+/* test_toml_limits.c - unit tests of the TOML parser's bounds: depth, input size, float range. */
 #include <float.h>
 #include <math.h>
 #include <setjmp.h>
