@@ -99,8 +99,10 @@ static bool parse_key(parser *ps)
     }
 }
 
-static hl_toml_span part_span(const key_part *k) { return k->span; }
-
+static hl_toml_span part_span(const key_part *k)
+{
+    return k->span;
+}
 
 static hl_toml_value *new_table(parser *ps, hl_toml_span span, uint8_t flags)
 {
@@ -138,11 +140,9 @@ static bool parse_scalar(parser *ps, hl_toml_value *v)
 {
     tp *p = &ps->t;
     int c = tp_peek(p);
-    if (c != '"' && c != '\'')
-        return tp_bare_value(p, v);
+    if (c != '"' && c != '\'') return tp_bare_value(p, v);
     tp_mark m = tp_here(p);
-    if (!tp_string(p, true, &v->u.str.ptr, &v->u.str.len))
-        return false;
+    if (!tp_string(p, true, &v->u.str.ptr, &v->u.str.len)) return false;
     v->type = HL_TOML_STRING;
     v->span = tp_span(p, m, p->pos);
     return true;
@@ -229,11 +229,11 @@ static bool open_nested(parser *ps, hl_toml_value *v, size_t base)
     tp *p = &ps->t;
     if (ps->depth >= ps->max_depth)
         return tp_error_here(p, "raise hl_toml_options.max_depth to allow deeper nesting",
-                             "arrays and inline tables nested more than %u deep",
-                             p->opt.max_depth);
+                             "arrays and inline tables nested more than %u deep", p->opt.max_depth);
     if (ps->depth == ps->open_cap) {
         size_t cap = ps->open_cap ? ps->open_cap * 2 : 16;
-        open_value *grown = cap <= SIZE_MAX / sizeof(*grown) ? realloc(ps->open, cap * sizeof(*grown)) : NULL;
+        open_value *grown =
+            cap <= SIZE_MAX / sizeof(*grown) ? realloc(ps->open, cap * sizeof(*grown)) : NULL;
         if (!grown) {
             p->doc->oom = true;
             return false;
@@ -266,8 +266,7 @@ static step value_step(parser *ps, size_t base, hl_toml_value **out)
     tp *p = &ps->t;
     hl_toml_value *v = hl_toml__new_value(p->doc, HL_TOML_BOOL, tp_span(p, tp_here(p), p->pos));
     *out = v;
-    if (!v)
-        return STEP_ERROR;
+    if (!v) return STEP_ERROR;
     if (tp_peek(p) == '[' || tp_peek(p) == '{')
         return open_nested(ps, v, base) ? STEP_OPENED : STEP_ERROR;
     return parse_scalar(ps, v) ? STEP_ITEM : STEP_ERROR;
@@ -277,11 +276,9 @@ static step value_step(parser *ps, size_t base, hl_toml_value **out)
 static step array_step(parser *ps, open_value *o, bool after)
 {
     tp *p = &ps->t;
-    if (!tp_skip_ws_nl(p))
-        return STEP_ERROR;
+    if (!tp_skip_ws_nl(p)) return STEP_ERROR;
     int c = tp_peek(p);
-    if (c == ']')
-        return STEP_CLOSE;
+    if (c == ']') return STEP_CLOSE;
     if (c < 0) {
         tp_error(p, o->m, 1, "close the array with `]`", "unterminated array");
         return STEP_ERROR;
@@ -302,16 +299,14 @@ static step array_step(parser *ps, open_value *o, bool after)
     hl_toml_value *item;
     hl_toml_value *arr = o->v; /* o moves if a nested value grows the stack */
     step s = value_step(ps, 0, &item);
-    if (s == STEP_ITEM && !hl_toml__array_push(p->doc, arr, item))
-        return STEP_ERROR;
+    if (s == STEP_ITEM && !hl_toml__array_push(p->doc, arr, item)) return STEP_ERROR;
     return s;
 }
 
 /* Whitespace inside an inline table: newlines and comments too in TOML 1.1, none in 1.0. */
 static bool inline_table_ws(tp *p)
 {
-    if (p->v11)
-        return tp_skip_ws_nl(p);
+    if (p->v11) return tp_skip_ws_nl(p);
     tp_skip_ws(p);
     if (tp_peek(p) == '\n' || tp_peek(p) == '\r' || tp_peek(p) == '#')
         return tp_error_here(
@@ -324,8 +319,7 @@ static bool inline_table_ws(tp *p)
 static step inline_table_step(parser *ps, open_value *o, bool after)
 {
     tp *p = &ps->t;
-    if (!inline_table_ws(p))
-        return STEP_ERROR;
+    if (!inline_table_ws(p)) return STEP_ERROR;
     int c = tp_peek(p);
     if (c == '}') {
         if (!after && o->v->u.tab.n > 0 && !p->v11) {
@@ -350,8 +344,7 @@ static step inline_table_step(parser *ps, open_value *o, bool after)
     }
     size_t base;
     hl_toml_value *v, *table = o->v; /* o moves if a nested value grows the stack */
-    if (!keyval_start(ps, &base))
-        return STEP_ERROR;
+    if (!keyval_start(ps, &base)) return STEP_ERROR;
     step s = value_step(ps, base, &v);
     if (s == STEP_ERROR)
         ps->nparts = base;
@@ -365,33 +358,28 @@ static step inline_table_step(parser *ps, open_value *o, bool after)
 static bool parse_value(parser *ps, hl_toml_value *v)
 {
     tp *p = &ps->t;
-    if (tp_peek(p) != '[' && tp_peek(p) != '{')
-        return parse_scalar(ps, v);
-    if (!open_nested(ps, v, 0))
-        return false;
+    if (tp_peek(p) != '[' && tp_peek(p) != '{') return parse_scalar(ps, v);
+    if (!open_nested(ps, v, 0)) return false;
     bool after = false; /* just after an item or entry */
     while (ps->depth > 0) {
         open_value *o = &ps->open[ps->depth - 1];
         step s = o->v->type == HL_TOML_ARRAY ? array_step(ps, o, after)
-                                              : inline_table_step(ps, o, after);
+                                             : inline_table_step(ps, o, after);
         if (s == STEP_ERROR) {
             ps->depth = 0;
             return false;
         }
         after = s == STEP_ITEM;
-        if (s != STEP_CLOSE)
-            continue;
+        if (s != STEP_CLOSE) continue;
         /* the innermost is complete: it becomes an item or entry of the one around it */
         p->pos++;
         open_value done = *o;
         done.v->span = done.span;
         done.v->span.length = p->pos - done.span.offset;
-        if (--ps->depth == 0)
-            break;
+        if (--ps->depth == 0) break;
         open_value *outer = &ps->open[ps->depth - 1];
-        bool ok = outer->v->type == HL_TOML_ARRAY
-                      ? hl_toml__array_push(p->doc, outer->v, done.v)
-                      : keyval_attach(ps, outer->v, done.base, done.v);
+        bool ok = outer->v->type == HL_TOML_ARRAY ? hl_toml__array_push(p->doc, outer->v, done.v)
+                                                  : keyval_attach(ps, outer->v, done.base, done.v);
         if (!ok) {
             ps->depth = 0;
             return false;
@@ -405,10 +393,9 @@ static bool parse_value(parser *ps, hl_toml_value *v)
 static bool parse_keyval(parser *ps, hl_toml_value *table)
 {
     size_t base;
-    if (!keyval_start(ps, &base))
-        return false;
-    hl_toml_value *v = hl_toml__new_value(ps->t.doc, HL_TOML_BOOL,
-                                          tp_span(&ps->t, tp_here(&ps->t), ps->t.pos));
+    if (!keyval_start(ps, &base)) return false;
+    hl_toml_value *v =
+        hl_toml__new_value(ps->t.doc, HL_TOML_BOOL, tp_span(&ps->t, tp_here(&ps->t), ps->t.pos));
     if (!v || !parse_value(ps, v)) {
         ps->nparts = base;
         return false;
@@ -448,7 +435,8 @@ static hl_toml_value *parse_header(parser *ps, hl_toml_value *root)
         hl_toml_entry *e = hl_toml__table_find(t, k->s, k->len, k->hash);
         bool last = i + 1 == n;
         if (!e) {
-            hl_toml_value *sub = new_table(ps, last ? hspan : part_span(k), last ? TF_HEADER : TF_IMPLICIT);
+            hl_toml_value *sub =
+                new_table(ps, last ? hspan : part_span(k), last ? TF_HEADER : TF_IMPLICIT);
             if (!sub)
                 break;
             hl_toml_value *slot = sub;

@@ -48,16 +48,13 @@ static bool verror(tp *p, tp_mark m, size_t len, const char *help, const char *f
     }
     char buf[512];
     vsnprintf(buf, sizeof(buf), fmt, ap);
-    if (m.off > p->len)
-        m.off = p->len;
-    if (len > p->len - m.off)
-        len = p->len - m.off;
+    if (m.off > p->len) m.off = p->len;
+    if (len > p->len - m.off) len = p->len - m.off;
     hl_toml_error *e = &doc->errors[doc->error_count];
     e->span = tp_span(p, m, m.off + len);
     e->message = hl_toml__strdup(doc, buf, strlen(buf));
     e->help = help;
-    if (e->message)
-        doc->error_count++;
+    if (e->message) doc->error_count++;
     return false;
 }
 
@@ -85,8 +82,7 @@ bool tp_error_here(tp *p, const char *help, const char *fmt, ...)
 
 bool tp_scratch(tp *p, size_t n)
 {
-    if (n <= p->scratch_cap)
-        return true;
+    if (n <= p->scratch_cap) return true;
     size_t cap = p->scratch_cap ? p->scratch_cap : 256;
     while (cap < n)
         cap *= 2;
@@ -108,11 +104,9 @@ static bool skip_comment(tp *p)
     p->pos++;
     while (p->pos < p->len) {
         unsigned char c = (unsigned char)p->src[p->pos];
-        if (c == '\n')
-            return true;
+        if (c == '\n') return true;
         if (c == '\r') {
-            if (tp_peek_at(p, 1) == '\n')
-                return true;
+            if (tp_peek_at(p, 1) == '\n') return true;
             return tp_error_here(p, "a carriage return must be followed by a newline",
                                  "bare carriage return in a comment");
         }
@@ -147,8 +141,7 @@ bool tp_skip_ws_nl(tp *p)
         tp_skip_ws(p);
         int c = tp_peek(p);
         if (c == '#') {
-            if (!skip_comment(p))
-                return false;
+            if (!skip_comment(p)) return false;
         } else if (!tp_eat_newline(p)) {
             if (c == '\r')
                 return tp_error_here(p, "a carriage return must be followed by a newline",
@@ -162,12 +155,11 @@ bool tp_skip_ws_nl(tp *p)
 bool tp_line_end(tp *p, const char *what)
 {
     tp_skip_ws(p);
-    if (tp_peek(p) == '#' && !skip_comment(p))
-        return false;
-    if (p->pos >= p->len || tp_eat_newline(p))
-        return true;
+    if (tp_peek(p) == '#' && !skip_comment(p)) return false;
+    if (p->pos >= p->len || tp_eat_newline(p)) return true;
     if (tp_peek(p) == '\r')
-        return tp_error_here(p, "a carriage return must be followed by a newline", "bare carriage return");
+        return tp_error_here(p, "a carriage return must be followed by a newline",
+                             "bare carriage return");
     return tp_error_here(p, "put each key/value pair and each [table] header on its own line",
                          "expected a newline after %s", what);
 }

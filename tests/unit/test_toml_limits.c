@@ -39,7 +39,10 @@ static hl_toml_doc *parse_ver(const char *src, hl_toml_version version)
     return doc;
 }
 
-static hl_toml_doc *parse(const char *src) { return parse_ver(src, HL_TOML_1_0); }
+static hl_toml_doc *parse(const char *src)
+{
+    return parse_ver(src, HL_TOML_1_0);
+}
 
 /* Parses len bytes that must give exactly one error (default options: stop at the first), at
  * line:col covering `length` bytes, whose message contains `needle`. */
@@ -54,13 +57,13 @@ static void expect_error_n(const char *src, size_t len, uint32_t line, uint32_t 
     if (e->span.line != line || e->span.column != col || e->span.length != length)
         fail_msg("error \"%s\" at %u:%u len %zu, expected %u:%u len %zu", e->message, e->span.line,
                  e->span.column, e->span.length, line, col, length);
-    if (!strstr(e->message, needle))
-        fail_msg("message \"%s\" lacks \"%s\"", e->message, needle);
+    if (!strstr(e->message, needle)) fail_msg("message \"%s\" lacks \"%s\"", e->message, needle);
     assert_null(hl_toml_doc_error(doc, 1));
     hl_toml_doc_free(doc);
 }
 
-static void expect_error(const char *src, uint32_t line, uint32_t col, size_t length, const char *needle)
+static void expect_error(const char *src, uint32_t line, uint32_t col, size_t length,
+                         const char *needle)
 {
     expect_error_n(src, strlen(src), line, col, length, needle);
 }
@@ -91,8 +94,7 @@ static hl_toml_span key_span_of(const hl_toml_value *t, const char *name)
         const char *key;
         size_t keylen;
         hl_toml_table_at(t, i, &key, &keylen, &span);
-        if (keylen == strlen(name) && !memcmp(key, name, keylen))
-            return span;
+        if (keylen == strlen(name) && !memcmp(key, name, keylen)) return span;
     }
     fail_msg("no key %s", name);
     return span;
@@ -101,8 +103,7 @@ static hl_toml_span key_span_of(const hl_toml_value *t, const char *name)
 static const hl_toml_value *get(const hl_toml_value *t, const char *key)
 {
     const hl_toml_value *v = hl_toml_table_get(t, key);
-    if (!v)
-        fail_msg("no key %s", key);
+    if (!v) fail_msg("no key %s", key);
     return v;
 }
 
@@ -177,7 +178,8 @@ static void test_depth_limits(void **state)
     /* 100000 levels with the default limit (256): an error at the 257th, no stack overflow */
     expect_limit(repeat("a = ", "[", 100000, ""), 5 + 256, "nested more than 256 deep");
     char *deep = repeat("x = 1\na = ", "[", 100000, "");
-    expect_exact(deep, 2, 5 + 256, 10 + 256, 1, "arrays and inline tables nested more than 256 deep",
+    expect_exact(deep, 2, 5 + 256, 10 + 256, 1,
+                 "arrays and inline tables nested more than 256 deep",
                  "raise hl_toml_options.max_depth to allow deeper nesting");
     free(deep);
     deep = repeat("a = ", "{b=", 100000, "");
@@ -249,7 +251,7 @@ static void expect_exact_opt(char *src, const hl_toml_options *opt, uint32_t lin
     free(src);
 }
 
-/* `a = ` then n `[`, the innermost value 1, and n `]` (with a newline after each bracket when nl). */
+/* `a = `, n `[`, the innermost value 1 and n `]` (with a newline by each bracket when nl). */
 static char *deep_array(size_t n, bool nl)
 {
     char *open = repeat("a = ", nl ? "[\n" : "[", n, "1");
@@ -296,8 +298,9 @@ static const hl_toml_value *down_tables(const hl_toml_value *v, size_t n)
     return v;
 }
 
-/* With max_depth = HL_TOML_MAX_DEPTH_UNLIMITED nesting is bounded by memory only: the parser keeps
- * open arrays and inline tables on a heap stack, so 1,000,000 levels do not overflow the C stack. */
+/* With max_depth = HL_TOML_MAX_DEPTH_UNLIMITED nesting is bounded by memory only: the parser
+ * keeps open arrays and inline tables on a heap stack, so 1,000,000 levels cannot overflow the C
+ * stack. */
 static void test_depth_unlimited(void **state)
 {
     (void)state;

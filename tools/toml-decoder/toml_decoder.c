@@ -223,7 +223,8 @@ static int emit(FILE *out, const hl_toml_value *root)
 int main(int argc, char **argv)
 {
     hl_toml_options opt = {0};
-    opt.max_depth = HL_TOML_MAX_DEPTH_UNLIMITED; /* TOML sets no limit; the emitter below has none */
+    /* TOML sets no nesting limit, and the emitter above has none */
+    opt.max_depth = HL_TOML_MAX_DEPTH_UNLIMITED;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *ver = NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
