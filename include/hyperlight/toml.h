@@ -53,13 +53,20 @@ typedef struct hl_toml_datetime {
 typedef struct hl_toml_options {
     hl_toml_version version; /* HL_TOML_1_0 by default */
     size_t max_input_size;   /* bytes; default 256 MiB */
-    uint32_t max_depth;      /* nesting of arrays, inline tables and dotted keys; default 256 */
+    uint32_t max_depth;      /* nesting of arrays, inline tables and dotted keys; default 256;
+                                HL_TOML_MAX_DEPTH_UNLIMITED for no limit but memory */
     uint32_t max_errors;     /* errors collected before the parser gives up; default 1, i.e.
                                 stop at the first; more makes it resynchronise at the next line */
 } hl_toml_options;
 
 #define HL_TOML_DEFAULT_MAX_INPUT_SIZE ((size_t)256 << 20)
 #define HL_TOML_DEFAULT_MAX_DEPTH 256u
+/* max_depth: no limit on nesting. The parser keeps open arrays and inline tables on the heap, not
+ * the C stack, so any depth that fits in memory parses; the library's own walks of a document
+ * (freeing it included) do not recurse either. Meant for trusted input and conformance tools: the
+ * default limit keeps untrusted input (hyperfiles) from making a caller that walks the tree
+ * recursively run out of stack. */
+#define HL_TOML_MAX_DEPTH_UNLIMITED UINT32_MAX
 
 /* A syntax error: where it is, what is wrong, and (maybe NULL) what would be right. */
 typedef struct hl_toml_error {

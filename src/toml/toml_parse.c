@@ -1,8 +1,6 @@
 /* toml_parse.c - the TOML parser's structure: lines, keys, [tables], [[arrays]], arrays, inline tables. */
 #include "toml/toml_parser.h"
 
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,185 +11,27 @@ typedef struct key_part {
     bool copied; /* s already lives in the document (a quoted key) */
     tp_mark mark;
     size_t end;
+    hl_toml_span span; /* computed while parsing: a column found later could cost a rescan */
 } key_part;
+
+/* An array or inline table still open: the parser keeps them on a heap stack, not the C stack,
+ * so that no nesting the limit allows (with HL_TOML_MAX_DEPTH_UNLIMITED, any that fits in memory)
+ * can overflow the C stack. */
+typedef struct open_value {
+    hl_toml_value *v;  /* being filled; its type says array or inline table */
+    tp_mark m;         /* its opening bracket */
+    hl_toml_span span; /* from there, without the length (the column is found while it is cheap) */
+    size_t base;       /* as the value of a key in an inline table: that key's first part */
+} open_value;
 
 typedef struct parser {
     tp t;
-    key_part *parts; /* a stack: each keyval pushes its parts and pops them before its value */
+    key_part *parts; /* a stack: each keyval pushes its parts and pops them once its value is in */
     size_t nparts, parts_cap;
+    open_value *open; /* open arrays and inline tables, innermost last */
+    size_t depth, open_cap;
+    size_t max_depth; /* the limit, SIZE_MAX for none */
 } parser;
-
-/* ---- positions and errors ---- */
-
-static uint32_t column_of(tp *p, tp_mark m)
-{
-    if (p->cache_line_start != m.line_start || p->cache_pos > m.off) {
-        p->cache_line_start = m.line_start;
-        p->cache_pos = m.line_start;
-        p->cache_col = 1;
-    }
-    uint32_t col = p->cache_col;
-    for (size_t i = p->cache_pos; i < m.off && i < p->len; i++)
-        col += ((unsigned char)p->src[i] & 0xC0) != 0x80;
-    p->cache_pos = m.off;
-    p->cache_col = col;
-    return col;
-}
-
-hl_toml_span tp_span(tp *p, tp_mark m, size_t end)
-{
-    hl_toml_span s;
-    s.line = m.line;
-    s.column = column_of(p, m);
-    s.offset = m.off;
-    s.length = end > m.off ? end - m.off : 0;
-    return s;
-}
-
-static bool verror(tp *p, tp_mark m, size_t len, const char *help, const char *fmt, va_list ap)
-{
-    hl_toml_doc *doc = p->doc;
-    if (doc->error_count == doc->error_cap) {
-        size_t cap = doc->error_cap ? doc->error_cap * 2 : 4;
-        hl_toml_error *e = realloc(doc->errors, cap * sizeof(*e));
-        if (!e) {
-            doc->oom = true;
-            return false;
-        }
-        doc->errors = e;
-        doc->error_cap = cap;
-    }
-    char buf[512];
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    if (m.off > p->len)
-        m.off = p->len;
-    if (len > p->len - m.off)
-        len = p->len - m.off;
-    hl_toml_error *e = &doc->errors[doc->error_count];
-    e->span = tp_span(p, m, m.off + len);
-    e->message = hl_toml__strdup(doc, buf, strlen(buf));
-    e->help = help;
-    if (e->message)
-        doc->error_count++;
-    return false;
-}
-
-bool tp_error(tp *p, tp_mark m, size_t len, const char *help, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    verror(p, m, len, help, fmt, ap);
-    va_end(ap);
-    return false;
-}
-
-bool tp_error_here(tp *p, const char *help, const char *fmt, ...)
-{
-    size_t len = p->pos < p->len ? 1 : 0;
-    if (len && ((unsigned char)p->src[p->pos] & 0x80)) /* the whole UTF-8 character */
-        while (p->pos + len < p->len && ((unsigned char)p->src[p->pos + len] & 0xC0) == 0x80)
-            len++;
-    va_list ap;
-    va_start(ap, fmt);
-    verror(p, tp_here(p), len, help, fmt, ap);
-    va_end(ap);
-    return false;
-}
-
-bool tp_scratch(tp *p, size_t n)
-{
-    if (n <= p->scratch_cap)
-        return true;
-    size_t cap = p->scratch_cap ? p->scratch_cap : 256;
-    while (cap < n)
-        cap *= 2;
-    char *s = realloc(p->scratch, cap);
-    if (!s) {
-        p->doc->oom = true;
-        return false;
-    }
-    p->scratch = s;
-    p->scratch_cap = cap;
-    return true;
-}
-
-/* ---- whitespace, comments, newlines ---- */
-
-static void skip_ws(tp *p)
-{
-    while (p->pos < p->len && (p->src[p->pos] == ' ' || p->src[p->pos] == '\t'))
-        p->pos++;
-}
-
-/* At '#': consumes the comment up to (not including) the line end. */
-static bool skip_comment(tp *p)
-{
-    p->pos++;
-    while (p->pos < p->len) {
-        unsigned char c = (unsigned char)p->src[p->pos];
-        if (c == '\n')
-            return true;
-        if (c == '\r') {
-            if (tp_peek_at(p, 1) == '\n')
-                return true;
-            return tp_error_here(p, "a carriage return must be followed by a newline",
-                                 "bare carriage return in a comment");
-        }
-        if ((c < 0x20 && c != '\t') || c == 0x7F)
-            return tp_error_here(p, "comments cannot hold control characters",
-                                 "control character U+%04X in a comment", (unsigned)c);
-        p->pos++;
-    }
-    return true;
-}
-
-/* Consumes a newline at pos if there is one. */
-static bool eat_newline(tp *p)
-{
-    if (tp_peek(p) == '\n') {
-        p->pos++;
-        tp_newline(p);
-        return true;
-    }
-    if (tp_peek(p) == '\r' && tp_peek_at(p, 1) == '\n') {
-        p->pos += 2;
-        tp_newline(p);
-        return true;
-    }
-    return false;
-}
-
-/* Whitespace, newlines and comments, as allowed inside arrays (and TOML 1.1 inline tables). */
-static bool skip_ws_nl(tp *p)
-{
-    for (;;) {
-        skip_ws(p);
-        int c = tp_peek(p);
-        if (c == '#') {
-            if (!skip_comment(p))
-                return false;
-        } else if (!eat_newline(p)) {
-            if (c == '\r')
-                return tp_error_here(p, "a carriage return must be followed by a newline",
-                                     "bare carriage return");
-            return true;
-        }
-    }
-}
-
-/* After an expression: whitespace, an optional comment, then a newline or the end. */
-static bool line_end(tp *p, const char *what)
-{
-    skip_ws(p);
-    if (tp_peek(p) == '#' && !skip_comment(p))
-        return false;
-    if (p->pos >= p->len || eat_newline(p))
-        return true;
-    if (tp_peek(p) == '\r')
-        return tp_error_here(p, "a carriage return must be followed by a newline", "bare carriage return");
-    return tp_error_here(p, "put each key/value pair and each [table] header on its own line",
-                         "expected a newline after %s", what);
-}
 
 /* ---- keys ---- */
 
@@ -215,7 +55,7 @@ static bool push_part(parser *ps, key_part part)
 static bool parse_key(parser *ps)
 {
     tp *p = &ps->t;
-    uint32_t count = 0;
+    size_t count = 0;
     for (;;) {
         key_part part;
         memset(&part, 0, sizeof(part));
@@ -244,22 +84,25 @@ static bool parse_key(parser *ps)
             p->pos = e;
         }
         part.end = p->pos;
+        part.span = tp_span(p, part.mark, part.end);
         part.hash = hl_toml__hash(part.s, part.len);
-        if (++count > p->opt.max_depth)
+        if (++count > ps->max_depth)
             return tp_error(p, part.mark, part.len, "raise hl_toml_options.max_depth to allow it",
                             "dotted key has more than %u parts", p->opt.max_depth);
         if (!push_part(ps, part))
             return false;
-        skip_ws(p);
+        tp_skip_ws(p);
         if (tp_peek(p) != '.')
             return true;
         p->pos++;
-        skip_ws(p);
+        tp_skip_ws(p);
     }
 }
 
-static hl_toml_span part_span(parser *ps, const key_part *k) { return tp_span(&ps->t, k->mark, k->end); }
-
+static hl_toml_span part_span(const key_part *k)
+{
+    return k->span;
+}
 
 static hl_toml_value *new_table(parser *ps, hl_toml_span span, uint8_t flags)
 {
@@ -275,7 +118,7 @@ static bool add_entry(parser *ps, hl_toml_value *t, key_part *k, hl_toml_value *
     const char *key = k->s;
     if (!k->copied && !(key = hl_toml__strdup(ps->t.doc, k->s, k->len)))
         return false;
-    return hl_toml__table_add(ps->t.doc, t, key, k->len, k->hash, part_span(ps, k), v) != NULL;
+    return hl_toml__table_add(ps->t.doc, t, key, k->len, k->hash, part_span(k), v) != NULL;
 }
 
 static const char *describe(const hl_toml_value *v)
@@ -292,148 +135,50 @@ static const char *describe(const hl_toml_value *v)
 
 /* ---- values ---- */
 
-static bool parse_value(parser *ps, hl_toml_value *v);
-static bool parse_keyval(parser *ps, hl_toml_value *table);
-
-static bool parse_array(parser *ps, hl_toml_value *v)
-{
-    tp *p = &ps->t;
-    tp_mark m = tp_here(p);
-    v->type = HL_TOML_ARRAY;
-    p->pos++;
-    for (;;) {
-        if (!skip_ws_nl(p))
-            return false;
-        if (tp_peek(p) == ']')
-            break;
-        if (p->pos >= p->len)
-            return tp_error(p, m, 1, "close the array with `]`", "unterminated array");
-        if (tp_peek(p) == ',')
-            return tp_error_here(p, "remove the extra comma", "expected a value before `,`");
-        hl_toml_value *item = hl_toml__new_value(p->doc, HL_TOML_TABLE, v->span);
-        if (!item || !parse_value(ps, item) || !hl_toml__array_push(p->doc, v, item))
-            return false;
-        if (!skip_ws_nl(p))
-            return false;
-        if (tp_peek(p) == ',') {
-            p->pos++;
-            continue;
-        }
-        if (tp_peek(p) == ']')
-            break;
-        if (p->pos >= p->len)
-            return tp_error(p, m, 1, "close the array with `]`", "unterminated array");
-        return tp_error_here(p, "separate array items with commas, like `[1, 2, 3]`",
-                             "expected `,` or `]` in array");
-    }
-    p->pos++;
-    v->span = tp_span(p, m, p->pos);
-    return true;
-}
-
-static bool parse_inline_table(parser *ps, hl_toml_value *v)
-{
-    tp *p = &ps->t;
-    tp_mark m = tp_here(p);
-    const char *nl_help = "TOML 1.0 inline tables must stay on one line: use a [table] for long ones";
-    v->type = HL_TOML_TABLE;
-    v->flags = TF_INLINE;
-    p->pos++;
-    bool first = true;
-    for (;;) {
-        if (p->v11) {
-            if (!skip_ws_nl(p))
-                return false;
-        } else {
-            skip_ws(p);
-            if (tp_peek(p) == '\n' || tp_peek(p) == '\r' || tp_peek(p) == '#')
-                return tp_error_here(p, nl_help, "newline in an inline table");
-        }
-        if (tp_peek(p) == '}') {
-            if (!first && !p->v11)
-                return tp_error_here(p, "TOML 1.0 allows no comma after the last inline table entry",
-                                     "trailing comma in an inline table");
-            break;
-        }
-        if (p->pos >= p->len)
-            return tp_error(p, m, 1, "close the inline table with `}`", "unterminated inline table");
-        if (!parse_keyval(ps, v))
-            return false;
-        first = false;
-        if (p->v11) {
-            if (!skip_ws_nl(p))
-                return false;
-        } else {
-            skip_ws(p);
-        }
-        if (tp_peek(p) == ',') {
-            p->pos++;
-            continue;
-        }
-        if (tp_peek(p) == '}')
-            break;
-        if (!p->v11 && (tp_peek(p) == '\n' || tp_peek(p) == '\r' || tp_peek(p) == '#'))
-            return tp_error_here(p, nl_help, "newline in an inline table");
-        if (p->pos >= p->len)
-            return tp_error(p, m, 1, "close the inline table with `}`", "unterminated inline table");
-        return tp_error_here(p, "separate entries with commas, like `{ a = 1, b = 2 }`",
-                             "expected `,` or `}` in inline table");
-    }
-    p->pos++;
-    v->span = tp_span(p, m, p->pos);
-    return true;
-}
-
-static bool parse_value(parser *ps, hl_toml_value *v)
+/* A string, number, bool or date/time at p->pos, into v. */
+static bool parse_scalar(parser *ps, hl_toml_value *v)
 {
     tp *p = &ps->t;
     int c = tp_peek(p);
-    if (c == '"' || c == '\'') {
-        tp_mark m = tp_here(p);
-        if (!tp_string(p, true, &v->u.str.ptr, &v->u.str.len))
-            return false;
-        v->type = HL_TOML_STRING;
-        v->span = tp_span(p, m, p->pos);
-        return true;
-    }
-    if (c == '[' || c == '{') {
-        if (p->depth >= p->opt.max_depth)
-            return tp_error_here(p, "raise hl_toml_options.max_depth to allow deeper nesting",
-                                 "arrays and inline tables nested more than %u deep", p->opt.max_depth);
-        p->depth++;
-        bool ok = c == '[' ? parse_array(ps, v) : parse_inline_table(ps, v);
-        p->depth--;
-        return ok;
-    }
-    return tp_bare_value(p, v);
+    if (c != '"' && c != '\'') return tp_bare_value(p, v);
+    tp_mark m = tp_here(p);
+    if (!tp_string(p, true, &v->u.str.ptr, &v->u.str.len)) return false;
+    v->type = HL_TOML_STRING;
+    v->span = tp_span(p, m, p->pos);
+    return true;
 }
 
-/* key = value, into table. Tables on the dotted path are created (as dotted tables) or reused. */
-static bool parse_keyval(parser *ps, hl_toml_value *table)
+/* The key and `=` of a key/value pair, and the whitespace after them. The key's parts are pushed
+ * from *base on (and popped again on an error). */
+static bool keyval_start(parser *ps, size_t *base)
 {
     tp *p = &ps->t;
-    size_t base = ps->nparts;
+    *base = ps->nparts;
     if (!parse_key(ps)) {
-        ps->nparts = base;
+        ps->nparts = *base;
         return false;
     }
-    skip_ws(p);
+    tp_skip_ws(p);
     if (tp_peek(p) != '=') {
-        ps->nparts = base;
+        ps->nparts = *base;
         if (tp_peek(p) < 0 || tp_peek(p) == '\n' || tp_peek(p) == '\r' || tp_peek(p) == '#')
             return tp_error_here(p, "a key is followed by `=` and a value, like `key = 1`",
                                  "expected `=` after the key");
-        return tp_error_here(p, "a key is followed by `=` and a value; quote keys with spaces, like \"my key\"",
-                             "expected `=` after the key");
+        return tp_error_here(
+            p, "a key is followed by `=` and a value; quote keys with spaces, like \"my key\"",
+            "expected `=` after the key");
     }
     p->pos++;
-    skip_ws(p);
-    /* The value is parsed before it is attached, so that a bad value leaves nothing behind. */
-    hl_toml_value *v = hl_toml__new_value(p->doc, HL_TOML_BOOL, tp_span(p, tp_here(p), p->pos));
-    if (!v || !parse_value(ps, v)) {
-        ps->nparts = base;
-        return false;
-    }
+    tp_skip_ws(p);
+    return true;
+}
+
+/* Puts the parsed value v into table under the key whose parts start at base, and pops them.
+ * Tables on the dotted path are created (as dotted tables) or reused. The value is parsed before
+ * it is attached, so that a bad value leaves nothing behind. */
+static bool keyval_attach(parser *ps, hl_toml_value *table, size_t base, hl_toml_value *v)
+{
+    tp *p = &ps->t;
     hl_toml_value *t = table;
     size_t n = ps->nparts - base;
     size_t pstart = ps->parts[base].mark.off; /* the key's text, for messages */
@@ -451,7 +196,7 @@ static bool parse_keyval(parser *ps, hl_toml_value *table)
             break;
         }
         if (!e) {
-            hl_toml_value *sub = new_table(ps, part_span(ps, k), TF_DOTTED);
+            hl_toml_value *sub = new_table(ps, part_span(k), TF_DOTTED);
             if (!sub || !add_entry(ps, t, k, sub))
                 break;
             t = sub;
@@ -467,14 +212,195 @@ static bool parse_keyval(parser *ps, hl_toml_value *table)
             why = "a table defined by a [header], which dotted keys cannot extend";
         if (why) {
             tp_error(p, k->mark, k->end - k->mark.off, NULL,
-                     "cannot use `%.*s` as a table: it is already %s (line %u)", (int)(k->end - pstart),
-                     p->src + pstart, why, e->key_span.line);
+                     "cannot use `%.*s` as a table: it is already %s (line %u)",
+                     (int)(k->end - pstart), p->src + pstart, why, e->key_span.line);
             break;
         }
         t = sub;
     }
     ps->nparts = base;
     return ok;
+}
+
+/* Opens the array or inline table at p->pos as v: checks the depth, pushes it, consumes the
+ * bracket. base is as in open_value. */
+static bool open_nested(parser *ps, hl_toml_value *v, size_t base)
+{
+    tp *p = &ps->t;
+    if (ps->depth >= ps->max_depth)
+        return tp_error_here(p, "raise hl_toml_options.max_depth to allow deeper nesting",
+                             "arrays and inline tables nested more than %u deep", p->opt.max_depth);
+    if (ps->depth == ps->open_cap) {
+        size_t cap = ps->open_cap ? ps->open_cap * 2 : 16;
+        open_value *grown =
+            cap <= SIZE_MAX / sizeof(*grown) ? realloc(ps->open, cap * sizeof(*grown)) : NULL;
+        if (!grown) {
+            p->doc->oom = true;
+            return false;
+        }
+        ps->open = grown;
+        ps->open_cap = cap;
+    }
+    bool array = tp_peek(p) == '[';
+    v->type = array ? HL_TOML_ARRAY : HL_TOML_TABLE;
+    v->flags = array ? 0 : TF_INLINE;
+    open_value o = {v, tp_here(p), tp_span(p, tp_here(p), p->pos), base};
+    ps->open[ps->depth++] = o;
+    p->pos++;
+    return true;
+}
+
+/* What one step inside an open array or inline table did. */
+typedef enum step {
+    STEP_ERROR,  /* an error (recorded) */
+    STEP_ITEM,   /* a scalar item or entry is in; a separator or the close comes next */
+    STEP_OPENED, /* a nested array or inline table was opened */
+    STEP_COMMA,  /* a comma was consumed; an item or entry (or, maybe, the close) comes next */
+    STEP_CLOSE,  /* the closing bracket is at p->pos */
+} step;
+
+/* Starts the next value at p->pos: opens a nested array or inline table (base as in open_value),
+ * or parses a scalar into a new value, returned in *out. */
+static step value_step(parser *ps, size_t base, hl_toml_value **out)
+{
+    tp *p = &ps->t;
+    hl_toml_value *v = hl_toml__new_value(p->doc, HL_TOML_BOOL, tp_span(p, tp_here(p), p->pos));
+    *out = v;
+    if (!v) return STEP_ERROR;
+    if (tp_peek(p) == '[' || tp_peek(p) == '{')
+        return open_nested(ps, v, base) ? STEP_OPENED : STEP_ERROR;
+    return parse_scalar(ps, v) ? STEP_ITEM : STEP_ERROR;
+}
+
+/* One step in the open array o: after an item when `after`, else before one. */
+static step array_step(parser *ps, open_value *o, bool after)
+{
+    tp *p = &ps->t;
+    if (!tp_skip_ws_nl(p)) return STEP_ERROR;
+    int c = tp_peek(p);
+    if (c == ']') return STEP_CLOSE;
+    if (c < 0) {
+        tp_error(p, o->m, 1, "close the array with `]`", "unterminated array");
+        return STEP_ERROR;
+    }
+    if (after) {
+        if (c == ',') {
+            p->pos++;
+            return STEP_COMMA;
+        }
+        tp_error_here(p, "separate array items with commas, like `[1, 2, 3]`",
+                      "expected `,` or `]` in array");
+        return STEP_ERROR;
+    }
+    if (c == ',') {
+        tp_error_here(p, "remove the extra comma", "expected a value before `,`");
+        return STEP_ERROR;
+    }
+    hl_toml_value *item;
+    hl_toml_value *arr = o->v; /* o moves if a nested value grows the stack */
+    step s = value_step(ps, 0, &item);
+    if (s == STEP_ITEM && !hl_toml__array_push(p->doc, arr, item)) return STEP_ERROR;
+    return s;
+}
+
+/* Whitespace inside an inline table: newlines and comments too in TOML 1.1, none in 1.0. */
+static bool inline_table_ws(tp *p)
+{
+    if (p->v11) return tp_skip_ws_nl(p);
+    tp_skip_ws(p);
+    if (tp_peek(p) == '\n' || tp_peek(p) == '\r' || tp_peek(p) == '#')
+        return tp_error_here(
+            p, "TOML 1.0 inline tables must stay on one line: use a [table] for long ones",
+            "newline in an inline table");
+    return true;
+}
+
+/* One step in the open inline table o: after an entry when `after`, else before one. */
+static step inline_table_step(parser *ps, open_value *o, bool after)
+{
+    tp *p = &ps->t;
+    if (!inline_table_ws(p)) return STEP_ERROR;
+    int c = tp_peek(p);
+    if (c == '}') {
+        if (!after && o->v->u.tab.n > 0 && !p->v11) {
+            tp_error_here(p, "TOML 1.0 allows no comma after the last inline table entry",
+                          "trailing comma in an inline table");
+            return STEP_ERROR;
+        }
+        return STEP_CLOSE;
+    }
+    if (c < 0) {
+        tp_error(p, o->m, 1, "close the inline table with `}`", "unterminated inline table");
+        return STEP_ERROR;
+    }
+    if (after) {
+        if (c == ',') {
+            p->pos++;
+            return STEP_COMMA;
+        }
+        tp_error_here(p, "separate entries with commas, like `{ a = 1, b = 2 }`",
+                      "expected `,` or `}` in inline table");
+        return STEP_ERROR;
+    }
+    size_t base;
+    hl_toml_value *v, *table = o->v; /* o moves if a nested value grows the stack */
+    if (!keyval_start(ps, &base)) return STEP_ERROR;
+    step s = value_step(ps, base, &v);
+    if (s == STEP_ERROR)
+        ps->nparts = base;
+    else if (s == STEP_ITEM && !keyval_attach(ps, table, base, v))
+        return STEP_ERROR;
+    return s;
+}
+
+/* Parses the value at p->pos into v. Arrays and inline tables, however deep, are parsed in one
+ * loop over the open_value stack: each step works in the innermost open one. */
+static bool parse_value(parser *ps, hl_toml_value *v)
+{
+    tp *p = &ps->t;
+    if (tp_peek(p) != '[' && tp_peek(p) != '{') return parse_scalar(ps, v);
+    if (!open_nested(ps, v, 0)) return false;
+    bool after = false; /* just after an item or entry */
+    while (ps->depth > 0) {
+        open_value *o = &ps->open[ps->depth - 1];
+        step s = o->v->type == HL_TOML_ARRAY ? array_step(ps, o, after)
+                                             : inline_table_step(ps, o, after);
+        if (s == STEP_ERROR) {
+            ps->depth = 0;
+            return false;
+        }
+        after = s == STEP_ITEM;
+        if (s != STEP_CLOSE) continue;
+        /* the innermost is complete: it becomes an item or entry of the one around it */
+        p->pos++;
+        open_value done = *o;
+        done.v->span = done.span;
+        done.v->span.length = p->pos - done.span.offset;
+        if (--ps->depth == 0) break;
+        open_value *outer = &ps->open[ps->depth - 1];
+        bool ok = outer->v->type == HL_TOML_ARRAY ? hl_toml__array_push(p->doc, outer->v, done.v)
+                                                  : keyval_attach(ps, outer->v, done.base, done.v);
+        if (!ok) {
+            ps->depth = 0;
+            return false;
+        }
+        after = true;
+    }
+    return true;
+}
+
+/* key = value, into table (a [table] or the root). */
+static bool parse_keyval(parser *ps, hl_toml_value *table)
+{
+    size_t base;
+    if (!keyval_start(ps, &base)) return false;
+    hl_toml_value *v =
+        hl_toml__new_value(ps->t.doc, HL_TOML_BOOL, tp_span(&ps->t, tp_here(&ps->t), ps->t.pos));
+    if (!v || !parse_value(ps, v)) {
+        ps->nparts = base;
+        return false;
+    }
+    return keyval_attach(ps, table, base, v);
 }
 
 /* ---- [table] and [[array of tables]] headers ---- */
@@ -485,13 +411,13 @@ static hl_toml_value *parse_header(parser *ps, hl_toml_value *root)
     tp_mark m = tp_here(p);
     bool aot = tp_peek_at(p, 1) == '[';
     p->pos += aot ? 2 : 1;
-    skip_ws(p);
+    tp_skip_ws(p);
     size_t base = ps->nparts;
     if (!parse_key(ps)) {
         ps->nparts = base;
         return NULL;
     }
-    skip_ws(p);
+    tp_skip_ws(p);
     if (tp_peek(p) != ']' || (aot && tp_peek_at(p, 1) != ']')) {
         ps->nparts = base;
         tp_error_here(p, aot ? "an array of tables header looks like `[[name]]`" : "a table header looks like `[name]`",
@@ -509,7 +435,8 @@ static hl_toml_value *parse_header(parser *ps, hl_toml_value *root)
         hl_toml_entry *e = hl_toml__table_find(t, k->s, k->len, k->hash);
         bool last = i + 1 == n;
         if (!e) {
-            hl_toml_value *sub = new_table(ps, last ? hspan : part_span(ps, k), last ? TF_HEADER : TF_IMPLICIT);
+            hl_toml_value *sub =
+                new_table(ps, last ? hspan : part_span(k), last ? TF_HEADER : TF_IMPLICIT);
             if (!sub)
                 break;
             hl_toml_value *slot = sub;
@@ -591,11 +518,11 @@ static void parse_document(parser *ps, hl_toml_value *root)
     tp *p = &ps->t;
     hl_toml_value *cur = root;
     while (p->pos < p->len && !p->doc->oom) {
-        skip_ws(p);
+        tp_skip_ws(p);
         int c = tp_peek(p);
         bool ok = true;
         if (c == '#' || c == '\n' || c == '\r' || c < 0) {
-            ok = line_end(p, "a comment");
+            ok = tp_line_end(p, "a comment");
         } else if (c == '[') {
             hl_toml_value *t = parse_header(ps, root);
             if (!t) {
@@ -605,10 +532,10 @@ static void parse_document(parser *ps, hl_toml_value *root)
                     return;
             } else {
                 cur = t;
-                ok = line_end(p, "the table header");
+                ok = tp_line_end(p, "the table header");
             }
         } else {
-            ok = parse_keyval(ps, cur) && line_end(p, "the value");
+            ok = parse_keyval(ps, cur) && tp_line_end(p, "the value");
         }
         if (!ok) {
             if (p->doc->oom || p->doc->error_count >= p->opt.max_errors)
@@ -644,6 +571,7 @@ hl_toml_doc *hl_toml_parse(const char *input, size_t len, const hl_toml_options 
         p->opt.max_input_size = HL_TOML_DEFAULT_MAX_INPUT_SIZE;
     if (!p->opt.max_depth)
         p->opt.max_depth = HL_TOML_DEFAULT_MAX_DEPTH;
+    ps.max_depth = p->opt.max_depth == HL_TOML_MAX_DEPTH_UNLIMITED ? SIZE_MAX : p->opt.max_depth;
     if (!p->opt.max_errors)
         p->opt.max_errors = 1;
     p->v11 = p->opt.version == HL_TOML_1_1;
@@ -671,6 +599,7 @@ hl_toml_doc *hl_toml_parse(const char *input, size_t len, const hl_toml_options 
         }
     }
     free(ps.parts);
+    free(ps.open);
     free(p->scratch);
     if (doc->oom || !doc->root) {
         hl_toml_doc_free(doc);

@@ -1,4 +1,4 @@
-/* toml_parser.h - the parser's state and the helpers its two halves (structure, scalars) share. */
+/* toml_parser.h - the parser's state and the helpers its parts (text, structure, scalars) share. */
 #ifndef HL_TOML_PARSER_H
 #define HL_TOML_PARSER_H
 
@@ -23,7 +23,6 @@ typedef struct tp {
     hl_toml_doc *doc;
     hl_toml_options opt;
     bool v11;
-    uint32_t depth;
     char *scratch; /* reusable buffer for decoded strings and number text */
     size_t scratch_cap;
 } tp;
@@ -56,6 +55,20 @@ bool tp_error(tp *p, tp_mark m, size_t len, const char *help, const char *fmt, .
 bool tp_error_here(tp *p, const char *help, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Makes room for n bytes in the scratch buffer; false when memory runs out. */
 bool tp_scratch(tp *p, size_t n);
+
+/* Whitespace (toml_text.c, but for tp_skip_ws). Spaces and tabs: */
+static inline void tp_skip_ws(tp *p)
+{
+    while (p->pos < p->len && (p->src[p->pos] == ' ' || p->src[p->pos] == '\t'))
+        p->pos++;
+}
+/* Consumes a newline (LF or CRLF) at pos if there is one. */
+bool tp_eat_newline(tp *p);
+/* Whitespace, newlines and comments, as allowed inside arrays (and TOML 1.1 inline tables). */
+bool tp_skip_ws_nl(tp *p);
+/* After an expression: whitespace, an optional comment, then a newline or the end; `what` names
+ * the expression in the error. */
+bool tp_line_end(tp *p, const char *what);
 
 /* Scalars (toml_scalar.c). Each parses at p->pos and leaves p->pos after the value. */
 /* A quoted string or quoted key; multi-line forms allowed when `multiline`. */

@@ -381,8 +381,16 @@ static bool parse_number(tp *p, tp_mark m, const char *s, size_t len, hl_toml_va
             if (s[k] != '_')
                 p->scratch[n++] = s[k];
         p->scratch[n] = '\0';
+        /* Too large a magnitude would round to infinity: an error, as for integers. Too small a
+         * one rounds to a subnormal or zero, which IEEE 754 (and TOML) accept, ERANGE or not. */
+        double f = strtod(p->scratch, NULL);
+        if (isinf(f))
+            return tp_error(p, m, len,
+                            "floats are 64-bit (IEEE 754 binary64): -1.7976931348623157e308 to "
+                            "1.7976931348623157e308; write inf for infinity",
+                            "float out of range");
         v->type = HL_TOML_FLOAT;
-        v->u.f = strtod(p->scratch, NULL);
+        v->u.f = f;
         return true;
     }
     uint64_t val = 0, limit = neg ? UINT64_C(0x8000000000000000) : UINT64_C(0x7FFFFFFFFFFFFFFF);

@@ -1,4 +1,4 @@
-/* test_toml.c - unit tests of the TOML parser's public API: values, exact spans, errors, limits. */
+/* test_toml.c - unit tests of the TOML parser: values, exact spans, errors, TOML 1.1, UTF-8. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -426,89 +426,6 @@ static void test_max_errors(void **state)
     hl_toml_doc_free(doc);
 }
 
-/* ---- limits ---- */
-
-/* prefix, then `unit` n times, then suffix, in a malloc'd string */
-static char *repeat(const char *prefix, const char *unit, size_t n, const char *suffix)
-{
-    size_t pl = strlen(prefix), ul = strlen(unit), sl = strlen(suffix);
-    char *s = malloc(pl + ul * n + sl + 1);
-    assert_non_null(s);
-    memcpy(s, prefix, pl);
-    for (size_t i = 0; i < n; i++)
-        memcpy(s + pl + i * ul, unit, ul);
-    memcpy(s + pl + ul * n, suffix, sl + 1);
-    return s;
-}
-
-static void expect_limit(char *src, uint32_t col, const char *needle)
-{
-    expect_error(src, 1, col, 1, needle);
-    free(src);
-}
-
-static void test_depth_limits(void **state)
-{
-    (void)state;
-    /* 100000 levels with the default limit (256): an error at the 257th, no stack overflow */
-    expect_limit(repeat("a = ", "[", 100000, ""), 5 + 256, "nested more than 256 deep");
-    expect_limit(repeat("a = ", "{b=", 100000, ""), 5 + 3 * 256, "nested more than 256 deep");
-    expect_limit(repeat("a = ", "[{b=", 100000, ""), 5 + 4 * 128, "nested more than 256 deep");
-    expect_limit(repeat("[", "a.", 100000, "a]"), 2 + 2 * 256, "more than 256 parts");
-    expect_limit(repeat("[[", "a.", 100000, "a]]"), 3 + 2 * 256, "more than 256 parts");
-    expect_limit(repeat("", "a.", 100000, "a = 1"), 1 + 2 * 256, "more than 256 parts");
-
-    /* exactly at the limit is fine */
-    char *src = repeat("a = ", "[", 256, "");
-    char *full = malloc(strlen(src) + 257);
-    strcpy(full, src);
-    memset(full + strlen(src), ']', 256);
-    full[strlen(src) + 256] = '\0';
-    hl_toml_doc *doc = parse(full);
-    const hl_toml_value *v = get(hl_toml_doc_root(doc), "a");
-    for (int i = 1; i < 256; i++)
-        v = hl_toml_array_at(v, 0);
-    assert_int_equal(hl_toml_type_of(v), HL_TOML_ARRAY);
-    assert_int_equal(hl_toml_array_size(v), 0);
-    hl_toml_doc_free(doc);
-    free(full);
-    free(src);
-
-    /* a smaller limit */
-    hl_toml_options opt = {0};
-    opt.max_depth = 3;
-    doc = hl_toml_parse("a = [[[1]]]", 11, &opt);
-    assert_int_equal(hl_toml_doc_error_count(doc), 0);
-    hl_toml_doc_free(doc);
-    doc = hl_toml_parse("a = [[[[1]]]]", 13, &opt);
-    assert_int_equal(hl_toml_doc_error_count(doc), 1);
-    assert_int_equal(hl_toml_doc_error(doc, 0)->span.column, 8);
-    assert_non_null(strstr(hl_toml_doc_error(doc, 0)->message, "more than 3 deep"));
-    hl_toml_doc_free(doc);
-    doc = hl_toml_parse("a.b.c.d = 1", 11, &opt);
-    assert_int_equal(hl_toml_doc_error_count(doc), 1);
-    assert_span(hl_toml_doc_error(doc, 0)->span, 1, 7, 6, 1);
-    hl_toml_doc_free(doc);
-}
-
-static void test_input_size_limit(void **state)
-{
-    (void)state;
-    hl_toml_options opt = {0};
-    opt.max_input_size = 10;
-    hl_toml_doc *doc = hl_toml_parse("a = 123456", 10, &opt);
-    assert_int_equal(hl_toml_doc_error_count(doc), 0);
-    assert_int_equal(hl_toml_int(get(hl_toml_doc_root(doc), "a")), 123456);
-    hl_toml_doc_free(doc);
-    doc = hl_toml_parse("a = 1234567", 11, &opt);
-    assert_int_equal(hl_toml_doc_error_count(doc), 1);
-    const hl_toml_error *e = hl_toml_doc_error(doc, 0);
-    assert_span(e->span, 1, 1, 0, 0);
-    assert_string_equal(e->message, "input is 11 bytes, more than the limit of 10");
-    assert_int_equal(hl_toml_table_size(hl_toml_doc_root(doc)), 0);
-    hl_toml_doc_free(doc);
-}
-
 /* ---- TOML 1.1 ---- */
 
 /* src is an error in TOML 1.0 (at column col, message containing needle) and valid in 1.1. */
@@ -652,8 +569,6 @@ int main(void)
         cmocka_unit_test(test_error_positions),
         cmocka_unit_test(test_error_help),
         cmocka_unit_test(test_max_errors),
-        cmocka_unit_test(test_depth_limits),
-        cmocka_unit_test(test_input_size_limit),
         cmocka_unit_test(test_toml_1_1),
         cmocka_unit_test(test_table_with_100000_keys),
         cmocka_unit_test(test_utf8_valid),

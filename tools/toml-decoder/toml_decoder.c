@@ -14,7 +14,8 @@ static const char usage[] =
     "Reads a TOML document on standard input and writes it to standard output as the tagged\n"
     "JSON of toml-test's decoder protocol (tables as objects, arrays as arrays, every other\n"
     "value as {\"type\": T, \"value\": \"...\"}), exiting 0. When the document is not valid\n"
-    "TOML it writes \"LINE:COL: message\" to standard error and exits 1.\n"
+    "TOML it writes \"LINE:COL: message\" to standard error and exits 1. Arrays and inline\n"
+    "tables may nest to any depth that fits in memory.\n"
     "\n"
     "  --toml VERSION  the TOML version to read: 1.0 (1.0.0, the default) or 1.1 (1.1.0)\n"
     "  --help          show this help\n";
@@ -222,6 +223,8 @@ static int emit(FILE *out, const hl_toml_value *root)
 int main(int argc, char **argv)
 {
     hl_toml_options opt = {0};
+    /* TOML sets no nesting limit, and the emitter above has none */
+    opt.max_depth = HL_TOML_MAX_DEPTH_UNLIMITED;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *ver = NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
