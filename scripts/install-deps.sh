@@ -10,6 +10,7 @@
 #   python3 python3-jsonschema             the conformance harness and the JSON Schema tests
 #   clang libclang-rt-14-dev               libFuzzer and the sanitizer runtimes for clang
 #   libtomlplusplus-dev                    toml++, the benchmark's point of comparison
+#   musl-dev                               the guests' C library (headers, libc.a)
 set -euo pipefail
 
 packages=(
@@ -23,6 +24,7 @@ packages=(
   libclang-rt-14-dev
   g++
   libtomlplusplus-dev
+  musl-dev
   # scripts/vm-test.sh: the QEMU-emulated VM in which the KVM tests run
   qemu-system-x86
   busybox-static

@@ -1,4 +1,4 @@
-/* hyperlight_guest.h - the guest SDK: what a guest program calls, freestanding, no libc. */
+/* hyperlight_guest.h - the guest SDK: registering functions, calling the host, errors (with the C library). */
 #ifndef HYPERLIGHT_GUEST_H
 #define HYPERLIGHT_GUEST_H
 
@@ -6,6 +6,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "hyperlight/abi.h"
 
@@ -71,20 +74,9 @@ int hlg_snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((fo
 /* The environment the host prepared (regions, run mode). */
 const hl_peb *hlg_peb(void);
 
-/* Heap over the heap region; malloc returns NULL when it is exhausted. */
-void *malloc(size_t size);
-void *calloc(size_t n, size_t size);
-void *realloc(void *ptr, size_t size);
-void free(void *ptr);
-/* Bytes still free on the heap (sum of free blocks). */
+/* The C library's malloc family allocates from the heap region (heap_size_override) and returns
+ * NULL when it is exhausted. This gives the bytes of the region not handed out to it yet. */
 size_t hlg_heap_free(void);
-
-void *memcpy(void *dst, const void *src, size_t n);
-void *memmove(void *dst, const void *src, size_t n);
-void *memset(void *dst, int c, size_t n);
-int memcmp(const void *a, const void *b, size_t n);
-size_t strlen(const char *s);
-int strcmp(const char *a, const char *b);
 
 /* Declares the stack and heap this guest wants (used when the hyperfile sets no override), as an
  * ELF note the host reads: HLG_RESOURCES(256 * 1024, 4 * 1024 * 1024); at file scope, once per

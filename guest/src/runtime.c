@@ -1,5 +1,14 @@
 /* runtime.c - the guest runtime: entry, function registry, dispatch, errors, aborts, host calls. */
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "guest_internal.h"
 #include "hyperlight_guest.h"
+
+/* stdio is linked only when the guest uses it */
+#pragma weak fflush
 
 #define MAX_FUNCS 128
 
@@ -11,14 +20,14 @@ typedef struct guest_fn {
     uint8_t params[HL_MAX_PARAMS];
 } guest_fn;
 
-static hl_peb *g_peb;
+hl_peb *hlg_g_peb;
+#define g_peb hlg_g_peb
 static guest_fn g_funcs[MAX_FUNCS];
 static int g_nfuncs;
 static int g_error_set;          /* hlg_error() was called during this call */
 static uint64_t g_host_result_off; /* where the host puts a host function's result in `input` */
 
 void hlg_dispatch(hl_peb *peb);
-void _start(hl_peb *peb);
 
 static inline uint64_t align8(uint64_t x) { return (x + 7u) & ~(uint64_t)7u; }
 
@@ -31,8 +40,7 @@ static const char *type_name(uint32_t t)
     return t < HL_TYPE_COUNT ? names[t] : "unknown";
 }
 
-/* Tells the host something: an `out` to a port under KVM, a call in-process. */
-static void signal_host(uint32_t port)
+void hlg_signal_host(uint32_t port)
 {
     if (g_peb->run_mode == HL_RUN_IN_PROCESS) {
         void (*call)(uint64_t, uint32_t) = (void (*)(uint64_t, uint32_t))(uintptr_t)g_peb->host_call;
@@ -41,6 +49,7 @@ static void signal_host(uint32_t port)
     }
     __asm__ volatile("outb %%al, %%dx" : : "a"(0), "d"((uint16_t)port) : "memory");
 }
+#define signal_host hlg_signal_host
 
 /* The end of initialisation or of a call: `hlt` under KVM; in-process the caller returns. */
 static void finish(void)
@@ -61,7 +70,7 @@ int hlg_error(int code, const char *fmt, ...)
     char *msg = (char *)(h + 1);
     va_list ap;
     va_start(ap, fmt);
-    int n = hlg_vsnprintf(msg, r.size - sizeof(*h), fmt, ap);
+    int n = vsnprintf(msg, r.size - sizeof(*h), fmt, ap);
     va_end(ap);
     uint64_t cap = r.size - sizeof(*h) - 1;
     h->code = (uint64_t)code;
@@ -69,7 +78,7 @@ int hlg_error(int code, const char *fmt, ...)
     return code;
 }
 
-static __attribute__((noreturn)) void abort_with(uint32_t code, const char *msg, uint32_t len)
+void hlg_abort_msg(uint32_t code, const char *msg, uint32_t len)
 {
     hl_region r = g_peb->panic_context;
     if (r.size >= sizeof(hl_message_hdr) + 1) {
@@ -91,7 +100,7 @@ static __attribute__((noreturn)) void abort_with(uint32_t code, const char *msg,
 
 void hlg_abort(uint32_t code, const char *message)
 {
-    abort_with(code, message ? message : "", message ? (uint32_t)strlen(message) : 0);
+    hlg_abort_msg(code, message ? message : "", message ? (uint32_t)strlen(message) : 0);
 }
 
 void hlg_panic(const char *fmt, ...)
@@ -102,12 +111,12 @@ void hlg_panic(const char *fmt, ...)
     if (r.size >= sizeof(hl_message_hdr) + 1) {
         va_list ap;
         va_start(ap, fmt);
-        int n = hlg_vsnprintf(dst, r.size - sizeof(hl_message_hdr), fmt, ap);
+        int n = vsnprintf(dst, r.size - sizeof(hl_message_hdr), fmt, ap);
         va_end(ap);
         uint64_t cap = r.size - sizeof(hl_message_hdr) - 1;
         len = (uint32_t)((uint64_t)n < cap ? (uint64_t)n : cap);
     }
-    abort_with(HL_PANIC_CODE, dst, len);
+    hlg_abort_msg(HL_PANIC_CODE, dst, len);
 }
 
 int hlg_register(const char *name, hl_type ret, int argc, const hl_type *params, hlg_fn fn)
@@ -161,17 +170,22 @@ static void write_function_table(void)
     }
 }
 
-void _start(hl_peb *peb)
+/* The end of initialisation (start.c runs the C library's start-up around hyperlight_main). */
+void hlg_init_done(void);
+void hlg_init_done(void)
 {
-    g_peb = peb;
-    g_host_result_off = 0;
-    extern void hlg_heap_init(uint64_t addr, uint64_t size);
-    hlg_heap_init(peb->heap.addr, peb->heap.size);
-    hyperlight_main();
     write_function_table();
-    peb->dispatch_function = (uint64_t)(uintptr_t)&hlg_dispatch;
-    finish();
+    g_peb->dispatch_function = (uint64_t)(uintptr_t)&hlg_dispatch;
+    g_peb->syscall_entry = (uint64_t)(uintptr_t)&hlg_syscall_entry;
 }
+
+uint64_t hlg_host_result_offset(void);
+uint64_t hlg_host_result_offset(void) { return g_host_result_off; }
+
+size_t hlg_heap_free(void) { return (size_t)hlg_mem_free(); }
+
+void hlg_finish(void);
+void hlg_finish(void) { finish(); }
 
 /* Decodes one value at buf[*off] (bounded by end); returns 0 or an error code. */
 static int decode_value(const uint8_t *buf, uint64_t *off, uint64_t end, hlg_value *v)
@@ -281,6 +295,8 @@ static int dispatch_call(void)
     memset(&ret, 0, sizeof(ret));
     ret.type = (hl_type)f->ret;
     int rc = f->fn(args, &ret);
+    if (fflush) /* buffered stdout/stderr reach the host before the result takes `output` */
+        fflush(NULL);
     if (rc) {
         if (!g_error_set)
             hlg_error(rc, "guest function `%s` failed with code %d", f->name, rc);
@@ -304,6 +320,7 @@ static int dispatch_call(void)
 void hlg_dispatch(hl_peb *peb)
 {
     g_peb = peb;
+    hlg_arm_cpu();
     g_error_set = 0;
     int rc = dispatch_call();
     if (rc) {
@@ -403,7 +420,7 @@ int hlg_printf(const char *fmt, ...)
     hl_msg_log *h = (hl_msg_log *)(uintptr_t)out.addr;
     va_list ap;
     va_start(ap, fmt);
-    int n = hlg_vsnprintf((char *)(h + 1), out.size - sizeof(*h), fmt, ap);
+    int n = vsnprintf((char *)(h + 1), out.size - sizeof(*h), fmt, ap);
     va_end(ap);
     uint64_t cap = out.size - sizeof(*h) - 1;
     h->magic = HL_MSG_LOG_MAGIC;

@@ -20,6 +20,8 @@
 #define HL_PORT_CALL_FUNCTION 101u
 #define HL_PORT_ABORT 102u
 #define HL_PORT_EXCEPTION 103u /* reserved: the host's exception stubs report a CPU exception */
+#define HL_PORT_SERVICE 104u   /* the guest asks the host for the time or random bytes */
+#define HL_PORT_TLS 105u       /* in-process: the guest's thread pointer changed (peb.thread_pointer) */
 
 /* Value types of parameters and results. */
 typedef enum hl_type {
@@ -85,7 +87,9 @@ typedef struct hl_peb {
     uint64_t dispatch_function; /* written by the guest runtime at initialisation */
     uint64_t host_call;         /* in-process: void (*)(uint64_t ctx, uint32_t port) */
     uint64_t host_call_ctx;
-    uint64_t reserved[8];
+    uint64_t syscall_entry;  /* written by the guest runtime: where its system calls go */
+    uint64_t thread_pointer; /* in-process: the guest's FS base, written before HL_PORT_TLS */
+    uint64_t reserved[6];
 } hl_peb;
 
 /* ---- messages ----
@@ -99,6 +103,20 @@ typedef struct hl_peb {
 #define HL_MSG_CALL_MAGIC 0x4C4C4143u   /* "CALL" */
 #define HL_MSG_RESULT_MAGIC 0x544C5352u /* "RSLT" */
 #define HL_MSG_LOG_MAGIC 0x20474F4Cu    /* "LOG " */
+#define HL_MSG_SERVICE_MAGIC 0x56524553u /* "SERV" */
+
+/* A service request (HL_PORT_SERVICE) at the start of `output`; the host answers at the host
+ * result offset in `input` with an hl_msg_service whose status is 0 and `len` bytes after it. */
+typedef struct hl_msg_service {
+    uint32_t magic;
+    uint32_t kind; /* HL_SERVICE_* */
+    uint32_t len;  /* bytes wanted (request) or given (answer) */
+    uint32_t status;
+} hl_msg_service;
+#define HL_SERVICE_CLOCK_REALTIME 1u  /* 8 bytes: nanoseconds since the epoch */
+#define HL_SERVICE_CLOCK_MONOTONIC 2u /* 8 bytes: nanoseconds of a monotonic clock */
+#define HL_SERVICE_RANDOM 3u          /* len random bytes, at most HL_SERVICE_RANDOM_MAX */
+#define HL_SERVICE_RANDOM_MAX 256u
 
 typedef struct hl_msg_call {
     uint32_t magic;

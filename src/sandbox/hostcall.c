@@ -121,7 +121,7 @@ static void answer(hl_sandbox *sb, uint32_t status, const hl_value *v, const cha
     hl_sb_host_wrote(sb, sb->layout.region[HL_REGION_INPUT].offset + off, r.total_len);
 }
 
-static int io_fail(hl_sandbox *sb, hl_status st, const char *msg)
+int hl_sb_io_fail(hl_sandbox *sb, hl_status st, const char *msg)
 {
     sb->io_status = st;
     snprintf(sb->io_message, sizeof(sb->io_message), "%s", msg);
@@ -136,7 +136,7 @@ static int serve_call(hl_sandbox *sb)
     hl_error e;
     if (hl_codec_read_call(sb_region(sb, HL_REGION_OUTPUT), sb->cfg.output_data_size, &sb->call_store, &name, args,
                            &nargs, &e) != HL_OK)
-        return io_fail(sb, e.status, e.message);
+        return hl_sb_io_fail(sb, e.status, e.message);
     host_fn *h = NULL;
     for (size_t i = 0; i < sb->nhostfns; i++)
         if (strcmp(sb->hostfns[i].name, name) == 0)
@@ -188,10 +188,10 @@ static int serve_log(hl_sandbox *sb)
     uint64_t size = sb->cfg.output_data_size;
     hl_msg_log h;
     if (size < sizeof(h))
-        return io_fail(sb, HL_E_GUEST_PROTOCOL, "the guest logged with an output buffer too small for a log header");
+        return hl_sb_io_fail(sb, HL_E_GUEST_PROTOCOL, "the guest logged with an output buffer too small for a log header");
     memcpy(&h, out, sizeof(h));
     if (h.magic != HL_MSG_LOG_MAGIC || h.len > size - sizeof(h))
-        return io_fail(sb, HL_E_GUEST_PROTOCOL, "the guest wrote a malformed log message");
+        return hl_sb_io_fail(sb, HL_E_GUEST_PROTOCOL, "the guest wrote a malformed log message");
     const uint8_t *text = hl_buf_set(&sb->msg_store, out + sizeof(h), h.len);
     if (text && sb->print)
         sb->print(sb->print_user, (const char *)text, h.len);
@@ -208,10 +208,12 @@ int hl_sb_io(void *ctx, uint32_t port)
         return serve_log(sb);
     case HL_PORT_ABORT:
         return 1;
+    case HL_PORT_SERVICE:
+        return hl_sb_serve_service(sb);
     default: {
         char msg[96];
         snprintf(msg, sizeof(msg), "the guest wrote to unknown I/O port %u", port);
-        return io_fail(sb, HL_E_GUEST_PROTOCOL, msg);
+        return hl_sb_io_fail(sb, HL_E_GUEST_PROTOCOL, msg);
     }
     }
 }

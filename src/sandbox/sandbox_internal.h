@@ -89,6 +89,10 @@ void hl_sb_host_wrote(hl_sandbox *sb, uint64_t off, uint64_t len);
 
 /* The I/O handler given to the backend (hostcall.c). */
 int hl_sb_io(void *ctx, uint32_t port);
+/* Ends the run with a protocol (or other) error found while serving a port; returns 1. */
+int hl_sb_io_fail(hl_sandbox *sb, hl_status st, const char *msg);
+/* HL_PORT_SERVICE: the time and random bytes for the guest's C library (services.c). */
+int hl_sb_serve_service(hl_sandbox *sb);
 void hl_sb_free_hostfns(hl_sandbox *sb);
 
 /* Thread plumbing (worker.c). */

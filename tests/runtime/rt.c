@@ -313,3 +313,9 @@ __attribute__((constructor)) static void rt_probe_kvm(void)
         _exit(77);
     }
 }
+
+uint64_t rt_heap_free_initial(uint64_t heap)
+{
+    uint64_t pages = heap / 4096;
+    return heap - 4096 * ((pages + 4095) / 4096);
+}

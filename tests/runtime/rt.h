@@ -73,6 +73,10 @@ typedef struct rt_print {
 } rt_print;
 void rt_print_capture(void *user, const char *text, size_t len);
 
+/* What `heap_free` reports in a fresh sandbox with a heap of `heap` bytes: all of it but the guest
+ * runtime's page map (one byte per page, at the heap's top: a page per 16 MiB). */
+uint64_t rt_heap_free_initial(uint64_t heap);
+
 /* A string of n characters 'a'..'z' repeated (caller frees). */
 char *rt_pattern(size_t n, size_t shift);
 
