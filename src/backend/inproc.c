@@ -267,6 +267,17 @@ int hl_backend_cancel_signal(void)
     return cancel_signal;
 }
 
+void hl_backend_drain_cancel(void)
+{
+    if (!cancel_signal) return;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, cancel_signal);
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&set, NULL, &zero) == cancel_signal)
+        ;
+}
+
 uint64_t hl_backend_guest_sigmask(void)
 {
     sigset_t cur;
@@ -392,13 +403,7 @@ static hl_status inproc_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_
     b->res = res;
     tls_backend = b;
     __asm__ volatile("fnstcw %0\n\tstmxcsr %1" : "=m"(b->host_fcw), "=m"(b->host_mxcsr));
-    /* cancels of earlier runs still pending (cancel_req, reset by prepare(), is what counts) */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, cancel_signal);
-    struct timespec zero = {0, 0};
-    while (sigtimedwait(&set, NULL, &zero) == cancel_signal)
-        ;
+    hl_backend_drain_cancel();
     if (sigsetjmp(b->jb, 1) == 0) { /* saves the mask: the cancel signal blocked */
         atomic_store(&b->in_guest, 1);
         if (atomic_load(&b->cancel_req)) {
