@@ -43,8 +43,17 @@ typedef struct hlg_value {
 typedef int (*hlg_fn)(const hlg_value *args, hlg_value *ret);
 
 /* Registers a guest function (call from hyperlight_main). Returns 0, or an error code when the
- * table is full or the name/signature is invalid. */
+ * table is full or the name/signature is invalid. name must stay valid. fn NULL lists the function
+ * for the host but sends its calls to hlg_fallback_dispatch, unchecked. */
 int hlg_register(const char *name, hl_type ret, int argc, const hl_type *params, hlg_fn fn);
+
+/* Optional, for a layer that dispatches by itself (the Hyperlight C API, guest/src/capi.c): when
+ * the guest defines it, calls to names that have no function (not registered, or registered with
+ * fn NULL) come here with their arguments decoded but not checked against any signature. ret->type
+ * is preset to the registered return type (HL_TYPE_VOID for unknown names): set it and ret->u,
+ * and return 0, or return an error code (usually via hlg_error). Without it such calls fail with
+ * HL_GERR_FUNCTION_NOT_FOUND. */
+int hlg_fallback_dispatch(const char *name, int argc, const hlg_value *args, hlg_value *ret);
 /* hlg_register("add", HL_TYPE_I32, HLG_PARAMS(HL_TYPE_I32, HL_TYPE_I32), add); */
 #define HLG_PARAMS(...)                                                                            \
     (int)(sizeof((const hl_type[]){__VA_ARGS__}) / sizeof(hl_type)), (const hl_type[]){__VA_ARGS__}

@@ -28,6 +28,9 @@ static int g_error_set;          /* hlg_error() was called during this call */
 static uint64_t g_host_result_off; /* where the host puts a host function's result in `input` */
 
 void hlg_dispatch(hl_peb *peb);
+/* Weak: NULL unless the guest (or a layer it links) defines it. */
+int hlg_fallback_dispatch(const char *name, int argc, const hlg_value *args, hlg_value *ret)
+    __attribute__((weak));
 
 static inline uint64_t align8(uint64_t x) { return (x + 7u) & ~(uint64_t)7u; }
 
@@ -122,7 +125,8 @@ void hlg_panic(const char *fmt, ...)
 int hlg_register(const char *name, hl_type ret, int argc, const hl_type *params, hlg_fn fn)
 {
     size_t len = name ? strlen(name) : 0;
-    if (!fn || len == 0 || len > HL_MAX_NAME_LEN || argc < 0 || argc > HL_MAX_PARAMS || ret >= HL_TYPE_COUNT)
+    if (len == 0 || len > HL_MAX_NAME_LEN || argc < 0 || argc > HL_MAX_PARAMS ||
+        ret >= HL_TYPE_COUNT)
         return HL_GERR_UNSUPPORTED_PARAMETER_TYPE;
     if (g_nfuncs == MAX_FUNCS)
         return HL_GERR_TOO_MANY_GUEST_FUNCTIONS;
@@ -255,6 +259,39 @@ static int encode_value(uint8_t *buf, uint64_t *off, uint64_t end, const hlg_val
     return 0;
 }
 
+static int write_result(const char *name, const hlg_value *ret);
+
+/* A call to a name with no function (unknown, or registered with fn NULL) goes to the guest's
+ * hlg_fallback_dispatch with its arguments decoded but unchecked. */
+static int dispatch_fallback(const hl_msg_call *c, const guest_fn *f)
+{
+    const uint8_t *buf = (const uint8_t *)c;
+    const char *name = (const char *)(c + 1);
+    if (name[c->name_len] != 0 || strlen(name) != c->name_len || c->argc > HL_MAX_PARAMS)
+        return hlg_error(HL_GERR_UNKNOWN, "malformed call message in the input buffer");
+    hlg_value args[HL_MAX_PARAMS];
+    uint64_t off = align8(sizeof(*c) + c->name_len + 1);
+    for (uint32_t i = 0; i < c->argc; i++) {
+        int rc = decode_value(buf, &off, c->total_len, &args[i]);
+        if (rc == 0 && args[i].type == HL_TYPE_VOID) rc = HL_GERR_UNSUPPORTED_PARAMETER_TYPE;
+        if (rc == HL_GERR_UNSUPPORTED_PARAMETER_TYPE)
+            return hlg_error(rc, "parameter %u of `%s` has an unsupported type", i + 1, name);
+        if (rc) return hlg_error(rc, "malformed parameter %u of `%s`", i + 1, name);
+    }
+    hlg_value ret;
+    memset(&ret, 0, sizeof(ret));
+    ret.type = f ? (hl_type)f->ret : HL_TYPE_VOID;
+    int rc = hlg_fallback_dispatch(name, (int)c->argc, args, &ret);
+    if (rc) {
+        if (!g_error_set) hlg_error(rc, "guest function `%s` failed with code %d", name, rc);
+        return rc;
+    }
+    if (ret.type >= HL_TYPE_COUNT)
+        return hlg_error(HL_GERR_GUEST_ERROR, "`%s` returned an invalid type %u", name,
+                         (unsigned)ret.type);
+    return write_result(name, &ret);
+}
+
 static int dispatch_call(void)
 {
     hl_region in = g_peb->input;
@@ -274,7 +311,8 @@ static int dispatch_call(void)
             f = &g_funcs[i];
             break;
         }
-    if (!f)
+    if ((!f || !f->fn) && hlg_fallback_dispatch) return dispatch_fallback(c, f);
+    if (!f || !f->fn)
         return hlg_error(HL_GERR_FUNCTION_NOT_FOUND, "guest function `%.*s` not found", (int)c->name_len, name);
     if (c->argc != f->argc)
         return hlg_error(HL_GERR_INCORRECT_NUMBER_OF_PARAMETERS, "guest function `%s` takes %d parameter%s, got %u",
@@ -303,12 +341,20 @@ static int dispatch_call(void)
         return rc;
     }
     ret.type = (hl_type)f->ret;
+    return write_result(f->name, &ret);
+}
+
+/* Writes a successful call's result into `output`; returns 0 or an error code. */
+static int write_result(const char *name, const hlg_value *ret)
+{
     hl_region out = g_peb->output;
     uint8_t *obuf = (uint8_t *)(uintptr_t)out.addr;
     uint64_t ooff = sizeof(hl_msg_result);
-    if (out.size < ooff || encode_value(obuf, &ooff, out.size, &ret) != 0)
-        return hlg_error(HL_GERR_GUEST_ERROR, "the result of `%s` (%u bytes) does not fit in output_data_size (%llu bytes)",
-                         f->name, ret.u.str.len, (unsigned long long)out.size);
+    if (out.size < ooff || encode_value(obuf, &ooff, out.size, ret) != 0)
+        return hlg_error(
+            HL_GERR_GUEST_ERROR,
+            "the result of `%s` (%u bytes) does not fit in output_data_size (%llu bytes)", name,
+            ret->u.str.len, (unsigned long long)out.size);
     hl_msg_result *r = (hl_msg_result *)obuf;
     r->magic = HL_MSG_RESULT_MAGIC;
     r->total_len = (uint32_t)ooff;

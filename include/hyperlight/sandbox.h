@@ -62,8 +62,11 @@ typedef struct hl_host_call hl_host_call;
 
 /* A host function: args has the registered parameters (checked); fill *result (its type is
  * preset to the registered return type) and return 0, or return hl_host_call_fail(...). Runs on
- * the sandbox's own thread. STRING/BYTES results must stay valid until the function returns
- * (hl_host_call_alloc gives such memory). */
+ * the sandbox's own thread, with the cancel signal blocked: its system calls (sleep, poll, read)
+ * are never interrupted by a cancellation, which takes effect when it returns. It runs with the
+ * C ABI's CPU state (DF and AC clear, the host's MXCSR and x87 control word) whatever the guest
+ * left. STRING/BYTES results must stay valid until the function returns (hl_host_call_alloc
+ * gives such memory). */
 typedef int (*hl_host_fn)(hl_host_call *call, const hl_value *args, size_t nargs, hl_value *result,
                           void *user);
 
@@ -78,6 +81,21 @@ void *hl_host_call_alloc(hl_host_call *call, size_t size);
 typedef void (*hl_print_fn)(void *user, const char *text, size_t len);
 
 /* ---- sandboxes ---- */
+
+/* Threads. Different sandboxes are independent: use each from any thread, many at once. One
+ * sandbox may also be shared by threads: every function below that touches its state (create's
+ * result aside) may be called from several threads at once, and the calls are serialised by the
+ * sandbox's own gate: a second caller waits until the first has returned, then runs whole, and
+ * gets its own result, never another thread's. Waiting, rather than failing with HL_E_STATE,
+ * because a sandbox runs one guest call at a time anyway, so sharing it is a queue either way and
+ * waiting spares every caller a retry loop; the time limits count from when a call's turn comes.
+ * Deadlocks are the caller's to avoid: a host function of sandbox A that calls sandbox B while a
+ * host function of B calls A waits for ever.
+ * From the sandbox's own callbacks (its host functions and print function, on its thread):
+ * hl_sandbox_call, initialize, register and context_begin/end fail with HL_E_STATE (they would
+ * wait for the call that runs the callback); set_print, get_stats and usable work; destroy is
+ * ignored (see hl_sandbox_destroy). The function table, layout, config and mode are fixed at
+ * initialisation and may be read from any thread once hl_sandbox_initialize has returned. */
 
 typedef struct hl_sandbox hl_sandbox;
 
@@ -125,11 +143,13 @@ hl_status hl_sandbox_create(hl_sandbox **out, const char *guest_path, const hl_c
 hl_status hl_sandbox_create_from_image(hl_sandbox **out, const void *elf, size_t len, const hl_config *cfg,
                                        hl_error *err);
 
-/* Registers a host function the guest can call (before hl_sandbox_initialize). The table of
- * host functions must fit in function_definition_size. */
+/* Registers a host function the guest can call (before hl_sandbox_initialize; HL_E_STATE after,
+ * or from a callback). The table of host functions must fit in function_definition_size. */
 hl_status hl_sandbox_register(hl_sandbox *sb, const char *name, hl_type ret, const hl_type *params,
                               size_t nparams, hl_host_fn fn, void *user, hl_error *err);
 
+/* Sets (fn NULL: removes) the print function. Any time, from any thread: it waits for a call in
+ * progress, so a print function is never replaced while the guest prints. */
 void hl_sandbox_set_print(hl_sandbox *sb, hl_print_fn fn, void *user);
 
 /* Runs the guest's initialisation (hyperlight_main), bounded by max_initialization_time, reads
@@ -137,14 +157,16 @@ void hl_sandbox_set_print(hl_sandbox *sb, hl_print_fn fn, void *user);
 hl_status hl_sandbox_initialize(hl_sandbox *sb, hl_error *err);
 
 /* Calls a guest function. On success *result holds the value (STRING/BYTES data valid until the
- * next call on sb). A call that runs past max_execution_time is cancelled (HL_E_CANCELLED) and the
- * sandbox stays usable; one that cannot be stopped within max_wait_for_cancellation makes the
- * sandbox unusable (HL_E_POISONED). After each call memory returns to the snapshot, unless a call
- * context is open. */
+ * calling thread's next call on sb, or sb's destroy: each calling thread has its own). A call
+ * that runs past max_execution_time is cancelled (HL_E_CANCELLED) and the sandbox stays usable;
+ * one that cannot be stopped within max_wait_for_cancellation makes the sandbox unusable
+ * (HL_E_POISONED). After each call memory returns to the snapshot, unless a call context is open.
+ * Waits for another thread's call on sb to end first (see Threads above). */
 hl_status hl_sandbox_call(hl_sandbox *sb, const char *function, const hl_value *args, size_t nargs,
                           hl_value *result, hl_error *err);
 
-/* Between begin and end, calls keep the state they leave (no restore); end restores. */
+/* Between begin and end, calls keep the state they leave (no restore); end restores. The context
+ * belongs to the sandbox, not to a thread: calls other threads make meanwhile keep state too. */
 hl_status hl_sandbox_context_begin(hl_sandbox *sb, hl_error *err);
 hl_status hl_sandbox_context_end(hl_sandbox *sb, hl_error *err);
 
@@ -157,9 +179,11 @@ const hl_layout *hl_sandbox_layout(const hl_sandbox *sb);
 const hl_config *hl_sandbox_config(const hl_sandbox *sb);
 /* The execution mode; RunInProcess means the guest is NOT isolated from the host process. */
 hl_execution_mode hl_sandbox_mode(const hl_sandbox *sb);
-/* false once a call could not be cancelled in time; such a sandbox only accepts destroy. */
+/* false once a call could not be cancelled in time; such a sandbox only accepts destroy. Waits
+ * for a call in progress (from a callback, answers at once). */
 bool hl_sandbox_usable(const hl_sandbox *sb);
 
+/* Counters (all zero for NULL or a sandbox being destroyed); waits for a call in progress. */
 typedef struct hl_sandbox_stats {
     uint64_t calls;
     uint64_t last_restore_pages; /* pages copied back by the last restore */
@@ -167,7 +191,14 @@ typedef struct hl_sandbox_stats {
 } hl_sandbox_stats;
 void hl_sandbox_get_stats(const hl_sandbox *sb, hl_sandbox_stats *stats);
 
-/* Destroys the sandbox (NULL allowed). */
+/* Destroys the sandbox (NULL allowed). A call running on another thread is waited for; callers
+ * still waiting for their turn get HL_E_STATE. It must be the last use of sb: no thread may
+ * start using sb once destroy has been called. Called from the sandbox's own host function or
+ * print function it does nothing (the sandbox stays valid and the call goes on; destroy it after
+ * the call has returned). A sandbox whose call could not be stopped (HL_E_POISONED) is freed by
+ * its thread once the stuck host function returns; from the moment destroy returns, none of its
+ * host functions or its print function is called again (the stuck one aside, which only
+ * finishes), so their user data may be freed right after destroy. */
 void hl_sandbox_destroy(hl_sandbox *sb);
 
 #ifdef __cplusplus

@@ -76,8 +76,17 @@ typedef struct hl_backend_ops {
 } hl_backend_ops;
 
 /* The signal cancel() sends to the sandbox thread (SIGRTMIN+5); installs the process-wide
- * handlers once. Call on the sandbox thread: it also unblocks the signal there. */
+ * handlers once. Call on the sandbox thread: it also blocks the signal there, so that it never
+ * interrupts host code (host functions, the core); a backend unblocks it only while guest code
+ * runs (in-process: around the guest's code; KVM: through KVM_SET_SIGNAL_MASK for KVM_RUN). */
 int hl_backend_cancel_signal(void);
+/* Discards the cancel signals pending on the calling (sandbox) thread: re-sent while a host
+ * function ran, they would otherwise queue up (a realtime signal) and interrupt the next runs;
+ * cancel_req is what says whether a run is cancelled, the signal only wakes the thread. */
+void hl_backend_drain_cancel(void);
+/* The calling thread's signal mask without the cancel signal, as the kernel's 64-bit mask (bit
+ * n-1 for signal n): the mask to run guest code with. */
+uint64_t hl_backend_guest_sigmask(void);
 
 extern const hl_backend_ops hl_backend_inproc;
 extern const hl_backend_ops hl_backend_kvm;

@@ -5,9 +5,11 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <ucontext.h>
 
 #include "backend/perms.h"
@@ -20,9 +22,14 @@
  *  - a fault (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP) in guest code ends the run as a fault;
  *  - after the snapshot, writable pages are read-only in the guest view: the first write to a
  *    page faults, the page is recorded as dirty and made writable (restore copies those back);
- *  - cancel() sends HL_INPROC_CANCEL_SIGNAL (SIGRTMIN+5) to the thread; in guest code the handler
- *    jumps out of the guest at once; inside a host function it only takes effect when the host
- *    function returns (the core retries and gives up after max_wait_for_cancellation).
+ *  - cancel() sends the cancel signal (SIGRTMIN+5) to the thread. The thread keeps it blocked
+ *    except while guest code runs, so it is handled only there (the handler jumps out of the
+ *    guest at once) and never interrupts host code: a host function's sleep or poll is not cut
+ *    short; the cancellation takes effect when it returns to the guest (the core gives up after
+ *    max_wait_for_cancellation).
+ *  - guest code may leave EFLAGS.DF/AC, MXCSR and the x87 control word as it likes; every way
+ *    back into host code (return, host call, signal) puts the host's state back first, and a
+ *    host call gives the guest its own state back when it returns.
  * Signals that are not ours (another thread, or host code) go to the handlers installed before. */
 
 #define PAGE 4096ull
@@ -31,7 +38,9 @@
 #define PF_LISTED 4u /* in the dirty list */
 
 struct hl_backend {
-    uintptr_t host_rsp; /* first: the trampoline reads it at offset 0 */
+    uintptr_t host_rsp;  /* offset 0: the trampoline's host stack */
+    uint32_t host_mxcsr; /* offset 8: the host's MXCSR and (offset 12) x87 control word */
+    uint16_t host_fcw;
     uint8_t *guest;
     uint8_t *host; /* the host's view of the same pages (restore writes here) */
     uint64_t size, npages;
@@ -50,13 +59,21 @@ struct hl_backend {
     size_t altstack_size;
 };
 
+_Static_assert(offsetof(struct hl_backend, host_rsp) == 0 &&
+                   offsetof(struct hl_backend, host_mxcsr) == 8 &&
+                   offsetof(struct hl_backend, host_fcw) == 12,
+               "the trampolines below use these offsets");
+
 void hl_inproc_call_on_stack(uint64_t fn, uint64_t arg, uint64_t stack_top, uintptr_t *save_rsp);
 void hl_inproc_host_trampoline(uint64_t ctx, uint32_t port);
 void hl_inproc_host_call(struct hl_backend *b, uint32_t port);
 
-/* call_on_stack(fn, arg, stack_top, &save): saves rsp, switches to stack_top, calls fn(arg).
- * host_trampoline(ctx, port): called by the guest on its stack; switches back to the host stack
- * (below the saved rsp) to run hl_inproc_host_call, then returns to the guest. */
+/* call_on_stack(fn, arg, stack_top, &save): saves rsp, switches to stack_top, calls fn(arg);
+ * clears DF and AC as soon as the guest returns (inproc_run restores MXCSR and the x87 CW).
+ * host_trampoline(ctx, port): called by the guest on its stack; saves the guest's flags, MXCSR
+ * and x87 environment there, gives host code the ABI's state (DF and AC clear, an empty x87 stack,
+ * the host's control words), switches to the host stack (below the saved rsp) to run
+ * hl_inproc_host_call, then puts the guest's state back and returns to the guest. */
 __asm__(".text\n"
         ".globl hl_inproc_call_on_stack\n"
         ".type hl_inproc_call_on_stack,@function\n"
@@ -68,6 +85,10 @@ __asm__(".text\n"
         "    mov %rdi, %rax\n"
         "    mov %rsi, %rdi\n"
         "    call *%rax\n"
+        "    cld\n"
+        "    pushfq\n"
+        "    andq $~0x40000, (%rsp)\n"
+        "    popfq\n"
         "    mov %rbp, %rsp\n"
         "    pop %rbp\n"
         "    ret\n"
@@ -77,12 +98,26 @@ __asm__(".text\n"
         "hl_inproc_host_trampoline:\n"
         "    push %rbp\n"
         "    mov %rsp, %rbp\n"
+        "    pushfq\n" /* -8(%rbp): the guest's flags */
+        "    sub $40, %rsp\n"
+        "    stmxcsr -16(%rbp)\n" /* -16(%rbp): its MXCSR */
+        "    fnstenv -48(%rbp)\n" /* -48(%rbp): its x87 environment (CW, SW, tags) */
+        "    cld\n"
+        "    pushfq\n"
+        "    andq $~0x40000, (%rsp)\n"
+        "    popfq\n"
+        "    fninit\n"
+        "    fldcw 12(%rdi)\n"
+        "    ldmxcsr 8(%rdi)\n"
         "    mov (%rdi), %rax\n"
         "    sub $512, %rax\n"
         "    and $-16, %rax\n"
         "    mov %rax, %rsp\n"
         "    call hl_inproc_host_call\n"
-        "    mov %rbp, %rsp\n"
+        "    lea -8(%rbp), %rsp\n"
+        "    ldmxcsr -16(%rbp)\n"
+        "    fldenv -48(%rbp)\n"
+        "    popfq\n"
         "    pop %rbp\n"
         "    ret\n"
         ".size hl_inproc_host_trampoline, .-hl_inproc_host_trampoline\n");
@@ -142,6 +177,8 @@ static void describe_fault(hl_run_result *r, int sig, int code, int write)
 
 static void on_signal(int sig, siginfo_t *si, void *ucv)
 {
+    /* the kernel clears DF for a handler, not AC: a guest's AC must not fault the handler */
+    __asm__ volatile("pushfq\n\tandq $~0x40000, (%%rsp)\n\tpopfq" ::: "memory", "cc");
     struct hl_backend *b = tls_backend;
     if (sig == cancel_signal) {
         if (b && atomic_load(&b->in_guest) && atomic_load(&b->cancel_req)) {
@@ -214,19 +251,50 @@ static void install_handlers(void)
     pthread_mutex_unlock(&install_lock);
 }
 
-int hl_backend_cancel_signal(void)
+/* Blocks or unblocks the cancel signal on this thread. */
+static void cancel_mask(int how)
 {
-    install_handlers();
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, cancel_signal);
-    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    pthread_sigmask(how, &set, NULL);
+}
+
+int hl_backend_cancel_signal(void)
+{
+    install_handlers();
+    cancel_mask(SIG_BLOCK);
     return cancel_signal;
 }
 
+void hl_backend_drain_cancel(void)
+{
+    if (!cancel_signal) return;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, cancel_signal);
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&set, NULL, &zero) == cancel_signal)
+        ;
+}
+
+uint64_t hl_backend_guest_sigmask(void)
+{
+    sigset_t cur;
+    pthread_sigmask(SIG_BLOCK, NULL, &cur);
+    uint64_t mask = 0;
+    for (int sig = 1; sig <= 64; sig++)
+        if (sig != cancel_signal && sigismember(&cur, sig) == 1) mask |= 1ull << (sig - 1);
+    return mask;
+}
+
+/* From the trampoline, in host state. The cancel signal is blocked while host code runs; a
+ * cancel that arrives meanwhile stays pending until the guest would run again, and then ends
+ * the run (in_guest is set before the signal is unblocked, so it cannot be missed). */
 void hl_inproc_host_call(struct hl_backend *b, uint32_t port)
 {
     atomic_store(&b->in_guest, 0);
+    cancel_mask(SIG_BLOCK);
     if (b->io(b->io_ctx, port) != 0) {
         b->res->stop = HL_STOP_ABORT;
         leave_guest(b);
@@ -236,6 +304,7 @@ void hl_inproc_host_call(struct hl_backend *b, uint32_t port)
         leave_guest(b);
     }
     atomic_store(&b->in_guest, 1);
+    cancel_mask(SIG_UNBLOCK);
 }
 
 static int prot_of_perm(uint8_t perm)
@@ -333,20 +402,27 @@ static hl_status inproc_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_
     memset(res, 0, sizeof(*res));
     b->res = res;
     tls_backend = b;
-    uint16_t fcw;
-    uint32_t mxcsr;
-    __asm__ volatile("fnstcw %0\n\tstmxcsr %1" : "=m"(fcw), "=m"(mxcsr));
-    if (sigsetjmp(b->jb, 1) == 0) {
+    __asm__ volatile("fnstcw %0\n\tstmxcsr %1" : "=m"(b->host_fcw), "=m"(b->host_mxcsr));
+    hl_backend_drain_cancel();
+    if (sigsetjmp(b->jb, 1) == 0) { /* saves the mask: the cancel signal blocked */
+        atomic_store(&b->in_guest, 1);
         if (atomic_load(&b->cancel_req)) {
+            atomic_store(&b->in_guest, 0);
             res->stop = HL_STOP_CANCELLED;
         } else {
-            atomic_store(&b->in_guest, 1);
+            cancel_mask(SIG_UNBLOCK);
             hl_inproc_call_on_stack(entry, arg, stack_top, &b->host_rsp);
             atomic_store(&b->in_guest, 0);
+            cancel_mask(SIG_BLOCK);
             res->stop = HL_STOP_HALT;
         }
     }
-    __asm__ volatile("fldcw %0\n\tldmxcsr %1" : : "m"(fcw), "m"(mxcsr));
+    /* however the guest ended (return, or a signal handler's jump), the host's state again */
+    __asm__ volatile(
+        "cld\n\tpushfq\n\tandq $~0x40000, (%%rsp)\n\tpopfq\n\tfninit\n\tfldcw %0\n\tldmxcsr %1"
+        :
+        : "m"(b->host_fcw), "m"(b->host_mxcsr)
+        : "memory", "cc");
     tls_backend = NULL;
     return HL_OK;
 }

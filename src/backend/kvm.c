@@ -177,6 +177,16 @@ static hl_status kvm_create(hl_backend **out, const hl_mem *mem, const hl_layout
         st = hl_errorf(err, HL_E_BACKEND, "KVM_CREATE_VCPU failed: %s", strerror(errno));
         goto fail;
     }
+    /* the cancel signal is blocked on this thread except inside KVM_RUN */
+    uint64_t guest_mask = hl_backend_guest_sigmask();
+    _Alignas(8) uint8_t smbuf[sizeof(struct kvm_signal_mask) + sizeof(guest_mask)];
+    struct kvm_signal_mask *sm = (struct kvm_signal_mask *)smbuf;
+    sm->len = sizeof(guest_mask);
+    memcpy(sm->sigset, &guest_mask, sizeof(guest_mask));
+    if (xioctl(b->vcpu, KVM_SET_SIGNAL_MASK, sm) < 0) {
+        st = hl_errorf(err, HL_E_BACKEND, "KVM_SET_SIGNAL_MASK failed: %s", strerror(errno));
+        goto fail;
+    }
     int run_size = ioctl(b->kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
     if (run_size <= 0) {
         st = hl_errorf(err, HL_E_BACKEND, "KVM_GET_VCPU_MMAP_SIZE failed: %s", strerror(errno));

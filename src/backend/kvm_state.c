@@ -170,6 +170,13 @@ hl_status hl_kvm_state_save(hl_kvm_state **out, int kvm_fd, int vcpu_fd,
             st = hl_errorf(err, HL_E_BACKEND, "KVM_GET_XSAVE failed: %s", strerror(errno));
             goto fail;
         }
+        /* XSTATE_BV (the header after the 512-byte legacy area) as created says x87 and SSE are
+         * in their initial state, and KVM then leaves MXCSR alone on KVM_SET_XSAVE: mark both
+         * present, so that the legacy area (FCW 0x37F, MXCSR 0x1F80, zero registers) is loaded */
+        uint64_t xstate_bv;
+        memcpy(&xstate_bv, (uint8_t *)s->xsave->region + 512, 8);
+        xstate_bv |= 3;
+        memcpy((uint8_t *)s->xsave->region + 512, &xstate_bv, 8);
     }
     if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0) {
         if (xioctl(vcpu_fd, KVM_GET_XCRS, &s->xcrs) < 0) {

@@ -7,11 +7,24 @@
 #include "sandbox/sandbox_internal.h"
 #include "util/errfmt.h"
 
+static hl_status register_fn(hl_sandbox *sb, const char *name, hl_type ret, const hl_type *params,
+                             size_t nparams, hl_host_fn fn, void *user, hl_error *err);
+
 hl_status hl_sandbox_register(hl_sandbox *sb, const char *name, hl_type ret, const hl_type *params,
                               size_t nparams, hl_host_fn fn, void *user, hl_error *err)
 {
     if (!sb || !name || !fn || (nparams && !params))
         return hl_errorf(err, HL_E_INVALID_ARG, "hl_sandbox_register: NULL argument");
+    hl_status st = hl_sb_enter(sb, "hl_sandbox_register", err);
+    if (st) return st;
+    st = register_fn(sb, name, ret, params, nparams, fn, user, err);
+    hl_sb_leave(sb);
+    return st;
+}
+
+static hl_status register_fn(hl_sandbox *sb, const char *name, hl_type ret, const hl_type *params,
+                             size_t nparams, hl_host_fn fn, void *user, hl_error *err)
+{
     if (sb->state != SB_CREATED)
         return hl_errorf(err, HL_E_STATE, "host function `%s` must be registered before hl_sandbox_initialize", name);
     size_t len = strlen(name);

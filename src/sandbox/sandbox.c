@@ -118,6 +118,7 @@ hl_status hl_sandbox_create_from_image(hl_sandbox **out, const void *image, size
         return hl_errorf(err, HL_E_NOMEM, "out of memory");
     sb->cfg = *cfg;
     sb->mem.fd = -1;
+    hl_sb_gate_init(sb);
     sb->ops = cfg->execution_mode == HL_MODE_RUN_IN_PROCESS ? &hl_backend_inproc : &hl_backend_kvm;
     hl_status st = hl_elf_parse(image, len, &sb->elf, err);
     if (!st)
@@ -178,17 +179,34 @@ hl_status hl_sandbox_create(hl_sandbox **out, const char *path, const hl_config 
 
 void hl_sandbox_set_print(hl_sandbox *sb, hl_print_fn fn, void *user)
 {
-    if (sb) {
+    if (!sb) return;
+    if (hl_sb_on_own_thread(sb)) { /* from a callback: the one thread that reads it */
         sb->print = fn;
         sb->print_user = user;
+        return;
     }
+    if (hl_sb_enter(sb, "hl_sandbox_set_print", NULL) != HL_OK) return;
+    sb->print = fn;
+    sb->print_user = user;
+    hl_sb_leave(sb);
 }
+
+static hl_status initialize(hl_sandbox *sb, hl_error *err);
 
 hl_status hl_sandbox_initialize(hl_sandbox *sb, hl_error *err)
 {
     hl_error_clear(err);
     if (!sb)
         return hl_errorf(err, HL_E_INVALID_ARG, "hl_sandbox_initialize: NULL sandbox");
+    hl_status st = hl_sb_enter(sb, "hl_sandbox_initialize", err);
+    if (st) return st;
+    st = initialize(sb, err);
+    hl_sb_leave(sb);
+    return st;
+}
+
+static hl_status initialize(hl_sandbox *sb, hl_error *err)
+{
     if (sb->state != SB_CREATED)
         return hl_errorf(err, HL_E_STATE, "the sandbox is %s",
                          sb->state == SB_READY ? "already initialised" : "unusable (a failed initialisation is not retried)");
@@ -219,14 +237,28 @@ hl_status hl_sandbox_initialize(hl_sandbox *sb, hl_error *err)
     return st;
 }
 
+static hl_status call(hl_sandbox *sb, const char *function, const hl_value *args, size_t nargs,
+                      hl_value *result, hl_error *err);
+
 hl_status hl_sandbox_call(hl_sandbox *sb, const char *function, const hl_value *args, size_t nargs,
                           hl_value *result, hl_error *err)
 {
     hl_error_clear(err);
+    if (result) *result = (hl_value){HL_TYPE_VOID, {.u64 = 0}};
     if (!sb || !function || (nargs && !args))
         return hl_errorf(err, HL_E_INVALID_ARG, "hl_sandbox_call: NULL argument");
-    if (sb->thread_started && pthread_equal(pthread_self(), sb->thread))
+    if (hl_sb_on_own_thread(sb))
         return hl_errorf(err, HL_E_STATE, "a host function cannot call into its own sandbox (it would wait for itself)");
+    hl_status st = hl_sb_enter(sb, "hl_sandbox_call", err);
+    if (st) return st;
+    st = call(sb, function, args, nargs, result, err);
+    hl_sb_leave(sb);
+    return st;
+}
+
+static hl_status call(hl_sandbox *sb, const char *function, const hl_value *args, size_t nargs,
+                      hl_value *result, hl_error *err)
+{
     if (sb->state != SB_READY)
         return hl_errorf(err, sb->state == SB_POISONED ? HL_E_POISONED : HL_E_STATE,
                          sb->state == SB_POISONED
@@ -238,31 +270,42 @@ hl_status hl_sandbox_call(hl_sandbox *sb, const char *function, const hl_value *
     memset(&sb->call_result, 0, sizeof(sb->call_result));
     hl_status st = hl_sb_job(sb, JOB_CALL, (uint32_t)sb->cfg.max_execution_time,
                              (uint32_t)sb->cfg.max_wait_for_cancellation, err);
-    if (result)
-        *result = st == HL_OK ? sb->call_result : (hl_value){HL_TYPE_VOID, {.u64 = 0}};
+    if (st == HL_OK) st = hl_sb_keep_result(sb, &sb->call_result, err);
+    if (result && st == HL_OK) *result = sb->call_result;
     return st;
 }
 
 hl_status hl_sandbox_context_begin(hl_sandbox *sb, hl_error *err)
 {
     hl_error_clear(err);
-    if (!sb || sb->state != SB_READY)
+    if (!sb)
         return hl_errorf(err, HL_E_STATE, "a call context needs an initialised, usable sandbox");
-    if (sb->context_open)
-        return hl_errorf(err, HL_E_STATE, "a call context is already open");
-    sb->context_open = 1;
-    return HL_OK;
+    hl_status st = hl_sb_enter(sb, "hl_sandbox_context_begin", err);
+    if (st) return st;
+    if (sb->state != SB_READY)
+        st = hl_errorf(err, HL_E_STATE, "a call context needs an initialised, usable sandbox");
+    else if (sb->context_open)
+        st = hl_errorf(err, HL_E_STATE, "a call context is already open");
+    else
+        sb->context_open = 1;
+    hl_sb_leave(sb);
+    return st;
 }
 
 hl_status hl_sandbox_context_end(hl_sandbox *sb, hl_error *err)
 {
     hl_error_clear(err);
-    if (!sb || !sb->context_open)
-        return hl_errorf(err, HL_E_STATE, "no call context is open");
-    sb->context_open = 0;
-    if (sb->state != SB_READY)
-        return HL_OK;
-    return hl_sb_job(sb, JOB_RESTORE, 0, 0, err);
+    if (!sb) return hl_errorf(err, HL_E_STATE, "no call context is open");
+    hl_status st = hl_sb_enter(sb, "hl_sandbox_context_end", err);
+    if (st) return st;
+    if (!sb->context_open) {
+        st = hl_errorf(err, HL_E_STATE, "no call context is open");
+    } else {
+        sb->context_open = 0;
+        if (sb->state == SB_READY) st = hl_sb_job(sb, JOB_RESTORE, 0, 0, err);
+    }
+    hl_sb_leave(sb);
+    return st;
 }
 
 size_t hl_sandbox_function_count(const hl_sandbox *sb) { return sb ? sb->nguestfns : 0; }
@@ -286,12 +329,31 @@ hl_execution_mode hl_sandbox_mode(const hl_sandbox *sb)
 {
     return sb ? (hl_execution_mode)sb->cfg.execution_mode : HL_MODE_RUN_IN_HYPERVISOR;
 }
-bool hl_sandbox_usable(const hl_sandbox *sb) { return sb && sb->state != SB_POISONED; }
+bool hl_sandbox_usable(const hl_sandbox *sb)
+{
+    if (!sb) return false;
+    if (hl_sb_on_own_thread(sb)) /* from a callback: the call in progress is the one running it */
+        return sb->state != SB_POISONED;
+    hl_sandbox *m = (hl_sandbox *)sb; /* the gate is the mutable part of a const sandbox */
+    if (hl_sb_enter(m, "hl_sandbox_usable", NULL) != HL_OK) return false;
+    bool usable = sb->state != SB_POISONED;
+    hl_sb_leave(m);
+    return usable;
+}
 
 void hl_sandbox_get_stats(const hl_sandbox *sb, hl_sandbox_stats *stats)
 {
-    if (sb && stats)
+    if (!stats) return;
+    memset(stats, 0, sizeof(*stats));
+    if (!sb) return;
+    if (hl_sb_on_own_thread(sb)) { /* from a callback: the thread that writes them */
         *stats = sb->stats;
+        return;
+    }
+    hl_sandbox *m = (hl_sandbox *)sb;
+    if (hl_sb_enter(m, "hl_sandbox_get_stats", NULL) != HL_OK) return;
+    *stats = sb->stats;
+    hl_sb_leave(m);
 }
 
 void hl_sb_free(hl_sandbox *sb)
@@ -313,13 +375,13 @@ void hl_sb_free(hl_sandbox *sb)
     hl_buf_free(&sb->result_store);
     hl_buf_free(&sb->call_store);
     hl_buf_free(&sb->msg_store);
+    hl_sb_gate_free(sb);
     free(sb);
 }
 
 void hl_sandbox_destroy(hl_sandbox *sb)
 {
-    if (sb && hl_sb_thread_stop(sb))
-        hl_sb_free(sb);
+    if (sb && hl_sb_begin_destroy(sb) && hl_sb_thread_stop(sb)) hl_sb_free(sb);
 }
 
 /* ---- on the sandbox thread ---- */

@@ -78,6 +78,13 @@ struct hl_sandbox {
     hl_value call_result;
     hl_status job_status;
     hl_error job_err;
+
+    /* the gate every public entry point passes: one caller at a time (gate.c) */
+    pthread_mutex_t gate_mu;
+    pthread_cond_t gate_cv;
+    int gate_busy, gate_waiting, destroying;
+    struct hl_result_slot *slots; /* each calling thread's last STRING/BYTES result */
+    size_t nslots;
 };
 
 /* Host memory of a region. */
@@ -94,6 +101,19 @@ int hl_sb_io_fail(hl_sandbox *sb, hl_status st, const char *msg);
 /* HL_PORT_SERVICE: the time and random bytes for the guest's C library (services.c). */
 int hl_sb_serve_service(hl_sandbox *sb);
 void hl_sb_free_hostfns(hl_sandbox *sb);
+
+/* The gate (gate.c). enter waits for the callers before it (HL_E_STATE on the sandbox's own
+ * thread, or once destroy has begun); leave lets the next one in. begin_destroy refuses on the
+ * sandbox's own thread (returns 0), else turns waiting callers away, waits for the one inside
+ * and returns 1: the caller may then free the sandbox. keep_result moves a STRING/BYTES
+ * result's data into the calling thread's own buffer (valid until that thread's next call). */
+void hl_sb_gate_init(hl_sandbox *sb);
+void hl_sb_gate_free(hl_sandbox *sb);
+int hl_sb_on_own_thread(const hl_sandbox *sb);
+hl_status hl_sb_enter(hl_sandbox *sb, const char *what, hl_error *err);
+void hl_sb_leave(hl_sandbox *sb);
+int hl_sb_begin_destroy(hl_sandbox *sb);
+hl_status hl_sb_keep_result(hl_sandbox *sb, const hl_value *v, hl_error *err);
 
 /* Thread plumbing (worker.c). */
 hl_status hl_sb_thread_start(hl_sandbox *sb, hl_error *err);

@@ -14,6 +14,7 @@ static void *worker_main(void *arg)
             pthread_cond_wait(&sb->cv_job, &sb->mu);
         job_kind kind = sb->job;
         pthread_mutex_unlock(&sb->mu);
+        hl_backend_drain_cancel(); /* leftovers of an earlier job's cancellation */
         hl_sb_do_job(sb, kind);
         pthread_mutex_lock(&sb->mu);
         sb->job = JOB_NONE;

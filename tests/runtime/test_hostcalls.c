@@ -1,8 +1,11 @@
 /* test_hostcalls.c - guests calling host functions: every type, failures, missing functions, many calls, user data. */
+#include <errno.h>
 #include <float.h>
 #include <math.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "rt.h"
 
@@ -303,6 +306,63 @@ static void test_host_function_reentry_refused(void **state)
     hl_sandbox_destroy(sb);
 }
 
+/* A host function that sleeps past the call's time limit: the cancellation waits for it and none
+ * of its system calls fails with EINTR. */
+typedef struct sleeper {
+    int nanosleep_rc, nanosleep_errno, poll_rc, poll_errno;
+    double took_ms;
+} sleeper;
+
+static int host_sleep(hl_host_call *call, const hl_value *args, size_t nargs, hl_value *result,
+                      void *user)
+{
+    sleeper *s = user;
+    double t0 = rt_now_ms();
+    struct timespec ts = {0, (long)args[0].u.u32 * 1000000L};
+    errno = 0;
+    s->nanosleep_rc = nanosleep(&ts, NULL);
+    s->nanosleep_errno = errno;
+    errno = 0;
+    s->poll_rc = poll(NULL, 0, (int)args[0].u.u32);
+    s->poll_errno = errno;
+    s->took_ms = rt_now_ms() - t0;
+    return 0;
+}
+
+static void test_host_function_sleeps_through_cancellation(void **state)
+{
+    hl_config cfg;
+    rt_config(&cfg, "max_execution_time = \"50ms\"\nmax_wait_for_cancellation = \"255ms\"\n");
+    hl_sandbox *sb = NULL;
+    hl_error err;
+    assert_int_equal(hl_sandbox_create(&sb, rt_guest("callbackguest"), &cfg, &err), HL_OK);
+    sleeper s;
+    const hl_type u = HL_TYPE_U32;
+    assert_int_equal(
+        hl_sandbox_register(sb, "host_spin", HL_TYPE_VOID, &u, 1, host_sleep, &s, &err), HL_OK);
+    assert_int_equal(hl_sandbox_initialize(sb, &err), HL_OK);
+    int slept = 0;
+    /* under emulation the guest can take longer than the limit to reach the host call: such a
+     * call is cancelled before the host function runs, and is tried again */
+    for (int i = 0; i < 20 && slept < 3; i++) {
+        memset(&s, 0xFF, sizeof(s));
+        /* 100 ms of nanosleep and 100 of poll: past the 50 ms limit, within the 255 ms wait */
+        rt_fails(sb, "call_spinning", HL_E_CANCELLED, RT_ANY_CODE, "max_execution_time (50 ms)",
+                 RT_ARGS(hl_u32(100)));
+        assert_true(hl_sandbox_usable(sb));
+        if (s.nanosleep_rc == -1 && s.nanosleep_errno == -1)
+            continue; /* the host function did not run */
+        assert_int_equal(s.nanosleep_rc, 0);
+        assert_int_equal(s.nanosleep_errno, 0);
+        assert_int_equal(s.poll_rc, 0);
+        assert_int_equal(s.poll_errno, 0);
+        assert_true(s.took_ms >= 200.0);
+        slept++;
+    }
+    assert_int_equal(slept, 3);
+    hl_sandbox_destroy(sb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -315,6 +375,7 @@ int main(void)
         cmocka_unit_test(test_host_function_reentry_refused),
         cmocka_unit_test(test_result_bounded_by_input),
         cmocka_unit_test_setup_teardown(test_guest_prints_through_host, setup, teardown),
+        cmocka_unit_test(test_host_function_sleeps_through_cancellation),
     };
     return rt_run("hostcalls", tests);
 }

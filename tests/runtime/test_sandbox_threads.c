@@ -1,0 +1,358 @@
+/* test_sandbox_threads.c - the thread contract: shared sandboxes, destroy from anywhere. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rt.h"
+
+#define NTHREADS 8
+/* calls per thread: 300; HL_TEST_CALLS lowers it in the emulated VM (one vCPU, 10x slower) */
+static int ncalls(void)
+{
+    const char *e = getenv("HL_TEST_CALLS");
+    int n = e ? atoi(e) : 300;
+    return n >= 1 && n <= 300 ? n : 300;
+}
+#define NCALLS ncalls()
+
+typedef struct worker {
+    int id;
+    hl_sandbox *sb;
+    unsigned ok;
+    char failure[600]; /* cmocka's asserts are for the main thread: workers report here */
+} worker;
+
+#define CHECK(w, cond, ...)                                                                        \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            snprintf((w)->failure, sizeof((w)->failure), __VA_ARGS__);                             \
+            return NULL;                                                                           \
+        }                                                                                          \
+    } while (0)
+
+/* Calls whose every result says which thread and which call it belongs to. */
+static void *calls(void *arg)
+{
+    worker *w = arg;
+    hl_value v;
+    hl_error e;
+    char mine[64];
+    for (int i = 0; i < NCALLS; i++) {
+        int64_t key = (int64_t)w->id * 1000003 + i;
+        hl_status st;
+        switch (i % 3) {
+        case 0:
+            st = hl_sandbox_call(w->sb, "echo_i64", RT_ARGS(hl_i64(key)), &v, &e);
+            CHECK(w, st == HL_OK && v.type == HL_TYPE_I64 && v.u.i64 == key,
+                  "thread %d call %d: echo_i64(%lld) gave %s %lld: %s", w->id, i, (long long)key,
+                  hl_status_str(st), (long long)v.u.i64, e.message);
+            break;
+        case 1:
+            snprintf(mine, sizeof(mine), "thread %d call %d", w->id, i);
+            st = hl_sandbox_call(w->sb, "echo_string", RT_ARGS(hl_string(mine)), &v, &e);
+            CHECK(w, st == HL_OK && v.type == HL_TYPE_STRING && v.u.buf.len == strlen(mine),
+                  "thread %d call %d: echo_string: %s %s", w->id, i, hl_status_str(st), e.message);
+            /* the result stays this thread's until its next call, whatever other threads do */
+            sched_yield();
+            CHECK(w, memcmp(v.u.buf.ptr, mine, v.u.buf.len) == 0,
+                  "thread %d call %d: echo_string gave `%.*s`", w->id, i, (int)v.u.buf.len,
+                  (const char *)v.u.buf.ptr);
+            break;
+        default:
+            st = hl_sandbox_call(w->sb, "add", RT_ARGS(hl_i32(w->id * 100000), hl_i32(i)), &v, &e);
+            CHECK(w, st == HL_OK && v.u.i32 == w->id * 100000 + i,
+                  "thread %d call %d: add gave %s %d: %s", w->id, i, hl_status_str(st), v.u.i32,
+                  e.message);
+            break;
+        }
+        w->ok++;
+    }
+    return NULL;
+}
+
+static atomic_int stop_side;
+
+static int never_called(hl_host_call *call, const hl_value *args, size_t nargs, hl_value *result,
+                        void *user)
+{
+    return hl_host_call_fail(call, "never called");
+}
+
+/* Meanwhile: stats, print functions, late registration and initialisation, call contexts. */
+static void *side(void *arg)
+{
+    worker *w = arg;
+    hl_error e;
+    hl_value v;
+    rt_print a = {0}, b = {0};
+    uint64_t last = 0;
+    for (int i = 0; !atomic_load(&stop_side); i++) {
+        hl_sandbox_stats st;
+        hl_sandbox_get_stats(w->sb, &st);
+        CHECK(w, st.calls >= last, "stats went back from %llu to %llu", (unsigned long long)last,
+              (unsigned long long)st.calls);
+        last = st.calls;
+        hl_sandbox_set_print(w->sb, rt_print_capture, i % 2 ? &a : &b);
+        CHECK(w,
+              hl_sandbox_register(w->sb, "late", HL_TYPE_VOID, NULL, 0, NULL, NULL, &e) ==
+                  HL_E_INVALID_ARG,
+              "register");
+        const hl_type none = HL_TYPE_I32;
+        CHECK(w,
+              hl_sandbox_register(w->sb, "late", HL_TYPE_I32, &none, 0, never_called, NULL, &e) ==
+                  HL_E_STATE,
+              "register after initialisation: %s", e.message);
+        CHECK(w, hl_sandbox_initialize(w->sb, &e) == HL_E_STATE, "initialize twice: %s", e.message);
+        CHECK(w, hl_sandbox_context_begin(w->sb, &e) == HL_OK, "context_begin: %s", e.message);
+        CHECK(w, hl_sandbox_call(w->sb, "set_static", RT_ARGS(hl_i64(1000 + i)), &v, &e) == HL_OK,
+              "set_static: %s", e.message);
+        CHECK(w,
+              hl_sandbox_call(w->sb, "get_static", NULL, 0, &v, &e) == HL_OK && v.u.i64 == 1000 + i,
+              "get_static in a context: %lld", (long long)v.u.i64);
+        CHECK(w, hl_sandbox_context_end(w->sb, &e) == HL_OK, "context_end: %s", e.message);
+        CHECK(w, hl_sandbox_call(w->sb, "get_static", NULL, 0, &v, &e) == HL_OK && v.u.i64 == 7,
+              "get_static after the context: %lld", (long long)v.u.i64);
+        w->ok++;
+    }
+    hl_sandbox_set_print(w->sb, NULL, NULL);
+    return NULL;
+}
+
+static void run_workers(worker *ws, int n, void *(*fn)(void *))
+{
+    pthread_t th[NTHREADS];
+    for (int t = 0; t < n; t++)
+        assert_int_equal(pthread_create(&th[t], NULL, fn, &ws[t]), 0);
+    for (int t = 0; t < n; t++)
+        pthread_join(th[t], NULL);
+}
+
+static void test_one_sandbox_many_threads(void **state)
+{
+    static worker ws[NTHREADS + 1];
+    hl_sandbox *sb = rt_sandbox("simpleguest", "");
+    memset(ws, 0, sizeof(ws));
+    for (int t = 0; t <= NTHREADS; t++) {
+        ws[t].id = t;
+        ws[t].sb = sb;
+    }
+    atomic_store(&stop_side, 0);
+    pthread_t side_thread;
+    assert_int_equal(pthread_create(&side_thread, NULL, side, &ws[NTHREADS]), 0);
+    run_workers(ws, NTHREADS, calls);
+    atomic_store(&stop_side, 1);
+    pthread_join(side_thread, NULL);
+    for (int t = 0; t <= NTHREADS; t++)
+        if (ws[t].failure[0]) fail_msg("%s", ws[t].failure);
+    for (int t = 0; t < NTHREADS; t++)
+        assert_int_equal(ws[t].ok, NCALLS);
+    assert_true(ws[NTHREADS].ok >= 1);
+    hl_sandbox_stats st;
+    hl_sandbox_get_stats(sb, &st);
+    assert_int_equal(st.calls, NTHREADS * NCALLS + 3 * ws[NTHREADS].ok);
+    assert_true(hl_sandbox_usable(sb));
+    hl_sandbox_destroy(sb);
+}
+
+static void test_own_sandbox_per_thread(void **state)
+{
+    static worker ws[NTHREADS];
+    memset(ws, 0, sizeof(ws));
+    for (int t = 0; t < NTHREADS; t++) {
+        ws[t].id = t;
+        ws[t].sb = rt_sandbox("simpleguest", "");
+    }
+    run_workers(ws, NTHREADS, calls);
+    for (int t = 0; t < NTHREADS; t++) {
+        if (ws[t].failure[0]) fail_msg("%s", ws[t].failure);
+        assert_int_equal(ws[t].ok, NCALLS);
+        hl_sandbox_stats st;
+        hl_sandbox_get_stats(ws[t].sb, &st);
+        assert_int_equal(st.calls, NCALLS);
+        hl_sandbox_destroy(ws[t].sb);
+    }
+}
+
+static hl_sandbox *g_init_sb;
+static atomic_int init_ok, init_state;
+
+static void *init_once(void *arg)
+{
+    hl_error e;
+    hl_status st = hl_sandbox_initialize(g_init_sb, &e);
+    if (st == HL_OK)
+        atomic_fetch_add(&init_ok, 1);
+    else if (st == HL_E_STATE && strstr(e.message, "already initialised"))
+        atomic_fetch_add(&init_state, 1);
+    return arg;
+}
+
+static void test_initialize_from_many_threads(void **state)
+{
+    hl_config cfg;
+    rt_config(&cfg, "");
+    hl_error e;
+    assert_int_equal(hl_sandbox_create(&g_init_sb, rt_guest("simpleguest"), &cfg, &e), HL_OK);
+    atomic_store(&init_ok, 0);
+    atomic_store(&init_state, 0);
+    static worker ws[NTHREADS];
+    run_workers(ws, NTHREADS, init_once);
+    assert_int_equal(atomic_load(&init_ok), 1);
+    assert_int_equal(atomic_load(&init_state), NTHREADS - 1);
+    assert_int_equal(rt_ok(g_init_sb, "add", RT_ARGS(hl_i32(2), hl_i32(3))).u.i32, 5);
+    hl_sandbox_destroy(g_init_sb);
+}
+
+/* ---- destroy ---- */
+
+typedef struct spin_call {
+    hl_sandbox *sb;
+    hl_status st;
+} spin_call;
+
+static void *call_spinning(void *arg)
+{
+    spin_call *c = arg;
+    hl_value v;
+    hl_error e;
+    c->st = hl_sandbox_call(c->sb, "call_spinning", RT_ARGS(hl_u32(200)), &v, &e);
+    return NULL;
+}
+
+/* Destroy on one thread while another thread's call runs: destroy waits for that call. */
+static void test_destroy_waits_for_a_running_call(void **state)
+{
+    rt_hosts h = {0};
+    spin_call c = {rt_callback_sandbox("", &h), HL_E_STATE};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, call_spinning, &c), 0);
+    while (!atomic_load(&h.spinning))
+        rt_sleep_ms(1);
+    hl_sandbox_destroy(c.sb);
+    assert_int_equal(atomic_load(&h.spins_done), 1); /* the host function had finished */
+    pthread_join(th, NULL);
+    assert_int_equal(c.st, HL_OK);
+}
+
+typedef struct self_destroy {
+    hl_sandbox *sb;
+    unsigned adds, prints;
+} self_destroy;
+
+static int host_add_destroying(hl_host_call *call, const hl_value *args, size_t nargs,
+                               hl_value *result, void *user)
+{
+    self_destroy *d = user;
+    d->adds++;
+    hl_sandbox_destroy(d->sb); /* refused: the sandbox stays valid */
+    result->u.i32 = args[0].u.i32 + args[1].u.i32;
+    return 0;
+}
+
+static void print_destroying(void *user, const char *text, size_t len)
+{
+    self_destroy *d = user;
+    d->prints++;
+    hl_sandbox_destroy(d->sb);
+}
+
+static void test_destroy_from_own_host_function_is_ignored(void **state)
+{
+    self_destroy d = {0};
+    hl_config cfg;
+    rt_config(&cfg, "");
+    hl_error e;
+    assert_int_equal(hl_sandbox_create(&d.sb, rt_guest("callbackguest"), &cfg, &e), HL_OK);
+    const hl_type ii[] = {HL_TYPE_I32, HL_TYPE_I32};
+    assert_int_equal(
+        hl_sandbox_register(d.sb, "host_add", HL_TYPE_I32, ii, 2, host_add_destroying, &d, &e),
+        HL_OK);
+    hl_sandbox_set_print(d.sb, print_destroying, &d);
+    assert_int_equal(hl_sandbox_initialize(d.sb, &e), HL_OK);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(rt_ok(d.sb, "add_via_host", RT_ARGS(hl_i32(40), hl_i32(i))).u.i32, 40 + i);
+        assert_int_equal(rt_ok(d.sb, "greet", RT_ARGS(hl_string("x"))).u.i32, 0);
+    }
+    assert_int_equal(d.adds, 3);
+    assert_int_equal(d.prints, 3);
+    assert_true(hl_sandbox_usable(d.sb));
+    assert_int_equal(rt_ok(d.sb, "call_count", RT_ARGS(hl_u32(0))).u.i64, 0);
+    hl_sandbox_destroy(d.sb);
+}
+
+/* A host function that blocks, uncancellably, until released; afterwards no callback of the
+ * destroyed sandbox may run, and the callbacks' user data (freed right after destroy) is never
+ * touched again. */
+static atomic_int release, blocked, blocker_returned, destroyed, calls_after_destroy;
+
+typedef struct cb_data {
+    unsigned adds, prints;
+} cb_data;
+
+static int host_add_blocking(hl_host_call *call, const hl_value *args, size_t nargs,
+                             hl_value *result, void *user)
+{
+    if (atomic_load(&destroyed)) atomic_fetch_add(&calls_after_destroy, 1);
+    cb_data *d = user;
+    if (d->adds++ == 0) { /* the first call blocks; user is not touched after it */
+        atomic_store(&blocked, 1);
+        struct timespec ms = {0, 1000000};
+        while (!atomic_load(&release))
+            nanosleep(&ms, NULL);
+        atomic_store(&blocker_returned, 1);
+        result->u.i32 = 1;
+        return 0;
+    }
+    result->u.i32 = args[0].u.i32 + args[1].u.i32;
+    return 0;
+}
+
+static void print_counting(void *user, const char *text, size_t len)
+{
+    if (atomic_load(&destroyed)) atomic_fetch_add(&calls_after_destroy, 1);
+    ((cb_data *)user)->prints++;
+}
+
+static void test_destroyed_stuck_sandbox_runs_no_callbacks(void **state)
+{
+    cb_data *d = calloc(1, sizeof(*d));
+    hl_config cfg;
+    rt_config(&cfg, "max_execution_time = \"20ms\"\nmax_wait_for_cancellation = \"10ms\"\n");
+    hl_sandbox *sb = NULL;
+    hl_error e;
+    assert_int_equal(hl_sandbox_create(&sb, rt_guest("callbackguest"), &cfg, &e), HL_OK);
+    const hl_type ii[] = {HL_TYPE_I32, HL_TYPE_I32};
+    assert_int_equal(
+        hl_sandbox_register(sb, "host_add", HL_TYPE_I32, ii, 2, host_add_blocking, d, &e), HL_OK);
+    hl_sandbox_set_print(sb, print_counting, d);
+    assert_int_equal(hl_sandbox_initialize(sb, &e), HL_OK);
+    /* 1000 host calls; the first blocks past every limit */
+    hl_value v;
+    assert_int_equal(hl_sandbox_call(sb, "call_count", RT_ARGS(hl_u32(1000)), &v, &e),
+                     HL_E_POISONED);
+    assert_int_equal(atomic_load(&blocked), 1);
+    assert_false(hl_sandbox_usable(sb));
+    hl_sandbox_destroy(sb);
+    atomic_store(&destroyed, 1);
+    free(d); /* the caller may free the callbacks' data right after destroy */
+    atomic_store(&release, 1);
+    while (!atomic_load(&blocker_returned))
+        rt_sleep_ms(1);
+    rt_sleep_ms(300); /* time for anything that would still run */
+    assert_int_equal(atomic_load(&calls_after_destroy), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_one_sandbox_many_threads),
+        cmocka_unit_test(test_own_sandbox_per_thread),
+        cmocka_unit_test(test_initialize_from_many_threads),
+        cmocka_unit_test(test_destroy_waits_for_a_running_call),
+        cmocka_unit_test(test_destroy_from_own_host_function_is_ignored),
+        cmocka_unit_test(test_destroyed_stuck_sandbox_runs_no_callbacks),
+    };
+    return rt_run("sandbox_threads", tests);
+}
