@@ -180,7 +180,6 @@ void hlg_init_done(void)
 {
     write_function_table();
     g_peb->dispatch_function = (uint64_t)(uintptr_t)&hlg_dispatch;
-    g_peb->syscall_entry = (uint64_t)(uintptr_t)&hlg_syscall_entry;
 }
 
 uint64_t hlg_host_result_offset(void);

@@ -82,6 +82,7 @@ static int init_main(int argc, char **argv, char **envp)
 void _start(hl_peb *peb)
 {
     hlg_g_peb = peb;
+    peb->syscall_entry = (uint64_t)(uintptr_t)&hlg_syscall_entry; /* in-process: where SIGSYS sends them */
     hlg_mem_init(peb->heap.addr, peb->heap.size);
     hlg_arm_cpu();
     static uint8_t random_bytes[16];

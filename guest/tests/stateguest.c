@@ -73,24 +73,44 @@ static int dirty_fault(const hlg_value *a, hlg_value *r)
     return 0;
 }
 
-/* Changes the state, prints `text` through the host (byte by byte: no string instructions), and
- * returns which changes were still in place when the host returned (the guest's state is the
- * guest's) plus 16 * the length printed. */
+/* Tells the host: `out` under KVM, the host's function pointer in-process (no C library between:
+ * it may not run with DF or, in user mode, AC set). */
+static inline __attribute__((always_inline)) void raw_signal(uint32_t port)
+{
+    const hl_peb *p = hlg_peb();
+    if (p->run_mode == HL_RUN_IN_PROCESS)
+        ((void (*)(uint64_t, uint32_t))(uintptr_t)p->host_call)(p->host_call_ctx, port);
+    else
+        __asm__ volatile("outb %%al, %%dx" : : "a"(0), "d"((uint16_t)port) : "memory");
+}
+
+/* Changes the state, prints `text` through the host (a log message written byte by byte: no
+ * string instructions, no C library), and returns which changes were still in place when the
+ * host returned (the guest's state is the guest's) plus 16 * the length printed. */
 static int dirty_print(const hlg_value *a, hlg_value *r)
 {
+    hl_msg_log *h = (hl_msg_log *)(uintptr_t)hlg_peb()->output.addr;
+    volatile char *text = (volatile char *)(h + 1);
+    uint32_t n = 0;
+    for (; a[1].u.str.ptr[n]; n++)
+        text[n] = a[1].u.str.ptr[n];
+    text[n] = 0;
+    h->magic = HL_MSG_LOG_MAGIC;
+    h->len = n;
     dirty(a[0].u.u32);
-    int n = hlg_printf("%s", a[1].u.str.ptr);
+    raw_signal(HL_PORT_LOG);
     uint32_t seen = still_dirty();
     clean();
-    r->u.i32 = (int32_t)seen + 16 * n;
+    r->u.i32 = (int32_t)seen + 16 * (int32_t)n;
     return 0;
 }
 
-/* Changes the state except DF (the SDK's memcpy needs DF clear), calls host_check(x) and returns
- * its result * 16 + which changes were still in place afterwards. */
+/* Changes the state except DF and AC (the C library, which the SDK's host call uses, needs DF
+ * clear and, in user mode, makes unaligned accesses), calls host_check(x) and returns its result
+ * * 16 + which changes were still in place afterwards. */
 static int dirty_host_call(const hlg_value *a, hlg_value *r)
 {
-    uint32_t bits = a[0].u.u32 & ~DIRTY_DF;
+    uint32_t bits = a[0].u.u32 & ~(DIRTY_DF | DIRTY_AC);
     hlg_value out, arg = {.type = HL_TYPE_I32, .u.i32 = a[1].u.i32};
     dirty(bits);
     int rc = hlg_call_host("host_check", HL_TYPE_I32, &out, 1, &arg);

@@ -1,6 +1,7 @@
 /* inproc.c - the RunInProcess backend: the guest runs on the sandbox thread, in this process, unisolated. */
 #include "backend/backend.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include <time.h>
 #include <ucontext.h>
 
+#include "backend/inproc_sys.h"
 #include "backend/perms.h"
 #include "util/errfmt.h"
 
@@ -41,6 +43,8 @@ struct hl_backend {
     uintptr_t host_rsp;  /* offset 0: the trampoline's host stack */
     uint32_t host_mxcsr; /* offset 8: the host's MXCSR and (offset 12) x87 control word */
     uint16_t host_fcw;
+    hl_inproc_sys sys;   /* offset 16: FS and system calls at every crossing */
+    uint64_t peb_addr;
     uint8_t *guest;
     uint8_t *host; /* the host's view of the same pages (restore writes here) */
     uint64_t size, npages;
@@ -61,10 +65,10 @@ struct hl_backend {
 
 _Static_assert(offsetof(struct hl_backend, host_rsp) == 0 &&
                    offsetof(struct hl_backend, host_mxcsr) == 8 &&
-                   offsetof(struct hl_backend, host_fcw) == 12,
+                   offsetof(struct hl_backend, host_fcw) == 12 && offsetof(struct hl_backend, sys) == 16,
                "the trampolines below use these offsets");
 
-void hl_inproc_call_on_stack(uint64_t fn, uint64_t arg, uint64_t stack_top, uintptr_t *save_rsp);
+void hl_inproc_call_on_stack(uint64_t fn, uint64_t arg, uint64_t stack_top, struct hl_backend *b);
 void hl_inproc_host_trampoline(uint64_t ctx, uint32_t port);
 void hl_inproc_host_call(struct hl_backend *b, uint32_t port);
 
@@ -80,16 +84,29 @@ __asm__(".text\n"
         "hl_inproc_call_on_stack:\n"
         "    push %rbp\n"
         "    mov %rsp, %rbp\n"
+        "    push %rbx\n"
+        "    push %r12\n"
+        "    push %r13\n"
+        "    sub $8, %rsp\n"
+        "    mov %rcx, %rbx\n"
+        "    mov %rdi, %r12\n"
+        "    mov %rsi, %r13\n"
         "    mov %rsp, (%rcx)\n"
         "    mov %rdx, %rsp\n"
-        "    mov %rdi, %rax\n"
-        "    mov %rsi, %rdi\n"
-        "    call *%rax\n"
+        "    lea 16(%rbx), %rdi\n" /* b->sys: the guest's FS, system calls blocked */
+        "    call hl_inproc_to_guest\n"
+        "    mov %r13, %rdi\n"
+        "    call *%r12\n"
         "    cld\n"
         "    pushfq\n"
         "    andq $~0x40000, (%rsp)\n"
         "    popfq\n"
-        "    mov %rbp, %rsp\n"
+        "    lea 16(%rbx), %rdi\n" /* the host's FS and system calls before any host code */
+        "    call hl_inproc_to_host\n"
+        "    lea -24(%rbp), %rsp\n"
+        "    pop %r13\n"
+        "    pop %r12\n"
+        "    pop %rbx\n"
         "    pop %rbp\n"
         "    ret\n"
         ".size hl_inproc_call_on_stack, .-hl_inproc_call_on_stack\n"
@@ -99,7 +116,8 @@ __asm__(".text\n"
         "    push %rbp\n"
         "    mov %rsp, %rbp\n"
         "    pushfq\n" /* -8(%rbp): the guest's flags */
-        "    sub $40, %rsp\n"
+        "    sub $56, %rsp\n"
+        "    mov %rdi, -56(%rbp)\n" /* -56(%rbp): the backend */
         "    stmxcsr -16(%rbp)\n" /* -16(%rbp): its MXCSR */
         "    fnstenv -48(%rbp)\n" /* -48(%rbp): its x87 environment (CW, SW, tags) */
         "    cld\n"
@@ -113,7 +131,16 @@ __asm__(".text\n"
         "    sub $512, %rax\n"
         "    and $-16, %rax\n"
         "    mov %rax, %rsp\n"
+        "    push %rdi\n"
+        "    push %rsi\n"
+        "    lea 16(%rdi), %rdi\n"
+        "    call hl_inproc_to_host\n"
+        "    pop %rsi\n"
+        "    pop %rdi\n"
         "    call hl_inproc_host_call\n"
+        "    mov -56(%rbp), %rdi\n"
+        "    lea 16(%rdi), %rdi\n"
+        "    call hl_inproc_to_guest\n"
         "    lea -8(%rbp), %rsp\n"
         "    ldmxcsr -16(%rbp)\n"
         "    fldenv -48(%rbp)\n"
@@ -175,10 +202,8 @@ static void describe_fault(hl_run_result *r, int sig, int code, int write)
     r->detail[n] = '\0';
 }
 
-static void on_signal(int sig, siginfo_t *si, void *ucv)
+static void on_signal_body(int sig, siginfo_t *si, void *ucv)
 {
-    /* the kernel clears DF for a handler, not AC: a guest's AC must not fault the handler */
-    __asm__ volatile("pushfq\n\tandq $~0x40000, (%%rsp)\n\tpopfq" ::: "memory", "cc");
     struct hl_backend *b = tls_backend;
     if (sig == cancel_signal) {
         if (b && atomic_load(&b->in_guest) && atomic_load(&b->cancel_req)) {
@@ -213,6 +238,22 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
     r->rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
     describe_fault(r, sig, si->si_code, (uc->uc_mcontext.gregs[REG_ERR] & 2) != 0);
     leave_guest(b);
+}
+
+/* Every handled signal starts here, without thread-local storage: FS may be the guest's. The
+ * sandbox is found from the alternate stack the handler runs on; host code gets the host's FS
+ * and system calls, and a return into the guest gives them back. */
+HL_TLS_FREE static void on_signal(int sig, siginfo_t *si, void *ucv)
+{
+    /* the kernel clears DF for a handler, not AC: a guest's AC must not fault the handler */
+    __asm__ volatile("pushfq\n\tandq $~0x40000, (%%rsp)\n\tpopfq" ::: "memory", "cc");
+    hl_inproc_sys *s = hl_inproc_sys_of_stack((uintptr_t)&sig);
+    int in_guest = s && (s->fs_is_guest || s->selector);
+    if (in_guest)
+        hl_inproc_to_host(s);
+    on_signal_body(sig, si, ucv);
+    if (in_guest) /* back into the guest (a dirty page recorded, or a signal not for it) */
+        hl_inproc_to_guest(s);
 }
 
 static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -293,6 +334,10 @@ uint64_t hl_backend_guest_sigmask(void)
  * the run (in_guest is set before the signal is unblocked, so it cannot be missed). */
 void hl_inproc_host_call(struct hl_backend *b, uint32_t port)
 {
+    if (port == HL_PORT_TLS) { /* the guest's C library set its thread pointer */
+        b->sys.guest_fs = ((const hl_peb *)(uintptr_t)b->peb_addr)->thread_pointer;
+        return;
+    }
     atomic_store(&b->in_guest, 0);
     cancel_mask(SIG_BLOCK);
     if (b->io(b->io_ctx, port) != 0) {
@@ -352,6 +397,17 @@ static hl_status inproc_create(hl_backend **out, const hl_mem *mem, const hl_lay
     }
     stack_t ss = {.ss_sp = b->altstack, .ss_size = b->altstack_size, .ss_flags = 0};
     sigaltstack(&ss, NULL);
+    b->sys.slot = -1;
+    b->sys.guest_lo = (uintptr_t)b->guest;
+    b->sys.guest_hi = (uintptr_t)b->guest + mem->size;
+    int e = hl_inproc_sys_install() != 0 ? errno : hl_inproc_sys_start(&b->sys, (uintptr_t)b->altstack, b->altstack_size);
+    if (e) {
+        st = hl_errorf(err, HL_E_BACKEND,
+                       "RunInProcess needs Linux's Syscall User Dispatch (Linux 5.11 or later) to keep the guest's "
+                       "system calls from the host kernel: %s",
+                       strerror(e));
+        goto fail;
+    }
     /* the guest's permissions, page by page, applied in runs of equal permissions */
     uint8_t *perms = malloc(b->npages ? b->npages : 1);
     if (!perms) {
@@ -373,6 +429,7 @@ static hl_status inproc_create(hl_backend **out, const hl_mem *mem, const hl_lay
     *out = b;
     return HL_OK;
 fail:
+    hl_inproc_sys_stop(&b->sys);
     if (b->guest && b->guest != MAP_FAILED)
         munmap(b->guest, mem->size);
     if (b->altstack && b->altstack != MAP_FAILED) {
@@ -402,6 +459,9 @@ static hl_status inproc_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_
     memset(res, 0, sizeof(*res));
     b->res = res;
     tls_backend = b;
+    b->peb_addr = arg;
+    b->sys.host_fs = hl_inproc_read_fs();
+    b->sys.syscall_entry = &((const hl_peb *)(uintptr_t)arg)->syscall_entry;
     __asm__ volatile("fnstcw %0\n\tstmxcsr %1" : "=m"(b->host_fcw), "=m"(b->host_mxcsr));
     hl_backend_drain_cancel();
     if (sigsetjmp(b->jb, 1) == 0) { /* saves the mask: the cancel signal blocked */
@@ -411,7 +471,7 @@ static hl_status inproc_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_
             res->stop = HL_STOP_CANCELLED;
         } else {
             cancel_mask(SIG_UNBLOCK);
-            hl_inproc_call_on_stack(entry, arg, stack_top, &b->host_rsp);
+            hl_inproc_call_on_stack(entry, arg, stack_top, b);
             atomic_store(&b->in_guest, 0);
             cancel_mask(SIG_BLOCK);
             res->stop = HL_STOP_HALT;
@@ -499,6 +559,7 @@ static void inproc_destroy(hl_backend *b)
 {
     if (!b)
         return;
+    hl_inproc_sys_stop(&b->sys);
     munmap(b->guest, b->size);
     stack_t off = {.ss_flags = SS_DISABLE};
     sigaltstack(&off, NULL);

@@ -123,13 +123,14 @@ HL_TLS_FREE static void on_sigsys(int sig, siginfo_t *si, void *ucv)
     hl_inproc_sys *s = hl_inproc_sys_of_stack((uintptr_t)&uc);
     uintptr_t at = (uintptr_t)si->si_call_addr;
     if (s && at >= s->guest_lo && at < s->guest_hi) {
-        if (!s->syscall_entry) { /* the runtime is not set up to serve it: the call fails */
+        uint64_t entry = s->syscall_entry ? *s->syscall_entry : 0;
+        if (entry < s->guest_lo || entry >= s->guest_hi) { /* no runtime to serve it: it fails */
             g[REG_RAX] = -ENOSYS;
             return;
         }
         g[REG_RCX] = g[REG_RIP];
         g[REG_R11] = g[REG_EFL];
-        g[REG_RIP] = (greg_t)s->syscall_entry;
+        g[REG_RIP] = (greg_t)entry;
         return;
     }
     if (s)

@@ -18,7 +18,7 @@ typedef struct hl_inproc_sys {
     int slot;                  /* in the registry of alternate stacks, or -1 */
     uint64_t host_fs, guest_fs; /* guest_fs 0: the guest has not set one (it runs on the host's) */
     uintptr_t guest_lo, guest_hi; /* the guest's view: system calls from there are the guest's */
-    uint64_t syscall_entry;       /* the guest runtime's system-call entry (0: none yet) */
+    const volatile uint64_t *syscall_entry; /* the PEB's: the guest runtime's system-call entry */
 } hl_inproc_sys;
 
 /* Once per process (idempotent): the SIGSYS handler, and whether wrfsbase can be used. */
