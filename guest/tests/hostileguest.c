@@ -1,6 +1,10 @@
 /* hostileguest.c - a guest that attacks the host and later calls from ring 0 (KVM): MMIO, port
  * reads, MSRs, XSAVE state, forged exception reports and forged results. Used by
  * tests/runtime/test_hostile.c. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+
 #include "hyperlight_guest.h"
 
 HLG_RESOURCES(65536, 131072);
@@ -274,6 +278,32 @@ static int hypercall(const hlg_value *a, hlg_value *r)
     return 0;
 }
 
+/* A raw `syscall` with any number and arguments (both modes): the result as the kernel ABI gives it. */
+static int raw_syscall(const hlg_value *a, hlg_value *r)
+{
+    long ret;
+    register long r10 __asm__("r10") = 0;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(a[0].u.i64), "D"(a[1].u.i64), "S"(a[2].u.i64), "d"(a[3].u.i64), "r"(r10)
+                     : "rcx", "r11", "memory");
+    r->u.i64 = ret;
+    return 0;
+}
+
+/* fopen and open through the C library: the errno each leaves. */
+static int libc_open(const hlg_value *a, hlg_value *r)
+{
+    errno = 0;
+    FILE *f = fopen(a[0].u.str.ptr, "r");
+    int e1 = errno;
+    errno = 0;
+    int fd = open(a[0].u.str.ptr, O_RDONLY);
+    int e2 = errno;
+    r->u.i64 = (f ? 1000000 : 0) + (fd >= 0 ? 100000 : 0) + e1 * 1000 + e2;
+    return 0;
+}
+
 static int do_sysenter(const hlg_value *a, hlg_value *r)
 {
     __asm__ volatile("sysenter" ::: "memory");
@@ -317,6 +347,9 @@ void hyperlight_main(void)
                  forge_exception);
     hlg_register("jump_to_stub", HL_TYPE_VOID, HLG_PARAMS(HL_TYPE_U32, HL_TYPE_U64), jump_to_stub);
     hlg_register("sysenter", HL_TYPE_VOID, HLG_NO_PARAMS, do_sysenter);
+    hlg_register("raw_syscall", HL_TYPE_I64, HLG_PARAMS(HL_TYPE_I64, HL_TYPE_I64, HL_TYPE_I64, HL_TYPE_I64),
+                 raw_syscall);
+    hlg_register("libc_open", HL_TYPE_I64, HLG_PARAMS(HL_TYPE_STRING), libc_open);
     hlg_register("cpuid", HL_TYPE_U32, HLG_PARAMS(HL_TYPE_U32, HL_TYPE_U32), cpuid_reg);
     hlg_register("hypercall", HL_TYPE_U64, HLG_PARAMS(HL_TYPE_U64), hypercall);
     hlg_register("software_interrupt", HL_TYPE_VOID, HLG_NO_PARAMS, software_interrupt);

@@ -5,7 +5,10 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
+#include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 #define KVM_ONLY()                                                                                 \
     do {                                                                                           \
@@ -295,6 +298,51 @@ static void test_result_type_checked(void **state)
                      (int32_t)0xDEADB000u);
 }
 
+/* A guest's system calls never reach the host kernel, in either mode: the guest runtime serves
+ * what the C library needs and refuses the rest. */
+static void test_syscalls_never_reach_the_host(void **state)
+{
+    (void)state;
+    hl_sandbox *sb = rt_sandbox("hostileguest", "");
+    rt_print out = {0};
+    hl_sandbox_set_print(sb, rt_print_capture, &out);
+    const char *path = "/etc/passwd";
+    uint64_t heap = rt_ok(sb, "heap_addr", RT_NOARGS).u.u64; /* guest memory to point at */
+    static const struct {
+        long nr, a1, a2, a3;
+        long want;
+    } calls[] = {
+        {2, 0, 0, 0, -ENOENT},       /* open (of the heap's first bytes as a path) */
+        {257, -100, 0, 0, -ENOENT},  /* openat(AT_FDCWD, ...) */
+        {1, 5, 0, 4, -EBADF},        /* write to a forged fd */
+        {0, 0, 0, 16, -EBADF},       /* read from stdin */
+        {59, 0, 0, 0, -ENOSYS},      /* execve */
+        {57, 0, 0, 0, -ENOSYS},      /* fork */
+        {41, 2, 1, 0, -ENOSYS},      /* socket */
+        {39, 0, 0, 0, 1},            /* getpid: the guest's own, not the host's */
+        {999, 1, 2, 3, -ENOSYS},     /* no such call */
+        {9, 0, 4096, 3, -ENODEV},    /* mmap of a file (fd 3) */
+    };
+    for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+        long a1 = calls[i].nr == 2 ? (long)heap : calls[i].nr == 257 ? -100 : calls[i].a1;
+        long a2 = calls[i].nr == 257 ? (long)heap : calls[i].nr == 1 ? (long)heap : calls[i].a2;
+        int64_t got = rt_ok(sb, "raw_syscall", RT_ARGS(hl_i64(calls[i].nr), hl_i64(a1), hl_i64(a2),
+                                                       hl_i64(calls[i].a3))).u.i64;
+        if (got != calls[i].want)
+            fail_msg("system call %ld gave %lld, expected %ld", calls[i].nr, (long long)got, calls[i].want);
+    }
+    /* write(1) goes to the host's print callback, not to this process's stdout */
+    assert_int_equal(rt_ok(sb, "raw_syscall", RT_ARGS(hl_i64(1), hl_i64(1), hl_i64((long)heap), hl_i64(0))).u.i64, 0);
+    /* kill(this process, SIGKILL) ends the guest's call; this process lives on */
+    rt_fails(sb, "raw_syscall", HL_E_GUEST_ABORT, 128 + SIGKILL, "signal 9",
+             RT_ARGS(hl_i64(62), hl_i64(getpid()), hl_i64(SIGKILL), hl_i64(0)));
+    rt_fails(sb, "raw_syscall", HL_E_GUEST_ABORT, 0, "exit(0)", RT_ARGS(hl_i64(231), hl_i64(0), hl_i64(0), hl_i64(0)));
+    /* through the C library: fopen and open fail with ENOENT */
+    assert_int_equal(rt_ok(sb, "libc_open", RT_ARGS(hl_string(path))).u.i64, ENOENT * 1000 + ENOENT);
+    assert_int_equal(rt_ok(sb, "add", RT_ARGS(hl_i32(2), hl_i32(3))).u.i32, 5);
+    hl_sandbox_destroy(sb);
+}
+
 /* Function tables with a name twice or control characters in a name are refused (both modes). */
 static void test_bad_function_tables(void **state)
 {
@@ -332,6 +380,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_nested_or_paravirt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_result_type_checked, setup, teardown),
         cmocka_unit_test(test_bad_function_tables),
+        cmocka_unit_test(test_syscalls_never_reach_the_host),
     };
     return cmocka_run_group_tests_name(rt_group_name("hostile"), tests, NULL, NULL);
 }
