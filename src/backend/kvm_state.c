@@ -93,15 +93,15 @@ static void probe_msr(int vcpu_fd, struct kvm_msrs *m, uint32_t index)
 {
     if (index == MSR_IA32_TSC || msr_listed(m, index)) /* the TSC is reset through its offset */
         return;
-    struct {
-        struct kvm_msrs hdr;
-        struct kvm_msr_entry e;
+    union {
+        struct kvm_msrs hdr; /* followed by its one entry */
+        uint64_t words[(sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)) / 8];
     } one;
     memset(&one, 0, sizeof(one));
     one.hdr.nmsrs = 1;
-    one.e.index = index;
+    one.hdr.entries[0].index = index;
     if (ioctl(vcpu_fd, KVM_GET_MSRS, &one) != 1 || ioctl(vcpu_fd, KVM_SET_MSRS, &one) != 1) return;
-    m->entries[m->nmsrs++] = one.e;
+    m->entries[m->nmsrs++] = one.hdr.entries[0];
 }
 
 static hl_status save_msrs(hl_kvm_state *s, int kvm_fd, int vcpu_fd, hl_error *err)
