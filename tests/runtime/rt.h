@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <cmocka.h>
 
@@ -96,6 +97,16 @@ hl_sandbox *rt_callback_sandbox_at(const char *file, int line, const char *toml,
 /* The text of msg after marker (the test fails when marker is absent). */
 #define rt_after(msg, marker) rt_after_at(__FILE__, __LINE__, (msg), (marker))
 const char *rt_after_at(const char *file, int line, const char *msg, const char *marker);
+
+/* In a worker thread (cmocka's asserts are for the main thread): unless cond holds, formats the
+ * failure into w->failure (a char array) for the main thread to report, and ends the thread. */
+#define RT_THREAD_CHECK(w, cond, ...)                                                              \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            snprintf((w)->failure, sizeof((w)->failure), __VA_ARGS__);                             \
+            return NULL;                                                                           \
+        }                                                                                          \
+    } while (0)
 
 /* Runs a cmocka group with the mode in its name ("runtime.inproc.calls"). */
 #define rt_run(name, tests) _cmocka_run_group_tests(rt_group_name(name), (tests), sizeof(tests) / sizeof((tests)[0]), NULL, NULL)

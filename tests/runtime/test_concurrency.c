@@ -29,13 +29,6 @@ typedef struct worker {
     int print_late;
 } worker;
 
-#define CHECK(w, cond, ...)                                                                        \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            snprintf((w)->failure, sizeof((w)->failure), __VA_ARGS__);                             \
-            return NULL;                                                                           \
-        }                                                                                          \
-    } while (0)
 
 /* A call on w's sandbox. With limits of 20-48 ms a loaded machine can legitimately cancel any
  * call; that is accepted (and counted) only when the call really took at least the limit. A wrong
@@ -67,11 +60,11 @@ static void *run_worker(void *arg)
             double t0 = rt_now_ms();
             st = hl_sandbox_call(w->sb, "spin", NULL, 0, &v, &e);
             double took = rt_now_ms() - t0;
-            CHECK(w, st == HL_E_CANCELLED, "thread %d call %d: spin gave %s: %s", w->id, i, hl_status_str(st), e.message);
+            RT_THREAD_CHECK(w, st == HL_E_CANCELLED, "thread %d call %d: spin gave %s: %s", w->id, i, hl_status_str(st), e.message);
             char want[64];
             snprintf(want, sizeof(want), "max_execution_time (%u ms)", w->limit_ms);
-            CHECK(w, strstr(e.message, want), "thread %d: `%s` lacks `%s`", w->id, e.message, want);
-            CHECK(w, took >= w->limit_ms, "thread %d: cancelled after %.1f ms, limit %u", w->id, took, w->limit_ms);
+            RT_THREAD_CHECK(w, strstr(e.message, want), "thread %d: `%s` lacks `%s`", w->id, e.message, want);
+            RT_THREAD_CHECK(w, took >= w->limit_ms, "thread %d: cancelled after %.1f ms, limit %u", w->id, took, w->limit_ms);
             w->cancelled++;
             continue;
         }
@@ -79,38 +72,38 @@ static void *run_worker(void *arg)
         case 6:
             if (!call(w, "echo_i64", RT_ARGS(hl_i64(key)), &v, &e, &st))
                 continue;
-            CHECK(w, st == HL_OK && v.type == HL_TYPE_I64 && v.u.i64 == key, "thread %d call %d: echo_i64: %s %s", w->id, i, hl_status_str(st), e.message);
+            RT_THREAD_CHECK(w, st == HL_OK && v.type == HL_TYPE_I64 && v.u.i64 == key, "thread %d call %d: echo_i64: %s %s", w->id, i, hl_status_str(st), e.message);
             break;
         case 2:
         case 7:
             snprintf(mine, sizeof(mine), "thread %d call %d", w->id, i);
             if (!call(w, "echo_string", RT_ARGS(hl_string(mine)), &v, &e, &st))
                 continue;
-            CHECK(w, st == HL_OK && v.u.buf.len == strlen(mine) && memcmp(v.u.buf.ptr, mine, v.u.buf.len) == 0,
+            RT_THREAD_CHECK(w, st == HL_OK && v.u.buf.len == strlen(mine) && memcmp(v.u.buf.ptr, mine, v.u.buf.len) == 0,
                   "thread %d call %d: echo_string: %s %s", w->id, i, hl_status_str(st), e.message);
             break;
         case 3:
             if (!call(w, "add", RT_ARGS(hl_i32(w->id), hl_i32(i)), &v, &e, &st))
                 continue;
-            CHECK(w, st == HL_OK && v.u.i32 == w->id + i, "thread %d call %d: add: %s %s", w->id, i, hl_status_str(st), e.message);
+            RT_THREAD_CHECK(w, st == HL_OK && v.u.i32 == w->id + i, "thread %d call %d: add: %s %s", w->id, i, hl_status_str(st), e.message);
             break;
         case 4: /* state set in a context stays this sandbox's */
             late0 = w->late;
             st = hl_sandbox_context_begin(w->sb, &e);
-            CHECK(w, st == HL_OK, "thread %d: context_begin: %s", w->id, e.message);
+            RT_THREAD_CHECK(w, st == HL_OK, "thread %d: context_begin: %s", w->id, e.message);
             if (call(w, "set_static", RT_ARGS(hl_i64(key)), &v, &e, &st)) {
-                CHECK(w, st == HL_OK, "thread %d: set_static: %s", w->id, e.message);
+                RT_THREAD_CHECK(w, st == HL_OK, "thread %d: set_static: %s", w->id, e.message);
                 if (call(w, "get_static", NULL, 0, &v, &e, &st))
-                    CHECK(w, st == HL_OK && v.u.i64 == key, "thread %d call %d: get_static in a context: %s %lld",
+                    RT_THREAD_CHECK(w, st == HL_OK && v.u.i64 == key, "thread %d call %d: get_static in a context: %s %lld",
                           w->id, i, hl_status_str(st), (long long)v.u.i64);
             }
             st = hl_sandbox_context_end(w->sb, &e);
-            CHECK(w, st == HL_OK, "thread %d: context_end: %s", w->id, e.message);
+            RT_THREAD_CHECK(w, st == HL_OK, "thread %d: context_end: %s", w->id, e.message);
             if (!call(w, "get_static", NULL, 0, &v, &e, &st)) {
                 w->late = late0 + 1;
                 continue;
             }
-            CHECK(w, st == HL_OK && v.u.i64 == 7, "thread %d call %d: get_static after the context: %s %lld", w->id,
+            RT_THREAD_CHECK(w, st == HL_OK && v.u.i64 == 7, "thread %d call %d: get_static after the context: %s %lld", w->id,
                   i, hl_status_str(st), (long long)v.u.i64);
             if (w->late != late0) { /* one step, counted once */
                 w->late = late0 + 1;
@@ -123,18 +116,18 @@ static void *run_worker(void *arg)
                 w->print_late = 1; /* it may or may not have printed */
                 continue;
             }
-            CHECK(w, st == HL_OK && v.u.i32 == (int32_t)strlen(printed), "thread %d call %d: print: %s %s", w->id, i, hl_status_str(st), e.message);
+            RT_THREAD_CHECK(w, st == HL_OK && v.u.i32 == (int32_t)strlen(printed), "thread %d call %d: print: %s %s", w->id, i, hl_status_str(st), e.message);
             break;
         case 8:
             if (!call(w, "fail_with", RT_ARGS(hl_i32(100 + w->id), hl_string(mine)), &v, &e, &st))
                 continue;
-            CHECK(w, st == HL_E_GUEST_ERROR && e.guest_code == (unsigned)(100 + w->id) && strstr(e.message, mine),
+            RT_THREAD_CHECK(w, st == HL_E_GUEST_ERROR && e.guest_code == (unsigned)(100 + w->id) && strstr(e.message, mine),
                   "thread %d call %d: fail_with gave %s %u: %s", w->id, i, hl_status_str(st), e.guest_code, e.message);
             break;
         default:
             if (!call(w, "dirty_pages", RT_ARGS(hl_u64((uint64_t)(w->id + 1) * 4)), &v, &e, &st))
                 continue;
-            CHECK(w, st == HL_OK && v.u.u64 == (uint64_t)(w->id + 1) * 4, "thread %d call %d: dirty_pages: %s %s", w->id, i, hl_status_str(st), e.message);
+            RT_THREAD_CHECK(w, st == HL_OK && v.u.u64 == (uint64_t)(w->id + 1) * 4, "thread %d call %d: dirty_pages: %s %s", w->id, i, hl_status_str(st), e.message);
             break;
         }
         w->ok++;
@@ -200,11 +193,11 @@ static void *churn(void *arg)
         hl_sandbox *sb = NULL;
         hl_error e;
         hl_value v;
-        CHECK(w, hl_sandbox_create(&sb, rt_guest("simpleguest"), &cfg, &e) == HL_OK, "create: %s", e.message);
-        CHECK(w, hl_sandbox_initialize(sb, &e) == HL_OK, "initialize: %s", e.message);
-        CHECK(w, hl_sandbox_call(sb, "add", RT_ARGS(hl_i32(w->id), hl_i32(i)), &v, &e) == HL_OK && v.u.i32 == w->id + i,
+        RT_THREAD_CHECK(w, hl_sandbox_create(&sb, rt_guest("simpleguest"), &cfg, &e) == HL_OK, "create: %s", e.message);
+        RT_THREAD_CHECK(w, hl_sandbox_initialize(sb, &e) == HL_OK, "initialize: %s", e.message);
+        RT_THREAD_CHECK(w, hl_sandbox_call(sb, "add", RT_ARGS(hl_i32(w->id), hl_i32(i)), &v, &e) == HL_OK && v.u.i32 == w->id + i,
               "thread %d: add", w->id);
-        CHECK(w, hl_sandbox_call(sb, "read_address", RT_ARGS(hl_u64(0)), &v, &e) == HL_E_GUEST_FAULT,
+        RT_THREAD_CHECK(w, hl_sandbox_call(sb, "read_address", RT_ARGS(hl_u64(0)), &v, &e) == HL_E_GUEST_FAULT,
               "thread %d: read_address(0) did not fault: %s", w->id, e.message);
         hl_sandbox_destroy(sb);
         w->ok++;

@@ -24,13 +24,6 @@ typedef struct worker {
     char failure[600]; /* cmocka's asserts are for the main thread: workers report here */
 } worker;
 
-#define CHECK(w, cond, ...)                                                                        \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            snprintf((w)->failure, sizeof((w)->failure), __VA_ARGS__);                             \
-            return NULL;                                                                           \
-        }                                                                                          \
-    } while (0)
 
 /* Calls whose every result says which thread and which call it belongs to. */
 static void *calls(void *arg)
@@ -45,24 +38,24 @@ static void *calls(void *arg)
         switch (i % 3) {
         case 0:
             st = hl_sandbox_call(w->sb, "echo_i64", RT_ARGS(hl_i64(key)), &v, &e);
-            CHECK(w, st == HL_OK && v.type == HL_TYPE_I64 && v.u.i64 == key,
+            RT_THREAD_CHECK(w, st == HL_OK && v.type == HL_TYPE_I64 && v.u.i64 == key,
                   "thread %d call %d: echo_i64(%lld) gave %s %lld: %s", w->id, i, (long long)key,
                   hl_status_str(st), (long long)v.u.i64, e.message);
             break;
         case 1:
             snprintf(mine, sizeof(mine), "thread %d call %d", w->id, i);
             st = hl_sandbox_call(w->sb, "echo_string", RT_ARGS(hl_string(mine)), &v, &e);
-            CHECK(w, st == HL_OK && v.type == HL_TYPE_STRING && v.u.buf.len == strlen(mine),
+            RT_THREAD_CHECK(w, st == HL_OK && v.type == HL_TYPE_STRING && v.u.buf.len == strlen(mine),
                   "thread %d call %d: echo_string: %s %s", w->id, i, hl_status_str(st), e.message);
             /* the result stays this thread's until its next call, whatever other threads do */
             sched_yield();
-            CHECK(w, memcmp(v.u.buf.ptr, mine, v.u.buf.len) == 0,
+            RT_THREAD_CHECK(w, memcmp(v.u.buf.ptr, mine, v.u.buf.len) == 0,
                   "thread %d call %d: echo_string gave `%.*s`", w->id, i, (int)v.u.buf.len,
                   (const char *)v.u.buf.ptr);
             break;
         default:
             st = hl_sandbox_call(w->sb, "add", RT_ARGS(hl_i32(w->id * 100000), hl_i32(i)), &v, &e);
-            CHECK(w, st == HL_OK && v.u.i32 == w->id * 100000 + i,
+            RT_THREAD_CHECK(w, st == HL_OK && v.u.i32 == w->id * 100000 + i,
                   "thread %d call %d: add gave %s %d: %s", w->id, i, hl_status_str(st), v.u.i32,
                   e.message);
             break;
@@ -91,28 +84,28 @@ static void *side(void *arg)
     for (int i = 0; !atomic_load(&stop_side); i++) {
         hl_sandbox_stats st;
         hl_sandbox_get_stats(w->sb, &st);
-        CHECK(w, st.calls >= last, "stats went back from %llu to %llu", (unsigned long long)last,
+        RT_THREAD_CHECK(w, st.calls >= last, "stats went back from %llu to %llu", (unsigned long long)last,
               (unsigned long long)st.calls);
         last = st.calls;
         hl_sandbox_set_print(w->sb, rt_print_capture, i % 2 ? &a : &b);
-        CHECK(w,
+        RT_THREAD_CHECK(w,
               hl_sandbox_register(w->sb, "late", HL_TYPE_VOID, NULL, 0, NULL, NULL, &e) ==
                   HL_E_INVALID_ARG,
               "register");
         const hl_type none = HL_TYPE_I32;
-        CHECK(w,
+        RT_THREAD_CHECK(w,
               hl_sandbox_register(w->sb, "late", HL_TYPE_I32, &none, 0, never_called, NULL, &e) ==
                   HL_E_STATE,
               "register after initialisation: %s", e.message);
-        CHECK(w, hl_sandbox_initialize(w->sb, &e) == HL_E_STATE, "initialize twice: %s", e.message);
-        CHECK(w, hl_sandbox_context_begin(w->sb, &e) == HL_OK, "context_begin: %s", e.message);
-        CHECK(w, hl_sandbox_call(w->sb, "set_static", RT_ARGS(hl_i64(1000 + i)), &v, &e) == HL_OK,
+        RT_THREAD_CHECK(w, hl_sandbox_initialize(w->sb, &e) == HL_E_STATE, "initialize twice: %s", e.message);
+        RT_THREAD_CHECK(w, hl_sandbox_context_begin(w->sb, &e) == HL_OK, "context_begin: %s", e.message);
+        RT_THREAD_CHECK(w, hl_sandbox_call(w->sb, "set_static", RT_ARGS(hl_i64(1000 + i)), &v, &e) == HL_OK,
               "set_static: %s", e.message);
-        CHECK(w,
+        RT_THREAD_CHECK(w,
               hl_sandbox_call(w->sb, "get_static", NULL, 0, &v, &e) == HL_OK && v.u.i64 == 1000 + i,
               "get_static in a context: %lld", (long long)v.u.i64);
-        CHECK(w, hl_sandbox_context_end(w->sb, &e) == HL_OK, "context_end: %s", e.message);
-        CHECK(w, hl_sandbox_call(w->sb, "get_static", NULL, 0, &v, &e) == HL_OK && v.u.i64 == 7,
+        RT_THREAD_CHECK(w, hl_sandbox_context_end(w->sb, &e) == HL_OK, "context_end: %s", e.message);
+        RT_THREAD_CHECK(w, hl_sandbox_call(w->sb, "get_static", NULL, 0, &v, &e) == HL_OK && v.u.i64 == 7,
               "get_static after the context: %lld", (long long)v.u.i64);
         w->ok++;
     }
