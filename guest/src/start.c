@@ -22,7 +22,6 @@ extern const Elf64_Ehdr __ehdr_start; /* the linker's: the ELF header, loaded wi
 static jmp_buf g_init_jb;
 static uint64_t g_thread_pointer; /* the C library's thread pointer (FS base), set once at start-up */
 
-#define MSR_EFER 0xC0000080u
 #define MSR_STAR 0xC0000081u
 #define MSR_LSTAR 0xC0000082u
 #define MSR_FMASK 0xC0000084u
@@ -33,20 +32,14 @@ static void wrmsr(uint32_t msr, uint64_t v)
     __asm__ volatile("wrmsr" : : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)) : "memory");
 }
 
-static uint64_t rdmsr(uint32_t msr)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
-    return ((uint64_t)hi << 32) | lo;
-}
 
-/* The host resets the vCPU before every run: each entry sets up `syscall` (to the runtime's entry,
- * ring 0 to ring 0, with IF/TF/DF/AC cleared) and the thread pointer again. */
+/* The host resets the vCPU before every run (with EFER.SCE set): each entry points `syscall` at
+ * the runtime's entry again (ring 0 to ring 0, IF/TF/DF/AC cleared) and sets the thread pointer.
+ * These MSRs are not intercepted by KVM: no exit. */
 void hlg_arm_cpu(void)
 {
     if (hlg_g_peb->run_mode == HL_RUN_IN_PROCESS)
         return; /* the host switches FS and traps system calls itself */
-    wrmsr(MSR_EFER, rdmsr(MSR_EFER) | 1u); /* SCE */
     wrmsr(MSR_STAR, (uint64_t)0x08 << 32);
     wrmsr(MSR_LSTAR, (uint64_t)(uintptr_t)&hlg_syscall_entry);
     wrmsr(MSR_FMASK, 0x47700); /* TF IF DF IOPL NT AC */

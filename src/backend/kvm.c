@@ -101,7 +101,8 @@ static void long_mode_sregs(struct kvm_sregs *s, uint64_t pt_gpa, uint64_t sys_g
     s->cr3 = pt_gpa;
     s->cr4 = (1u << 5) | (1u << 9) | (1u << 10);               /* PAE, OSFXSR, OSXMMEXCPT */
     s->cr0 = (1u << 0) | (1u << 1) | (1u << 4) | (1u << 5) | (1u << 16) | (1u << 31); /* PE MP ET NE WP PG */
-    s->efer = (1u << 8) | (1u << 10) | (1u << 11);             /* LME, LMA, NXE */
+    /* LME, LMA, NXE, and SCE: `syscall` reaches the guest runtime's entry (it sets LSTAR) */
+    s->efer = (1u << 0) | (1u << 8) | (1u << 10) | (1u << 11);
 }
 
 static void kvm_destroy(hl_backend *b)
