@@ -24,7 +24,7 @@ if [ $# -ne 3 ]; then
 fi
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
-CC_DRIVER=$1
+CC_DRIVER=$(readlink -f "$1") # absolute: it is part of the flags stamp
 OUTPUT=$2
 OBJDIR=$3
 GLUE=$ROOT/examples/lua/luaguest.c
