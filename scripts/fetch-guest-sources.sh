@@ -9,11 +9,12 @@
 #
 # - Cached: when the package was fetched before, it prints the path and exits at once (no
 #   network, no apt). Delete the cache directory, or set HL_GUEST_SRC_REFRESH=1, to fetch again.
-# - Cold: when APT knows no source for the package, it adds deb-src entries mirroring the
+# - Cold: when APT knows no source for a package, it adds deb-src entries mirroring the
 #   system's Debian binary entries (deb822 /etc/apt/sources.list.d/debian.sources, as Debian 12
-#   has it, or one-line /etc/apt/sources.list) to /etc/apt/sources.list.d/hyperlight-deb-src.*,
-#   runs `apt-get update` once (through sudo when not root), then `apt-get source
-#   --download-only` and `dpkg-source -x` (from dpkg-dev, installed when missing).
+#   has it, or one-line /etc/apt/sources.list) to /etc/apt/sources.list.d/hyperlight-deb-src.*
+#   unless Debian's entries have them already, runs `apt-get update` once (through sudo when
+#   not root), then `apt-get source --download-only` and `dpkg-source -x` (from dpkg-dev,
+#   installed when missing).
 # - The cache is locked (flock) while it works, so concurrent runs do not collide.
 #
 # Exit status: 0 when every path was printed; 2 when a package could not be fetched (no network,
@@ -59,11 +60,15 @@ mkdir -p "$CACHE"
 exec 9>"$CACHE/.lock"
 flock 9
 
-# Adds deb-src entries matching the system's Debian deb entries, when there are none.
-have_deb_src() {
-  grep -Eqs '^[[:space:]]*deb-src[[:space:]]' /etc/apt/sources.list /etc/apt/sources.list.d/*.list && return 0
-  grep -Eqs '^Types:.*deb-src' /etc/apt/sources.list.d/*.sources
+# Whether Debian's own entries (or ours) already include sources: other repositories' deb-src
+# lines do not count, they do not carry Debian's packages.
+have_debian_deb_src() {
+  ls /etc/apt/sources.list.d/hyperlight-deb-src.* >/dev/null 2>&1 && return 0
+  grep -Eqs '^[[:space:]]*deb-src[[:space:]]' /etc/apt/sources.list && return 0
+  grep -Eqs '^Types:.*deb-src' /etc/apt/sources.list.d/debian.sources
 }
+apt_knows_source() { apt-cache showsrc "$1" 2>/dev/null | grep -q '^Package:'; }
+# Adds deb-src entries matching the system's Debian deb entries.
 add_deb_src() {
   local deb822=/etc/apt/sources.list.d/debian.sources tmp
   tmp=$(mktemp)
@@ -93,10 +98,13 @@ apt_update() {
   updated=1
 }
 
-if ! have_deb_src; then
-  add_deb_src
-  apt_update
-fi
+for p in "$@"; do
+  if ! apt_knows_source "$p"; then
+    have_debian_deb_src || add_deb_src
+    apt_update
+    break
+  fi
+done
 if ! command -v dpkg-source >/dev/null 2>&1; then
   apt_update
   say "installing dpkg-dev (dpkg-source unpacks the source packages)"
@@ -105,11 +113,7 @@ fi
 
 fetch_one() {
   local pkg=$1 work ver dsc dir
-  if ! apt-cache showsrc "$pkg" 2>/dev/null | grep -q '^Package:'; then
-    apt_update
-    apt-cache showsrc "$pkg" 2>/dev/null | grep -q '^Package:' ||
-      unavailable "APT knows no source package '$pkg'"
-  fi
+  apt_knows_source "$pkg" || unavailable "APT knows no source package '$pkg' (even after apt-get update)"
   work=$CACHE/$pkg
   rm -rf "$work"
   mkdir -p "$work"
