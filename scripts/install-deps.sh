@@ -11,6 +11,8 @@
 #   clang libclang-rt-14-dev               libFuzzer and the sanitizer runtimes for clang
 #   libtomlplusplus-dev                    toml++, the benchmark's point of comparison
 #   musl-dev                               the guests' C library (headers, libc.a)
+#   dpkg-dev                               dpkg-source, which unpacks Debian source packages for the
+#                                          Lua guest (scripts/fetch-guest-sources.sh)
 set -euo pipefail
 
 packages=(
@@ -25,6 +27,7 @@ packages=(
   g++
   libtomlplusplus-dev
   musl-dev
+  dpkg-dev
   # scripts/vm-test.sh: the QEMU-emulated VM in which the KVM tests run
   qemu-system-x86
   busybox-static
