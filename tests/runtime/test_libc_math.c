@@ -12,8 +12,8 @@
 void libc_test_roundtrip(void **state);
 void libc_test_math(void **state);
 
-/* How many doubles the round trip covers: 100,000, or HL_LIBC_VALUES (the emulated VM's 10,000).
- * The math functions get a fifth of it each. */
+/* How many doubles the round trip covers: 100,000 (in the emulated VM too: about 8 s there), or
+ * HL_LIBC_VALUES to scale it. The math functions get a fifth of it each. */
 static size_t values_count(void)
 {
     const char *e = getenv("HL_LIBC_VALUES");
