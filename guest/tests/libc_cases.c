@@ -95,8 +95,9 @@ static void strings_copy(lc_buf *b)
     lc_put(b, "strcat %s %zu\n", buf, strlen(buf));
     strncat(buf, "XYZ", opaque(2));
     lc_put(b, "strncat %s\n", buf);
-    char *d = strdup("duplicate");
-    lc_put(b, "strdup %s %d %d\n", d ? d : "(null)", d != NULL && d != (char *)"duplicate",
+    static const char orig[] = "duplicate";
+    char *d = strdup(orig);
+    lc_put(b, "strdup %s %d %d\n", d ? d : "(null)", d != NULL && d != orig,
            d ? (int)strlen(d) : -1);
     free(d);
     d = strndup("duplicate", 3);
