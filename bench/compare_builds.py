@@ -33,7 +33,8 @@ def run_once(build, mode, iterations, root):
     if mode == "kvm" and os.environ.get("BENCH_KVM") != "native":
         cmd = [os.path.join(root, "scripts", "vm-test.sh"), "--quiet", "--mem", "2048", "--timeout", "1200",
                "--dir", os.path.join(build, "guests")] + ["--"] + cmd
-    out = subprocess.run(cmd, capture_output=True, text=True, check=False).stdout
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    out = proc.stdout
     got = {}
     for line in out.splitlines():
         cells = [c.strip() for c in line.split("|")]
@@ -41,6 +42,9 @@ def run_once(build, mode, iterations, root):
             m = re.match(r"([\d.]+) (ns|us|ms|s)$", cells[4])
             if m:
                 got[cells[1]] = float(m.group(1)) * UNITS[m.group(2)]
+    if not got:  # say why instead of leaving a hole in the table
+        tail = "\n".join((out + proc.stderr).splitlines()[-5:])
+        print(f"warning: {build}: no figures (exit {proc.returncode}):\n{tail}", file=sys.stderr)
     return got
 
 
@@ -52,7 +56,7 @@ def main():
     ap.add_argument("builds", nargs="+", help="LABEL=BUILD_DIR")
     a = ap.parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    builds = [b.split("=", 1) for b in a.builds]
+    builds = [(label, os.path.abspath(path)) for label, path in (b.split("=", 1) for b in a.builds)]
     results = {label: {r: [] for r in ROWS} for label, _ in builds}
     for rnd in range(a.rounds):
         for label, path in builds:
