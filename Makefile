@@ -7,6 +7,8 @@
 #   make fuzz    build and run the libFuzzer targets (scripts/fuzz.sh; FUZZ_SECONDS=60 by default)
 #   make deps    only install the missing Debian packages
 #   make build   only configure and build (into build/; programs in build/bin/)
+#   make install build, then install into PREFIX (default /usr/local) under DESTDIR (default none):
+#                the library, headers, CLI, guest SDK, pkg-config and CMake files, man pages
 #   make clean   remove the build directories
 #
 # Under CI=true, warnings are errors (-DHL_WERROR=ON).
@@ -17,6 +19,8 @@ ASAN_BUILD := $(ROOT)/build-asan
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 TEST_JOBS ?= 2
 FUZZ_SECONDS ?= 60
+PREFIX ?= /usr/local
+DESTDIR ?=
 
 # The HIP's sample when the shared test data sits beside the clone, else the repository's copy.
 SAMPLE := $(abspath $(wildcard $(ROOT)/../shared/hyperfile-sample.toml))
@@ -32,7 +36,7 @@ CMAKE_FLAGS := -DHL_WERROR=$(WERROR) $(if $(SYSTEM_PYTHON),-DPython3_EXECUTABLE=
 # keep the output of the make that `cmake --build` runs free of "Entering directory" lines
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps build demo test asan fuzz clean
+.PHONY: all deps build install demo test asan fuzz clean
 
 all: build
 
@@ -42,6 +46,9 @@ deps:
 build: deps
 	cmake -S $(ROOT) -B $(BUILD) $(CMAKE_FLAGS)
 	cmake --build $(BUILD) -j$(JOBS)
+
+install: build
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
 
 demo: build
 	@echo "== the effective configuration of the HIP's sample hyperfile"

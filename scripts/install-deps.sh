@@ -7,6 +7,7 @@
 #
 #   build-essential g++ cmake pkg-config   compilers, make, CMake, pkg-config
 #   libcmocka-dev                          the unit tests' framework
+#   man-db groff-base                      `man -l --warnings` on the installed man pages (tests/install)
 #   python3 python3-jsonschema             the conformance harness and the JSON Schema tests
 #   clang libclang-rt-14-dev               libFuzzer and the sanitizer runtimes for clang
 #   libtomlplusplus-dev                    toml++, the benchmark's point of comparison
@@ -28,6 +29,9 @@ packages=(
   libtomlplusplus-dev
   musl-dev
   dpkg-dev
+  # tests/install: `man -l --warnings` renders the installed man pages
+  man-db
+  groff-base
   # scripts/vm-test.sh: the QEMU-emulated VM in which the KVM tests run
   qemu-system-x86
   busybox-static

@@ -20,11 +20,14 @@
 # The VM's console (the command's stdout and stderr, merged) streams to stdout, line by line.
 # Exit status: the command's own; 124 when the timeout expired; 125 when the VM could not run the
 # command (QEMU failed, kvm_amd did not load, no /dev/kvm...), with the reason on stderr.
-# The kernel, modules and busybox come from scripts/vm/prepare.sh (run first, cached in
-# $HL_VM_CACHE, default ~/.cache/hyperlight-vm); this script calls it.
+# The kernel, modules and busybox come from vm/prepare.sh beside this script, which it runs first
+# (cached in $HL_VM_CACHE, default ~/.cache/hyperlight-vm).
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# prepare.sh and init: in scripts/vm/ in the repository, beside this script when installed
+VMDIR=$HERE/vm
+[ -f "$VMDIR/init" ] || VMDIR=$HERE
 NPT=1
 TIMEOUT=300
 MEM=1024
@@ -33,8 +36,10 @@ VERBOSE=
 envs=()
 dirs=()
 
+# the name the help gives this command: hyperlight-vm when installed (HL_VM_NAME, set by that wrapper)
+NAME=${HL_VM_NAME:-scripts/vm-test.sh}
 usage() {
-  sed -n '3,/^[^#]/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+  sed -n '2,/^[^#]/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" | sed "1s|^vm-test.sh|$NAME|; s|scripts/vm-test.sh|$NAME|g"
   exit 0
 }
 fail() {
@@ -83,7 +88,7 @@ done
 [ $# -gt 0 ] || fail "no command given (usage: vm-test.sh [options] -- COMMAND [ARGS...])"
 
 # --- the kernel, modules and base initramfs ----------------------------------------------------
-prep_log=$(bash "$HERE/vm/prepare.sh" 2>&1)
+prep_log=$(bash "$VMDIR/prepare.sh" 2>&1)
 prep_status=$?
 kdir=$(printf '%s\n' "$prep_log" | sed -n 's/^prepare: ready //p' | tail -1)
 if [ $prep_status -ne 0 ] || [ -z "$kdir" ]; then
@@ -186,7 +191,7 @@ token=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
   for a in "$@"; do printf ' %s' "$(quote "$a")"; done
   echo
 } >"$root/hlvm/run.conf"
-cp "$HERE/vm/init" "$root/init" && chmod 755 "$root/init" || fail "cannot copy scripts/vm/init"
+cp "$VMDIR/init" "$root/init" && chmod 755 "$root/init" || fail "cannot copy scripts/vm/init"
 
 # the base archive (busybox, modules) followed by this run's: Linux unpacks both, in order
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) >"$stage/run.cpio" ||

@@ -59,7 +59,7 @@ static hl_status open_kvm(int *out, hl_error *err)
                                         : strerror(e);
         return hl_errorf(err, HL_E_BACKEND,
                          "RunInHypervisor needs KVM, but %s. Options: execution_mode = \"RunInProcess\" to debug "
-                         "without isolation, or scripts/vm-test.sh to test inside an emulated VM",
+                         "without isolation, or `hyperlight-vm -- COMMAND` to run on KVM inside an emulated VM",
                          why);
     }
     int version = ioctl(fd, KVM_GET_API_VERSION, 0);
