@@ -215,8 +215,8 @@ void lc_strto(lc_buf *b)
         {"7fffffffffffffff", 16},
         {"ffffffffffffffffff", 16},
         {"99999999999999999999999", 0},
-        {"12", 1},
-        {"12", 37},
+        /* no base 1 or 37 (C does not allow them): glibc leaves *endptr alone, and under ASan its
+         * strtol interceptor then reports an uninitialised pointer */
         {"0x10", 8},
         {"00", 0},
     };
