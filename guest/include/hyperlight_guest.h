@@ -69,8 +69,10 @@ __attribute__((noreturn)) void hlg_abort(uint32_t code, const char *message);
 __attribute__((noreturn)) void hlg_panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Calls a host function. ret receives the result (its type is checked against ret_type). Returns
- * 0, or an error code; HL_GERR_HOST_FUNCTION_ERROR when the host function failed, whose message
- * hlg_host_exception() then gives. */
+ * 0, or an error code; HL_GERR_HOST_FUNCTION_ERROR when the host function failed or the host did
+ * not register `name` (Hyperlight's HostFunctionNotFound), whose message hlg_host_exception() then
+ * gives ("host function `NAME` is not registered"). A guest function that returns that code
+ * without calling hlg_error() fails with the host's message: "guest function `F` failed: ...". */
 int hlg_call_host(const char *name, hl_type ret_type, hlg_value *ret, int argc, const hlg_value *args);
 /* The last failed host function's message (NUL-terminated) and its length, or "" when none. */
 const char *hlg_host_exception(uint32_t *len);

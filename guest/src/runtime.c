@@ -25,6 +25,7 @@ hl_peb *hlg_g_peb;
 static guest_fn g_funcs[MAX_FUNCS];
 static int g_nfuncs;
 static int g_error_set;          /* hlg_error() was called during this call */
+static int g_host_failed;        /* a host call of this call failed with a host exception */
 static uint64_t g_host_result_off; /* where the host puts a host function's result in `input` */
 
 void hlg_dispatch(hl_peb *peb);
@@ -335,7 +336,9 @@ static int dispatch_call(void)
     if (fflush) /* buffered stdout/stderr reach the host before the result takes `output` */
         fflush(NULL);
     if (rc) {
-        if (!g_error_set)
+        if (!g_error_set && rc == HL_GERR_HOST_FUNCTION_ERROR && g_host_failed)
+            hlg_error(rc, "guest function `%s` failed: %s", f->name, hlg_host_exception(0));
+        else if (!g_error_set)
             hlg_error(rc, "guest function `%s` failed with code %d", f->name, rc);
         return rc;
     }
@@ -367,6 +370,7 @@ void hlg_dispatch(hl_peb *peb)
     g_peb = peb;
     hlg_arm_cpu();
     g_error_set = 0;
+    g_host_failed = 0;
     int rc = dispatch_call();
     if (rc) {
         hl_region out = peb->output;
@@ -397,16 +401,17 @@ static const hl_fn_def *find_host_fn(const char *name, uint32_t len)
 int hlg_call_host(const char *name, hl_type ret_type, hlg_value *ret, int argc, const hlg_value *args)
 {
     uint32_t len = (uint32_t)strlen(name);
+    /* A name the host did not register still goes to the host, which answers HostFunctionError
+     * with a host exception naming it (as Hyperlight's host reports HostFunctionNotFound). */
     const hl_fn_def *d = find_host_fn(name, len);
-    if (!d)
-        return HL_GERR_FUNCTION_NOT_FOUND;
-    if (argc != d->argc)
-        return HL_GERR_INCORRECT_NUMBER_OF_PARAMETERS;
-    for (int i = 0; i < argc; i++)
+    if (d && argc != d->argc) return HL_GERR_INCORRECT_NUMBER_OF_PARAMETERS;
+    for (int i = 0; d && i < argc; i++)
         if (args[i].type != d->params[i])
             return HL_GERR_PARAMETER_TYPE_MISMATCH;
-    if (ret_type != d->ret)
-        return HL_GERR_PARAMETER_TYPE_MISMATCH;
+    if (d && ret_type != d->ret) return HL_GERR_PARAMETER_TYPE_MISMATCH;
+    if (!d && (len == 0 || len > HL_MAX_NAME_LEN)) /* a name no host can register */
+        return HL_GERR_FUNCTION_NOT_FOUND;
+    if (argc < 0 || argc > HL_MAX_PARAMS) return HL_GERR_INCORRECT_NUMBER_OF_PARAMETERS;
     hl_region out = g_peb->output;
     uint8_t *obuf = (uint8_t *)(uintptr_t)out.addr;
     uint64_t off = align8(sizeof(hl_msg_call) + len + 1);
@@ -432,8 +437,10 @@ int hlg_call_host(const char *name, hl_type ret_type, hlg_value *ret, int argc, 
     const hl_msg_result *r = (const hl_msg_result *)(ibuf + roff);
     if (r->magic != HL_MSG_RESULT_MAGIC || r->total_len > in.size - roff)
         return HL_GERR_UNKNOWN;
-    if (r->status)
+    if (r->status) {
+        if (r->status == HL_GERR_HOST_FUNCTION_ERROR) g_host_failed = 1;
         return (int)r->status;
+    }
     uint64_t voff = roff + sizeof(*r);
     hlg_value v;
     if (decode_value(ibuf, &voff, roff + r->total_len, &v) != 0 || v.type != ret_type)

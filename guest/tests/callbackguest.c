@@ -85,6 +85,14 @@ static int call_missing(const hlg_value *a, hlg_value *r)
     return 0;
 }
 
+/* Calls a host function that no host registers and fails with the bare code (no hlg_error):
+ * the runtime's message names the missing function. */
+static int call_unregistered(const hlg_value *a, hlg_value *r)
+{
+    hlg_value out;
+    return hlg_call_host("host_not_registered", HL_TYPE_I32, &out, 1, a);
+}
+
 static int call_count(const hlg_value *a, hlg_value *r)
 {
     int64_t total = 0;
@@ -122,6 +130,7 @@ void hyperlight_main(void)
     hlg_register("call_failing_propagate", HL_TYPE_VOID, HLG_PARAMS(HL_TYPE_I32), call_failing_propagate);
     hlg_register("call_spinning", HL_TYPE_VOID, HLG_PARAMS(HL_TYPE_U32), call_spinning);
     hlg_register("call_missing", HL_TYPE_I32, HLG_NO_PARAMS, call_missing);
+    hlg_register("call_unregistered", HL_TYPE_I32, HLG_PARAMS(HL_TYPE_I32), call_unregistered);
     hlg_register("call_count", HL_TYPE_I64, HLG_PARAMS(HL_TYPE_U32), call_count);
     hlg_register("greet", HL_TYPE_I32, HLG_PARAMS(HL_TYPE_STRING), greet);
 }

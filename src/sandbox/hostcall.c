@@ -155,9 +155,9 @@ static int serve_call(hl_sandbox *sb)
         if (strcmp(sb->hostfns[i].name, name) == 0)
             h = &sb->hostfns[i];
     char msg[512];
-    if (!h) {
+    if (!h) { /* Hyperlight: HostFunctionNotFound(name), sent to the guest as HostFunctionError */
         snprintf(msg, sizeof(msg), "host function `%s` is not registered", name);
-        answer(sb, HL_GERR_FUNCTION_NOT_FOUND, NULL, msg);
+        answer(sb, HL_GERR_HOST_FUNCTION_ERROR, NULL, msg);
         return 0;
     }
     if (nargs != h->info.nparams) {

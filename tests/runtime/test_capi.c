@@ -394,7 +394,8 @@ static void test_host_call_failures(void **state)
     e = rt_fails(sb, "HostMissingCall", HL_E_GUEST_PANIC, HL_PANIC_CODE, p, RT_ARGS(hl_i32(3)));
     assert_string_equal(
         rt_after(e.message, "`: "),
-        "Failed to call host function \"NoSuchHostFunction\": no such host function");
+        "Failed to call host function \"NoSuchHostFunction\": host function `NoSuchHostFunction` "
+        "is not registered");
     e = rt_fails(sb, "HostWrongReturn", HL_E_GUEST_PANIC, HL_PANIC_CODE, p, RT_ARGS(hl_i32(3)));
     assert_string_equal(
         rt_after(e.message, "`: "),

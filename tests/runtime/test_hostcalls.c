@@ -192,7 +192,9 @@ static void test_failing_host_function(void **state)
 static void test_missing_and_mismatched(void **state)
 {
     fixture *f = *state;
-    assert_int_equal(rt_ok(f->sb, "call_missing", RT_NOARGS).u.i32, 4);
+    /* a host function nobody registered: HostFunctionError (17), as Hyperlight's host answers
+     * HostFunctionNotFound, with the name in the host exception */
+    assert_int_equal(rt_ok(f->sb, "call_missing", RT_NOARGS).u.i32, HL_GERR_HOST_FUNCTION_ERROR);
     /* a host function that answers with the wrong type */
     f->ctl[2].wrong_type = 1;
     rt_fails(f->sb, "i64_via_host", HL_E_GUEST_ERROR, 17, "host call `host_echo_i64` failed with code 17",
@@ -200,6 +202,29 @@ static void test_missing_and_mismatched(void **state)
     f->ctl[2].wrong_type = 0;
     assert_int_equal(rt_ok(f->sb, "i64_via_host", RT_ARGS(hl_i64(5))).u.i64, 5);
     assert_int_equal(f->ctl[2].calls, 2);
+}
+
+/* A guest function that fails with the code of a call to an unregistered host function, without
+ * a message of its own: the caller's error names the missing host function. */
+static void test_unregistered_host_function(void **state)
+{
+    fixture *f = *state;
+    hl_value result;
+    hl_error e;
+    for (int round = 0; round < 2; round++) { /* and the sandbox stays usable */
+        assert_int_equal(
+            hl_sandbox_call(f->sb, "call_unregistered", RT_ARGS(hl_i32(7)), &result, &e),
+            HL_E_GUEST_ERROR);
+        assert_int_equal(e.status, HL_E_GUEST_ERROR);
+        assert_int_equal(e.guest_code, HL_GERR_HOST_FUNCTION_ERROR);
+        assert_string_equal(
+            e.message, "guest error 17 (HostFunctionError): guest function `call_unregistered` "
+                       "failed: host function `host_not_registered` is not registered");
+        assert_int_equal(rt_ok(f->sb, "add_via_host", RT_ARGS(hl_i32(40), hl_i32(2))).u.i32, 42);
+    }
+    /* a guest that reads the host exception itself sees the same words */
+    rt_buf_eq(rt_ok(f->sb, "call_failing", RT_ARGS(hl_i32(1))), HL_TYPE_STRING, "A", 1);
+    assert_int_equal(f->hosts.fail_calls, 1);
 }
 
 static void test_signature_mismatch(void **state)
@@ -235,9 +260,11 @@ static void test_signature_mismatch(void **state)
     rt_fails(f->sb, "add_via_host", HL_E_GUEST_ERROR, 5, "host_add failed (5)", RT_ARGS(hl_i32(1), hl_i32(2)));
     rt_fails(f->sb, "i32_via_host", HL_E_GUEST_ERROR, 14, "failed with code 14", RT_ARGS(hl_i32(1)));
     assert_int_equal(f->ctl[0].calls + f->ctl[1].calls + f->ctl[2].calls, 0);
-    rt_fails(f->sb, "f64_via_host", HL_E_GUEST_ERROR, 4, "host call `host_echo_f64` failed with code 4",
-             RT_ARGS(hl_f64(1.0)));
-    rt_fails(f->sb, "call_failing", HL_E_GUEST_ERROR, 15, "expected the host function to fail, got 4", RT_ARGS(hl_i32(1)));
+    /* not registered: the host answers HostFunctionError (17) naming the function */
+    rt_fails(f->sb, "f64_via_host", HL_E_GUEST_ERROR, 17,
+             "host call `host_echo_f64` failed with code 17", RT_ARGS(hl_f64(1.0)));
+    rt_buf_eq(rt_ok(f->sb, "call_failing", RT_ARGS(hl_i32(1))), HL_TYPE_STRING,
+              "host function `host_fail` is not registered", 43);
     hl_sandbox_destroy(f->sb);
     free(f);
 }
@@ -371,6 +398,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_add_and_many_calls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failing_host_function, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_and_mismatched, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unregistered_host_function, setup, teardown),
         cmocka_unit_test(test_signature_mismatch),
         cmocka_unit_test(test_host_function_reentry_refused),
         cmocka_unit_test(test_result_bounded_by_input),

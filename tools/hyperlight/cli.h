@@ -70,20 +70,76 @@ void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * mean" suggestions. */
 size_t cli_distance(const char *a, const char *b);
 
+/* The host policy options of `check`, `config` and `run`: --policy FILE, --lock KEY,
+ * --max KEY=VALUE, --min KEY=VALUE (repeatable, applied in order after the file) and
+ * --forbid-in-process. */
+typedef struct cli_policy_flag {
+    char kind;        /* 'l' --lock, 'x' --max, 'n' --min */
+    const char *text; /* KEY or KEY=VALUE */
+} cli_policy_flag;
+
+typedef struct cli_policy_args {
+    const char *file;
+    cli_policy_flag *flags; /* room for argc entries (cli_policy_args_init) */
+    size_t flag_count;
+    bool forbid_in_process;
+    bool given; /* any policy option */
+} cli_policy_args;
+
+/* Prepares a for a command's argc arguments; false when memory runs out. */
+bool cli_policy_args_init(cli_policy_args *a, int argc);
+void cli_policy_args_free(cli_policy_args *a);
+
+/* When argv[*i] is a policy option, stores it, advances *i and returns 1; returns 0 for another
+ * argument and -1 (after a usage error) for a missing or bad value. */
+int cli_policy_option(const cli_command *cmd, int argc, char **argv, int *i, cli_policy_args *a);
+
+/* Builds the policy: the file (TOML: `locked`, `forbid_in_process`, [max], [min]), then the
+ * flags. Problems go to diags (the file's at their exact position) and summary gets the closing
+ * line's words. HL_OK, HL_E_CONFIG (an invalid policy) or HL_E_NOMEM. */
+hl_status cli_policy_build(const cli_policy_args *a, hl_policy *policy, hl_diag_list *diags,
+                           char *summary, size_t size);
+
+/* The policy options and the policy file format, for the commands' --help (options column 23). */
+#define CLI_POLICY_OPTIONS_HELP                                                                    \
+    "  --policy FILE        Apply the host policy in FILE to the hyperfile (see Host policy)\n"    \
+    "  --lock KEY           The hyperfile may not set KEY (repeatable)\n"                          \
+    "  --max KEY=VALUE      The hyperfile may not set KEY over VALUE (repeatable)\n"               \
+    "  --min KEY=VALUE      The hyperfile may not set KEY under VALUE (repeatable)\n"              \
+    "  --forbid-in-process  execution_mode = \"RunInProcess\" in the hyperfile is an error\n"
+#define CLI_POLICY_FILE_HELP                                                                       \
+    "Host policy: what a hyperfile may not change, as a host program sets it with\n"               \
+    "hl_policy_lock(), hl_policy_cap() and hl_policy_forbid_in_process(). It binds the\n"          \
+    "hyperfile (top level and every profile) only; --set is host code and is not checked.\n"       \
+    "A policy file is TOML; every part is optional:\n"                                             \
+    "\n"                                                                                           \
+    "    locked = [\"execution_mode\", \"kernel_stack_size\"]  # keys it may not set\n"            \
+    "    forbid_in_process = true     # execution_mode = \"RunInProcess\" is an error\n"           \
+    "    [max]                        # the largest value it may give a key\n"                     \
+    "    input_data_size = \"1MiB\"\n"                                                             \
+    "    max_execution_time = \"500ms\"\n"                                                         \
+    "    [min]                        # the smallest\n"                                            \
+    "    heap_size_override = \"64KiB\"\n"                                                         \
+    "\n"                                                                                           \
+    "Values are written as in a hyperfile. A capped stack_size_override or\n"                      \
+    "heap_size_override refuses 0 (\"from the guest binary\"). The flags apply after the file.\n"
+
 /* The options that build a configuration, shared by `config` and `run`: --hyperfile FILE,
- * --profile NAME and --set KEY=VALUE (repeatable). */
+ * --profile NAME, --set KEY=VALUE (repeatable) and the policy options. */
 typedef struct cli_config_args {
     const char *hyperfile, *profile;
     const char **sets; /* room for argc entries (cli_config_args_init) */
     size_t set_count;
+    cli_policy_args policy;
 } cli_config_args;
 
 /* Prepares a for a command's argc arguments; false when memory runs out. */
 bool cli_config_args_init(cli_config_args *a, int argc);
 void cli_config_args_free(cli_config_args *a);
 
-/* When argv[*i] is --hyperfile, --profile or --set, stores it, advances *i and returns 1;
- * returns 0 for another argument and -1 (after a usage error) for a missing or bad value. */
+/* When argv[*i] is --hyperfile, --profile, --set or a policy option, stores it, advances *i and
+ * returns 1; returns 0 for another argument and -1 (after a usage error) for a missing or bad
+ * value. */
 int cli_config_option(const cli_command *cmd, int argc, char **argv, int *i, cli_config_args *a);
 
 /* Checks the options together after parsing (--profile needs --hyperfile, ...); CLI_OK or the
@@ -91,8 +147,9 @@ int cli_config_option(const cli_command *cmd, int argc, char **argv, int *i, cli
 int cli_config_args_check(const cli_command *cmd, const cli_config_args *a);
 
 /* Builds the effective configuration: the defaults, the hyperfile (`-`: standard input) with
- * its profile, then each --set. Renders the diagnostics (warnings too) on stderr. Returns
- * CLI_OK, CLI_INVALID (an invalid hyperfile or --set value) or CLI_FAILED (out of memory). */
+ * its profile under the host policy, then each --set. Renders the diagnostics (warnings too) on
+ * stderr. Returns CLI_OK, CLI_INVALID (an invalid hyperfile or --set value) or CLI_FAILED (out of
+ * memory). */
 int cli_config_build(const cli_config_args *a, hl_config *cfg);
 
 /* Prints a command's full help (usage line then help text) on out. */

@@ -194,13 +194,19 @@ bool cli_config_args_init(cli_config_args *a, int argc)
 {
     memset(a, 0, sizeof *a);
     a->sets = calloc(argc > 0 ? (size_t)argc : 1, sizeof *a->sets);
-    return a->sets != NULL;
+    if (a->sets == NULL || !cli_policy_args_init(&a->policy, argc)) {
+        free(a->sets);
+        a->sets = NULL;
+        return false;
+    }
+    return true;
 }
 
 void cli_config_args_free(cli_config_args *a)
 {
     free(a->sets);
     a->sets = NULL;
+    cli_policy_args_free(&a->policy);
 }
 
 int cli_config_option(const cli_command *cmd, int argc, char **argv, int *i, cli_config_args *a)
@@ -208,7 +214,8 @@ int cli_config_option(const cli_command *cmd, int argc, char **argv, int *i, cli
     const char *value = NULL;
     int got;
     if ((got = cli_option_value(cmd, argc, argv, i, "--hyperfile", &a->hyperfile)) != 0 ||
-        (got = cli_option_value(cmd, argc, argv, i, "--profile", &a->profile)) != 0)
+        (got = cli_option_value(cmd, argc, argv, i, "--profile", &a->profile)) != 0 ||
+        (got = cli_policy_option(cmd, argc, argv, i, &a->policy)) != 0)
         return got;
     if ((got = cli_option_value(cmd, argc, argv, i, "--set", &value)) <= 0) return got;
     if (strchr(value, '=') == NULL || value[0] == '=') {
@@ -228,9 +235,10 @@ int cli_config_args_check(const cli_command *cmd, const cli_config_args *a)
     return CLI_OK;
 }
 
-static hl_status load_hyperfile(hl_config *cfg, const cli_config_args *a, hl_diag_list *diags)
+static hl_status load_hyperfile(hl_config *cfg, const cli_config_args *a, const hl_policy *policy,
+                                hl_diag_list *diags)
 {
-    hl_load_options options = {.profile = a->profile, .policy = NULL};
+    hl_load_options options = {.profile = a->profile, .policy = policy};
     if (strcmp(a->hyperfile, "-") != 0)
         return hl_config_load_file(cfg, a->hyperfile, &options, diags);
     size_t len = 0;
@@ -270,11 +278,21 @@ int cli_config_build(const cli_config_args *a, hl_config *cfg)
     hl_diag_list *diags = hl_diag_list_new();
     if (diags == NULL) return cli_fail(CLI_FAILED, "out of memory");
     hl_config_init(cfg);
+    hl_policy policy;
+    char summary[512];
+    if (a->policy.given) {
+        hl_status status = cli_policy_build(&a->policy, &policy, diags, summary, sizeof summary);
+        if (status != HL_OK) {
+            cli_render_diags(diags, summary);
+            hl_diag_list_free(diags);
+            return status == HL_E_NOMEM ? cli_fail(CLI_FAILED, "out of memory") : CLI_INVALID;
+        }
+    }
     const char *name = NULL;
     bool ok = true, loaded = true;
     if (a->hyperfile != NULL) {
         name = strcmp(a->hyperfile, "-") == 0 ? "<stdin>" : a->hyperfile;
-        hl_status status = load_hyperfile(cfg, a, diags);
+        hl_status status = load_hyperfile(cfg, a, a->policy.given ? &policy : NULL, diags);
         if (status != HL_OK) {
             ok = loaded = false;
             if (hl_diag_error_count(diags) == 0)
@@ -286,7 +304,6 @@ int cli_config_build(const cli_config_args *a, hl_config *cfg)
         ok = apply_set(cfg, a->sets[i], diags) && ok;
 
     if (hl_diag_count(diags) > 0) {
-        char summary[512];
         if (!loaded)
             snprintf(summary, sizeof summary, "could not load `%s`", name);
         else

@@ -10,23 +10,28 @@ static int run_check(int argc, char **argv);
 const cli_command cli_cmd_check = {
     .name = "check",
     .summary = "Validate a hyperfile and report every problem in it",
-    .usage = "hyperlight check FILE [--profile NAME] [--format text|json]",
+    .usage = "hyperlight check FILE [--profile NAME] [--format text|json]\n"
+             "                        [--policy FILE] [--lock KEY]... [--max KEY=VALUE]...\n"
+             "                        [--min KEY=VALUE]... [--forbid-in-process]",
     .help =
         "Reads FILE (`-` for standard input) as a hyperfile (TOML 1.0.0) and reports every\n"
         "problem found: TOML syntax errors, unknown keys, wrong types, values out of range,\n"
-        "a total memory size over the limit, a wrong hyperfile_version, and an unknown\n"
-        "profile. Diagnostics go to standard error; with text they point at the line and\n"
-        "column of each problem (in colour when standard error is a terminal and NO_COLOR\n"
-        "is not set).\n"
+        "a total memory size over the limit, a wrong hyperfile_version, an unknown\n"
+        "profile, and what the host policy forbids. Diagnostics go to standard error; with\n"
+        "text they point at the line and column of each problem (in colour when standard\n"
+        "error is a terminal and NO_COLOR is not set).\n"
         "\n"
         "Options:\n"
-        "  --profile NAME        Also apply the [sandbox.NAME] profile, and check that it exists\n"
-        "  --format text|json    text (the default) or a JSON array of diagnostics, each\n"
-        "                        {severity, message, file, line, column, offset, length, help},\n"
-        "                        written to standard error (`[]` when there is none)\n"
-        "  -h, --help            Show this help\n"
+        "  --profile NAME       Also apply the [sandbox.NAME] profile, and check that it exists\n"
+        "  --format text|json   text (the default) or a JSON array of diagnostics, each\n"
+        "                       {severity, message, file, line, column, offset, length, help},\n"
+        "                       written to standard error (`[]` when there is none)\n"
+        CLI_POLICY_OPTIONS_HELP
+        "  -h, --help           Show this help\n"
         "\n"
         "In text format a valid file prints `FILE: ok` on standard output.\n"
+        "\n"
+        CLI_POLICY_FILE_HELP
         "\n"
         "Exit status: 0 the hyperfile is valid (warnings allowed); 2 it is not, or a usage\n"
         "error; 1 an internal failure (out of memory).\n",
@@ -56,12 +61,12 @@ static hl_status load(hl_config *cfg, const char *path, const hl_load_options *o
     return status;
 }
 
-static int run_check(int argc, char **argv)
+/* Parses the arguments; CLI_OK or the status of a usage error. */
+static int parse_args(int argc, char **argv, const char **path, const char **profile,
+                      const char **format_name, cli_policy_args *policy)
 {
     const cli_command *cmd = &cli_cmd_check;
-    const char *path = NULL, *profile = NULL, *format_name = "text";
     bool options_done = false;
-
     for (int i = 1; i < argc;) {
         const char *arg = argv[i];
         int got;
@@ -71,39 +76,44 @@ static int run_check(int argc, char **argv)
             continue;
         }
         if (!options_done && cli_is_option(arg)) {
-            if ((got = cli_option_value(cmd, argc, argv, &i, "--profile", &profile)) != 0) {
-                if (got < 0) return CLI_INVALID;
-                continue;
-            }
-            if ((got = cli_option_value(cmd, argc, argv, &i, "--format", &format_name)) != 0) {
+            if ((got = cli_option_value(cmd, argc, argv, &i, "--profile", profile)) != 0 ||
+                (got = cli_option_value(cmd, argc, argv, &i, "--format", format_name)) != 0 ||
+                (got = cli_policy_option(cmd, argc, argv, &i, policy)) != 0) {
                 if (got < 0) return CLI_INVALID;
                 continue;
             }
             return cli_usage_error(cmd, "unknown option '%s'", arg);
         }
-        if (path != NULL)
+        if (*path != NULL)
             return cli_usage_error(cmd, "unexpected argument '%s' (check takes one FILE)", arg);
-        path = arg;
+        *path = arg;
         i++;
     }
-    if (path == NULL) return cli_usage_error(cmd, "missing the hyperfile to check");
+    if (*path == NULL) return cli_usage_error(cmd, "missing the hyperfile to check");
+    return CLI_OK;
+}
 
-    check_format format;
-    if (strcmp(format_name, "text") == 0)
-        format = FORMAT_TEXT;
-    else if (strcmp(format_name, "json") == 0)
-        format = FORMAT_JSON;
-    else
-        return cli_usage_error(cmd, "unknown format '%s' (expected text or json)", format_name);
-    if (profile != NULL && profile[0] == '\0')
-        return cli_usage_error(cmd, "the profile name is empty");
+/* Renders the diagnostics in the format; CLI_FAILED when writing JSON fails, else rc. */
+static int render(const hl_diag_list *diags, bool json, const char *summary, int rc)
+{
+    if (json) return hl_diag_render_json(diags, stderr) != 0 ? CLI_FAILED : rc;
+    cli_render_diags(diags, summary);
+    return rc;
+}
 
-    hl_diag_list *diags = hl_diag_list_new();
-    if (diags == NULL) return cli_fail(CLI_FAILED, "out of memory");
-
+static int check(const char *path, const char *profile, bool json, const cli_policy_args *pargs,
+                 hl_diag_list *diags)
+{
+    hl_policy policy;
+    char summary[512];
+    if (pargs->given) {
+        hl_status status = cli_policy_build(pargs, &policy, diags, summary, sizeof summary);
+        if (status != HL_OK)
+            return render(diags, json, summary, status == HL_E_NOMEM ? CLI_FAILED : CLI_INVALID);
+    }
     hl_config cfg;
     hl_config_init(&cfg);
-    hl_load_options options = {.profile = profile, .policy = NULL};
+    hl_load_options options = {.profile = profile, .policy = pargs->given ? &policy : NULL};
     const char *name = path;
     hl_status status = load(&cfg, path, &options, diags, &name);
     if (status != HL_OK && hl_diag_error_count(diags) == 0)
@@ -111,20 +121,42 @@ static int run_check(int argc, char **argv)
                     hl_status_str(status));
 
     int rc = status == HL_OK ? CLI_OK : (status == HL_E_NOMEM ? CLI_FAILED : CLI_INVALID);
-    if (format == FORMAT_JSON) {
-        if (hl_diag_render_json(diags, stderr) != 0) rc = CLI_FAILED;
-    } else {
-        char summary[512];
-        snprintf(summary, sizeof summary, "could not load `%s`", name);
-        cli_render_diags(diags, summary);
-        if (rc == CLI_OK) {
-            size_t warnings = hl_diag_warning_count(diags);
-            printf("%s: ok", name);
-            if (profile != NULL) printf(" (profile %s)", profile);
-            if (warnings > 0) printf(", %zu warning%s", warnings, warnings == 1 ? "" : "s");
-            putchar('\n');
-        }
+    snprintf(summary, sizeof summary, "could not load `%s`", name);
+    rc = render(diags, json, summary, rc);
+    if (!json && rc == CLI_OK) {
+        size_t warnings = hl_diag_warning_count(diags);
+        printf("%s: ok", name);
+        if (profile != NULL) printf(" (profile %s)", profile);
+        if (warnings > 0) printf(", %zu warning%s", warnings, warnings == 1 ? "" : "s");
+        putchar('\n');
     }
+    return rc;
+}
+
+static int run_check(int argc, char **argv)
+{
+    const cli_command *cmd = &cli_cmd_check;
+    const char *path = NULL, *profile = NULL, *format_name = "text";
+    cli_policy_args pargs;
+    if (!cli_policy_args_init(&pargs, argc)) return cli_fail(CLI_FAILED, "out of memory");
+    int rc = parse_args(argc, argv, &path, &profile, &format_name, &pargs);
+    if (rc != CLI_OK) {
+        cli_policy_args_free(&pargs);
+        return rc;
+    }
+    check_format format = FORMAT_TEXT;
+    if (strcmp(format_name, "text") == 0)
+        format = FORMAT_TEXT;
+    else if (strcmp(format_name, "json") == 0)
+        format = FORMAT_JSON;
+    else
+        rc = cli_usage_error(cmd, "unknown format '%s' (expected text or json)", format_name);
+    if (rc == CLI_OK && profile != NULL && profile[0] == '\0')
+        rc = cli_usage_error(cmd, "the profile name is empty");
+    hl_diag_list *diags = rc == CLI_OK ? hl_diag_list_new() : NULL;
+    if (rc == CLI_OK && diags == NULL) rc = cli_fail(CLI_FAILED, "out of memory");
+    if (rc == CLI_OK) rc = check(path, profile, format == FORMAT_JSON, &pargs, diags);
     hl_diag_list_free(diags);
+    cli_policy_args_free(&pargs);
     return rc;
 }

@@ -12,6 +12,8 @@ const cli_command cli_cmd_config = {
     .name = "config",
     .summary = "Print the effective configuration (defaults, hyperfile, profile, --set)",
     .usage = "hyperlight config [--hyperfile FILE] [--profile NAME] [--set KEY=VALUE]...\n"
+             "                         [--policy FILE] [--lock KEY]... [--max KEY=VALUE]...\n"
+             "                         [--min KEY=VALUE]... [--forbid-in-process]\n"
              "                         [--format toml|json] [--show-origin]",
     .help =
         "Prints the configuration a sandbox would get: the defaults, overridden by the\n"
@@ -30,13 +32,16 @@ const cli_command cli_cmd_config = {
         "  --show-origin        Say where each value came from: in toml as a trailing comment\n"
         "                       (# default, # from FILE:LINE, # set by host), in json by making\n"
         "                       each value an object {value, origin, profile?, file?, line?}\n"
+        CLI_POLICY_OPTIONS_HELP
         "  -h, --help           Show this help\n"
         "\n"
-        "Problems with the hyperfile or a --set value are reported on standard error as\n"
-        "`hyperlight check` does, and nothing is printed on standard output.\n"
+        "Problems with the hyperfile, the host policy or a --set value are reported on\n"
+        "standard error as `hyperlight check` does, and nothing is printed on standard output.\n"
         "\n"
-        "Exit status: 0 success; 2 an invalid hyperfile or --set value, or a usage error;\n"
-        "1 standard output could not be written.\n",
+        CLI_POLICY_FILE_HELP
+        "\n"
+        "Exit status: 0 success; 2 an invalid hyperfile, host policy or --set value, or a usage\n"
+        "error; 1 standard output could not be written.\n",
     .run = run_config,
 };
 

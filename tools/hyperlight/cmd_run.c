@@ -15,6 +15,8 @@ const cli_command cli_cmd_run = {
     .name = "run",
     .summary = "Call a guest function in a sandbox and print its result",
     .usage = "hyperlight run [--hyperfile FILE] [--profile NAME] [--set KEY=VALUE]...\n"
+             "                      [--policy FILE] [--lock KEY]... [--max KEY=VALUE]...\n"
+             "                      [--min KEY=VALUE]... [--forbid-in-process]\n"
              "                      [--format text|json] GUEST FUNCTION [ARG...]\n"
              "       hyperlight run [OPTIONS] GUEST [--list] [--layout]",
     .help =
@@ -35,6 +37,7 @@ const cli_command cli_cmd_run = {
         "                       (json: an array of {\"name\", \"params\", \"returns\"})\n"
         "  --layout             Show the sandbox's memory layout: each region's offset and size\n"
         "                       in bytes, the total, and the stack and heap sizes in use\n"
+        CLI_POLICY_OPTIONS_HELP
         "  -h, --help           Show this help\n"
         "\n"
         "Options go before FUNCTION: every word after it is an ARG, so `-5` is a number.\n"
@@ -54,12 +57,15 @@ const cli_command cli_cmd_run = {
         "isolated from it (a mode for debugging): a warning on standard error says so.\n"
         "\n"
         "Errors go to standard error as `error: MESSAGE` with a note giving the status (and\n"
-        "the guest's error or abort code when there is one).\n"
+        "the guest's error or abort code when there is one). This command registers no host\n"
+        "functions: a guest that calls one fails with HostFunctionError (17) naming it.\n"
+        "\n"
+        CLI_POLICY_FILE_HELP
         "\n"
         "Exit status: 0 success; 1 the guest failed (error, abort, panic, fault, stack overflow,\n"
-        "time limit) or could not be loaded or run; 2 a usage error, an invalid hyperfile or\n"
-        "--set value, an unknown FUNCTION, the wrong number of ARGs or an ARG that does not\n"
-        "convert.\n",
+        "time limit) or could not be loaded or run; 2 a usage error, an invalid hyperfile, host\n"
+        "policy or --set value, an unknown FUNCTION, the wrong number of ARGs or an ARG that\n"
+        "does not convert.\n",
     .run = run_run,
 };
 

@@ -9,11 +9,28 @@
 #define HL_VERSION_STRING "0.0.0"
 #endif
 
+static int run_help(int argc, char **argv);
+
+/* `hyperlight help [COMMAND]`: a command like the others, so `help --help` and `help help` work. */
+static const cli_command cmd_help = {
+    .name = "help",
+    .summary = "Show the help of a command",
+    .usage = "hyperlight help [COMMAND]",
+    .help = "Prints the help of COMMAND on standard output, as `hyperlight COMMAND --help` does;\n"
+            "without COMMAND, the list of commands (as `hyperlight --help` does).\n"
+            "\n"
+            "Options:\n"
+            "  -h, --help   Show this help\n"
+            "\n"
+            "Exit status: 0 success; 2 an unknown COMMAND or a usage error.\n",
+    .run = run_help,
+};
+
 /* The commands, in the order `hyperlight --help` lists them. A new command is one file defining
  * a cli_command and one line here. */
 static const cli_command *const commands[] = {
-    &cli_cmd_run,  &cli_cmd_check,  &cli_cmd_config,
-    &cli_cmd_init, &cli_cmd_schema, &cli_cmd_reference,
+    &cli_cmd_run,    &cli_cmd_check,     &cli_cmd_config, &cli_cmd_init,
+    &cli_cmd_schema, &cli_cmd_reference, &cmd_help,
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
@@ -36,7 +53,6 @@ static void print_main_help(FILE *out)
             HL_VERSION_STRING);
     for (size_t i = 0; i < COMMAND_COUNT; i++)
         fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
-    fprintf(out, "  %-10s %s\n", "help", "Show the help of a command");
     fputs("\n"
           "Options:\n"
           "  -h, --help     Show this help (after a command: that command's help)\n"
@@ -70,7 +86,7 @@ static int unknown_command(const char *name)
     return cli_usage_error(NULL, "unknown command '%s'", name);
 }
 
-/* `hyperlight help [COMMAND]` */
+/* `hyperlight help [COMMAND]` (its own --help is handled by main, as for every command) */
 static int run_help(int argc, char **argv)
 {
     if (argc < 2) {
@@ -78,11 +94,9 @@ static int run_help(int argc, char **argv)
         return CLI_OK;
     }
     if (argc > 2)
-        return cli_usage_error(NULL, "'help' takes one command name, got %d arguments", argc - 1);
-    if (strcmp(argv[1], "help") == 0) {
-        printf("Show the help of a command\n\nUsage: hyperlight help [COMMAND]\n");
-        return CLI_OK;
-    }
+        return cli_usage_error(&cmd_help, "'help' takes one command name, got %d arguments",
+                               argc - 1);
+    if (cli_is_option(argv[1])) return cli_usage_error(&cmd_help, "unknown option '%s'", argv[1]);
     const cli_command *cmd = find_command(argv[1]);
     if (cmd == NULL) return unknown_command(argv[1]);
     cli_print_help(cmd, stdout);
@@ -123,7 +137,6 @@ int main(int argc, char **argv)
         print_version();
         return finish(CLI_OK);
     }
-    if (strcmp(first, "help") == 0) return finish(run_help(argc - 1, argv + 1));
     if (cli_is_option(first)) return cli_usage_error(NULL, "unknown option '%s'", first);
 
     const cli_command *cmd = find_command(first);
