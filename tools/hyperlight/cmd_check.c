@@ -103,7 +103,8 @@ static int run_check(int argc, char **argv)
 
     hl_config cfg;
     hl_config_init(&cfg);
-    hl_load_options options = {.profile = profile, .policy = NULL};
+    hl_load_options options = {
+        .struct_size = sizeof(hl_load_options), .profile = profile, .policy = NULL};
     const char *name = path;
     hl_status status = load(&cfg, path, &options, diags, &name);
     if (status != HL_OK && hl_diag_error_count(diags) == 0)
