@@ -223,10 +223,7 @@ typedef struct hl_load_options {
     const char *profile;      /* a [sandbox.NAME] profile to apply over the top level, or NULL */
     const hl_policy *policy;  /* the host's policy, or NULL */
 } hl_load_options;
-#define HL_LOAD_OPTIONS_INIT                                                                       \
-    {                                                                                              \
-        sizeof(hl_load_options), NULL, NULL                                                        \
-    }
+#define HL_LOAD_OPTIONS_INIT HL_STRUCT_INIT(hl_load_options)
 
 /* Applies a hyperfile over cfg (call hl_config_init() first, or set host defaults first: the
  * file overrides them; host code that sets values after loading overrides the file). Reads

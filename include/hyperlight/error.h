@@ -53,13 +53,7 @@ typedef struct hl_error {
     char message[HL_ERROR_MESSAGE_MAX]; /* NUL-terminated, one line, no trailing newline */
 } hl_error;
 
-#define HL_ERROR_INIT                                                                              \
-    {                                                                                              \
-        sizeof(hl_error), HL_OK, 0,                                                                \
-        {                                                                                          \
-            0                                                                                      \
-        }                                                                                          \
-    }
+#define HL_ERROR_INIT HL_STRUCT_INIT(hl_error)
 
 /* Sets err to HL_ERROR_INIT (no error, struct_size set). */
 static inline void hl_error_init(hl_error *err)

@@ -24,4 +24,19 @@
  * never initialised). */
 #define HL_STRUCT_SIZE_MAX 65536u
 
+/* The initialiser behind HL_ERROR_INIT, HL_LOAD_OPTIONS_INIT, ...: struct_size set, the rest
+ * zero. Designated in C, so that a member appended later draws no -Wmissing-field-initializers
+ * in code compiled against the newer header. */
+#ifdef __cplusplus
+#define HL_STRUCT_INIT(type)                                                                       \
+    {                                                                                              \
+        sizeof(type)                                                                               \
+    }
+#else
+#define HL_STRUCT_INIT(type)                                                                       \
+    {                                                                                              \
+        .struct_size = sizeof(type)                                                                \
+    }
+#endif
+
 #endif

@@ -196,10 +196,7 @@ typedef struct hl_sandbox_stats {
     uint64_t last_restore_pages; /* pages copied back by the last restore */
     uint64_t last_restore_ns;
 } hl_sandbox_stats;
-#define HL_SANDBOX_STATS_INIT                                                                      \
-    {                                                                                              \
-        sizeof(hl_sandbox_stats), 0, 0, 0                                                          \
-    }
+#define HL_SANDBOX_STATS_INIT HL_STRUCT_INIT(hl_sandbox_stats)
 /* Fills stats (all counters zero for NULL sb or a sandbox being destroyed); waits for a call in
  * progress. HL_E_INVALID_ARG (nothing written) for NULL stats or an unset struct_size. */
 HL_API hl_status hl_sandbox_get_stats(const hl_sandbox *sb, hl_sandbox_stats *stats);

@@ -64,10 +64,7 @@ typedef struct hl_toml_options {
                                 stop at the first; more makes it resynchronise at the next line */
 } hl_toml_options;
 
-#define HL_TOML_OPTIONS_INIT                                                                       \
-    {                                                                                              \
-        sizeof(hl_toml_options), HL_TOML_1_0, 0, 0, 0                                              \
-    }
+#define HL_TOML_OPTIONS_INIT HL_STRUCT_INIT(hl_toml_options)
 
 #define HL_TOML_DEFAULT_MAX_INPUT_SIZE ((size_t)256 << 20)
 #define HL_TOML_DEFAULT_MAX_DEPTH 256u
