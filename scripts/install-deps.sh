@@ -11,6 +11,7 @@
 #   clang libclang-rt-14-dev               libFuzzer and the sanitizer runtimes for clang
 #   libtomlplusplus-dev                    toml++, the benchmark's point of comparison
 #   musl-dev                               the guests' C library (headers, libc.a)
+#   abigail-tools                          abidw/abidiff: the ABI check against abi/libhyperlight.abi
 #   dpkg-dev                               dpkg-source, which unpacks Debian source packages for the
 #                                          Lua guest (scripts/fetch-guest-sources.sh)
 set -euo pipefail
@@ -28,6 +29,7 @@ packages=(
   libtomlplusplus-dev
   musl-dev
   dpkg-dev
+  abigail-tools
   # scripts/vm-test.sh: the QEMU-emulated VM in which the KVM tests run
   qemu-system-x86
   busybox-static
