@@ -169,7 +169,7 @@ static hl_config make_config(const bench *b, uint64_t heap)
 static hl_sandbox *open_sandbox(const char *guest, const hl_config *cfg, bool with_host_add)
 {
     hl_sandbox *sb = NULL;
-    hl_error e;
+    hl_error e = HL_ERROR_INIT;
     if (hl_sandbox_create(&sb, guest, cfg, &e) != HL_OK) die_hl(guest, &e);
     static const hl_type params[] = {HL_TYPE_I32, HL_TYPE_I32};
     if (with_host_add &&
@@ -182,7 +182,7 @@ static hl_sandbox *open_sandbox(const char *guest, const hl_config *cfg, bool wi
 static void call_or_die(hl_sandbox *sb, const char *fn, const hl_value *args, size_t nargs,
                         hl_value *result)
 {
-    hl_error e;
+    hl_error e = HL_ERROR_INIT;
     if (hl_sandbox_call(sb, fn, args, nargs, result, &e) != HL_OK) die_hl(fn, &e);
 }
 
@@ -230,7 +230,7 @@ static void bench_create(const bench *b, uint64_t heap, size_t warmup, size_t it
 /* Calls `nothing` inside one call context: no restore between calls. */
 static stats bench_no_restore(const bench *b, hl_sandbox *sb)
 {
-    hl_error e;
+    hl_error e = HL_ERROR_INIT;
     if (hl_sandbox_context_begin(sb, &e) != HL_OK) die_hl("hl_sandbox_context_begin", &e);
     stats s = time_calls(b, sb, "nothing", NULL, 0);
     if (hl_sandbox_context_end(sb, &e) != HL_OK) die_hl("hl_sandbox_context_end", &e);
@@ -251,7 +251,7 @@ static restore_result bench_restore(const bench *b, hl_sandbox *sb, uint64_t n)
         uint64_t t0 = now_ns();
         call_or_die(sb, "dirty_pages", &arg, 1, &result);
         uint64_t t1 = now_ns();
-        hl_sandbox_stats st;
+        hl_sandbox_stats st = HL_SANDBOX_STATS_INIT;
         hl_sandbox_get_stats(sb, &st);
         if (result.u.u64 != n) {
             fprintf(stderr, "bench_sandbox: dirty_pages(%llu) returned %llu\n",

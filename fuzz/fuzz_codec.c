@@ -32,7 +32,7 @@ static void round_trip_call(const char *name, const hl_value *args, size_t n)
 {
     uint64_t need = hl_codec_call_size(name, args, n), len = 0;
     uint8_t *buf = malloc(need);
-    hl_error err;
+    hl_error err = HL_ERROR_INIT;
     if (!buf || hl_codec_write_call(buf, need, name, args, n, "input_data_size", &len, &err) != HL_OK || len != need)
         abort();
     hl_buf store = {0};
@@ -55,7 +55,7 @@ static void round_trip_result(uint32_t status, const hl_value *v)
 {
     uint8_t *buf = malloc(64 + (is_blob(v) ? v->u.buf.len : 0));
     uint64_t size = 64 + (is_blob(v) ? v->u.buf.len : 0);
-    hl_error err;
+    hl_error err = HL_ERROR_INIT;
     if (!buf || hl_codec_write_result(buf, size, status, v, "output_data_size", &err) != HL_OK)
         abort();
     hl_buf store = {0};
@@ -71,7 +71,7 @@ static void round_trip_result(uint32_t status, const hl_value *v)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    hl_error err;
+    hl_error err = HL_ERROR_INIT;
     hl_buf store = {0};
     hl_value v[HL_MAX_PARAMS];
     uint32_t status = 0;

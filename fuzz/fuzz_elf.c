@@ -42,7 +42,7 @@ static void check_truncation(const uint8_t *data, size_t size, const hl_elf_info
         return;
     memcpy(cut, data, need);
     hl_elf_info again;
-    hl_error err;
+    hl_error err = HL_ERROR_INIT;
     if (hl_elf_parse(cut, need, &again, &err) != HL_OK || memcmp(&again, info, sizeof(again)) != 0)
         abort();
     if (hl_elf_parse(cut, need - 1, &again, &err) != HL_E_ELF)
@@ -66,7 +66,7 @@ static void check_plain_copy(const hl_elf_info *info, const uint8_t *data, const
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     hl_elf_info info;
-    hl_error err;
+    hl_error err = HL_ERROR_INIT;
     if (hl_elf_parse(data, size, &info, &err) != HL_OK) {
         if (err.status != HL_E_ELF || memchr(err.message, 0, sizeof(err.message)) == NULL)
             abort();

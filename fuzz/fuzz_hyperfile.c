@@ -19,7 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         hl_policy_lock(&policy, HL_CFG_MAX_EXECUTION_TIME);
     if (ctl & 4)
         hl_policy_cap(&policy, HL_CFG_INPUT_DATA_SIZE, 1024, 1024 * 1024);
-    hl_load_options opt = {(ctl & 8) ? "dev" : NULL, (ctl & 7) ? &policy : NULL};
+    hl_load_options opt = {sizeof(hl_load_options), (ctl & 8) ? "dev" : NULL,
+                           (ctl & 7) ? &policy : NULL};
 
     hl_config cfg, before;
     hl_config_init(&cfg);

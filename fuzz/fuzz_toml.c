@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    hl_toml_options opt = {0};
+    hl_toml_options opt = HL_TOML_OPTIONS_INIT;
     opt.version = (data[0] & 1) ? HL_TOML_1_1 : HL_TOML_1_0;
     opt.max_errors = (data[0] & 2) ? 8 : 1;
     opt.max_depth = 64;

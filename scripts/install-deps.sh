@@ -12,6 +12,7 @@
 #   clang libclang-rt-14-dev               libFuzzer and the sanitizer runtimes for clang
 #   libtomlplusplus-dev                    toml++, the benchmark's point of comparison
 #   musl-dev                               the guests' C library (headers, libc.a)
+#   abigail-tools                          abidw/abidiff: the ABI check against abi/libhyperlight.abi
 #   dpkg-dev                               dpkg-source, which unpacks Debian source packages for the
 #                                          Lua guest (scripts/fetch-guest-sources.sh)
 set -euo pipefail
@@ -32,6 +33,8 @@ packages=(
   # tests/install: `man -l --warnings` renders the installed man pages
   man-db
   groff-base
+  # tests/abi: abidiff against the ABI baseline
+  abigail-tools
   # scripts/vm-test.sh: the QEMU-emulated VM in which the KVM tests run
   qemu-system-x86
   busybox-static

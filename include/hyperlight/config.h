@@ -9,6 +9,8 @@
 #include "hyperlight/diag.h"
 #include "hyperlight/error.h"
 
+#include "hyperlight/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -66,27 +68,50 @@ typedef enum hl_origin {
 /* Hyperfiles larger than this are refused with an error (a real one is a few KiB). */
 #define HL_HYPERFILE_MAX_SIZE ((size_t)1 << 20)
 
-/* A sandbox configuration. Plain data: copy it with `=`. Read the values directly
- * (cfg.input_data_size, in bytes; durations in milliseconds; execution_mode as an
- * hl_execution_mode); change them with the setters so that checks and origins stay right. */
+/* Room for settings in hl_config's and hl_policy's per-field arrays (and hl_policy.locked's
+ * bits): fixed, so that a new row in the table does not move any member. */
+#define HL_CONFIG_MAX_FIELDS 64
+
+/* A sandbox configuration. Plain data: initialise it with hl_config_init(), then copy it with
+ * `=`. Read the values directly (cfg.input_data_size, in bytes; durations in milliseconds;
+ * execution_mode as an hl_execution_mode); change them with the setters so that checks and
+ * origins stay right.
+ *
+ * ABI: the values come last, one uint64_t per row of HL_CONFIG_FIELDS in table order, and rows
+ * are only ever appended, so a newer library's hl_config only grows at its end. struct_size
+ * (set by hl_config_init from the caller's sizeof) tells the library which values the caller's
+ * struct holds: a value past struct_size is read as its default and never written, and a setter
+ * or hyperfile key for it fails (see docs/abi.md). */
 typedef struct hl_config {
+    size_t struct_size;                         /* sizeof(hl_config) as the caller compiled it */
+    uint8_t origin[HL_CONFIG_MAX_FIELDS];       /* hl_origin of each value */
+    uint32_t origin_line[HL_CONFIG_MAX_FIELDS]; /* line in the hyperfile, 0 if not from a file */
+    char source_name[256];                      /* the hyperfile's display name, "" if none */
+    char profile[64];                           /* the profile loaded, "" if none */
 #define HL_X_(ID, key, type, flags, def, min, max, doc, why) uint64_t key;
     HL_CONFIG_FIELDS(HL_X_)
 #undef HL_X_
-    uint8_t origin[HL_CFG_FIELD_COUNT];       /* hl_origin of each value */
-    uint32_t origin_line[HL_CFG_FIELD_COUNT]; /* line in the hyperfile, 0 if not from a file */
-    char source_name[256];                    /* the hyperfile's display name, "" if none */
-    char profile[64];                         /* the profile loaded, "" if none */
 } hl_config;
 
 /* The table: hl_config_field_count() rows; info(f) for f < HL_CFG_FIELD_COUNT. */
-size_t hl_config_field_count(void);
-const hl_field_info *hl_config_field_info(hl_config_field f);
+HL_API size_t hl_config_field_count(void);
+HL_API const hl_field_info *hl_config_field_info(hl_config_field f);
 /* The field of a hyperfile key, or NULL. */
-const hl_field_info *hl_config_field_find(const char *key);
+HL_API const hl_field_info *hl_config_field_find(const char *key);
 
-/* Sets every field to its default (origin DEFAULT). */
-void hl_config_init(hl_config *cfg);
+/* Sets struct_size to `struct_size` and every field the struct holds to its default (origin
+ * DEFAULT). Call it through hl_config_init(), which passes the caller's sizeof(hl_config).
+ * HL_E_INVALID_ARG (nothing written) for NULL, or a size under the first field's end or over
+ * HL_STRUCT_SIZE_MAX. */
+HL_API hl_status hl_config_init_sized(hl_config *cfg, size_t struct_size);
+/* Sets every field to its default (origin DEFAULT) and struct_size to sizeof(hl_config). Every
+ * hl_config must be initialised with it (or be a copy of one that was) before any other use:
+ * the functions below refuse a struct_size that was never set (HL_E_INVALID_ARG, or the failure
+ * value of functions without a status). */
+static inline void hl_config_init(hl_config *cfg)
+{
+    (void)hl_config_init_sized(cfg, sizeof *cfg);
+}
 
 /* What a setter did with the value. */
 typedef enum hl_set_result {
@@ -102,16 +127,16 @@ typedef enum hl_set_result {
  * a value over max is HL_SET_TOO_LARGE (nothing stored); a zero duration stores the default
  * (HL_SET_DEFAULTED); a zero for a ZERO_IS_AUTO field stores 0, "auto" (HL_SET_OK); a value
  * under min stores min (HL_SET_RAISED). The getter returns 0 for a bad field. */
-hl_set_result hl_config_set(hl_config *cfg, hl_config_field f, uint64_t value);
-uint64_t hl_config_get(const hl_config *cfg, hl_config_field f);
+HL_API hl_set_result hl_config_set(hl_config *cfg, hl_config_field f, uint64_t value);
+HL_API uint64_t hl_config_get(const hl_config *cfg, hl_config_field f);
 
 /* One named setter and getter per field, e.g.
  *     hl_set_result hl_config_set_input_data_size(hl_config *cfg, uint64_t bytes);
  *     uint64_t      hl_config_get_input_data_size(const hl_config *cfg);
  * Durations take milliseconds; execution_mode takes an hl_execution_mode. */
-#define HL_X_(ID, key, type, flags, def, min, max, doc, why)                                      \
-    hl_set_result hl_config_set_##key(hl_config *cfg, uint64_t value);                             \
-    uint64_t hl_config_get_##key(const hl_config *cfg);
+#define HL_X_(ID, key, type, flags, def, min, max, doc, why)                                       \
+    HL_API hl_set_result hl_config_set_##key(hl_config *cfg, uint64_t value);                      \
+    HL_API uint64_t hl_config_get_##key(const hl_config *cfg);
 HL_CONFIG_FIELDS(HL_X_)
 #undef HL_X_
 
@@ -130,57 +155,75 @@ HL_CONFIG_FIELDS(HL_X_)
  * Durations: a number then ns, us (or µs), ms or s; a bare number is milliseconds: "100ms",
  * "2s", "1.5s", "2000us", "250". The resolution is 1 ms: "1500us" is an error whose help
  * suggests the nearest whole ms ("2ms"). Modes: exactly "RunInHypervisor" or "RunInProcess". */
-hl_status hl_config_set_text(hl_config *cfg, const char *key, const char *text, hl_origin origin,
-                             hl_error *err);
+HL_API hl_status hl_config_set_text(hl_config *cfg, const char *key, const char *text,
+                                    hl_origin origin, hl_error *err);
 
 /* Formats a field's value as text that hl_config_set_text() reads back: sizes as integers of
  * bytes ("16384"), durations as "100ms", the mode as "RunInProcess" (no quotes). Returns the
  * length snprintf would have written, or -1 (buf set to "") for a bad field or NULL cfg. */
-int hl_config_format_value(const hl_config *cfg, hl_config_field f, char *buf, size_t size);
+HL_API int hl_config_format_value(const hl_config *cfg, hl_config_field f, char *buf, size_t size);
 
 /* Guest memory the config asks for: the sum of every size field, each rounded up to a 4 KiB
  * page, a 0 stack or heap override counted at HL_DEFAULT_GUEST_STACK_SIZE / _HEAP_SIZE
  * (saturating, never wrapping). Hyperfile loading rejects a total over
  * HL_CONFIG_MAX_TOTAL_MEMORY; setters do not check it (compare the result yourself). */
-uint64_t hl_config_total_memory(const hl_config *cfg);
+HL_API uint64_t hl_config_total_memory(const hl_config *cfg);
 
 /* True when both configs hold the same values (origins are not compared). When they differ and
  * first_diff is not NULL, it receives the first differing field. */
-bool hl_config_equal(const hl_config *a, const hl_config *b, hl_config_field *first_diff);
+HL_API bool hl_config_equal(const hl_config *a, const hl_config *b, hl_config_field *first_diff);
 
-const char *hl_origin_name(hl_origin origin);       /* "default", "hyperfile", "profile", "host" */
+HL_API const char *hl_origin_name(hl_origin origin); /* "default", "hyperfile", "profile", "host" */
 /* A short constant name for a status ("out of memory", ...) is hl_status_str() in error.h. */
-const char *hl_execution_mode_name(hl_execution_mode mode); /* "RunInHypervisor", ... */
+HL_API const char *hl_execution_mode_name(hl_execution_mode mode); /* "RunInHypervisor", ... */
 
 /* ---- Host policy (HIP story 3: an end user's hyperfile cannot weaken the host's choices) ---- */
 
+/* A host policy. Initialise it with hl_policy_init() and change it with the functions below.
+ * ABI: new members are appended; struct_size is the caller's sizeof (docs/abi.md). */
 typedef struct hl_policy {
-    uint64_t locked;                       /* bit f set: a hyperfile may not set field f */
-    uint64_t cap_min[HL_CFG_FIELD_COUNT];  /* narrowed ranges (init: the table's) */
-    uint64_t cap_max[HL_CFG_FIELD_COUNT];
-    bool forbid_in_process;                /* RunInProcess from a hyperfile is an error */
+    size_t struct_size;                     /* sizeof(hl_policy) as the caller compiled it */
+    uint64_t locked;                        /* bit f set: a hyperfile may not set field f */
+    bool forbid_in_process;                 /* RunInProcess from a hyperfile is an error */
+    uint64_t cap_min[HL_CONFIG_MAX_FIELDS]; /* narrowed ranges (init: the table's) */
+    uint64_t cap_max[HL_CONFIG_MAX_FIELDS];
 } hl_policy;
 
+/* Nothing locked, the table's ranges, RunInProcess allowed; struct_size set to `struct_size`.
+ * Call it through hl_policy_init(). HL_E_INVALID_ARG (nothing written) for NULL or a size under
+ * this release's sizeof(hl_policy) or over HL_STRUCT_SIZE_MAX. */
+HL_API hl_status hl_policy_init_sized(hl_policy *policy, size_t struct_size);
 /* Nothing locked, the table's ranges, RunInProcess allowed. A policy binds hyperfiles only:
- * host code (setters, hl_config_set_text) is never checked against it. */
-void hl_policy_init(hl_policy *policy);
+ * host code (setters, hl_config_set_text) is never checked against it. The functions below and
+ * the loader refuse a policy whose struct_size was never set (HL_E_INVALID_ARG). */
+static inline void hl_policy_init(hl_policy *policy)
+{
+    (void)hl_policy_init_sized(policy, sizeof *policy);
+}
 /* A hyperfile that sets f (top level or any profile) gets an error at the key: "`f` is locked
  * by the host". HL_E_INVALID_ARG for a bad field. */
-hl_status hl_policy_lock(hl_policy *policy, hl_config_field f);
+HL_API hl_status hl_policy_lock(hl_policy *policy, hl_config_field f);
 /* Narrows f's allowed range for hyperfiles: a value outside gets a range error stating the
  * host's range ("allowed by the host: 1 KiB to 1 MiB"). For a ZERO_IS_AUTO field a capped range
  * also refuses 0 ("from the guest binary" could be anything). min..max must lie inside the
  * table's range: else HL_E_RANGE (nothing changed); HL_E_INVALID_ARG for a bad field. */
-hl_status hl_policy_cap(hl_policy *policy, hl_config_field f, uint64_t min, uint64_t max);
-/* `execution_mode = "RunInProcess"` in a hyperfile becomes an error at the value. */
-void hl_policy_forbid_in_process(hl_policy *policy);
+HL_API hl_status hl_policy_cap(hl_policy *policy, hl_config_field f, uint64_t min, uint64_t max);
+/* `execution_mode = "RunInProcess"` in a hyperfile becomes an error at the value.
+ * HL_E_INVALID_ARG for NULL or an uninitialised policy. */
+HL_API hl_status hl_policy_forbid_in_process(hl_policy *policy);
 
 /* ---- Hyperfiles ---- */
 
+/* Options of the loaders. Start from HL_LOAD_OPTIONS_INIT (it sets struct_size; new members
+ * are appended and their zero means "as before"); or pass NULL for no profile and no policy:
+ *     hl_load_options opt = HL_LOAD_OPTIONS_INIT;
+ *     opt.profile = "ci"; */
 typedef struct hl_load_options {
+    size_t struct_size;       /* sizeof(hl_load_options) as the caller compiled it */
     const char *profile;      /* a [sandbox.NAME] profile to apply over the top level, or NULL */
     const hl_policy *policy;  /* the host's policy, or NULL */
 } hl_load_options;
+#define HL_LOAD_OPTIONS_INIT HL_STRUCT_INIT(hl_load_options)
 
 /* Applies a hyperfile over cfg (call hl_config_init() first, or set host defaults first: the
  * file overrides them; host code that sets values after loading overrides the file). Reads
@@ -198,16 +241,20 @@ typedef struct hl_load_options {
  *
  * On success: values from the top level get origin HL_ORIGIN_FILE, those from the selected
  * profile HL_ORIGIN_PROFILE, with origin_line the key's line; source_name and profile are set.
+ * A key for a value past cfg's struct_size (a program built against an older header) is an error
+ * at the key. HL_E_INVALID_ARG (a diagnostic says why) for an uninitialised cfg, options or
+ * policy, or options from a newer header that set members this library does not know.
  * On any error cfg is left unchanged and HL_E_CONFIG (or HL_E_IO, HL_E_NOMEM) is returned;
  * diags (may be NULL) receives the diagnostics and a copy of the source, so it can render them
  * later. Warnings do not fail. */
-hl_status hl_config_load_file(hl_config *cfg, const char *path, const hl_load_options *options,
-                              hl_diag_list *diags);
+HL_API hl_status hl_config_load_file(hl_config *cfg, const char *path,
+                                     const hl_load_options *options, hl_diag_list *diags);
 /* The same from memory; `name` is shown in diagnostics (e.g. "hyperfile.toml"; NULL:
  * "<string>"). I/O errors from hl_config_load_file() are diagnostics without a position:
  * "could not read `PATH`: <strerror>". */
-hl_status hl_config_load_string(hl_config *cfg, const char *text, size_t len, const char *name,
-                                const hl_load_options *options, hl_diag_list *diags);
+HL_API hl_status hl_config_load_string(hl_config *cfg, const char *text, size_t len,
+                                       const char *name, const hl_load_options *options,
+                                       hl_diag_list *diags);
 
 #ifdef __cplusplus
 }

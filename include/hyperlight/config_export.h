@@ -7,6 +7,8 @@
 
 #include "hyperlight/config.h"
 
+#include "hyperlight/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -19,7 +21,7 @@ extern "C" {
  * comment giving its meaning, type, default, allowed range and the reason for the bounds, set to
  * its default value (so that loading the template yields exactly hl_config_init()'s values), and
  * a commented-out example `[sandbox.NAME]` profile. `hyperlight init` prints this. */
-int hl_config_write_template(FILE *out);
+HL_API int hl_config_write_template(FILE *out);
 
 /* A JSON Schema (draft 2020-12) of the hyperfile as a JSON document (what TOML editors such as
  * Taplo and Even Better TOML read): `hyperfile_version` (const 1), every key (sizes: an integer
@@ -27,12 +29,12 @@ int hl_config_write_template(FILE *out);
  * unit; execution_mode: an enum), and `sandbox`, an object of profiles that take the same keys.
  * additionalProperties is false everywhere. Ranges of strings with units are checked by the
  * loader, not by the schema. `hyperlight schema` prints this. */
-int hl_config_write_schema(FILE *out);
+HL_API int hl_config_write_schema(FILE *out);
 
 /* A Markdown reference of every key: a summary table, then one section per key with its type,
  * unit, default, range, the reason for the bounds and its doc line. docs/hyperfile.md holds a
  * copy between its GENERATED KEYS markers, checked by a test. */
-int hl_config_write_reference(FILE *out);
+HL_API int hl_config_write_reference(FILE *out);
 
 /* The effective configuration as one JSON object keyed by the hyperfile keys in table order:
  * sizes as integer bytes, durations as integer milliseconds, execution_mode as its string:
@@ -43,13 +45,13 @@ int hl_config_write_reference(FILE *out);
  *     {"value": 4096, "origin": "profile", "profile": "ci", "file": "h.toml", "line": 12}
  *     {"value": 4096, "origin": "host"}
  * ("file" and "line" appear only when known). Ends with a newline. */
-int hl_config_write_json(const hl_config *cfg, FILE *out, bool with_origin);
+HL_API int hl_config_write_json(const hl_config *cfg, FILE *out, bool with_origin);
 
 /* The effective configuration as a hyperfile: `hyperfile_version = 1` then one `key = value`
  * line per field (sizes as integer bytes, durations as "NNNms", the mode as its string), so that
  * loading the output gives the same values. With with_origin each line ends with a comment:
  * `# default`, `# from h.toml:4`, `# from h.toml:12 [sandbox.ci]` or `# set by host`. */
-int hl_config_write_toml(const hl_config *cfg, FILE *out, bool with_origin);
+HL_API int hl_config_write_toml(const hl_config *cfg, FILE *out, bool with_origin);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "hyperlight/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -34,31 +36,32 @@ typedef struct hl_diag {
  * rendered after the file is gone. Owns all of its strings. */
 typedef struct hl_diag_list hl_diag_list;
 
-hl_diag_list *hl_diag_list_new(void);
-void hl_diag_list_free(hl_diag_list *list);
+HL_API hl_diag_list *hl_diag_list_new(void);
+HL_API void hl_diag_list_free(hl_diag_list *list);
 /* Forget every diagnostic and the source. */
-void hl_diag_list_clear(hl_diag_list *list);
+HL_API void hl_diag_list_clear(hl_diag_list *list);
 
 /* Keeps a copy of the source text that later diagnostics of file `name` point into. */
-int hl_diag_list_set_source(hl_diag_list *list, const char *name, const char *text, size_t len);
+HL_API int hl_diag_list_set_source(hl_diag_list *list, const char *name, const char *text,
+                                   size_t len);
 
 /* Appends a diagnostic (strings are copied). Returns 0, or -1 when memory runs out. */
-int hl_diag_add(hl_diag_list *list, hl_severity sev, const char *file, uint32_t line,
-                uint32_t column, size_t offset, size_t length, const char *help,
-                const char *fmt, ...) __attribute__((format(printf, 9, 10)));
+HL_API int hl_diag_add(hl_diag_list *list, hl_severity sev, const char *file, uint32_t line,
+                       uint32_t column, size_t offset, size_t length, const char *help,
+                       const char *fmt, ...) __attribute__((format(printf, 9, 10)));
 
-size_t hl_diag_count(const hl_diag_list *list);
-size_t hl_diag_error_count(const hl_diag_list *list);
-size_t hl_diag_warning_count(const hl_diag_list *list);
-const hl_diag *hl_diag_at(const hl_diag_list *list, size_t i);
+HL_API size_t hl_diag_count(const hl_diag_list *list);
+HL_API size_t hl_diag_error_count(const hl_diag_list *list);
+HL_API size_t hl_diag_warning_count(const hl_diag_list *list);
+HL_API const hl_diag *hl_diag_at(const hl_diag_list *list, size_t i);
 
 /* Orders the diagnostics from index `from` on by position (line, then column), keeping the
  * order of those at the same place; those without a position go last. Returns 0, or -1 when
  * memory runs out (the order is then unchanged). */
-int hl_diag_list_sort(hl_diag_list *list, size_t from);
+HL_API int hl_diag_list_sort(hl_diag_list *list, size_t from);
 
 /* "error", "warning" or "note". */
-const char *hl_diag_severity_name(hl_severity sev);
+HL_API const char *hl_diag_severity_name(hl_severity sev);
 
 /* Renders every diagnostic in the shape of Cargo/rustc:
  *     error: invalid duration "100xs" for `max_execution_time`
@@ -75,12 +78,12 @@ const char *hl_diag_severity_name(hl_severity sev);
  * without a source line shows it as `  = help: ...` instead. Every diagnostic is followed by a
  * blank line. color adds ANSI colours (callers pass isatty()). Returns 0 or -1 on a write
  * error. */
-int hl_diag_render_text(const hl_diag_list *list, FILE *out, bool color);
+HL_API int hl_diag_render_text(const hl_diag_list *list, FILE *out, bool color);
 
 /* Renders the list as a JSON array of {severity, message, file, line, column, offset, length,
  * help}, one object per line; file and help are null when absent; "[]" when empty. Ends with a
  * newline. Returns 0 or -1 on a write error. */
-int hl_diag_render_json(const hl_diag_list *list, FILE *out);
+HL_API int hl_diag_render_json(const hl_diag_list *list, FILE *out);
 
 #ifdef __cplusplus
 }

@@ -2,6 +2,10 @@
 #ifndef HYPERLIGHT_ERROR_H
 #define HYPERLIGHT_ERROR_H
 
+#include <stddef.h>
+
+#include "hyperlight/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -36,18 +40,33 @@ typedef enum hl_status {
 
 #define HL_ERROR_MESSAGE_MAX 512
 
+/* Filled by every fallible function. Initialise it with HL_ERROR_INIT or hl_error_init() (which
+ * set struct_size to the caller's sizeof: new members are appended, and the library fills only
+ * what the caller's struct holds). A function given an hl_error whose struct_size was never set
+ * fails with HL_E_INVALID_ARG and says so in message (status, guest_code and message are written,
+ * nothing after them). The same hl_error may be reused for any number of calls. */
 typedef struct hl_error {
+    size_t struct_size; /* sizeof(hl_error) as the caller compiled it */
     hl_status status;
     unsigned guest_code; /* HL_E_GUEST_ERROR: Hyperlight's error code; HL_E_GUEST_ABORT: the abort
                             code; HL_E_GUEST_FAULT: the exception vector or signal; else 0 */
     char message[HL_ERROR_MESSAGE_MAX]; /* NUL-terminated, one line, no trailing newline */
 } hl_error;
 
+#define HL_ERROR_INIT HL_STRUCT_INIT(hl_error)
+
+/* Sets err to HL_ERROR_INIT (no error, struct_size set). */
+static inline void hl_error_init(hl_error *err)
+{
+    hl_error init = HL_ERROR_INIT;
+    *err = init;
+}
+
 /* A short constant name for a status: "invalid argument", "out of memory", ... */
-const char *hl_status_str(hl_status status);
+HL_API const char *hl_status_str(hl_status status);
 
 /* Hyperlight's name of a guest error code: "GuestFunctionNotFound", ... ("Unknown" otherwise). */
-const char *hl_guest_error_name(unsigned code);
+HL_API const char *hl_guest_error_name(unsigned code);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,8 @@
 #include "hyperlight/config.h"
 #include "hyperlight/error.h"
 
+#include "hyperlight/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -41,12 +43,12 @@ static inline hl_value hl_f32(float v) { hl_value x = {HL_TYPE_F32, {.f32 = v}};
 static inline hl_value hl_f64(double v) { hl_value x = {HL_TYPE_F64, {.f64 = v}}; return x; }
 static inline hl_value hl_bool(bool v) { hl_value x = {HL_TYPE_BOOL, {.b = v}}; return x; }
 /* s must stay valid while the value is used; len is strlen(s). */
-hl_value hl_string(const char *s);
-hl_value hl_bytes(const void *p, size_t len);
+HL_API hl_value hl_string(const char *s);
+HL_API hl_value hl_bytes(const void *p, size_t len);
 
 /* "i32", "string", ... and the reverse (HL_TYPE_COUNT when unknown). */
-const char *hl_type_name(hl_type type);
-hl_type hl_type_from_name(const char *name);
+HL_API const char *hl_type_name(hl_type type);
+HL_API hl_type hl_type_from_name(const char *name);
 
 /* A guest function's signature, as the guest registered it. */
 typedef struct hl_function_info {
@@ -72,9 +74,10 @@ typedef int (*hl_host_fn)(hl_host_call *call, const hl_value *args, size_t nargs
 
 /* Fails the host call with a message the guest reads from the host exception region (truncated
  * to host_exception_size). Returns -1, for `return hl_host_call_fail(call, "...")`. */
-int hl_host_call_fail(hl_host_call *call, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+HL_API int hl_host_call_fail(hl_host_call *call, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Memory that lives until the host call's result has been copied to the guest. NULL if out. */
-void *hl_host_call_alloc(hl_host_call *call, size_t size);
+HL_API void *hl_host_call_alloc(hl_host_call *call, size_t size);
 
 /* Where the guest's printf output goes. The library prints nothing by itself: without a print
  * function the guest's output is dropped. */
@@ -134,27 +137,29 @@ typedef struct hl_layout {
     uint64_t stack_size, heap_size; /* as used: config override, else the guest's note, else default */
 } hl_layout;
 
-const char *hl_region_name(hl_region_id id);
+HL_API const char *hl_region_name(hl_region_id id);
 
 /* Creates a sandbox from a guest binary (a static x86-64 PIE ELF) and a config (copied). Loads
  * and lays out the guest; nothing runs yet. With RunInHypervisor this fails with a clear message
  * when /dev/kvm cannot be used. */
-hl_status hl_sandbox_create(hl_sandbox **out, const char *guest_path, const hl_config *cfg, hl_error *err);
-hl_status hl_sandbox_create_from_image(hl_sandbox **out, const void *elf, size_t len, const hl_config *cfg,
-                                       hl_error *err);
+HL_API hl_status hl_sandbox_create(hl_sandbox **out, const char *guest_path, const hl_config *cfg,
+                                   hl_error *err);
+HL_API hl_status hl_sandbox_create_from_image(hl_sandbox **out, const void *elf, size_t len,
+                                              const hl_config *cfg, hl_error *err);
 
 /* Registers a host function the guest can call (before hl_sandbox_initialize; HL_E_STATE after,
  * or from a callback). The table of host functions must fit in function_definition_size. */
-hl_status hl_sandbox_register(hl_sandbox *sb, const char *name, hl_type ret, const hl_type *params,
-                              size_t nparams, hl_host_fn fn, void *user, hl_error *err);
+HL_API hl_status hl_sandbox_register(hl_sandbox *sb, const char *name, hl_type ret,
+                                     const hl_type *params, size_t nparams, hl_host_fn fn,
+                                     void *user, hl_error *err);
 
 /* Sets (fn NULL: removes) the print function. Any time, from any thread: it waits for a call in
  * progress, so a print function is never replaced while the guest prints. */
-void hl_sandbox_set_print(hl_sandbox *sb, hl_print_fn fn, void *user);
+HL_API void hl_sandbox_set_print(hl_sandbox *sb, hl_print_fn fn, void *user);
 
 /* Runs the guest's initialisation (hyperlight_main), bounded by max_initialization_time, reads
  * the guest's functions and takes the snapshot every call starts from. */
-hl_status hl_sandbox_initialize(hl_sandbox *sb, hl_error *err);
+HL_API hl_status hl_sandbox_initialize(hl_sandbox *sb, hl_error *err);
 
 /* Calls a guest function. On success *result holds the value (STRING/BYTES data valid until the
  * calling thread's next call on sb, or sb's destroy: each calling thread has its own). A call
@@ -162,34 +167,39 @@ hl_status hl_sandbox_initialize(hl_sandbox *sb, hl_error *err);
  * one that cannot be stopped within max_wait_for_cancellation makes the sandbox unusable
  * (HL_E_POISONED). After each call memory returns to the snapshot, unless a call context is open.
  * Waits for another thread's call on sb to end first (see Threads above). */
-hl_status hl_sandbox_call(hl_sandbox *sb, const char *function, const hl_value *args, size_t nargs,
-                          hl_value *result, hl_error *err);
+HL_API hl_status hl_sandbox_call(hl_sandbox *sb, const char *function, const hl_value *args,
+                                 size_t nargs, hl_value *result, hl_error *err);
 
 /* Between begin and end, calls keep the state they leave (no restore); end restores. The context
  * belongs to the sandbox, not to a thread: calls other threads make meanwhile keep state too. */
-hl_status hl_sandbox_context_begin(hl_sandbox *sb, hl_error *err);
-hl_status hl_sandbox_context_end(hl_sandbox *sb, hl_error *err);
+HL_API hl_status hl_sandbox_context_begin(hl_sandbox *sb, hl_error *err);
+HL_API hl_status hl_sandbox_context_end(hl_sandbox *sb, hl_error *err);
 
 /* The guest's functions (after initialisation). */
-size_t hl_sandbox_function_count(const hl_sandbox *sb);
-const hl_function_info *hl_sandbox_function(const hl_sandbox *sb, size_t i);
-const hl_function_info *hl_sandbox_find_function(const hl_sandbox *sb, const char *name);
+HL_API size_t hl_sandbox_function_count(const hl_sandbox *sb);
+HL_API const hl_function_info *hl_sandbox_function(const hl_sandbox *sb, size_t i);
+HL_API const hl_function_info *hl_sandbox_find_function(const hl_sandbox *sb, const char *name);
 
-const hl_layout *hl_sandbox_layout(const hl_sandbox *sb);
-const hl_config *hl_sandbox_config(const hl_sandbox *sb);
+HL_API const hl_layout *hl_sandbox_layout(const hl_sandbox *sb);
+HL_API const hl_config *hl_sandbox_config(const hl_sandbox *sb);
 /* The execution mode; RunInProcess means the guest is NOT isolated from the host process. */
-hl_execution_mode hl_sandbox_mode(const hl_sandbox *sb);
+HL_API hl_execution_mode hl_sandbox_mode(const hl_sandbox *sb);
 /* false once a call could not be cancelled in time; such a sandbox only accepts destroy. Waits
  * for a call in progress (from a callback, answers at once). */
-bool hl_sandbox_usable(const hl_sandbox *sb);
+HL_API bool hl_sandbox_usable(const hl_sandbox *sb);
 
-/* Counters (all zero for NULL or a sandbox being destroyed); waits for a call in progress. */
+/* Counters. Start from HL_SANDBOX_STATS_INIT (it sets struct_size: new counters are appended
+ * and only those the caller's struct holds are written). */
 typedef struct hl_sandbox_stats {
+    size_t struct_size; /* sizeof(hl_sandbox_stats) as the caller compiled it */
     uint64_t calls;
     uint64_t last_restore_pages; /* pages copied back by the last restore */
     uint64_t last_restore_ns;
 } hl_sandbox_stats;
-void hl_sandbox_get_stats(const hl_sandbox *sb, hl_sandbox_stats *stats);
+#define HL_SANDBOX_STATS_INIT HL_STRUCT_INIT(hl_sandbox_stats)
+/* Fills stats (all counters zero for NULL sb or a sandbox being destroyed); waits for a call in
+ * progress. HL_E_INVALID_ARG (nothing written) for NULL stats or an unset struct_size. */
+HL_API hl_status hl_sandbox_get_stats(const hl_sandbox *sb, hl_sandbox_stats *stats);
 
 /* Destroys the sandbox (NULL allowed). A call running on another thread is waited for; callers
  * still waiting for their turn get HL_E_STATE. It must be the last use of sb: no thread may
@@ -199,7 +209,7 @@ void hl_sandbox_get_stats(const hl_sandbox *sb, hl_sandbox_stats *stats);
  * its thread once the stuck host function returns; from the moment destroy returns, none of its
  * host functions or its print function is called again (the stuck one aside, which only
  * finishes), so their user data may be freed right after destroy. */
-void hl_sandbox_destroy(hl_sandbox *sb);
+HL_API void hl_sandbox_destroy(hl_sandbox *sb);
 
 #ifdef __cplusplus
 }

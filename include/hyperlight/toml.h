@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hyperlight/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -49,8 +51,11 @@ typedef struct hl_toml_datetime {
     int16_t offset_minutes; /* HL_TOML_DATETIME only: minutes east of UTC ("Z" is 0) */
 } hl_toml_datetime;
 
-/* Parser limits and options. Zero in any field means "use the default". */
+/* Parser limits and options. Start from HL_TOML_OPTIONS_INIT (it sets struct_size: new members
+ * are appended, and zero keeps meaning "the default"). Zero in any field means "use the
+ * default". */
 typedef struct hl_toml_options {
+    size_t struct_size;      /* sizeof(hl_toml_options) as the caller compiled it */
     hl_toml_version version; /* HL_TOML_1_0 by default */
     size_t max_input_size;   /* bytes; default 256 MiB */
     uint32_t max_depth;      /* nesting of arrays, inline tables and dotted keys; default 256;
@@ -58,6 +63,8 @@ typedef struct hl_toml_options {
     uint32_t max_errors;     /* errors collected before the parser gives up; default 1, i.e.
                                 stop at the first; more makes it resynchronise at the next line */
 } hl_toml_options;
+
+#define HL_TOML_OPTIONS_INIT HL_STRUCT_INIT(hl_toml_options)
 
 #define HL_TOML_DEFAULT_MAX_INPUT_SIZE ((size_t)256 << 20)
 #define HL_TOML_DEFAULT_MAX_DEPTH 256u
@@ -79,53 +86,55 @@ typedef struct hl_toml_doc hl_toml_doc;
 typedef struct hl_toml_value hl_toml_value;
 
 /* Parses len bytes of input (need not be NUL-terminated; NUL bytes are an error as TOML says).
- * options may be NULL. Returns NULL only when memory runs out. Always check
+ * options may be NULL. Returns NULL only when memory runs out, or when options' struct_size was
+ * never set (or options from a newer header set members this library does not know). Always check
  * hl_toml_doc_error_count(): when it is non-zero the tree holds what parsed before (and, with
  * max_errors > 1, between) the errors, and must not be taken as the file's meaning. */
-hl_toml_doc *hl_toml_parse(const char *input, size_t len, const hl_toml_options *options);
+HL_API hl_toml_doc *hl_toml_parse(const char *input, size_t len, const hl_toml_options *options);
 
 /* Frees the document and everything in it. NULL is allowed. */
-void hl_toml_doc_free(hl_toml_doc *doc);
+HL_API void hl_toml_doc_free(hl_toml_doc *doc);
 
 /* Number of syntax errors, and the i-th in source order. */
-size_t hl_toml_doc_error_count(const hl_toml_doc *doc);
-const hl_toml_error *hl_toml_doc_error(const hl_toml_doc *doc, size_t i);
+HL_API size_t hl_toml_doc_error_count(const hl_toml_doc *doc);
+HL_API const hl_toml_error *hl_toml_doc_error(const hl_toml_doc *doc, size_t i);
 
 /* The root table (never NULL for a non-NULL doc). */
-const hl_toml_value *hl_toml_doc_root(const hl_toml_doc *doc);
+HL_API const hl_toml_value *hl_toml_doc_root(const hl_toml_doc *doc);
 
 /* Type and source span of a value. A table's span is its header ([a.b]) or its inline `{...}`;
  * an implicitly created table (a in [a.b]) has the span of what created it. */
-hl_toml_type hl_toml_type_of(const hl_toml_value *v);
-hl_toml_span hl_toml_value_span(const hl_toml_value *v);
+HL_API hl_toml_type hl_toml_type_of(const hl_toml_value *v);
+HL_API hl_toml_span hl_toml_value_span(const hl_toml_value *v);
 /* "table", "array", "string", "integer", "float", "bool", "datetime", ... */
-const char *hl_toml_type_name(hl_toml_type type);
+HL_API const char *hl_toml_type_name(hl_toml_type type);
 
 /* Tables keep their keys in insertion order. hl_toml_table_get() is O(1) on average. */
-size_t hl_toml_table_size(const hl_toml_value *table);
-const hl_toml_value *hl_toml_table_get(const hl_toml_value *table, const char *key);
-const hl_toml_value *hl_toml_table_getn(const hl_toml_value *table, const char *key, size_t keylen);
+HL_API size_t hl_toml_table_size(const hl_toml_value *table);
+HL_API const hl_toml_value *hl_toml_table_get(const hl_toml_value *table, const char *key);
+HL_API const hl_toml_value *hl_toml_table_getn(const hl_toml_value *table, const char *key,
+                                               size_t keylen);
 /* The i-th entry: its key (NUL-terminated; keylen counts bytes, a key may hold NUL), the key's
  * span where it was written (for a dotted key, the span of this one part), and its value. */
-const hl_toml_value *hl_toml_table_at(const hl_toml_value *table, size_t i, const char **key,
-                                      size_t *keylen, hl_toml_span *key_span);
+HL_API const hl_toml_value *hl_toml_table_at(const hl_toml_value *table, size_t i, const char **key,
+                                             size_t *keylen, hl_toml_span *key_span);
 /* True for a table that came from a [header] or [[header]] (not a dotted key or inline). */
-bool hl_toml_table_is_header(const hl_toml_value *table);
+HL_API bool hl_toml_table_is_header(const hl_toml_value *table);
 
-size_t hl_toml_array_size(const hl_toml_value *array);
-const hl_toml_value *hl_toml_array_at(const hl_toml_value *array, size_t i);
+HL_API size_t hl_toml_array_size(const hl_toml_value *array);
+HL_API const hl_toml_value *hl_toml_array_at(const hl_toml_value *array, size_t i);
 
 /* Scalar accessors; each returns a zero value when v has another type. Strings are
  * NUL-terminated, valid UTF-8, and may hold NUL (len says how many bytes). */
-const char *hl_toml_string(const hl_toml_value *v, size_t *len);
-int64_t hl_toml_int(const hl_toml_value *v);
-double hl_toml_float(const hl_toml_value *v);
-bool hl_toml_bool(const hl_toml_value *v);
-hl_toml_datetime hl_toml_datetime_of(const hl_toml_value *v);
+HL_API const char *hl_toml_string(const hl_toml_value *v, size_t *len);
+HL_API int64_t hl_toml_int(const hl_toml_value *v);
+HL_API double hl_toml_float(const hl_toml_value *v);
+HL_API bool hl_toml_bool(const hl_toml_value *v);
+HL_API hl_toml_datetime hl_toml_datetime_of(const hl_toml_value *v);
 
 /* Validates UTF-8 (no surrogates, no overlongs). On failure returns false and, when bad_offset is
  * not NULL, stores the offset of the first bad byte. Useful to callers that show source lines. */
-bool hl_toml_utf8_valid(const char *s, size_t len, size_t *bad_offset);
+HL_API bool hl_toml_utf8_valid(const char *s, size_t len, size_t *bad_offset);
 
 #ifdef __cplusplus
 }

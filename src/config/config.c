@@ -6,12 +6,14 @@
 #include <string.h>
 
 #include "config/config_internal.h"
+#include "util/structsize.h"
 
 #define HL_UNIT_SIZE "bytes"
 #define HL_UNIT_DURATION "ms"
 #define HL_UNIT_MODE NULL
 
-_Static_assert(HL_CFG_FIELD_COUNT <= 64, "hl_policy.locked is a 64-bit mask");
+_Static_assert(HL_CFG_FIELD_COUNT <= HL_CONFIG_MAX_FIELDS, "hl_config's per-field arrays are full");
+_Static_assert(HL_CONFIG_MAX_FIELDS <= 64, "hl_policy.locked is a 64-bit mask");
 
 static const hl_field_info fields[HL_CFG_FIELD_COUNT] = {
 #define HL_X_(ID, key_, type_, flags_, def_, min_, max_, doc_, why_)                               \
@@ -65,23 +67,67 @@ static uint64_t *slot(hl_config *cfg, hl_config_field f)
     }
 }
 
-void hl_config_init(hl_config *cfg)
+/* The end of field f's value in hl_config: a caller's struct holds f when struct_size reaches it.
+ */
+static size_t value_end(hl_config_field f)
 {
-    if (cfg == NULL)
-        return;
-    memset(cfg, 0, sizeof *cfg);
-    for (size_t i = 0; i < HL_CFG_FIELD_COUNT; i++) {
-        *slot(cfg, (hl_config_field)i) = fields[i].def;
-        cfg->origin[i] = HL_ORIGIN_DEFAULT;
-        cfg->origin_line[i] = 0;
-    }
+    static const size_t end[HL_CFG_FIELD_COUNT] = {
+#define HL_X_(ID, key, type, flags, def, min, max, doc, why)                                       \
+    [HL_CFG_##ID] = offsetof(hl_config, key) + sizeof(uint64_t),
+        HL_CONFIG_FIELDS(HL_X_)
+#undef HL_X_
+    };
+    return end[f];
+}
+
+/* The smallest hl_config any header can have had: the members before the values and one value. */
+#define HL_CONFIG_SIZE_MIN (offsetof(hl_config, input_data_size) + sizeof(uint64_t))
+
+bool hl_config_valid(const hl_config *cfg)
+{
+    return cfg != NULL && hl_struct_size_ok(cfg->struct_size, HL_CONFIG_SIZE_MIN);
+}
+
+bool hl_config_holds(const hl_config *cfg, hl_config_field f)
+{
+    return (unsigned)f < HL_CFG_FIELD_COUNT && cfg->struct_size >= value_end(f);
+}
+
+hl_status hl_config_init_sized(hl_config *cfg, size_t struct_size)
+{
+    if (cfg == NULL || !hl_struct_size_ok(struct_size, HL_CONFIG_SIZE_MIN)) return HL_E_INVALID_ARG;
+    hl_config full;
+    memset(&full, 0, sizeof full);
+    full.struct_size = struct_size;
+    for (size_t i = 0; i < HL_CFG_FIELD_COUNT; i++)
+        *slot(&full, (hl_config_field)i) = fields[i].def;
+    /* members a newer header appended are zero: the library knows nothing to put there */
+    if (struct_size > sizeof full) memset((char *)cfg + sizeof full, 0, struct_size - sizeof full);
+    memcpy(cfg, &full, struct_size < sizeof full ? struct_size : sizeof full);
+    return HL_OK;
+}
+
+hl_status hl_config_import(hl_config *full, const hl_config *cfg)
+{
+    if (!hl_config_valid(cfg)) return HL_E_INVALID_ARG;
+    hl_config_init_sized(full, sizeof *full);
+    memcpy(full, cfg, cfg->struct_size < sizeof *full ? cfg->struct_size : sizeof *full);
+    full->struct_size = cfg->struct_size;
+    return HL_OK;
+}
+
+void hl_config_export(hl_config *cfg, const hl_config *full)
+{
+    size_t n = cfg->struct_size < sizeof *full ? cfg->struct_size : sizeof *full;
+    size_t keep = cfg->struct_size;
+    memcpy(cfg, full, n);
+    cfg->struct_size = keep;
 }
 
 hl_set_result hl_config_set(hl_config *cfg, hl_config_field f, uint64_t value)
 {
     const hl_field_info *info = hl_config_field_info(f);
-    if (cfg == NULL || info == NULL)
-        return HL_SET_BAD_FIELD;
+    if (!hl_config_valid(cfg) || info == NULL || !hl_config_holds(cfg, f)) return HL_SET_BAD_FIELD;
     if (info->type == HL_FIELD_MODE && (value < info->min || value > info->max))
         return HL_SET_BAD_FIELD;
     if (value > info->max)
@@ -104,8 +150,9 @@ hl_set_result hl_config_set(hl_config *cfg, hl_config_field f, uint64_t value)
 
 uint64_t hl_config_get(const hl_config *cfg, hl_config_field f)
 {
-    if (cfg == NULL || (unsigned)f >= HL_CFG_FIELD_COUNT)
-        return 0;
+    if (!hl_config_valid(cfg) || (unsigned)f >= HL_CFG_FIELD_COUNT) return 0;
+    if (!hl_config_holds(cfg, f))
+        return fields[f].def; /* a program built before the field existed gets its default */
     return *slot((hl_config *)cfg, f);
 }
 
@@ -116,7 +163,7 @@ uint64_t hl_config_get(const hl_config *cfg, hl_config_field f)
     }                                                                                              \
     uint64_t hl_config_get_##key(const hl_config *cfg)                                             \
     {                                                                                              \
-        return cfg ? cfg->key : 0;                                                                 \
+        return hl_config_get(cfg, HL_CFG_##ID);                                                    \
     }
 HL_CONFIG_FIELDS(HL_X_)
 #undef HL_X_
@@ -153,11 +200,17 @@ hl_status hl_config_set_text(hl_config *cfg, const char *key, const char *text, 
                              hl_error *err)
 {
     hl_value_problem pb;
+    if (hl_error_check(err) != HL_OK) return HL_E_INVALID_ARG;
     if (err != NULL) {
         err->status = HL_OK;
         err->message[0] = '\0';
     }
-    if (cfg == NULL || key == NULL || text == NULL || (unsigned)origin > HL_ORIGIN_HOST) {
+    if (!hl_config_valid(cfg)) {
+        hl_problem_set(&pb, "initialise it with hl_config_init()",
+                       "hl_config_set_text: the hl_config was not initialised");
+        return fail(err, HL_E_INVALID_ARG, &pb);
+    }
+    if (key == NULL || text == NULL || (unsigned)origin > HL_ORIGIN_HOST) {
         hl_problem_set(&pb, NULL, "hl_config_set_text: a NULL argument or a bad origin");
         return fail(err, HL_E_INVALID_ARG, &pb);
     }
@@ -175,6 +228,11 @@ hl_status hl_config_set_text(hl_config *cfg, const char *key, const char *text, 
                        "unknown configuration key %s", quoted);
         return fail(err, HL_E_UNKNOWN_KEY, &pb);
     }
+    if (!hl_config_holds(cfg, info->id)) {
+        hl_problem_set(&pb, "rebuild the program against this version's hyperlight/config.h",
+                       "`%s` is newer than the program's hl_config", info->key);
+        return fail(err, HL_E_INVALID_ARG, &pb);
+    }
     uint64_t value;
     if (!hl_value_parse_text(info, text, strlen(text), &value, &pb))
         return fail(err, HL_E_CONFIG, &pb);
@@ -189,7 +247,7 @@ hl_status hl_config_set_text(hl_config *cfg, const char *key, const char *text, 
 int hl_config_format_value(const hl_config *cfg, hl_config_field f, char *buf, size_t size)
 {
     const hl_field_info *info = hl_config_field_info(f);
-    if (cfg == NULL || info == NULL) {
+    if (!hl_config_valid(cfg) || info == NULL) {
         if (buf != NULL && size > 0)
             buf[0] = '\0';
         return -1;
@@ -219,8 +277,7 @@ uint64_t hl_config_field_memory(hl_config_field f, uint64_t value)
 
 uint64_t hl_config_total_memory(const hl_config *cfg)
 {
-    if (cfg == NULL)
-        return 0;
+    if (!hl_config_valid(cfg)) return 0;
     uint64_t total = 0;
     for (size_t i = 0; i < HL_CFG_FIELD_COUNT; i++) {
         if (fields[i].type != HL_FIELD_SIZE)
@@ -233,8 +290,7 @@ uint64_t hl_config_total_memory(const hl_config *cfg)
 
 bool hl_config_equal(const hl_config *a, const hl_config *b, hl_config_field *first_diff)
 {
-    if (a == NULL || b == NULL)
-        return a == b;
+    if (!hl_config_valid(a) || !hl_config_valid(b)) return a == b;
     for (size_t i = 0; i < HL_CFG_FIELD_COUNT; i++) {
         if (hl_config_get(a, (hl_config_field)i) != hl_config_get(b, (hl_config_field)i)) {
             if (first_diff != NULL)

@@ -48,6 +48,18 @@ void hl_quote(const char *text, size_t len, size_t max_chars, char *buf, size_t 
  * the other), or NULL when none is close enough to be a likely typo. */
 const char *hl_suggest(const char *word, size_t len, const char *const *candidates, size_t count);
 
+/* True for a cfg whose struct_size was set (by hl_config_init). */
+bool hl_config_valid(const hl_config *cfg);
+/* True when the caller's cfg (valid) holds field f: its struct_size reaches f's value. */
+bool hl_config_holds(const hl_config *cfg, hl_config_field f);
+/* A whole hl_config from a caller's (any struct_size): the values it holds, defaults for the
+ * rest; full->struct_size keeps the caller's. HL_E_INVALID_ARG for an uninitialised cfg. */
+hl_status hl_config_import(hl_config *full, const hl_config *cfg);
+/* Writes back into the caller's cfg what its struct_size holds (struct_size is kept). */
+void hl_config_export(hl_config *cfg, const hl_config *full);
+/* True for a policy whose struct_size was set (by hl_policy_init). */
+bool hl_policy_valid(const hl_policy *policy);
+
 /* The policy's range for a field and whether it narrows the table's. */
 void hl_policy_range(const hl_policy *policy, const hl_field_info *info, uint64_t *min,
                      uint64_t *max, bool *capped);

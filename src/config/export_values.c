@@ -3,11 +3,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "hyperlight/json.h"
 #include "config/config_internal.h"
 #include "config/export_internal.h"
 #include "hyperlight/config_export.h"
 #include "hyperlight/toml.h"
+#include "util/json.h"
 
 /* ---- shared helpers ---- */
 
@@ -111,6 +111,7 @@ static bool from_file(const hl_config *cfg, hl_config_field f)
 
 int hl_config_write_json(const hl_config *cfg, FILE *out, bool with_origin)
 {
+    if (!hl_config_valid(cfg) || out == NULL) return -1;
     size_t count = hl_config_field_count();
     fputs("{\n", out);
     for (size_t i = 0; i < count; i++) {
@@ -176,6 +177,7 @@ static void origin_comment(const hl_config *cfg, hl_config_field f, char *buf, s
 
 int hl_config_write_toml(const hl_config *cfg, FILE *out, bool with_origin)
 {
+    if (!hl_config_valid(cfg) || out == NULL) return -1;
     size_t count = hl_config_field_count();
     int width = 0;
     char value[64];

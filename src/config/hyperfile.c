@@ -7,9 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/file.h"
 #include "config/config_internal.h"
 #include "config/hyperfile_internal.h"
+#include "util/file.h"
+#include "util/structsize.h"
 
 #define HL_HYPERFILE_MAX_ERRORS 20
 
@@ -198,6 +199,25 @@ static void check_document(hl_loader *ld, const hl_toml_doc *doc, const hl_confi
     }
 }
 
+/* Options from any header: initialised, and nothing set that this library does not know. */
+static bool options_valid(const hl_load_options *options)
+{
+    return options == NULL || (hl_struct_size_ok(options->struct_size, sizeof *options) &&
+                               hl_struct_tail_zero(options, options->struct_size, sizeof *options));
+}
+
+/* A key the file sets for a value the caller's hl_config does not hold (a program built against
+ * an older header) is an error at the key: the program could not see or pass on the value. */
+static void check_held(hl_loader *ld, const hl_config *cfg, const hl_layer *layer)
+{
+    for (size_t f = 0; f < HL_CFG_FIELD_COUNT; f++)
+        if (layer->set[f] && !hl_config_holds(cfg, (hl_config_field)f))
+            hl_loader_report(ld, HL_SEV_ERROR, &layer->key_span[f],
+                             "rebuild the program against this version's hyperlight/config.h",
+                             "`%s` is newer than the program's hl_config",
+                             hl_config_field_info((hl_config_field)f)->key);
+}
+
 hl_status hl_config_load_string(hl_config *cfg, const char *text, size_t len, const char *name,
                                 const hl_load_options *options, hl_diag_list *diags)
 {
@@ -207,9 +227,23 @@ hl_status hl_config_load_string(hl_config *cfg, const char *text, size_t len, co
         text = "";
     hl_loader ld = {
         .name = name ? name : "<string>",
-        .policy = options ? options->policy : NULL,
         .diags = diags,
     };
+    const char *bad = !hl_config_valid(cfg) ? "the hl_config was not initialised (hl_config_init)"
+                      : !options_valid(options) ? "the hl_load_options were not initialised "
+                                                  "(HL_LOAD_OPTIONS_INIT), or set members this "
+                                                  "library does not know"
+                      : options && options->policy && !hl_policy_valid(options->policy)
+                          ? "the hl_policy was not initialised (hl_policy_init), or sets members "
+                            "this library does not know"
+                          : NULL;
+    if (bad != NULL) {
+        hl_loader_report(&ld, HL_SEV_ERROR, NULL, NULL, "%s", bad);
+        return ld.nomem ? HL_E_NOMEM : HL_E_INVALID_ARG;
+    }
+    ld.policy = options ? options->policy : NULL;
+    hl_config full;
+    hl_config_import(&full, cfg);
     const char *wanted = options ? options->profile : NULL;
     if (len > HL_HYPERFILE_MAX_SIZE) {
         char shown[64], limit[64];
@@ -230,6 +264,7 @@ hl_status hl_config_load_string(hl_config *cfg, const char *text, size_t len, co
         return HL_E_NOMEM;
 
     hl_toml_options topt = {
+        .struct_size = sizeof topt,
         .version = HL_TOML_1_0,
         .max_input_size = HL_HYPERFILE_MAX_SIZE,
         .max_errors = HL_HYPERFILE_MAX_ERRORS,
@@ -244,20 +279,20 @@ hl_status hl_config_load_string(hl_config *cfg, const char *text, size_t len, co
     size_t first = hl_diag_count(diags);
     report_syntax(&ld, doc);
     bool found = false;
-    check_document(&ld, doc, cfg, wanted, &layers[0], &layers[1], &found);
+    check_document(&ld, doc, &full, wanted, &layers[0], &layers[1], &found);
     hl_toml_doc_free(doc);
+    check_held(&ld, cfg, &layers[0]);
+    if (found) check_held(&ld, cfg, &layers[1]);
     if (diags != NULL && hl_diag_list_sort(diags, first) != 0)
         ld.nomem = true;
 
     hl_status status = ld.nomem ? HL_E_NOMEM : ld.errors ? HL_E_CONFIG : HL_OK;
     if (status == HL_OK) {
-        hl_config next = *cfg;
-        apply_layer(&next, &layers[0], HL_ORIGIN_FILE);
-        if (found)
-            apply_layer(&next, &layers[1], HL_ORIGIN_PROFILE);
-        copy_text(next.source_name, sizeof next.source_name, ld.name);
-        copy_text(next.profile, sizeof next.profile, found ? wanted : "");
-        *cfg = next;
+        apply_layer(&full, &layers[0], HL_ORIGIN_FILE);
+        if (found) apply_layer(&full, &layers[1], HL_ORIGIN_PROFILE);
+        copy_text(full.source_name, sizeof full.source_name, ld.name);
+        copy_text(full.profile, sizeof full.profile, found ? wanted : "");
+        hl_config_export(cfg, &full);
     }
     free(layers);
     return status;

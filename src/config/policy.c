@@ -3,6 +3,18 @@
 #include <string.h>
 
 #include "config/config_internal.h"
+#include "util/structsize.h"
+
+/* The first release's hl_policy: every policy a program can hold is at least this large. */
+#define HL_POLICY_SIZE_V1 sizeof(hl_policy)
+
+bool hl_policy_valid(const hl_policy *policy)
+{
+    /* a policy from a newer header that sets anything this library does not know could be
+     * stricter than what the library would enforce: refused */
+    return policy != NULL && hl_struct_size_ok(policy->struct_size, HL_POLICY_SIZE_V1) &&
+           hl_struct_tail_zero(policy, policy->struct_size, sizeof *policy);
+}
 
 bool hl_value_check_range(const hl_field_info *info, uint64_t value, uint64_t min, uint64_t max,
                           bool allow_auto, const char *who, hl_value_problem *pb)
@@ -23,11 +35,12 @@ bool hl_value_check_range(const hl_field_info *info, uint64_t value, uint64_t mi
     return false;
 }
 
-void hl_policy_init(hl_policy *policy)
+hl_status hl_policy_init_sized(hl_policy *policy, size_t struct_size)
 {
-    if (policy == NULL)
-        return;
-    memset(policy, 0, sizeof *policy);
+    if (policy == NULL || !hl_struct_size_ok(struct_size, HL_POLICY_SIZE_V1))
+        return HL_E_INVALID_ARG;
+    memset(policy, 0, struct_size); /* members a newer header appended: zero, "as before" */
+    policy->struct_size = struct_size;
     for (size_t i = 0; i < HL_CFG_FIELD_COUNT; i++) {
         const hl_field_info *info = hl_config_field_info((hl_config_field)i);
         policy->cap_min[i] = info->min;
@@ -35,12 +48,12 @@ void hl_policy_init(hl_policy *policy)
     }
     policy->locked = 0;
     policy->forbid_in_process = false;
+    return HL_OK;
 }
 
 hl_status hl_policy_lock(hl_policy *policy, hl_config_field f)
 {
-    if (policy == NULL || (unsigned)f >= HL_CFG_FIELD_COUNT)
-        return HL_E_INVALID_ARG;
+    if (!hl_policy_valid(policy) || (unsigned)f >= HL_CFG_FIELD_COUNT) return HL_E_INVALID_ARG;
     policy->locked |= (uint64_t)1 << f;
     return HL_OK;
 }
@@ -48,8 +61,7 @@ hl_status hl_policy_lock(hl_policy *policy, hl_config_field f)
 hl_status hl_policy_cap(hl_policy *policy, hl_config_field f, uint64_t min, uint64_t max)
 {
     const hl_field_info *info = hl_config_field_info(f);
-    if (policy == NULL || info == NULL)
-        return HL_E_INVALID_ARG;
+    if (!hl_policy_valid(policy) || info == NULL) return HL_E_INVALID_ARG;
     if (min > max || min < info->min || max > info->max)
         return HL_E_RANGE;
     policy->cap_min[f] = min;
@@ -57,10 +69,11 @@ hl_status hl_policy_cap(hl_policy *policy, hl_config_field f, uint64_t min, uint
     return HL_OK;
 }
 
-void hl_policy_forbid_in_process(hl_policy *policy)
+hl_status hl_policy_forbid_in_process(hl_policy *policy)
 {
-    if (policy != NULL)
-        policy->forbid_in_process = true;
+    if (!hl_policy_valid(policy)) return HL_E_INVALID_ARG;
+    policy->forbid_in_process = true;
+    return HL_OK;
 }
 
 bool hl_policy_is_locked(const hl_policy *policy, hl_config_field f)

@@ -3,9 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "hyperlight/json.h"
 #include "diag/diag_internal.h"
 #include "hyperlight/diag.h"
+#include "util/json.h"
 
 #define TAB_WIDTH 4
 #define REPLACEMENT "\xEF\xBF\xBD" /* U+FFFD, shown for bytes that cannot be shown */

@@ -6,6 +6,7 @@
 
 #include "sandbox/sandbox_internal.h"
 #include "util/errfmt.h"
+#include "util/structsize.h"
 
 static hl_status register_fn(hl_sandbox *sb, const char *name, hl_type ret, const hl_type *params,
                              size_t nparams, hl_host_fn fn, void *user, hl_error *err);
@@ -13,6 +14,7 @@ static hl_status register_fn(hl_sandbox *sb, const char *name, hl_type ret, cons
 hl_status hl_sandbox_register(hl_sandbox *sb, const char *name, hl_type ret, const hl_type *params,
                               size_t nparams, hl_host_fn fn, void *user, hl_error *err)
 {
+    if (hl_error_check(err) != HL_OK) return HL_E_INVALID_ARG;
     if (!sb || !name || !fn || (nparams && !params))
         return hl_errorf(err, HL_E_INVALID_ARG, "hl_sandbox_register: NULL argument");
     hl_status st = hl_sb_enter(sb, "hl_sandbox_register", err);
@@ -117,7 +119,7 @@ static void answer(hl_sandbox *sb, uint32_t status, const hl_value *v, const cha
 {
     uint64_t off = sb->host_result_off, size = sb_region_size(sb, HL_REGION_INPUT);
     uint64_t limit = sb->cfg.input_data_size < size ? sb->cfg.input_data_size : size;
-    hl_error e;
+    hl_error e = HL_ERROR_INIT;
     if (exception)
         write_host_exception(sb, exception);
     if (off >= limit)
@@ -146,7 +148,7 @@ static int serve_call(hl_sandbox *sb)
     const char *name;
     hl_value args[HL_MAX_PARAMS];
     size_t nargs = 0;
-    hl_error e;
+    hl_error e = HL_ERROR_INIT;
     if (hl_codec_read_call(sb_region(sb, HL_REGION_OUTPUT), sb->cfg.output_data_size, &sb->call_store, &name, args,
                            &nargs, &e) != HL_OK)
         return hl_sb_io_fail(sb, e.status, e.message);

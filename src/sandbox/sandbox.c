@@ -11,9 +11,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config/config_internal.h"
 #include "sandbox/sandbox_internal.h"
 #include "util/errfmt.h"
 #include "util/file.h"
+#include "util/structsize.h"
 
 #define PAGE ((uint64_t)HL_PAGE_SIZE)
 #define MAX_GUEST_FILE ((size_t)256 << 20)
@@ -106,20 +108,26 @@ static hl_status map_memory(hl_sandbox *sb, hl_error *err)
 hl_status hl_sandbox_create_from_image(hl_sandbox **out, const void *image, size_t len, const hl_config *cfg,
                                        hl_error *err)
 {
+    if (hl_error_check(err) != HL_OK) return HL_E_INVALID_ARG;
     hl_error_clear(err);
     if (!out || !image || !cfg)
         return hl_errorf(err, HL_E_INVALID_ARG, "hl_sandbox_create: NULL argument");
     *out = NULL;
-    hl_status vst = check_config(cfg, err);
+    hl_config full; /* the caller's values, defaults for those its (older) header lacks */
+    if (hl_config_import(&full, cfg) != HL_OK)
+        return hl_errorf(err, HL_E_INVALID_ARG,
+                         "hl_sandbox_create: the hl_config was not initialised (hl_config_init)");
+    full.struct_size = sizeof full;
+    hl_status vst = check_config(&full, err);
     if (vst)
         return vst;
     hl_sandbox *sb = calloc(1, sizeof(*sb));
     if (!sb)
         return hl_errorf(err, HL_E_NOMEM, "out of memory");
-    sb->cfg = *cfg;
+    sb->cfg = full;
     sb->mem.fd = -1;
     hl_sb_gate_init(sb);
-    sb->ops = cfg->execution_mode == HL_MODE_RUN_IN_PROCESS ? &hl_backend_inproc : &hl_backend_kvm;
+    sb->ops = full.execution_mode == HL_MODE_RUN_IN_PROCESS ? &hl_backend_inproc : &hl_backend_kvm;
     hl_status st = hl_elf_parse(image, len, &sb->elf, err);
     if (!st)
         st = hl_layout_compute(&sb->cfg, &sb->elf, sb->ops->fixed_base ? sb->ops->fixed_base : NOMINAL_BASE,
@@ -151,6 +159,7 @@ hl_status hl_sandbox_create_from_image(hl_sandbox **out, const void *image, size
 
 hl_status hl_sandbox_create(hl_sandbox **out, const char *path, const hl_config *cfg, hl_error *err)
 {
+    if (hl_error_check(err) != HL_OK) return HL_E_INVALID_ARG;
     hl_error_clear(err);
     if (!out || !path || !cfg)
         return hl_errorf(err, HL_E_INVALID_ARG, "hl_sandbox_create: NULL argument");
@@ -195,6 +204,7 @@ static hl_status initialize(hl_sandbox *sb, hl_error *err);
 
 hl_status hl_sandbox_initialize(hl_sandbox *sb, hl_error *err)
 {
+    if (hl_error_check(err) != HL_OK) return HL_E_INVALID_ARG;
     hl_error_clear(err);
     if (!sb)
         return hl_errorf(err, HL_E_INVALID_ARG, "hl_sandbox_initialize: NULL sandbox");
@@ -243,6 +253,7 @@ static hl_status call(hl_sandbox *sb, const char *function, const hl_value *args
 hl_status hl_sandbox_call(hl_sandbox *sb, const char *function, const hl_value *args, size_t nargs,
                           hl_value *result, hl_error *err)
 {
+    if (hl_error_check(err) != HL_OK) return HL_E_INVALID_ARG;
     hl_error_clear(err);
     if (result) *result = (hl_value){HL_TYPE_VOID, {.u64 = 0}};
     if (!sb || !function || (nargs && !args))
@@ -277,6 +288,7 @@ static hl_status call(hl_sandbox *sb, const char *function, const hl_value *args
 
 hl_status hl_sandbox_context_begin(hl_sandbox *sb, hl_error *err)
 {
+    if (hl_error_check(err) != HL_OK) return HL_E_INVALID_ARG;
     hl_error_clear(err);
     if (!sb)
         return hl_errorf(err, HL_E_STATE, "a call context needs an initialised, usable sandbox");
@@ -294,6 +306,7 @@ hl_status hl_sandbox_context_begin(hl_sandbox *sb, hl_error *err)
 
 hl_status hl_sandbox_context_end(hl_sandbox *sb, hl_error *err)
 {
+    if (hl_error_check(err) != HL_OK) return HL_E_INVALID_ARG;
     hl_error_clear(err);
     if (!sb) return hl_errorf(err, HL_E_STATE, "no call context is open");
     hl_status st = hl_sb_enter(sb, "hl_sandbox_context_end", err);
@@ -341,19 +354,31 @@ bool hl_sandbox_usable(const hl_sandbox *sb)
     return usable;
 }
 
-void hl_sandbox_get_stats(const hl_sandbox *sb, hl_sandbox_stats *stats)
+/* Copies the counters into the caller's stats, as far as its struct_size reaches. */
+static void give_stats(hl_sandbox_stats *stats, const hl_sandbox_stats *from)
 {
-    if (!stats) return;
-    memset(stats, 0, sizeof(*stats));
-    if (!sb) return;
+    size_t size = stats->struct_size;
+    hl_sandbox_stats all = *from;
+    all.struct_size = size;
+    memcpy(stats, &all, size < sizeof all ? size : sizeof all);
+}
+
+hl_status hl_sandbox_get_stats(const hl_sandbox *sb, hl_sandbox_stats *stats)
+{
+    if (!stats || !hl_struct_size_ok(stats->struct_size, sizeof(hl_sandbox_stats)))
+        return HL_E_INVALID_ARG;
+    hl_sandbox_stats zero = HL_SANDBOX_STATS_INIT;
+    give_stats(stats, &zero);
+    if (!sb) return HL_OK;
     if (hl_sb_on_own_thread(sb)) { /* from a callback: the thread that writes them */
-        *stats = sb->stats;
-        return;
+        give_stats(stats, &sb->stats);
+        return HL_OK;
     }
     hl_sandbox *m = (hl_sandbox *)sb;
-    if (hl_sb_enter(m, "hl_sandbox_get_stats", NULL) != HL_OK) return;
-    *stats = sb->stats;
+    if (hl_sb_enter(m, "hl_sandbox_get_stats", NULL) != HL_OK) return HL_OK;
+    give_stats(stats, &sb->stats);
     hl_sb_leave(m);
+    return HL_OK;
 }
 
 void hl_sb_free(hl_sandbox *sb)
@@ -473,7 +498,7 @@ static hl_status outcome(hl_sandbox *sb, const hl_run_result *r, const char *wha
 static hl_status run_guest(hl_sandbox *sb, uint64_t entry, const char *what)
 {
     hl_run_result r;
-    hl_error e;
+    hl_error e = HL_ERROR_INIT;
     sb->io_status = HL_OK;
     uint64_t stack_top = hl_layout_addr(&sb->layout, HL_REGION_STACK) + sb->layout.region[HL_REGION_STACK].size;
     hl_status st = sb->ops->run(sb->be, entry, hl_layout_addr(&sb->layout, HL_REGION_PEB), stack_top, &r, &e);
@@ -488,7 +513,7 @@ static hl_status run_guest(hl_sandbox *sb, uint64_t entry, const char *what)
 static hl_status restore(hl_sandbox *sb)
 {
     uint64_t t0 = now_ns(), pages = 0;
-    hl_error e;
+    hl_error e = HL_ERROR_INIT;
     hl_status st = sb->ops->restore(sb->be, sb->snapshot, &pages, &e);
     sb->stats.last_restore_pages = pages;
     sb->stats.last_restore_ns = now_ns() - t0;
@@ -535,7 +560,7 @@ static hl_status do_init(hl_sandbox *sb)
     hl_status st = run_guest(sb, entry, "the guest's initialisation");
     if (st)
         return st;
-    hl_error e;
+    hl_error e = HL_ERROR_INIT;
     st = hl_codec_read_fn_table(out, sb->cfg.output_data_size, &sb->guestfns, &sb->nguestfns, &sb->guestfn_names, &e);
     if (st)
         return job_fail(sb, st, "after initialisation: %s", e.message);
@@ -577,7 +602,7 @@ static hl_status do_call(hl_sandbox *sb)
     sb->stats.calls++;
     if (st == HL_OK) {
         uint32_t status = 0;
-        hl_error e;
+        hl_error e = HL_ERROR_INIT;
         st = hl_codec_read_result(out, sb->cfg.output_data_size, &sb->result_store, &status, &sb->call_result, &e);
         const hl_function_info *fi = hl_sandbox_find_function(sb, sb->call_name);
         if (st) {
@@ -607,7 +632,7 @@ static hl_status do_call(hl_sandbox *sb)
 void hl_sb_do_job(hl_sandbox *sb, job_kind kind)
 {
     hl_status st = HL_OK;
-    hl_error e;
+    hl_error e = HL_ERROR_INIT;
     hl_error_clear(&sb->job_err);
     switch (kind) {
     case JOB_CREATE:

@@ -130,8 +130,7 @@ hl_status hl_sb_job(hl_sandbox *sb, job_kind kind, uint32_t timeout_ms, uint32_t
     while (!sb->job_done)
         pthread_cond_wait(&sb->cv_done, &sb->mu);
     hl_status st = sb->job_status;
-    if (err && st != HL_OK)
-        *err = sb->job_err;
+    if (err && st != HL_OK) hl_error_copy(err, &sb->job_err);
     pthread_mutex_unlock(&sb->mu);
     return st;
 }

@@ -557,8 +557,19 @@ static void locate(const char *s, size_t off, tp_mark *m)
     m->off = off;
 }
 
+/* Options from any header: struct_size set, and nothing set this parser does not know (checked
+ * here rather than with util/structsize.h: src/toml builds on its own for the benchmarks). */
+static bool options_ok(const hl_toml_options *o)
+{
+    if (o->struct_size < sizeof *o || o->struct_size > HL_STRUCT_SIZE_MAX) return false;
+    for (size_t i = sizeof *o; i < o->struct_size; i++)
+        if (((const unsigned char *)o)[i] != 0) return false;
+    return true;
+}
+
 hl_toml_doc *hl_toml_parse(const char *input, size_t len, const hl_toml_options *options)
 {
+    if (options && !options_ok(options)) return NULL;
     hl_toml_doc *doc = calloc(1, sizeof(*doc));
     if (!doc)
         return NULL;

@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 hl_status hl_errorf(hl_error *err, hl_status status, const char *fmt, ...)
 {
@@ -14,6 +15,13 @@ hl_status hl_errorf(hl_error *err, hl_status status, const char *fmt, ...)
         err->status = status;
     }
     return status;
+}
+
+void hl_error_copy(hl_error *dst, const hl_error *src)
+{
+    dst->status = src->status;
+    dst->guest_code = src->guest_code;
+    memcpy(dst->message, src->message, sizeof dst->message);
 }
 
 void hl_error_clear(hl_error *err)

@@ -7,6 +7,9 @@
 /* Sets err (when not NULL) to status and the formatted message; returns status. */
 hl_status hl_errorf(hl_error *err, hl_status status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Copies status, guest_code and message from src into dst (not NULL), keeping dst's struct_size. */
+void hl_error_copy(hl_error *dst, const hl_error *src);
+
 /* Clears err to HL_OK and an empty message (err may be NULL). */
 void hl_error_clear(hl_error *err);
 

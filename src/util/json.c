@@ -1,5 +1,5 @@
 /* json.c - writes JSON string literals (escaping, UTF-8 checked) for every JSON the project prints. */
-#include "hyperlight/json.h"
+#include "util/json.h"
 
 #include "hyperlight/toml.h"
 

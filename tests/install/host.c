@@ -41,8 +41,7 @@ int main(int argc, char **argv)
     }
     hl_diag_list_free(diags);
 
-    hl_error err;
-    memset(&err, 0, sizeof err);
+    hl_error err = HL_ERROR_INIT;
     if (hl_config_set_text(&cfg, "execution_mode", argv[3], HL_ORIGIN_HOST, &err) != HL_OK)
         return fail("execution_mode", &err);
 

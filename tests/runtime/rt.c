@@ -40,7 +40,8 @@ void rt_config_at(const char *file, int line, hl_config *cfg, const char *toml, 
     snprintf(text, n, "execution_mode = \"%s\"\n%s", hl_execution_mode_name(rt_mode()), toml);
     hl_config_init(cfg);
     hl_diag_list *diags = hl_diag_list_new();
-    hl_load_options opts = {.profile = profile, .policy = NULL};
+    hl_load_options opts = {
+        .struct_size = sizeof(hl_load_options), .profile = profile, .policy = NULL};
     hl_status st = hl_config_load_string(cfg, text, strlen(text), "test.toml", &opts, diags);
     if (st != HL_OK) {
         print_error("%s:%d: the test hyperfile does not load (%s):\n%s\n", file, line, hl_status_str(st), text);
@@ -57,7 +58,7 @@ void rt_config_at(const char *file, int line, hl_config *cfg, const char *toml, 
 hl_sandbox *rt_sandbox_cfg_at(const char *file, int line, const char *guest, const hl_config *cfg)
 {
     hl_sandbox *sb = NULL;
-    hl_error err;
+    hl_error err = HL_ERROR_INIT;
     hl_status st = hl_sandbox_create(&sb, rt_guest(guest), cfg, &err);
     if (st == HL_OK)
         st = hl_sandbox_initialize(sb, &err);
@@ -79,7 +80,7 @@ hl_sandbox *rt_sandbox_at(const char *file, int line, const char *guest, const c
 hl_value rt_ok_at(const char *file, int line, hl_sandbox *sb, const char *fn, const hl_value *args, size_t n)
 {
     hl_value v;
-    hl_error err;
+    hl_error err = HL_ERROR_INIT;
     memset(&v, 0, sizeof(v));
     hl_status st = hl_sandbox_call(sb, fn, args, n, &v, &err);
     if (st != HL_OK) {
@@ -100,8 +101,7 @@ hl_error rt_fails_at(const char *file, int line, hl_sandbox *sb, const char *fn,
                      const char *phrase, const hl_value *args, size_t n)
 {
     hl_value v;
-    hl_error err;
-    memset(&err, 0, sizeof(err));
+    hl_error err = HL_ERROR_INIT;
     hl_status got = hl_sandbox_call(sb, fn, args, n, &v, &err);
     if (got != st || err.status != st || (code != RT_ANY_CODE && err.guest_code != code) ||
         (phrase && !strstr(err.message, phrase))) {
@@ -235,7 +235,7 @@ static int host_spin(hl_host_call *call, const hl_value *args, size_t nargs, hl_
 
 void rt_register_hosts(hl_sandbox *sb, rt_hosts *h)
 {
-    hl_error err;
+    hl_error err = HL_ERROR_INIT;
     const hl_type ii[] = {HL_TYPE_I32, HL_TYPE_I32}, u[] = {HL_TYPE_U32};
     assert_int_equal(hl_sandbox_register(sb, "host_add", HL_TYPE_I32, ii, 2, host_add, h, &err), HL_OK);
     assert_int_equal(hl_sandbox_register(sb, "host_fail", HL_TYPE_I32, ii, 1, host_fail, h, &err), HL_OK);
@@ -254,7 +254,7 @@ hl_sandbox *rt_callback_sandbox_at(const char *file, int line, const char *toml,
     hl_config cfg;
     rt_config_at(file, line, &cfg, toml, NULL);
     hl_sandbox *sb = NULL;
-    hl_error err;
+    hl_error err = HL_ERROR_INIT;
     hl_status st = hl_sandbox_create(&sb, rt_guest("callbackguest"), &cfg, &err);
     if (st == HL_OK) {
         rt_register_hosts(sb, h);
@@ -303,7 +303,7 @@ __attribute__((constructor)) static void rt_probe_kvm(void)
     hl_config cfg;
     hl_config_init(&cfg);
     hl_sandbox *sb = NULL;
-    hl_error err;
+    hl_error err = HL_ERROR_INIT;
     hl_status st = hl_sandbox_create(&sb, rt_guest("simpleguest"), &cfg, &err);
     if (st == HL_OK)
         st = hl_sandbox_initialize(sb, &err);

@@ -202,7 +202,7 @@ static void test_state_restored(void **state)
 static void test_context_keeps_state(void **state)
 {
     hl_sandbox *sb = *state;
-    hl_error err;
+    hl_error err = HL_ERROR_INIT;
     assert_int_equal(hl_sandbox_context_end(sb, &err), HL_E_STATE);
     rt_contains(err.message, "no call context is open");
     assert_int_equal(hl_sandbox_context_begin(sb, &err), HL_OK);
@@ -283,7 +283,7 @@ static void test_lifecycle_errors(void **state)
     hl_config cfg;
     rt_config(&cfg, "");
     hl_sandbox *sb = NULL;
-    hl_error err;
+    hl_error err = HL_ERROR_INIT;
     assert_int_equal(hl_sandbox_create(&sb, rt_guest("simpleguest"), &cfg, &err), HL_OK);
     assert_int_equal(hl_sandbox_function_count(sb), 0);
     assert_true(hl_sandbox_usable(sb));
@@ -303,7 +303,7 @@ static void test_lifecycle_errors(void **state)
     assert_int_equal(hl_sandbox_call(sb, NULL, NULL, 0, &v, &err), HL_E_INVALID_ARG);
     assert_int_equal(hl_sandbox_call(sb, "add", NULL, 2, &v, &err), HL_E_INVALID_ARG);
     assert_int_equal(hl_sandbox_initialize(NULL, &err), HL_E_INVALID_ARG);
-    hl_sandbox_stats st;
+    hl_sandbox_stats st = HL_SANDBOX_STATS_INIT;
     hl_sandbox_get_stats(sb, &st);
     assert_int_equal(st.calls, 1);
     hl_sandbox_destroy(sb);

@@ -75,7 +75,7 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof(*f));
     hl_config cfg;
     rt_config(&cfg, "guest_panic_context_buffer_size = 256\n");
-    hl_error err;
+    hl_error err = HL_ERROR_INIT;
     assert_int_equal(hl_sandbox_create(&f->sb, rt_guest("capiguest"), &cfg, &err), HL_OK);
     for (size_t i = 0; i < sizeof(echoes) / sizeof(echoes[0]); i++) {
         hl_type t = echoes[i].type;
@@ -412,7 +412,7 @@ static void test_host_call_failures(void **state)
 static void test_context(void **state)
 {
     hl_sandbox *sb = ((fixture *)*state)->sb;
-    hl_error err;
+    hl_error err = HL_ERROR_INIT;
     assert_int_equal(hl_sandbox_context_begin(sb, &err), HL_OK);
     for (int i = 0; i < 200; i++) {
         assert_int_equal(rt_ok(sb, "HostInt", RT_ARGS(hl_i32(i))).u.i32, i);

@@ -48,7 +48,7 @@ static void *run_worker(void *arg)
 {
     worker *w = arg;
     hl_value v;
-    hl_error e;
+    hl_error e = HL_ERROR_INIT;
     char mine[64] = "", printed[64];
     unsigned late0;
     for (int i = 0; i < NCALLS; i++) {
@@ -173,7 +173,7 @@ static void test_eight_sandboxes(void **state)
         }
         if (!ws[t].print_late)
             assert_string_equal(ws[t].print.text, want);
-        hl_sandbox_stats st;
+        hl_sandbox_stats st = HL_SANDBOX_STATS_INIT;
         hl_sandbox_get_stats(ws[t].sb, &st);
         if (!ws[t].late)
             assert_int_equal(st.calls, NCALLS + 2 * (NCALLS / 10)); /* the context step makes 3 calls */
@@ -191,7 +191,7 @@ static void *churn(void *arg)
         hl_config_init(&cfg);
         hl_config_set_execution_mode(&cfg, rt_mode());
         hl_sandbox *sb = NULL;
-        hl_error e;
+        hl_error e = HL_ERROR_INIT;
         hl_value v;
         RT_THREAD_CHECK(w, hl_sandbox_create(&sb, rt_guest("simpleguest"), &cfg, &e) == HL_OK, "create: %s", e.message);
         RT_THREAD_CHECK(w, hl_sandbox_initialize(sb, &e) == HL_OK, "initialize: %s", e.message);

@@ -101,7 +101,7 @@ static hl_sandbox *state_sandbox(seen *s)
     hl_config cfg;
     rt_config(&cfg, "");
     hl_sandbox *sb = NULL;
-    hl_error err;
+    hl_error err = HL_ERROR_INIT;
     assert_int_equal(hl_sandbox_create(&sb, rt_guest("stateguest"), &cfg, &err), HL_OK);
     const hl_type i = HL_TYPE_I32;
     assert_int_equal(hl_sandbox_register(sb, "host_check", HL_TYPE_I32, &i, 1, host_check, s, &err),

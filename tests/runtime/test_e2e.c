@@ -37,7 +37,7 @@ static void normalise(char *s)
 static void run_one(hl_sandbox *sb, const char *fn, const hl_value *args, size_t n, outcome *o)
 {
     hl_value v;
-    hl_error e;
+    hl_error e = HL_ERROR_INIT;
     memset(o, 0, sizeof(*o));
     o->status = hl_sandbox_call(sb, fn, args, n, &v, &e);
     if (o->status != HL_OK) {
@@ -134,7 +134,7 @@ static unsigned compare_sequence(hl_sandbox *a, hl_sandbox *b, int with_spin)
     }
     assert_true(errors >= 8); /* the sequence really exercised the error paths */
     /* the state after the sequence and inside a call context is the same too */
-    hl_error e;
+    hl_error e = HL_ERROR_INIT;
     hl_sandbox *both[] = {a, b};
     for (int k = 0; k < 2; k++) {
         assert_int_equal(hl_sandbox_context_begin(both[k], &e), HL_OK);
@@ -186,7 +186,7 @@ static void test_hip_sample(void **state)
     assert_int_equal(hl_config_load_file(&file, sample, NULL, d), HL_OK);
     hl_diag_list_free(d);
     assert_int_equal(file.execution_mode, HL_MODE_RUN_IN_HYPERVISOR); /* as the HIP wrote it */
-    hl_error err;
+    hl_error err = HL_ERROR_INIT;
     assert_int_equal(hl_config_set_text(&file, "execution_mode", hl_execution_mode_name(rt_mode()), HL_ORIGIN_HOST, &err),
                      HL_OK);
     /* The sample's limits (100 ms to run or initialise, 10 ms to stop) are wall-clock time: on a

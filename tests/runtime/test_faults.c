@@ -64,7 +64,7 @@ static void test_panic(void **state)
     assert_string_equal(rt_after(e.message, "`panic`: "), "panic: something is wrong \xE2\x9C\x97");
     still_works(sb);
     /* a panic inside a call context: the next call works */
-    hl_error err;
+    hl_error err = HL_ERROR_INIT;
     assert_int_equal(hl_sandbox_context_begin(sb, &err), HL_OK);
     rt_fails(sb, "panic", HL_E_GUEST_PANIC, HL_PANIC_CODE, "panic: in a context", RT_ARGS(hl_string("in a context")));
     assert_int_equal(rt_ok(sb, "add", RT_ARGS(hl_i32(1), hl_i32(1))).u.i32, 2);
@@ -159,8 +159,8 @@ static void test_fault_sequence(void **state)
         rt_fails(sb, "fail_with", HL_E_GUEST_ERROR, 8, "z", RT_ARGS(hl_i32(8), hl_string("z")));
         still_works(sb);
     }
-    hl_sandbox_stats st;
-    hl_sandbox_get_stats(sb, &st);
+    hl_sandbox_stats st = HL_SANDBOX_STATS_INIT;
+    assert_int_equal(hl_sandbox_get_stats(sb, &st), HL_OK);
     assert_int_equal(st.calls, 1 /* setup */ + 3 * (1 + 6 + 6 * 4));
 }
 
@@ -184,7 +184,7 @@ static void test_app_signal_handler_after_library(void **state)
     if (pid == 0) {
         hl_sandbox *sb = rt_sandbox("simpleguest", "");
         hl_value v;
-        hl_error e;
+        hl_error e = HL_ERROR_INIT;
         if (hl_sandbox_call(sb, "set_static", RT_ARGS(hl_i64(1)), &v, &e) != HL_OK)
             _exit(1);
         struct sigaction sa;

@@ -75,7 +75,7 @@ static hl_sandbox *callback_sandbox(fixture *f, const char *toml)
     hl_config cfg;
     rt_config(&cfg, toml);
     hl_sandbox *sb = NULL;
-    hl_error err;
+    hl_error err = HL_ERROR_INIT;
     assert_int_equal(hl_sandbox_create(&sb, rt_guest("callbackguest"), &cfg, &err), HL_OK);
     rt_register_hosts(sb, &f->hosts);
     for (size_t i = 0; i < NECHO; i++) {
@@ -168,8 +168,8 @@ static void test_add_and_many_calls(void **state)
     assert_int_equal(rt_ok(f->sb, "call_count", RT_ARGS(hl_u32(0))).u.i64, 0);
     assert_int_equal(rt_ok(f->sb, "call_count", RT_ARGS(hl_u32(3))).u.i64, 6);
     assert_int_equal(f->hosts.add_calls, 1005);
-    hl_sandbox_stats st;
-    hl_sandbox_get_stats(f->sb, &st);
+    hl_sandbox_stats st = HL_SANDBOX_STATS_INIT;
+    assert_int_equal(hl_sandbox_get_stats(f->sb, &st), HL_OK);
     assert_int_equal(st.calls, 5);
 }
 
@@ -210,7 +210,7 @@ static void test_unregistered_host_function(void **state)
 {
     fixture *f = *state;
     hl_value result;
-    hl_error e;
+    hl_error e = HL_ERROR_INIT;
     for (int round = 0; round < 2; round++) { /* and the sandbox stays usable */
         assert_int_equal(
             hl_sandbox_call(f->sb, "call_unregistered", RT_ARGS(hl_i32(7)), &result, &e),
@@ -234,7 +234,7 @@ static void test_signature_mismatch(void **state)
     fixture *f = calloc(1, sizeof(*f));
     hl_config cfg;
     rt_config(&cfg, "");
-    hl_error err;
+    hl_error err = HL_ERROR_INIT;
     assert_int_equal(hl_sandbox_create(&f->sb, rt_guest("callbackguest"), &cfg, &err), HL_OK);
     const hl_type i = HL_TYPE_I32, two[] = {HL_TYPE_I32, HL_TYPE_I32, HL_TYPE_I32};
     assert_int_equal(hl_sandbox_register(f->sb, "host_echo_u32", HL_TYPE_U32, &i, 1, host_echo, &f->ctl[0], &err), HL_OK);
@@ -277,7 +277,7 @@ static void test_result_bounded_by_input(void **state)
     fixture *f = calloc(1, sizeof(*f));
     hl_config cfg;
     rt_config(&cfg, "input_data_size = 1024\n");
-    hl_error err;
+    hl_error err = HL_ERROR_INIT;
     assert_int_equal(hl_sandbox_create(&f->sb, rt_guest("callbackguest"), &cfg, &err), HL_OK);
     const hl_type s = HL_TYPE_STRING;
     assert_int_equal(hl_sandbox_register(f->sb, "host_echo_string", HL_TYPE_STRING, &s, 1, host_big, &f->ctl[0], &err),
@@ -312,7 +312,7 @@ static int host_reenter(hl_host_call *call, const hl_value *args, size_t nargs, 
 {
     hl_sandbox *sb = *(hl_sandbox **)user;
     hl_value v;
-    hl_error err;
+    hl_error err = HL_ERROR_INIT;
     result->u.i32 = (int32_t)hl_sandbox_call(sb, "call_missing", NULL, 0, &v, &err);
     if (!strstr(err.message, "cannot call into its own sandbox"))
         return hl_host_call_fail(call, "unexpected: %s", err.message);
@@ -324,7 +324,7 @@ static void test_host_function_reentry_refused(void **state)
     hl_config cfg;
     rt_config(&cfg, "");
     hl_sandbox *sb = NULL;
-    hl_error err;
+    hl_error err = HL_ERROR_INIT;
     assert_int_equal(hl_sandbox_create(&sb, rt_guest("callbackguest"), &cfg, &err), HL_OK);
     const hl_type p2[] = {HL_TYPE_I32, HL_TYPE_I32};
     assert_int_equal(hl_sandbox_register(sb, "host_add", HL_TYPE_I32, p2, 2, host_reenter, &sb, &err), HL_OK);
@@ -361,7 +361,7 @@ static void test_host_function_sleeps_through_cancellation(void **state)
     hl_config cfg;
     rt_config(&cfg, "max_execution_time = \"50ms\"\nmax_wait_for_cancellation = \"255ms\"\n");
     hl_sandbox *sb = NULL;
-    hl_error err;
+    hl_error err = HL_ERROR_INIT;
     assert_int_equal(hl_sandbox_create(&sb, rt_guest("callbackguest"), &cfg, &err), HL_OK);
     sleeper s;
     const hl_type u = HL_TYPE_U32;

@@ -122,7 +122,7 @@ static void test_msrs_reset(void **state)
     size_t written = 0;
     for (size_t i = 0; i < sizeof(msrs) / sizeof(msrs[0]); i++) {
         hl_value v;
-        hl_error e;
+        hl_error e = HL_ERROR_INIT;
         if (hl_sandbox_call(sb, "read_msr", RT_ARGS(hl_u32(msrs[i].msr)), &v, &e) != HL_OK) {
             assert_int_equal(e.status, HL_E_GUEST_FAULT);
             assert_int_equal(e.guest_code, 13); /* #GP: no such MSR here */
@@ -183,7 +183,7 @@ static void test_paravirt_msrs_write_nothing(void **state)
         uint64_t off = 16384 + i * 4096;
         uint64_t fresh = rt_ok(sb, "peek_heap", RT_ARGS(hl_u64(off))).u.u64;
         hl_value v;
-        hl_error e;
+        hl_error e = HL_ERROR_INIT;
         if (hl_sandbox_call(sb, "write_msr", RT_ARGS(hl_u32(msrs[i]), hl_u64((heap + off) | 1)), &v,
                             &e) != HL_OK) {
             assert_int_equal(e.guest_code, 13); /* refused: the feature is not offered */
@@ -256,7 +256,7 @@ static void test_no_nested_or_paravirt(void **state)
     static const uint64_t calls[] = {5, 10, 11, 12};
     for (size_t i = 0; i < 4; i++) {
         hl_value v;
-        hl_error e;
+        hl_error e = HL_ERROR_INIT;
         if (hl_sandbox_call(sb, "hypercall", RT_ARGS(hl_u64(calls[i])), &v, &e) == HL_OK)
             assert_int_equal(v.u.i64, -1000);
         else
@@ -357,7 +357,7 @@ static void test_bad_function_tables(void **state)
         hl_config cfg;
         rt_config(&cfg, "");
         hl_sandbox *sb = NULL;
-        hl_error e;
+        hl_error e = HL_ERROR_INIT;
         assert_int_equal(hl_sandbox_create(&sb, rt_guest(cases[i].guest), &cfg, &e), HL_OK);
         assert_int_equal(hl_sandbox_initialize(sb, &e), HL_E_GUEST_PROTOCOL);
         rt_contains(e.message, cases[i].phrase);

@@ -145,7 +145,7 @@ static void test_debug_registers_reset(void **state)
     snprintf(rip, sizeof(rip), "rip %#llx", (unsigned long long)target);
     for (int i = 0; i < 2; i++) {
         hl_value v;
-        hl_error e;
+        hl_error e = HL_ERROR_INIT;
         if (hl_sandbox_call(*state, "breakpoint_target", RT_NOARGS, &v, &e) == HL_OK) {
             print_message("breakpoint_target ran: no stale breakpoint in this emulator\n");
             continue;
@@ -167,7 +167,7 @@ static void test_unchecked_config_refused(void **state)
     cfg.execution_mode = rt_mode();
     cfg.max_execution_time = 0x100000000ull; /* would truncate to 0, "no limit" */
     hl_sandbox *sb = NULL;
-    hl_error err;
+    hl_error err = HL_ERROR_INIT;
     assert_int_equal(hl_sandbox_create(&sb, rt_guest("simpleguest"), &cfg, &err), HL_E_CONFIG);
     rt_contains(err.message, "`max_execution_time` is 4294967296, outside its range 1 to 65535 ms");
     assert_null(sb);

@@ -11,8 +11,8 @@
 static uint64_t restored_after(hl_sandbox *sb, const char *fn, const hl_value *args, size_t n)
 {
     rt_ok_at(__FILE__, __LINE__, sb, fn, args, n);
-    hl_sandbox_stats st;
-    hl_sandbox_get_stats(sb, &st);
+    hl_sandbox_stats st = HL_SANDBOX_STATS_INIT;
+    assert_int_equal(hl_sandbox_get_stats(sb, &st), HL_OK);
     return st.last_restore_pages;
 }
 
@@ -30,8 +30,8 @@ static void dirty_pages_follow(const char *toml, uint64_t heap)
             fail_msg("dirty_pages(%llu) in a %llu-byte sandbox: %llu pages restored",
                      (unsigned long long)ns[i], (unsigned long long)hl_sandbox_layout(sb)->total_size,
                      (unsigned long long)pages);
-        hl_sandbox_stats st;
-        hl_sandbox_get_stats(sb, &st);
+        hl_sandbox_stats st = HL_SANDBOX_STATS_INIT;
+        assert_int_equal(hl_sandbox_get_stats(sb, &st), HL_OK);
         print_message("heap %llu KiB: dirty_pages(%llu) restored %llu pages in %llu us (a call alone: %llu)\n",
                       (unsigned long long)(heap >> 10), (unsigned long long)ns[i], (unsigned long long)pages,
                       (unsigned long long)(st.last_restore_ns / 1000), (unsigned long long)base);
@@ -43,8 +43,8 @@ static void dirty_pages_follow(const char *toml, uint64_t heap)
     /* the restored memory is the snapshot's: the heap is whole, the static is 7 */
     assert_int_equal(rt_ok(sb, "heap_free", RT_NOARGS).u.u64, rt_heap_free_initial(heap));
     assert_int_equal(rt_ok(sb, "get_static", RT_NOARGS).u.i64, 7);
-    hl_sandbox_stats st;
-    hl_sandbox_get_stats(sb, &st);
+    hl_sandbox_stats st = HL_SANDBOX_STATS_INIT;
+    assert_int_equal(hl_sandbox_get_stats(sb, &st), HL_OK);
     assert_int_equal(st.calls, 1 + 3 * 3 + 2);
     hl_sandbox_destroy(sb);
 }
@@ -77,20 +77,20 @@ static void test_large_dirty_set(void **state)
 static void test_context_defers_restore(void **state)
 {
     hl_sandbox *sb = rt_sandbox("simpleguest", "");
-    hl_error err;
+    hl_error err = HL_ERROR_INIT;
     uint64_t base = restored_after(sb, "nothing", RT_NOARGS);
-    hl_sandbox_stats before, after;
-    hl_sandbox_get_stats(sb, &before);
+    hl_sandbox_stats before = HL_SANDBOX_STATS_INIT, after = HL_SANDBOX_STATS_INIT;
+    assert_int_equal(hl_sandbox_get_stats(sb, &before), HL_OK);
     assert_int_equal(hl_sandbox_context_begin(sb, &err), HL_OK);
     rt_ok(sb, "dirty_pages", RT_ARGS(hl_u64(16)));
     rt_ok(sb, "dirty_pages", RT_ARGS(hl_u64(24)));
     rt_ok(sb, "set_static", RT_ARGS(hl_i64(3)));
-    hl_sandbox_get_stats(sb, &after);
+    assert_int_equal(hl_sandbox_get_stats(sb, &after), HL_OK);
     assert_int_equal(after.last_restore_pages, before.last_restore_pages); /* nothing restored in between */
     assert_int_equal(after.calls, before.calls + 3);
     assert_int_equal(rt_ok(sb, "get_static", RT_NOARGS).u.i64, 3);
     assert_int_equal(hl_sandbox_context_end(sb, &err), HL_OK);
-    hl_sandbox_get_stats(sb, &after);
+    assert_int_equal(hl_sandbox_get_stats(sb, &after), HL_OK);
     /* one restore for all the calls: the union of what they dirtied */
     assert_true(after.last_restore_pages >= 24);
     assert_true(after.last_restore_pages < 24 + 2 * OVERHEAD);
@@ -105,13 +105,13 @@ static void test_restore_after_failures(void **state)
     hl_sandbox *sb = rt_sandbox("simpleguest", "max_execution_time = \"50ms\"\nmax_wait_for_cancellation = \"255ms\"\n");
     uint64_t base = restored_after(sb, "nothing", RT_NOARGS);
     hl_value v;
-    hl_error err;
-    hl_sandbox_stats st;
+    hl_error err = HL_ERROR_INIT;
+    hl_sandbox_stats st = HL_SANDBOX_STATS_INIT;
     const char *fns[] = {"panic", "write_readonly", "spin"};
     const hl_value arg = hl_string("p");
     for (size_t i = 0; i < 3; i++) {
         assert_int_not_equal(hl_sandbox_call(sb, fns[i], &arg, i == 0, &v, &err), HL_OK);
-        hl_sandbox_get_stats(sb, &st);
+        assert_int_equal(hl_sandbox_get_stats(sb, &st), HL_OK);
         assert_true(st.last_restore_pages < OVERHEAD);
         assert_int_equal(restored_after(sb, "nothing", RT_NOARGS), base);
     }
@@ -127,7 +127,7 @@ static void test_cancel_during_dirty_tracking(void **state)
                                                "max_wait_for_cancellation = \"255ms\"\n");
     const uint64_t pages = 2048;
     hl_value v;
-    hl_error e;
+    hl_error e = HL_ERROR_INIT;
     unsigned cancelled = 0;
     for (int i = 0; i < 300; i++) {
         hl_status st = hl_sandbox_call(sb, "dirty_pages", RT_ARGS(hl_u64(pages)), &v, &e);

@@ -30,7 +30,7 @@ static void *calls(void *arg)
 {
     worker *w = arg;
     hl_value v;
-    hl_error e;
+    hl_error e = HL_ERROR_INIT;
     char mine[64];
     for (int i = 0; i < NCALLS; i++) {
         int64_t key = (int64_t)w->id * 1000003 + i;
@@ -77,13 +77,13 @@ static int never_called(hl_host_call *call, const hl_value *args, size_t nargs, 
 static void *side(void *arg)
 {
     worker *w = arg;
-    hl_error e;
+    hl_error e = HL_ERROR_INIT;
     hl_value v;
     rt_print a = {0}, b = {0};
     uint64_t last = 0;
     for (int i = 0; !atomic_load(&stop_side); i++) {
-        hl_sandbox_stats st;
-        hl_sandbox_get_stats(w->sb, &st);
+        hl_sandbox_stats st = HL_SANDBOX_STATS_INIT;
+        RT_THREAD_CHECK(w, hl_sandbox_get_stats(w->sb, &st) == HL_OK, "get_stats failed");
         RT_THREAD_CHECK(w, st.calls >= last, "stats went back from %llu to %llu", (unsigned long long)last,
               (unsigned long long)st.calls);
         last = st.calls;
@@ -142,8 +142,8 @@ static void test_one_sandbox_many_threads(void **state)
     for (int t = 0; t < NTHREADS; t++)
         assert_int_equal(ws[t].ok, NCALLS);
     assert_true(ws[NTHREADS].ok >= 1);
-    hl_sandbox_stats st;
-    hl_sandbox_get_stats(sb, &st);
+    hl_sandbox_stats st = HL_SANDBOX_STATS_INIT;
+    assert_int_equal(hl_sandbox_get_stats(sb, &st), HL_OK);
     assert_int_equal(st.calls, NTHREADS * NCALLS + 3 * ws[NTHREADS].ok);
     assert_true(hl_sandbox_usable(sb));
     hl_sandbox_destroy(sb);
@@ -161,8 +161,8 @@ static void test_own_sandbox_per_thread(void **state)
     for (int t = 0; t < NTHREADS; t++) {
         if (ws[t].failure[0]) fail_msg("%s", ws[t].failure);
         assert_int_equal(ws[t].ok, NCALLS);
-        hl_sandbox_stats st;
-        hl_sandbox_get_stats(ws[t].sb, &st);
+        hl_sandbox_stats st = HL_SANDBOX_STATS_INIT;
+        assert_int_equal(hl_sandbox_get_stats(ws[t].sb, &st), HL_OK);
         assert_int_equal(st.calls, NCALLS);
         hl_sandbox_destroy(ws[t].sb);
     }
@@ -173,7 +173,7 @@ static atomic_int init_ok, init_state;
 
 static void *init_once(void *arg)
 {
-    hl_error e;
+    hl_error e = HL_ERROR_INIT;
     hl_status st = hl_sandbox_initialize(g_init_sb, &e);
     if (st == HL_OK)
         atomic_fetch_add(&init_ok, 1);
@@ -186,7 +186,7 @@ static void test_initialize_from_many_threads(void **state)
 {
     hl_config cfg;
     rt_config(&cfg, "");
-    hl_error e;
+    hl_error e = HL_ERROR_INIT;
     assert_int_equal(hl_sandbox_create(&g_init_sb, rt_guest("simpleguest"), &cfg, &e), HL_OK);
     atomic_store(&init_ok, 0);
     atomic_store(&init_state, 0);
@@ -209,7 +209,7 @@ static void *call_spinning(void *arg)
 {
     spin_call *c = arg;
     hl_value v;
-    hl_error e;
+    hl_error e = HL_ERROR_INIT;
     c->st = hl_sandbox_call(c->sb, "call_spinning", RT_ARGS(hl_u32(200)), &v, &e);
     return NULL;
 }
@@ -256,7 +256,7 @@ static void test_destroy_from_own_host_function_is_ignored(void **state)
     self_destroy d = {0};
     hl_config cfg;
     rt_config(&cfg, "");
-    hl_error e;
+    hl_error e = HL_ERROR_INIT;
     assert_int_equal(hl_sandbox_create(&d.sb, rt_guest("callbackguest"), &cfg, &e), HL_OK);
     const hl_type ii[] = {HL_TYPE_I32, HL_TYPE_I32};
     assert_int_equal(
@@ -314,7 +314,7 @@ static void test_destroyed_stuck_sandbox_runs_no_callbacks(void **state)
     hl_config cfg;
     rt_config(&cfg, "max_execution_time = \"20ms\"\nmax_wait_for_cancellation = \"10ms\"\n");
     hl_sandbox *sb = NULL;
-    hl_error e;
+    hl_error e = HL_ERROR_INIT;
     assert_int_equal(hl_sandbox_create(&sb, rt_guest("callbackguest"), &cfg, &e), HL_OK);
     const hl_type ii[] = {HL_TYPE_I32, HL_TYPE_I32};
     assert_int_equal(

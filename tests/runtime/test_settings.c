@@ -90,7 +90,7 @@ static void test_output_holds_function_table(void **state)
     hl_config cfg;
     rt_config(&cfg, "output_data_size = 1730\n");
     hl_sandbox *sb = NULL;
-    hl_error err;
+    hl_error err = HL_ERROR_INIT;
     assert_int_equal(hl_sandbox_create(&sb, rt_guest("simpleguest"), &cfg, &err), HL_OK);
     assert_int_equal(hl_sandbox_initialize(sb, &err), HL_E_TOO_LARGE);
     rt_contains(err.message, "the guest's table of 40 functions needs 1731 bytes, more than output_data_size "
@@ -130,7 +130,7 @@ static void test_function_definition_size(void **state)
     assert_int_equal(sizeof(hl_host_fn_table), 16);
     assert_int_equal(sizeof(hl_fn_def), 32);
     const char *fit[] = {"host_f0", "host_f1", "host_f2", "host_f3", "host_f4", "host_f5"};
-    hl_error err;
+    hl_error err = HL_ERROR_INIT;
     uint64_t table = 0;
     assert_int_equal(init_with_hosts(fit, 6, &err, &table), HL_OK);
     assert_int_equal(table, 256);
@@ -239,7 +239,7 @@ static uint64_t largest_stack_alloc(hl_sandbox *sb, uint64_t hi)
     while (hi - lo > 16) {
         uint64_t mid = (lo + (hi - lo) / 2) & ~15ull;
         hl_value v;
-        hl_error e;
+        hl_error e = HL_ERROR_INIT;
         hl_status st = hl_sandbox_call(sb, "stack_alloc", RT_ARGS(hl_u64(mid)), &v, &e);
         if (st == HL_OK) {
             lo = mid;
@@ -354,7 +354,7 @@ static void test_max_initialization_time(void **state)
     hl_config cfg;
     rt_config(&cfg, "max_initialization_time = \"150ms\"\n");
     hl_sandbox *sb = NULL;
-    hl_error err;
+    hl_error err = HL_ERROR_INIT;
     assert_int_equal(hl_sandbox_create(&sb, rt_guest("spininit"), &cfg, &err), HL_OK);
     double t0 = rt_now_ms();
     assert_int_equal(hl_sandbox_initialize(sb, &err), HL_E_CANCELLED);
@@ -425,7 +425,8 @@ static void test_execution_mode(void **state)
     hl_policy policy;
     hl_policy_init(&policy);
     hl_policy_forbid_in_process(&policy);
-    hl_load_options opts = {.profile = NULL, .policy = &policy};
+    hl_load_options opts = {
+        .struct_size = sizeof(hl_load_options), .profile = NULL, .policy = &policy};
     hl_config_init(&cfg);
     assert_int_equal(hl_config_load_string(&cfg, inproc, strlen(inproc), "mode.toml", &opts, NULL), HL_E_CONFIG);
     assert_int_equal(cfg.execution_mode, HL_MODE_RUN_IN_HYPERVISOR);
@@ -436,7 +437,7 @@ static void test_execution_mode(void **state)
     assert_int_equal(cfg.execution_mode, HL_MODE_RUN_IN_HYPERVISOR);
     if (access("/dev/kvm", F_OK) == 0)
         skip(); /* with /dev/kvm the KVM suite covers RunInHypervisor */
-    hl_error err;
+    hl_error err = HL_ERROR_INIT;
     sb = NULL;
     assert_int_equal(hl_sandbox_create(&sb, rt_guest("simpleguest"), &cfg, &err), HL_E_BACKEND);
     assert_null(sb);

@@ -79,7 +79,7 @@ static void test_call_round_trip(void **state)
     uint64_t need = hl_codec_call_size("EchoEverything", args, n);
     uint8_t *buf = calloc(1, need);
     uint64_t len = 0;
-    hl_error err = {0};
+    hl_error err = HL_ERROR_INIT;
     assert_int_equal(hl_codec_write_call(buf, need, "EchoEverything", args, n, "input_data_size", &len, &err), HL_OK);
     assert_int_equal(len, need);
     /* the header and the name, exactly */
@@ -129,7 +129,7 @@ static void test_result_round_trip(void **state)
     hl_buf store = {0};
     for (size_t i = 0; i < n; i++) {
         uint8_t buf[256];
-        hl_error err = {0};
+        hl_error err = HL_ERROR_INIT;
         memset(buf, 0xEE, sizeof(buf));
         assert_int_equal(hl_codec_write_result(buf, sizeof(buf), 0, &vals[i], "output_data_size", &err), HL_OK);
         hl_msg_result r;
@@ -146,7 +146,7 @@ static void test_result_round_trip(void **state)
     }
     /* an error status carries no value: 16 bytes */
     uint8_t buf[16];
-    hl_error err = {0};
+    hl_error err = HL_ERROR_INIT;
     assert_int_equal(hl_codec_write_result(buf, 16, HL_GERR_FUNCTION_NOT_FOUND, NULL, "output_data_size", &err), HL_OK);
     uint32_t status = 0;
     hl_value out = hl_i32(77);
@@ -164,7 +164,7 @@ static void test_limits(void **state)
     assert_int_equal(need, 24 + 8 + 24 + 16);
     uint8_t *buf = malloc(need);
     uint64_t len;
-    hl_error err = {0};
+    hl_error err = HL_ERROR_INIT;
     assert_int_equal(hl_codec_write_call(buf, need, "Fn", args, 2, "input_data_size", &len, &err), HL_OK);
     assert_int_equal(hl_codec_write_call(buf, need - 1, "Fn", args, 2, "input_data_size", &len, &err), HL_E_TOO_LARGE);
     assert_int_equal(err.status, HL_E_TOO_LARGE);
@@ -218,7 +218,7 @@ static void test_fn_table_round_trip(void **state)
     for (int k = 0; k < HL_MAX_PARAMS; k++)
         fns[2].params[k] = (hl_type)(1 + k % 9);
     uint8_t buf[512];
-    hl_error err = {0};
+    hl_error err = HL_ERROR_INIT;
     assert_int_equal(hl_codec_write_fn_table(buf, sizeof(buf), HL_MSG_GUESTFN_MAGIC, fns, 3, "output_data_size", &err), HL_OK);
     hl_host_fn_table t;
     memcpy(&t, buf, sizeof(t));
@@ -255,7 +255,7 @@ static void result_fails(const uint8_t *m, size_t len, hl_status want, const cha
     hl_buf store = {0};
     uint32_t status;
     hl_value out;
-    hl_error err = {0};
+    hl_error err = HL_ERROR_INIT;
     hl_status st = hl_codec_read_result(g, len, &store, &status, &out, &err);
     if (st != want || (phrase && !strstr(err.message, phrase)))
         fail_msg("read_result: status %d, message \"%s\"", st, err.message);
@@ -318,7 +318,7 @@ static void test_hostile_results(void **state)
     hl_buf store = {0};
     uint32_t status;
     hl_value out;
-    hl_error err = {0};
+    hl_error err = HL_ERROR_INIT;
     assert_int_equal(hl_codec_read_result(g, 40, &store, &status, &out, &err), HL_OK);
     assert_int_equal(out.u.buf.len, 15);
     assert_string_equal(out.u.buf.ptr, "fifteen bytes!!");
@@ -337,7 +337,7 @@ static void test_string_without_nul(void **state)
     hl_buf store = {0};
     uint32_t status;
     hl_value out;
-    hl_error err = {0};
+    hl_error err = HL_ERROR_INIT;
     hl_status st = hl_codec_read_result(g, 40, &store, &status, &out, &err);
     hl_buf_free(&store);
     free(g);
@@ -357,7 +357,7 @@ static void call_fails(const uint8_t *m, size_t len, const char *phrase)
     const char *name = NULL;
     hl_value args[HL_MAX_PARAMS];
     size_t n = 99;
-    hl_error err = {0};
+    hl_error err = HL_ERROR_INIT;
     hl_status st = hl_codec_read_call(g, len, &store, &name, args, &n, &err);
     if (st != HL_E_GUEST_PROTOCOL || (phrase && !strstr(err.message, phrase)))
         fail_msg("read_call: status %d, message \"%s\"", st, err.message);
@@ -432,7 +432,7 @@ static void test_hostile_calls(void **state)
     const char *name;
     hl_value args[HL_MAX_PARAMS];
     size_t n;
-    hl_error err = {0};
+    hl_error err = HL_ERROR_INIT;
     assert_int_equal(hl_codec_read_call(g, len, &store, &name, args, &n, &err), HL_OK);
     assert_string_equal(name, "HostPrint");
     /* 16 arguments are fine */
@@ -452,7 +452,7 @@ static void table_fails(const uint8_t *m, size_t len, hl_status want, const char
     hl_function_info *fns = (hl_function_info *)1;
     size_t n = 99;
     char *names = (char *)1;
-    hl_error err = {0};
+    hl_error err = HL_ERROR_INIT;
     hl_status st = hl_codec_read_fn_table(g, len, &fns, &n, &names, &err);
     if (st != want || (phrase && !strstr(err.message, phrase)))
         fail_msg("read_fn_table: status %d, message \"%s\"", st, err.message);

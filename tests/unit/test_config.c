@@ -121,7 +121,7 @@ static void test_set_text(void **state)
 {
     (void)state;
     hl_config cfg;
-    hl_error err;
+    hl_error err = HL_ERROR_INIT;
     hl_config_init(&cfg);
     assert_int_equal(hl_config_set_text(&cfg, "input_data_size", "4MiB", HL_ORIGIN_HOST, &err), HL_OK);
     assert_int_equal(cfg.input_data_size, 4 * HL_MiB);
@@ -158,7 +158,7 @@ static void test_set_text(void **state)
 static void expect_text_error(const char *key, const char *text, hl_status status, const char *message)
 {
     hl_config cfg, before;
-    hl_error err;
+    hl_error err = HL_ERROR_INIT;
     hl_config_init(&cfg);
     before = cfg;
     assert_int_equal(hl_config_set_text(&cfg, key, text, HL_ORIGIN_HOST, &err), status);

@@ -105,7 +105,7 @@ static void expect_bad_len(size_t len, const char *phrase)
     uint8_t *copy = malloc(len ? len : 1);
     memcpy(copy, g_img, len);
     hl_elf_info info;
-    hl_error err = {0};
+    hl_error err = HL_ERROR_INIT;
     hl_status st = hl_elf_parse(copy, len, &info, &err);
     free(copy);
     if (st != HL_E_ELF || err.status != HL_E_ELF || (phrase && !strstr(err.message, phrase)))
@@ -115,7 +115,7 @@ static void expect_bad(const char *phrase) { expect_bad_len(g_len, phrase); }
 
 static void parse_ok(hl_elf_info *info)
 {
-    hl_error err = {0};
+    hl_error err = HL_ERROR_INIT;
     hl_status st = hl_elf_parse(g_img, g_len, info, &err);
     if (st != HL_OK)
         fail_msg("parse failed: %s", err.message);
@@ -131,7 +131,7 @@ static void test_real_guests(void **state)
         size_t len;
         uint8_t *img = read_all(path, &len);
         hl_elf_info info;
-        hl_error err = {0};
+        hl_error err = HL_ERROR_INIT;
         assert_int_equal(hl_elf_parse(img, len, &info, &err), HL_OK);
         Elf64_Ehdr e;
         memcpy(&e, img, sizeof(e));
@@ -201,7 +201,7 @@ static void test_load_exact(void **state)
     static const uint64_t bases[] = {0, 0x200000 + 0x8000, 0x7f0012345000ull};
     for (size_t b = 0; b < 3; b++) {
         uint8_t *dst = calloc(1, info.span), *exp = malloc(info.span);
-        hl_error err = {0};
+        hl_error err = HL_ERROR_INIT;
         assert_int_equal(hl_elf_load(&info, g_img, g_len, dst, info.span, bases[b], &err), HL_OK);
         size_t nrel;
         expected_image(&info, bases[b], exp, &nrel);
@@ -224,7 +224,7 @@ static void test_load_exact(void **state)
     }
     /* a region one byte smaller than the span is refused */
     uint8_t *dst = calloc(1, info.span);
-    hl_error err = {0};
+    hl_error err = HL_ERROR_INIT;
     assert_int_equal(hl_elf_load(&info, g_img, g_len, dst, info.span - 1, 0, &err), HL_E_ELF);
     assert_non_null(strstr(err.message, "does not fit its region"));
     /* an info whose segment runs past the file (not from this image) is refused, not copied */
@@ -256,7 +256,7 @@ static void test_truncated(void **state)
     for (size_t len = ph_end; len < need; len++)
         expect_bad_len(len, "outside the file");
     hl_elf_info info;
-    hl_error err = {0};
+    hl_error err = HL_ERROR_INIT;
     assert_int_equal(hl_elf_parse(g_img, need, &info, &err), HL_OK); /* section headers are not needed */
     assert_int_equal(hl_elf_parse(NULL, 100, &info, &err), HL_E_ELF);
 }
@@ -489,7 +489,7 @@ static void test_dynamic(void **state)
     set_dyn(debug_off, DT_NULL, 0);
     set_dyn(debug_off + sizeof(Elf64_Dyn), DT_NEEDED, 1);
     hl_elf_info info;
-    hl_error err = {0};
+    hl_error err = HL_ERROR_INIT;
     hl_status st = hl_elf_parse(g_img, g_len, &info, &err);
     assert_int_equal(st, HL_OK);
 }
@@ -521,7 +521,7 @@ static void set_rela(size_t off, uint64_t where, uint32_t type, int64_t addend)
 static void test_relocations(void **state)
 {
     (void)state;
-    hl_error err = {0};
+    hl_error err = HL_ERROR_INIT;
     reset();
     set_rela(rela0(), 0x6000, R_X86_64_64, 0);
     assert_int_equal(load_img(&err), HL_E_ELF);
@@ -646,7 +646,7 @@ static void test_synthetic(void **state)
     (void)state;
     size_t len;
     hl_elf_info info;
-    hl_error err = {0};
+    hl_error err = HL_ERROR_INIT;
     uint8_t *img = synth(HL_ELF_MAX_SEGMENTS, &len);
     assert_int_equal(hl_elf_parse(img, len, &info, &err), HL_OK);
     assert_int_equal(info.nsegs, HL_ELF_MAX_SEGMENTS);

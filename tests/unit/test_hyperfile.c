@@ -21,7 +21,8 @@ static hl_diag_list *load(hl_config *cfg, const char *text, const char *profile,
 {
     hl_diag_list *diags = hl_diag_list_new();
     assert_non_null(diags);
-    hl_load_options opt = {.profile = profile, .policy = policy};
+    hl_load_options opt = {
+        .struct_size = sizeof(hl_load_options), .profile = profile, .policy = policy};
     *status = hl_config_load_string(cfg, text, strlen(text), "h.toml", &opt, diags);
     return diags;
 }

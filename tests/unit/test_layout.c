@@ -35,7 +35,7 @@ static hl_elf_info synth_elf(int note, uint64_t stack, uint64_t heap)
 
 static void layout_ok(const hl_config *cfg, const hl_elf_info *elf, uint64_t base, hl_layout *l)
 {
-    hl_error err = {0};
+    hl_error err = HL_ERROR_INIT;
     hl_status st = hl_layout_compute(cfg, elf, base, l, &err);
     if (st != HL_OK)
         fail_msg("layout failed: %s", err.message);
@@ -210,7 +210,7 @@ static void test_precedence(void **state)
 static void expect_too_big(const hl_config *cfg, const hl_elf_info *elf)
 {
     hl_layout l;
-    hl_error err = {0};
+    hl_error err = HL_ERROR_INIT;
     hl_status st = hl_layout_compute(cfg, elf, BASE, &l, &err);
     if (st != HL_E_LAYOUT)
         fail_msg("expected HL_E_LAYOUT, got %d (total %llu)", st, (unsigned long long)l.total_size);
@@ -247,7 +247,7 @@ static void test_limit(void **state)
     cfg.heap_size_override = 600 * HL_MiB;
     cfg.stack_size_override = 500 * HL_MiB;
     hl_layout l;
-    hl_error err = {0};
+    hl_error err = HL_ERROR_INIT;
     assert_int_equal(hl_layout_compute(&cfg, &elf, BASE, &l, &err), HL_E_LAYOUT);
     assert_non_null(strstr(err.message, "heap 614400 KiB, stack 512000 KiB"));
 
@@ -285,7 +285,7 @@ static void test_huge_buffer_sizes(void **state)
         v = UINT64_MAX - 100;
         memcpy((char *)&cfg + fields[i], &v, sizeof(v));
         hl_layout l;
-        hl_error err = {0};
+        hl_error err = HL_ERROR_INIT;
         if (hl_layout_compute(&cfg, &elf, BASE, &l, &err) == HL_OK)
             wrapped++;
     }
@@ -318,7 +318,7 @@ static void test_bases_and_property(void **state)
         elf.span = round_page((x >> 40) % (8 * HL_MiB) + 1);
         uint64_t base = bases[iter % 6];
         hl_layout l;
-        hl_error err = {0};
+        hl_error err = HL_ERROR_INIT;
         hl_status st = hl_layout_compute(&cfg, &elf, base, &l, &err);
         if (st != HL_OK)
             fail_msg("iteration %d: %s", iter, err.message);
@@ -341,7 +341,7 @@ static void test_tables_fit_near_cap(void **state)
     for (uint64_t heap = 480 * HL_MiB; heap <= 512 * HL_MiB; heap += PAGE) {
         cfg.heap_size_override = heap;
         hl_layout l;
-        hl_error err = {0};
+        hl_error err = HL_ERROR_INIT;
         if (hl_layout_compute(&cfg, &elf, BASE, &l, &err) != HL_OK) {
             assert_non_null(strstr(err.message, "heap_size_override"));
             continue;
@@ -392,7 +392,7 @@ static void test_real_guest(void **state)
     size_t len = fread(img, 1, sizeof(img), f);
     fclose(f);
     hl_elf_info elf;
-    hl_error err = {0};
+    hl_error err = HL_ERROR_INIT;
     assert_int_equal(hl_elf_parse(img, len, &elf, &err), HL_OK);
     hl_config cfg;
     hl_config_init(&cfg);

@@ -315,7 +315,7 @@ static void test_max_errors(void **state)
 {
     (void)state;
     const char *src = "a = 1\nb = \nc = 3\nd = @\ne = 012\nf = 6\n";
-    hl_toml_options opt = {0};
+    hl_toml_options opt = HL_TOML_OPTIONS_INIT;
     opt.max_errors = 10;
     hl_toml_doc *doc = hl_toml_parse(src, strlen(src), &opt);
     assert_int_equal(hl_toml_doc_error_count(doc), 3);

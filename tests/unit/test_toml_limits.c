@@ -118,7 +118,7 @@ static void test_depth_limits(void **state)
     free(src);
 
     /* a smaller limit */
-    hl_toml_options opt = {0};
+    hl_toml_options opt = HL_TOML_OPTIONS_INIT;
     opt.max_depth = 3;
     doc = hl_toml_parse("a = [[[1]]]", 11, &opt);
     assert_int_equal(hl_toml_doc_error_count(doc), 0);
@@ -212,7 +212,7 @@ static const hl_toml_value *down_tables(const hl_toml_value *v, size_t n)
 static void test_depth_unlimited(void **state)
 {
     (void)state;
-    hl_toml_options opt = {0};
+    hl_toml_options opt = HL_TOML_OPTIONS_INIT;
     opt.max_depth = HL_TOML_MAX_DEPTH_UNLIMITED;
     const size_t n = 10000;
 
@@ -299,7 +299,7 @@ static void test_depth_unlimited(void **state)
 static void test_input_size_limit(void **state)
 {
     (void)state;
-    hl_toml_options opt = {0};
+    hl_toml_options opt = HL_TOML_OPTIONS_INIT;
     opt.max_input_size = 10;
     hl_toml_doc *doc = hl_toml_parse("a = 123456", 10, &opt);
     assert_int_equal(hl_toml_doc_error_count(doc), 0);

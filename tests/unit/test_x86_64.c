@@ -286,7 +286,7 @@ static hl_elf_info load_guest(void)
     size_t len = fread(img, 1, sizeof(img), f);
     fclose(f);
     hl_elf_info elf;
-    hl_error err = {0};
+    hl_error err = HL_ERROR_INIT;
     assert_int_equal(hl_elf_parse(img, len, &elf, &err), HL_OK);
     return elf;
 }
@@ -356,7 +356,7 @@ static void test_perms(void **state)
     hl_config cfg;
     hl_config_init(&cfg);
     hl_layout l;
-    hl_error err = {0};
+    hl_error err = HL_ERROR_INIT;
     assert_int_equal(hl_layout_compute(&cfg, &elf, 0x200000, &l, &err), HL_OK);
     check_perms(&l, &elf, 0);
     check_perms(&l, &elf, 1);

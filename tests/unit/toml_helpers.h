@@ -25,7 +25,7 @@
 /* Parses src (strlen bytes) with the given version; fails the test on any error. */
 static inline hl_toml_doc *parse_ver(const char *src, hl_toml_version version)
 {
-    hl_toml_options opt = {0};
+    hl_toml_options opt = HL_TOML_OPTIONS_INIT;
     opt.version = version;
     hl_toml_doc *doc = hl_toml_parse(src, strlen(src), &opt);
     assert_non_null(doc);

@@ -238,7 +238,8 @@ int cli_config_args_check(const cli_command *cmd, const cli_config_args *a)
 static hl_status load_hyperfile(hl_config *cfg, const cli_config_args *a, const hl_policy *policy,
                                 hl_diag_list *diags)
 {
-    hl_load_options options = {.profile = a->profile, .policy = policy};
+    hl_load_options options = {
+        .struct_size = sizeof(hl_load_options), .profile = a->profile, .policy = policy};
     if (strcmp(a->hyperfile, "-") != 0)
         return hl_config_load_file(cfg, a->hyperfile, &options, diags);
     size_t len = 0;
@@ -266,7 +267,7 @@ static bool apply_set(hl_config *cfg, const char *assignment, hl_diag_list *diag
     }
     memcpy(key, assignment, klen);
     key[klen] = '\0';
-    hl_error err = {0};
+    hl_error err = HL_ERROR_INIT;
     if (hl_config_set_text(cfg, key, eq + 1, HL_ORIGIN_HOST, &err) == HL_OK) return true;
     hl_diag_add(diags, HL_SEV_ERROR, NULL, 0, 0, 0, 0, NULL, "--set %s: %s", assignment,
                 err.message[0] ? err.message : hl_status_str(err.status));

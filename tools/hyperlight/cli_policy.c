@@ -161,7 +161,7 @@ static bool parse_value(builder *b, const hl_field_info *info, const char *text,
 {
     hl_config scratch;
     hl_config_init(&scratch);
-    hl_error err = {0};
+    hl_error err = HL_ERROR_INIT;
     if (hl_config_set_text(&scratch, info->key, text, HL_ORIGIN_HOST, &err) == HL_OK) {
         *value = hl_config_get(&scratch, info->id);
         return true;
@@ -359,7 +359,8 @@ static void load_file(builder *b, const char *path)
         b->in_file = false;
         return;
     }
-    hl_toml_options topt = {.version = HL_TOML_1_0, .max_errors = POLICY_MAX_ERRORS};
+    hl_toml_options topt = {
+        .struct_size = sizeof(topt), .version = HL_TOML_1_0, .max_errors = POLICY_MAX_ERRORS};
     hl_toml_doc *doc = hl_toml_parse(text, len, &topt);
     if (doc == NULL || hl_diag_list_set_source(b->diags, path, text, len) != 0) {
         b->nomem = true;

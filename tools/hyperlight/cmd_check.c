@@ -113,7 +113,9 @@ static int check(const char *path, const char *profile, bool json, const cli_pol
     }
     hl_config cfg;
     hl_config_init(&cfg);
-    hl_load_options options = {.profile = profile, .policy = pargs->given ? &policy : NULL};
+    hl_load_options options = {.struct_size = sizeof(hl_load_options),
+                               .profile = profile,
+                               .policy = pargs->given ? &policy : NULL};
     const char *name = path;
     hl_status status = load(&cfg, path, &options, diags, &name);
     if (status != HL_OK && hl_diag_error_count(diags) == 0)

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hyperlight/json.h"
 #include "cli.h"
 #include "hyperlight/sandbox.h"
+#include "util/json.h"
 
 static int run_run(int argc, char **argv);
 
@@ -534,7 +534,7 @@ static int call_function(hl_sandbox *sb, const run_args *a)
         rc = convert_arg(f, i, a->args[i], &args[i], &owned[i]);
     if (rc == CLI_OK) {
         hl_value result = {0};
-        hl_error err = {0};
+        hl_error err = HL_ERROR_INIT;
         if (hl_sandbox_call(sb, f->name, args, f->nparams, &result, &err) != HL_OK) {
             rc = runtime_error(&err, hl_sandbox_mode(sb));
         } else if (a->json) {
@@ -570,7 +570,7 @@ static int run_run(int argc, char **argv)
                  "(RunInProcess is for debugging)");
 
     hl_sandbox *sb = NULL;
-    hl_error err = {0};
+    hl_error err = HL_ERROR_INIT;
     if (hl_sandbox_create(&sb, a.guest, &cfg, &err) != HL_OK) {
         rc = runtime_error(&err, mode);
     } else {

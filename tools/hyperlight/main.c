@@ -4,10 +4,7 @@
 
 #include "cli.h"
 #include "hyperlight/config.h"
-
-#ifndef HL_VERSION_STRING
-#define HL_VERSION_STRING "0.0.0"
-#endif
+#include "hyperlight/version.h"
 
 static int run_help(int argc, char **argv);
 
@@ -50,7 +47,7 @@ static void print_main_help(FILE *out)
             "Usage: hyperlight [--version] [--help] COMMAND [ARGS]\n"
             "\n"
             "Commands:\n",
-            HL_VERSION_STRING);
+            hl_version());
     for (size_t i = 0; i < COMMAND_COUNT; i++)
         fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
     fputs("\n"
@@ -66,8 +63,7 @@ static void print_main_help(FILE *out)
 
 static void print_version(void)
 {
-    printf("hyperlight %s (hyperfile format %d, TOML 1.0.0)\n", HL_VERSION_STRING,
-           HL_HYPERFILE_VERSION);
+    printf("hyperlight %s (hyperfile format %d, TOML 1.0.0)\n", hl_version(), HL_HYPERFILE_VERSION);
 }
 
 static int unknown_command(const char *name)

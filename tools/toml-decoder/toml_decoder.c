@@ -1,6 +1,6 @@
 /* toml_decoder.c - toml-test's decoder protocol: TOML on stdin, tagged JSON on stdout or an error. */
-#include "hyperlight/json.h"
 #include "hyperlight/toml.h"
+#include "util/json.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -222,7 +222,7 @@ static int emit(FILE *out, const hl_toml_value *root)
 
 int main(int argc, char **argv)
 {
-    hl_toml_options opt = {0};
+    hl_toml_options opt = HL_TOML_OPTIONS_INIT;
     /* TOML sets no nesting limit, and the emitter above has none */
     opt.max_depth = HL_TOML_MAX_DEPTH_UNLIMITED;
     for (int i = 1; i < argc; i++) {
