@@ -47,6 +47,11 @@ static atomic_size_t g_nthreads; /* slots ever used */
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static int g_fsgsbase = -1;
 static uintptr_t g_restorer_page;
+static struct sigaction g_previous; /* the SIGSYS action ours replaced (e.g. a seccomp trap handler) */
+
+#ifndef SYS_USER_DISPATCH
+#define SYS_USER_DISPATCH 2 /* si_code of a SIGSYS from Syscall User Dispatch */
+#endif
 
 static long raw_syscall2(long nr, long a, long b)
 {
@@ -117,10 +122,18 @@ HL_TLS_FREE hl_inproc_sys *hl_inproc_sys_of_stack(uintptr_t sp)
  * a call from anywhere else is host code: allowed from now on, and made again. */
 HL_TLS_FREE static void on_sigsys(int sig, siginfo_t *si, void *ucv)
 {
-    (void)sig;
     ucontext_t *uc = ucv;
     greg_t *g = uc->uc_mcontext.gregs;
     hl_inproc_sys *s = hl_inproc_sys_of_stack((uintptr_t)&uc);
+    if (si->si_code != SYS_USER_DISPATCH) { /* not ours (seccomp, kill): the handler before us */
+        if (g_previous.sa_flags & SA_SIGINFO)
+            g_previous.sa_sigaction(sig, si, ucv);
+        else if (g_previous.sa_handler != SIG_DFL && g_previous.sa_handler != SIG_IGN)
+            g_previous.sa_handler(sig);
+        else if (g_previous.sa_handler == SIG_DFL) /* as if we were not there: the default action */
+            sigaction(SIGSYS, &g_previous, NULL), raise(SIGSYS);
+        return;
+    }
     uintptr_t at = (uintptr_t)si->si_call_addr;
     if (s && at >= s->guest_lo && at < s->guest_hi) {
         uint64_t entry = s->syscall_entry ? *s->syscall_entry : 0;
@@ -138,7 +151,7 @@ HL_TLS_FREE static void on_sigsys(int sig, siginfo_t *si, void *ucv)
     g[REG_RIP] -= 2; /* the `syscall` instruction again, now allowed (rax holds its number again) */
 }
 
-int hl_inproc_sys_install(void)
+static int install_locked(void)
 {
     if (g_fsgsbase < 0)
         g_fsgsbase = (getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE) != 0;
@@ -150,11 +163,19 @@ int hl_inproc_sys_install(void)
     sa.sa_sigaction = on_sigsys;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
     sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGSYS, &sa, NULL) != 0)
+    if (sigaction(SIGSYS, &sa, &g_previous) != 0)
         return -1;
     if (sigaction(SIGSYS, NULL, &cur) == 0)
         g_restorer_page = (uintptr_t)cur.sa_restorer & ~(uintptr_t)4095;
     return 0;
+}
+
+int hl_inproc_sys_install(void)
+{
+    pthread_mutex_lock(&g_lock); /* one installer: the replaced action is saved once */
+    int r = install_locked();
+    pthread_mutex_unlock(&g_lock);
+    return r;
 }
 
 int hl_inproc_sys_start(hl_inproc_sys *s, uintptr_t altstack, size_t altstack_size)

@@ -343,6 +343,35 @@ static void test_syscalls_never_reach_the_host(void **state)
     hl_sandbox_destroy(sb);
 }
 
+static volatile sig_atomic_t g_app_sigsys;
+static void app_sigsys(int sig) { g_app_sigsys += sig == SIGSYS; }
+
+/* In-process sandboxes take SIGSYS (Syscall User Dispatch) but pass any other SIGSYS on to the
+ * application's handler, and put themselves back on top when the application replaced them. */
+static void test_application_sigsys_handler_kept(void **state)
+{
+    (void)state;
+    struct sigaction app, old;
+    memset(&app, 0, sizeof(app));
+    app.sa_handler = app_sigsys;
+    sigemptyset(&app.sa_mask);
+    assert_int_equal(sigaction(SIGSYS, &app, &old), 0);
+    for (int round = 1; round <= 2; round++) {
+        hl_config cfg;
+        rt_config(&cfg, "");
+        cfg.execution_mode = HL_MODE_RUN_IN_PROCESS;
+        hl_sandbox *sb = rt_sandbox_cfg("hostileguest", &cfg);
+        assert_int_equal(raise(SIGSYS), 0);
+        assert_int_equal(g_app_sigsys, round);
+        /* the guest's own system calls still go to its runtime */
+        assert_int_equal(rt_ok(sb, "raw_syscall", RT_ARGS(hl_i64(39), hl_i64(0), hl_i64(0), hl_i64(0))).u.i64, 1);
+        assert_int_equal(rt_ok(sb, "libc_open", RT_ARGS(hl_string("/etc/passwd"))).u.i64, ENOENT * 1000 + ENOENT);
+        hl_sandbox_destroy(sb);
+        assert_int_equal(sigaction(SIGSYS, &app, NULL), 0); /* the application takes SIGSYS back */
+    }
+    sigaction(SIGSYS, &old, NULL);
+}
+
 /* Function tables with a name twice or control characters in a name are refused (both modes). */
 static void test_bad_function_tables(void **state)
 {
@@ -381,6 +410,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_result_type_checked, setup, teardown),
         cmocka_unit_test(test_bad_function_tables),
         cmocka_unit_test(test_syscalls_never_reach_the_host),
+        cmocka_unit_test(test_application_sigsys_handler_kept),
     };
     return cmocka_run_group_tests_name(rt_group_name("hostile"), tests, NULL, NULL);
 }
