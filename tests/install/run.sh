@@ -15,6 +15,7 @@
 #   completion  the installed bash completion offers exactly the commands and options of
 #               `hyperlight --help` and `hyperlight CMD --help`, and the values of --format
 #   clean       nothing under the prefix names the build tree
+#   exports     the installed libhyperlight.so exports exactly the functions the installed headers declare
 set -euo pipefail
 # (after a pipe, grep without -q: it reads all of its input, so the writer never dies of SIGPIPE)
 
@@ -155,6 +156,12 @@ clean)
   if grep -rl -- "$build" "$prefix" >"$work/hits"; then
     fail "files under the prefix name the build tree $build: $(tr '\n' ' ' <"$work/hits")"
   fi
+  ;;
+exports)
+  # the installed shared library exports exactly what the installed headers declare
+  lib=$(ls "$prefix/$libdir"/libhyperlight.so.*.*.* | head -n 1)
+  python3 "$here/../abi/check_exports.py" --lib "$lib" --include "$prefix/include" --cc "${CC:-cc}" \
+    --soname "$(basename "$(ls "$prefix/$libdir"/libhyperlight.so.? | head -n 1)")"
   ;;
 *)
   echo "run.sh: unknown step $step" >&2
