@@ -9,6 +9,8 @@
 #   make build   only configure and build (into build/; programs in build/bin/)
 #   make install build, then install into PREFIX (default /usr/local) under DESTDIR (default none):
 #                the library, headers, CLI, guest SDK, pkg-config and CMake files, man pages
+#   make package build the Debian packages into build-package/ (scripts/package.sh: a build with
+#                prefix /usr, then cpack; docs/packages.md)
 #   make clean   remove the build directories
 #
 # Under CI=true, warnings are errors (-DHL_WERROR=ON).
@@ -16,6 +18,7 @@
 ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 BUILD := $(ROOT)/build
 ASAN_BUILD := $(ROOT)/build-asan
+PACKAGE_BUILD := $(ROOT)/build-package
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 TEST_JOBS ?= 2
 FUZZ_SECONDS ?= 60
@@ -36,7 +39,7 @@ CMAKE_FLAGS := -DHL_WERROR=$(WERROR) $(if $(SYSTEM_PYTHON),-DPython3_EXECUTABLE=
 # keep the output of the make that `cmake --build` runs free of "Entering directory" lines
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps build install demo test asan fuzz clean
+.PHONY: all deps build install package demo test asan fuzz clean
 
 all: build
 
@@ -49,6 +52,9 @@ build: deps
 
 install: build
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
+
+package: deps
+	JOBS=$(JOBS) bash $(ROOT)/scripts/package.sh $(PACKAGE_BUILD) $(CMAKE_FLAGS)
 
 demo: build
 	@echo "== the effective configuration of the HIP's sample hyperfile"
@@ -71,4 +77,4 @@ fuzz:
 	fi
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(ROOT)/build-fuzz
+	rm -rf $(BUILD) $(ASAN_BUILD) $(PACKAGE_BUILD) $(ROOT)/build-fuzz

@@ -14,7 +14,9 @@
 #   musl-dev                               the guests' C library (headers, libc.a)
 #   abigail-tools                          abidw/abidiff: the ABI check against abi/libhyperlight.abi
 #   dpkg-dev                               dpkg-source, which unpacks Debian source packages for the
-#                                          Lua guest (scripts/fetch-guest-sources.sh)
+#                                          Lua guest (scripts/fetch-guest-sources.sh); dpkg-shlibdeps
+#                                          for the packages' Depends (make package)
+#   file                                   CPack's DEB generator finds the ELF files with it
 set -euo pipefail
 
 packages=(
@@ -30,6 +32,8 @@ packages=(
   libtomlplusplus-dev
   musl-dev
   dpkg-dev
+  # make package: CPack's DEB generator (dpkg-shlibdeps is in dpkg-dev)
+  file
   # tests/install: `man -l --warnings` renders the installed man pages
   man-db
   groff-base
