@@ -102,6 +102,24 @@ typedef void (*hl_print_fn)(void *user, const char *text, size_t len);
 
 typedef struct hl_sandbox hl_sandbox;
 
+/* The cancel signal. A call past its time limit is stopped by sending a realtime signal to the
+ * sandbox's thread (KVM: it makes KVM_RUN return; RunInProcess: its handler leaves guest code).
+ * The library blocks it on sandbox threads except while guest code runs, installs a handler for
+ * it when a sandbox is created, and ignores it elsewhere; an application must not use the same
+ * signal for its own purposes. One signal for the whole process, SIGRTMIN +
+ * HL_CANCEL_SIGNAL_DEFAULT_OFFSET unless changed (Hyperlight's SandboxConfiguration has the same
+ * choice as interrupt_vcpu_sigrtmin_offset). */
+#define HL_CANCEL_SIGNAL_DEFAULT_OFFSET 5
+
+/* Chooses the cancel signal: signo from SIGRTMIN to SIGRTMAX (e.g. SIGRTMIN + 2), or 0 for the
+ * default. Allowed before the first sandbox is created, or later while none exists (every
+ * sandbox destroyed; a poisoned one counts until its thread has freed it): HL_E_STATE otherwise,
+ * HL_E_INVALID_ARG for a signal outside the realtime range. The signal given up gets back the
+ * action it had before the library installed its handler. Thread-safe. */
+HL_API hl_status hl_set_cancel_signal(int signo, hl_error *err);
+/* The cancel signal in use, or that the next sandbox will use. */
+HL_API int hl_cancel_signal(void);
+
 /* The memory layout: regions in address order, page-aligned. */
 typedef enum hl_region_id {
     HL_REGION_PAGE_TABLES,

@@ -75,11 +75,17 @@ typedef struct hl_backend_ops {
     void (*destroy)(hl_backend *b);
 } hl_backend_ops;
 
-/* The signal cancel() sends to the sandbox thread (SIGRTMIN+5); installs the process-wide
- * handlers once. Call on the sandbox thread: it also blocks the signal there, so that it never
- * interrupts host code (host functions, the core); a backend unblocks it only while guest code
- * runs (in-process: around the guest's code; KVM: through KVM_SET_SIGNAL_MASK for KVM_RUN). */
+/* The signal cancel() sends to the sandbox thread (hl_cancel_signal(), cancel_signal.c); installs
+ * the process-wide handlers (again: an application may have replaced them). Call on the sandbox
+ * thread: it also blocks the signal there, so that it never interrupts host code (host
+ * functions, the core); a backend unblocks it only while guest code runs (in-process: around the
+ * guest's code; KVM: through KVM_SET_SIGNAL_MASK for KVM_RUN). */
 int hl_backend_cancel_signal(void);
+/* The signal in use, for any thread and signal handlers (0 before the first sandbox). Fixed
+ * while any sandbox exists. */
+int hl_backend_current_signal(void);
+/* Blocks (SIG_BLOCK) or unblocks (SIG_UNBLOCK) the cancel signal on the calling thread. */
+void hl_backend_cancel_mask(int how);
 /* Discards the cancel signals pending on the calling (sandbox) thread: re-sent while a host
  * function ran, they would otherwise queue up (a realtime signal) and interrupt the next runs;
  * cancel_req is what says whether a run is cancelled, the signal only wakes the thread. */
@@ -87,6 +93,14 @@ void hl_backend_drain_cancel(void);
 /* The calling thread's signal mask without the cancel signal, as the kernel's 64-bit mask (bit
  * n-1 for signal n): the mask to run guest code with. */
 uint64_t hl_backend_guest_sigmask(void);
+/* A sandbox begins to exist (at the start of its creation) / has been freed: the cancel signal
+ * may change only while none exists. */
+void hl_backend_sandbox_hold(void);
+void hl_backend_sandbox_release(void);
+/* inproc.c, under cancel_signal.c's lock: puts the in-process handler on the fault signals and
+ * on `cancel` (chaining to the actions found there); gives `old` its earlier action back. */
+void hl_inproc_install_handlers(int cancel);
+void hl_inproc_release_signal(int old);
 
 extern const hl_backend_ops hl_backend_inproc;
 extern const hl_backend_ops hl_backend_kvm;

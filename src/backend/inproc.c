@@ -24,8 +24,8 @@
  *  - a fault (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP) in guest code ends the run as a fault;
  *  - after the snapshot, writable pages are read-only in the guest view: the first write to a
  *    page faults, the page is recorded as dirty and made writable (restore copies those back);
- *  - cancel() sends the cancel signal (SIGRTMIN+5) to the thread. The thread keeps it blocked
- *    except while guest code runs, so it is handled only there (the handler jumps out of the
+ *  - cancel() sends the cancel signal (hl_cancel_signal(): SIGRTMIN+5 unless the application
+ *    chose another, cancel_signal.c) to the thread. The thread keeps it blocked except while guest code runs, so it is handled only there (the handler jumps out of the
  *    guest at once) and never interrupts host code: a host function's sleep or poll is not cut
  *    short; the cancellation takes effect when it returns to the guest (the core gives up after
  *    max_wait_for_cancellation).
@@ -152,10 +152,11 @@ __asm__(".text\n"
         ".size hl_inproc_host_trampoline, .-hl_inproc_host_trampoline\n");
 
 static _Thread_local struct hl_backend *tls_backend;
-static int cancel_signal;
 static const int fault_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP};
 #define NFAULT (sizeof(fault_signals) / sizeof(fault_signals[0]))
-static struct sigaction previous[NFAULT + 1]; /* written once, before any sandbox thread runs */
+/* the actions ours replaced: the fault signals', then the cancel signal's (written under
+ * cancel_signal.c's lock, before a sandbox thread of the signal runs) */
+static struct sigaction previous[NFAULT + 1];
 
 static void chain(int sig, siginfo_t *si, void *uc)
 {
@@ -207,7 +208,7 @@ static void describe_fault(hl_run_result *r, int sig, int code, int write)
 static void on_signal_body(int sig, siginfo_t *si, void *ucv)
 {
     struct hl_backend *b = tls_backend;
-    if (sig == cancel_signal) {
+    if (sig == hl_backend_current_signal()) {
         if (b && atomic_load(&b->in_guest) && atomic_load(&b->cancel_req)) {
             b->res->stop = HL_STOP_CANCELLED;
             leave_guest(b);
@@ -258,15 +259,17 @@ HL_TLS_FREE static void on_signal(int sig, siginfo_t *si, void *ucv)
         hl_inproc_to_guest(s);
 }
 
-static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/* Installs our handler for sig unless it is already there, keeping the one it replaces. While a
+/* Installs our handler for sig, keeping the action it replaces in *prev; when it is ours
+ * already, only its mask is brought up to date (the cancel signal may have changed). While a
  * handler runs, the other signals we handle are blocked: a cancel must not interrupt the
  * recording of a dirty page. */
-static void install_one(int sig, struct sigaction *prev)
+static void install_one(int sig, int cancel, struct sigaction *prev)
 {
     struct sigaction cur;
-    if (sigaction(sig, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_signal)
+    if (sigaction(sig, NULL, &cur) != 0)
+        return;
+    int ours = (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_signal;
+    if (ours && sigismember(&cur.sa_mask, cancel) == 1)
         return;
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -277,58 +280,27 @@ static void install_one(int sig, struct sigaction *prev)
     sigemptyset(&sa.sa_mask);
     for (size_t i = 0; i < NFAULT; i++)
         sigaddset(&sa.sa_mask, fault_signals[i]);
-    sigaddset(&sa.sa_mask, cancel_signal);
-    *prev = cur; /* chained from now on */
+    sigaddset(&sa.sa_mask, cancel);
+    if (!ours)
+        *prev = cur; /* chained from now on */
     sigaction(sig, &sa, NULL);
 }
 
-/* Called at every sandbox creation: an application (or a test framework) may have installed its
- * own handlers since; ours go back on top and chain to theirs. */
-static void install_handlers(void)
+/* Called (under cancel_signal.c's lock) at every sandbox creation: an application (or a test
+ * framework) may have installed its own handlers since; ours go back on top and chain to theirs. */
+void hl_inproc_install_handlers(int cancel)
 {
-    pthread_mutex_lock(&install_lock);
-    cancel_signal = SIGRTMIN + 5;
     for (size_t i = 0; i < NFAULT; i++)
-        install_one(fault_signals[i], &previous[i]);
-    install_one(cancel_signal, &previous[NFAULT]);
-    pthread_mutex_unlock(&install_lock);
+        install_one(fault_signals[i], cancel, &previous[i]);
+    install_one(cancel, cancel, &previous[NFAULT]);
 }
 
-/* Blocks or unblocks the cancel signal on this thread. */
-static void cancel_mask(int how)
+void hl_inproc_release_signal(int old)
 {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, cancel_signal);
-    pthread_sigmask(how, &set, NULL);
-}
-
-int hl_backend_cancel_signal(void)
-{
-    install_handlers();
-    cancel_mask(SIG_BLOCK);
-    return cancel_signal;
-}
-
-void hl_backend_drain_cancel(void)
-{
-    if (!cancel_signal) return;
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, cancel_signal);
-    struct timespec zero = {0, 0};
-    while (sigtimedwait(&set, NULL, &zero) == cancel_signal)
-        ;
-}
-
-uint64_t hl_backend_guest_sigmask(void)
-{
-    sigset_t cur;
-    pthread_sigmask(SIG_BLOCK, NULL, &cur);
-    uint64_t mask = 0;
-    for (int sig = 1; sig <= 64; sig++)
-        if (sig != cancel_signal && sigismember(&cur, sig) == 1) mask |= 1ull << (sig - 1);
-    return mask;
+    struct sigaction cur;
+    if (sigaction(old, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_signal)
+        sigaction(old, &previous[NFAULT], NULL);
+    memset(&previous[NFAULT], 0, sizeof(previous[NFAULT]));
 }
 
 /* From the trampoline, in host state. The cancel signal is blocked while host code runs; a
@@ -341,7 +313,7 @@ void hl_inproc_host_call(struct hl_backend *b, uint32_t port)
         return;
     }
     atomic_store(&b->in_guest, 0);
-    cancel_mask(SIG_BLOCK);
+    hl_backend_cancel_mask(SIG_BLOCK);
     if (b->io(b->io_ctx, port) != 0) {
         b->res->stop = HL_STOP_ABORT;
         leave_guest(b);
@@ -351,7 +323,7 @@ void hl_inproc_host_call(struct hl_backend *b, uint32_t port)
         leave_guest(b);
     }
     atomic_store(&b->in_guest, 1);
-    cancel_mask(SIG_UNBLOCK);
+    hl_backend_cancel_mask(SIG_UNBLOCK);
 }
 
 static int prot_of_perm(uint8_t perm)
@@ -472,10 +444,10 @@ static hl_status inproc_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_
             atomic_store(&b->in_guest, 0);
             res->stop = HL_STOP_CANCELLED;
         } else {
-            cancel_mask(SIG_UNBLOCK);
+            hl_backend_cancel_mask(SIG_UNBLOCK);
             hl_inproc_call_on_stack(entry, arg, stack_top, b);
             atomic_store(&b->in_guest, 0);
-            cancel_mask(SIG_BLOCK);
+            hl_backend_cancel_mask(SIG_BLOCK);
             res->stop = HL_STOP_HALT;
         }
     }
@@ -492,7 +464,7 @@ static hl_status inproc_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_
 static void inproc_cancel(hl_backend *b)
 {
     atomic_store(&b->cancel_req, 1);
-    pthread_kill(b->thread, cancel_signal);
+    pthread_kill(b->thread, hl_backend_current_signal());
 }
 
 static int cmp_u32(const void *a, const void *b)

@@ -124,6 +124,7 @@ hl_status hl_sandbox_create_from_image(hl_sandbox **out, const void *image, size
     hl_sandbox *sb = calloc(1, sizeof(*sb));
     if (!sb)
         return hl_errorf(err, HL_E_NOMEM, "out of memory");
+    hl_backend_sandbox_hold(); /* the cancel signal stays as it is until hl_sb_free */
     sb->cfg = full;
     sb->mem.fd = -1;
     hl_sb_gate_init(sb);
@@ -402,6 +403,7 @@ void hl_sb_free(hl_sandbox *sb)
     hl_buf_free(&sb->msg_store);
     hl_sb_gate_free(sb);
     free(sb);
+    hl_backend_sandbox_release();
 }
 
 void hl_sandbox_destroy(hl_sandbox *sb)

@@ -7,8 +7,11 @@
 #   pkgconfig   host.c built with `cc $(pkg-config --cflags --libs hyperlight)`, guest.c with the
 #               hyperlight-cc that `pkg-config --variable=hyperlight_cc hyperlight-guest` names;
 #               run in-process with LD_LIBRARY_PATH=P/lib; then the same from a moved prefix
+#               the example host (share/hyperlight/examples/host/host.c) with the one-line
+#               pkg-config command, its demo guest with hyperlight-cc; run in-process
 #   cmake       project/: find_package(hyperlight) gives hyperlight::hyperlight (shared),
-#               hyperlight::hyperlight_static and hyperlight_add_guest(); both hosts run in-process
+#               hyperlight::hyperlight_static and hyperlight_add_guest(); both hosts run in-process;
+#               then the installed examples/host/CMakeLists.txt builds the example host and guest
 #   kvm         the cmake step's shared host and guest on KVM, inside the emulated VM of P/bin/hyperlight-vm
 #   man         every installed man page renders with `man -l --warnings` without a warning, and
 #               names every command, option and hyperfile key of the installed programs
@@ -45,6 +48,17 @@ if [ "$step" != prefix ]; then
 fi
 hl=$prefix/bin/hyperlight
 hyperfile=$prefix/share/hyperlight/examples/minimal.toml
+examples=$prefix/share/hyperlight/examples
+
+# The example host (examples/host/host.c, installed) on the installed demo guest and demo.toml's
+# debug profile (RunInProcess): its stdout must be tests/examples/demo.stdout, its exit status 0.
+# Usage: check_example_host HOST GUEST [LD_LIBRARY_PATH]
+check_example_host() {
+  local got rc=0
+  got=$(cd "$examples" && LD_LIBRARY_PATH=${3:-} "$1" "$2" demo.toml debug 2>"$work/example.stderr") || rc=$?
+  [ "$rc" = 0 ] || { cat "$work/example.stderr" >&2; fail "the example host $1 exited $rc"; }
+  expect "$(cat "$here/../examples/demo.stdout")" "$(sed 's/^libhyperlight [0-9.]*$/libhyperlight VERSION/' <<<"$got")"
+}
 
 case $step in
 prefix)
@@ -61,6 +75,8 @@ prefix)
     share/man/man5/hyperfile.5 share/bash-completion/completions/hyperlight \
     share/hyperlight/hyperfile.schema.json share/hyperlight/examples/minimal.toml \
     share/hyperlight/examples/guest/demoguest.c share/hyperlight/vm/vm-test.sh \
+    share/hyperlight/examples/host/host.c share/hyperlight/examples/host/CMakeLists.txt \
+    share/hyperlight/examples/demo.toml \
     share/hyperlight/vm/prepare.sh share/hyperlight/vm/init; do
     [ -f "$prefix/$f" ] || fail "$f not installed"
   done
@@ -102,6 +118,11 @@ pkgconfig)
   cc -std=c11 -o "$work/host2" "$here/host.c" $(pkg-config --cflags --libs hyperlight)
   "$work/moved/bin/hyperlight-cc" -O2 "$here/guest.c" -o "$work/guest2"
   expect "$want_output" "$(LD_LIBRARY_PATH=$work/moved/$libdir "$work/host2" "$hyperfile" "$work/guest2" RunInProcess)"
+  # the example host with the one-line command docs/embedding.md gives, the guest with hyperlight-cc
+  # shellcheck disable=SC2046
+  cc -std=c11 -O2 -Wall -Wextra -Werror "$examples/host/host.c" -o "$work/example-host" $(pkg-config --cflags --libs hyperlight)
+  "$hcc" -O2 -Wall -Werror "$examples/guest/demoguest.c" -o "$work/demoguest"
+  check_example_host "$work/example-host" "$work/demoguest" "$work/moved/$libdir"
   ;;
 cmake | kvm)
   cmake -S "$here/project" -B "$work/p" -DCMAKE_PREFIX_PATH="$prefix" -DHOST_SOURCE="$here/host.c" \
@@ -115,6 +136,12 @@ cmake | kvm)
     expect "$want_output" "$("$work/p/host_static" "$hyperfile" "$guest" RunInProcess)"
     ldd "$work/p/host_shared" | grep "$prefix/$libdir/libhyperlight.so" >/dev/null || fail "host_shared does not load the prefix's library"
     if ldd "$work/p/host_static" | grep libhyperlight >/dev/null; then fail "host_static loads libhyperlight.so"; fi
+    # the installed examples/host/CMakeLists.txt, as a developer copies it: find_package(hyperlight)
+    # and hyperlight_add_guest() for the demo guest
+    cmake -S "$examples/host" -B "$work/example" -DCMAKE_PREFIX_PATH="$prefix" >"$work/example-configure.log" ||
+      { cat "$work/example-configure.log" >&2; fail "configure examples/host"; }
+    cmake --build "$work/example" >"$work/example-build.log" 2>&1 || { cat "$work/example-build.log" >&2; fail "build examples/host"; }
+    check_example_host "$work/example/host" "$work/example/guests/demoguest"
   else
     mkdir -p "$work/vm"
     cp "$guest" "$hyperfile" "$work/vm/"
