@@ -12,7 +12,8 @@
 #   cmake       project/: find_package(hyperlight) gives hyperlight::hyperlight (shared),
 #               hyperlight::hyperlight_static and hyperlight_add_guest(); both hosts run in-process;
 #               then the installed examples/host/CMakeLists.txt builds the example host and guest
-#   kvm         the cmake step's shared host and guest on KVM, inside the emulated VM of P/bin/hyperlight-vm
+#   kvm         the cmake step's shared host and guest, and the installed example host with the demo
+#               guest, on KVM inside the emulated VM of P/bin/hyperlight-vm
 #   man         every installed man page renders with `man -l --warnings` without a warning, and
 #               names every command, option and hyperfile key of the installed programs
 #   completion  the installed bash completion offers exactly the commands and options of
@@ -149,6 +150,16 @@ cmake | kvm)
       "$work/p/host_shared" "$work/vm/minimal.toml" "$work/vm/cmakeguest" RunInHypervisor) ||
       fail "hyperlight-vm exited $?: $out"
     expect "$want_output" "$out"
+    # the installed example host (find_package + hyperlight_add_guest), demo.toml's default
+    # profile: RunInHypervisor; its stdout as in-process but for the mode line
+    cmake -S "$examples/host" -B "$work/example" -DCMAKE_PREFIX_PATH="$prefix" >"$work/example-configure.log" ||
+      { cat "$work/example-configure.log" >&2; fail "configure examples/host"; }
+    cmake --build "$work/example" >"$work/example-build.log" 2>&1 || { cat "$work/example-build.log" >&2; fail "build examples/host"; }
+    cp "$work/example/host" "$work/example/guests/demoguest" "$examples/demo.toml" "$work/vm/"
+    out=$("$prefix/bin/hyperlight-vm" --quiet --timeout 240 --dir "$work/vm" -- \
+      sh -c "cd $work/vm && ./host $work/vm/demoguest demo.toml 2>/dev/null") || fail "the example host on KVM exited $?: $out"
+    expect "$(sed 's/^mode RunInProcess, max_execution_time 5000 ms$/mode RunInHypervisor, max_execution_time 100 ms/' \
+      "$here/../examples/demo.stdout")" "$(sed 's/^libhyperlight [0-9.]*$/libhyperlight VERSION/' <<<"$out")"
   fi
   ;;
 man)
