@@ -258,12 +258,6 @@ static void stopped(hl_run_result *res, hl_stop stop, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Offset of the `out` in the stub of vector v (see hl_x86_build_exception_stubs). */
-static uint64_t stub_out_offset(unsigned v)
-{
-    return hl_x86_vector_has_error_code(v) ? 2 : 4;
-}
-
 /* An `out` to the exception port. Only the host's stub may report an exception, and only with the
  * frame the CPU pushed on the kernel stack (IST1): anything else is a forged report. What is
  * verified: the `out` is the stub's own for its vector, al holds that vector, rsp is exactly the
@@ -282,7 +276,7 @@ static void exception(struct hl_backend *b, const struct kvm_run *r, hl_run_resu
     uint64_t v = (regs.rip - b->stubs_gpa) / HL_X86_STUB_STRIDE;
     uint64_t frame_at = b->kstack_top - 48;
     if (regs.rip < b->stubs_gpa || v >= HL_X86_IDT_ENTRIES ||
-        regs.rip != b->stubs_gpa + v * HL_X86_STUB_STRIDE + stub_out_offset((unsigned)v) ||
+        regs.rip != b->stubs_gpa + v * HL_X86_STUB_STRIDE + hl_x86_stub_out_offset((unsigned)v) ||
         r->io.size != 1 || r->io.count != 1 || al != v) {
         stopped(res, HL_STOP_PROTOCOL,
                 "forged exception report: port %u written with %u from rip %#llx, not from the "

@@ -56,6 +56,9 @@ void hl_x86_build_idt(uint8_t *idt, uint64_t stubs_gpa);
  * `mov al, vector; out port, al; hlt`. The host reads the frame at the stopped rsp:
  * [rsp] error code, [rsp+8] rip, [rsp+16] cs, [rsp+24] rflags, [rsp+32] rsp, [rsp+40] ss. */
 void hl_x86_build_exception_stubs(uint8_t *page, uint8_t port);
+/* Offset of the `out` instruction in vector's stub: where a genuine report stops (the host
+ * believes an exception report only from there). */
+unsigned hl_x86_stub_out_offset(unsigned vector);
 
 /* True for the vectors where the CPU pushes an error code. */
 int hl_x86_vector_has_error_code(unsigned vector);

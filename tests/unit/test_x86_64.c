@@ -259,6 +259,7 @@ static void test_stubs(void **state)
         }
         want[n++] = 0xB0; /* mov al, v */
         want[n++] = (uint8_t)v;
+        assert_int_equal(hl_x86_stub_out_offset(v), n); /* where the host expects the report */
         want[n++] = 0xE6; /* out port, al */
         want[n++] = HL_PORT_EXCEPTION;
         want[n++] = 0xF4; /* hlt */
