@@ -17,6 +17,9 @@
 #                                          Lua guest (scripts/fetch-guest-sources.sh); dpkg-shlibdeps
 #                                          for the packages' Depends (make package)
 #   file                                   CPack's DEB generator finds the ELF files with it
+#   gdb                                    the debugging tests: gdb opens guest core dumps and
+#                                          talks to the gdb stub (gdb-minimal, for inside the VM,
+#                                          comes from scripts/fetch-gdb-minimal.sh)
 set -euo pipefail
 
 packages=(
@@ -39,6 +42,8 @@ packages=(
   groff-base
   # tests/abi: abidiff against the ABI baseline
   abigail-tools
+  # tests/debug: gdb on core dumps and the gdb stub
+  gdb
   # scripts/vm-test.sh: the QEMU-emulated VM in which the KVM tests run
   qemu-system-x86
   busybox-static
