@@ -91,7 +91,13 @@ typedef struct hl_config {
 #define HL_X_(ID, key, type, flags, def, min, max, doc, why) uint64_t key;
     HL_CONFIG_FIELDS(HL_X_)
 #undef HL_X_
+    /* TEMP (branch gdb, dropped on merge: main adds these through the field table) */
+    uint64_t gdb_port; /* 0 = off, 1..65535 */
+    uint64_t gdb_stop; /* hl_gdb_stop */
 } hl_config;
+
+/* TEMP (branch gdb, dropped on merge): when the gdb stub stops the guest first. */
+typedef enum hl_gdb_stop { HL_GDB_STOP_FIRST_CALL = 0, HL_GDB_STOP_INITIALIZATION = 1 } hl_gdb_stop;
 
 /* The table: hl_config_field_count() rows; info(f) for f < HL_CFG_FIELD_COUNT. */
 HL_API size_t hl_config_field_count(void);
@@ -139,6 +145,10 @@ HL_API uint64_t hl_config_get(const hl_config *cfg, hl_config_field f);
     HL_API uint64_t hl_config_get_##key(const hl_config *cfg);
 HL_CONFIG_FIELDS(HL_X_)
 #undef HL_X_
+
+/* TEMP (branch gdb, dropped on merge): the gdb settings' setters. */
+HL_API hl_set_result hl_config_set_gdb_port(hl_config *cfg, uint64_t port);
+HL_API hl_set_result hl_config_set_gdb_stop(hl_config *cfg, uint64_t when);
 
 /* Sets a field from text as the CLI's --set and a hyperfile string would. Strict: a value out
  * of range is an error (nothing is clamped, a zero duration is not "the default"). Records
