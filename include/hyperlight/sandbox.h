@@ -219,6 +219,36 @@ typedef struct hl_sandbox_stats {
  * progress. HL_E_INVALID_ARG (nothing written) for NULL stats or an unset struct_size. */
 HL_API hl_status hl_sandbox_get_stats(const hl_sandbox *sb, hl_sandbox_stats *stats);
 
+/* ---- debugging (docs/debugging.md) ---- */
+
+/* Where the guest's code is, for a debugger. Start from HL_DEBUG_INFO_INIT (it sets struct_size:
+ * new members are appended and only those the caller's struct holds are written). */
+typedef struct hl_debug_info {
+    size_t struct_size;      /* sizeof(hl_debug_info) as the caller compiled it */
+    hl_execution_mode mode;
+    const char *guest_path;  /* the guest binary (absolute when it could be resolved) as
+                              * hl_sandbox_create opened it; NULL from an image. Valid while the
+                              * sandbox lives */
+    uint64_t load_offset;    /* added to every address of the guest's ELF file (a PIE linked at 0
+                              * is loaded at this address): gdb's `add-symbol-file GUEST -o OFFSET` */
+    uint64_t code_address;   /* the guest address of the code region (RunInProcess: an address in
+                              * this process) */
+    uint16_t gdb_port;       /* RunInHypervisor with gdb_port set: the gdb remote stub listens on
+                              * 127.0.0.1:gdb_port; 0 otherwise */
+} hl_debug_info;
+#define HL_DEBUG_INFO_INIT HL_STRUCT_INIT(hl_debug_info)
+/* Fills info for sb (any thread, once hl_sandbox_create has returned). HL_E_INVALID_ARG for a NULL
+ * sandbox (info then holds zeros), or NULL info or an unset struct_size (nothing written). */
+HL_API hl_status hl_sandbox_debug_info(const hl_sandbox *sb, hl_debug_info *info);
+/* Writes into buf (size bytes, always NUL-terminated when size > 0) the gdb command that gives a
+ * debugger the guest's symbols where it runs, and returns the length snprintf would have written:
+ *  - RunInProcess: `add-symbol-file "GUEST" -o 0xOFFSET`, for a gdb attached to this process;
+ *  - RunInHypervisor with gdb_port: `target remote 127.0.0.1:PORT` (gdb started on the guest
+ *    binary then finds the load offset itself).
+ * -1 (buf "") for a NULL sandbox, RunInHypervisor without gdb_port, or a sandbox created from an
+ * image in RunInProcess (no file to name: use hl_sandbox_debug_info's load_offset). */
+HL_API int hl_sandbox_gdb_command(const hl_sandbox *sb, char *buf, size_t size);
+
 /* Destroys the sandbox (NULL allowed). A call running on another thread is waited for; callers
  * still waiting for their turn get HL_E_STATE. It must be the last use of sb: no thread may
  * start using sb once destroy has been called. Called from the sandbox's own host function or

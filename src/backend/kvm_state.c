@@ -235,6 +235,8 @@ hl_status hl_kvm_state_reset(const hl_kvm_state *s, int vcpu_fd, const struct kv
     return HL_OK;
 }
 
+const struct kvm_sregs *hl_kvm_state_sregs(const hl_kvm_state *s) { return &s->sregs; }
+
 void hl_kvm_state_free(hl_kvm_state *s)
 {
     if (!s) return;

@@ -27,6 +27,9 @@ hl_status hl_kvm_state_save(hl_kvm_state **out, int kvm_fd, int vcpu_fd,
 hl_status hl_kvm_state_reset(const hl_kvm_state *s, int vcpu_fd, const struct kvm_regs *regs,
                              hl_error *err);
 
+/* The special registers every run starts with (long mode, the sandbox's own tables). */
+const struct kvm_sregs *hl_kvm_state_sregs(const hl_kvm_state *s);
+
 void hl_kvm_state_free(hl_kvm_state *s);
 
 #endif
