@@ -1,5 +1,5 @@
 /* gdbguest.c - the guest the gdb stub's tests debug (built with -g -O0): globals, locals, a call
- * chain, a host call, a fault and a loop. The tests find lines by the GDB-LINE markers. */
+ * chain, a fault, a loop and an int3 of its own. The tests find lines by the GDB-LINE markers. */
 #include <stdint.h>
 
 #include "hyperlight_guest.h"
@@ -25,7 +25,7 @@ __attribute__((noinline)) int middle(int x)
 static int compute(const hlg_value *args, hlg_value *ret)
 {
     int n = args[0].u.i32;
-    int v = middle(n);
+    int v = middle(n);     /* GDB-LINE: compute-middle */
     counter = counter + v; /* GDB-LINE: compute-counter */
     ret->u.i32 = v + counter;
     return 0;
@@ -39,7 +39,7 @@ __attribute__((noinline)) void poke(volatile int *p, int value)
 /* crash(): a NULL store two frames down */
 static int crash(const hlg_value *args, hlg_value *ret)
 {
-    poke((volatile int *)(uintptr_t)args[0].u.u64, 42);
+    poke((volatile int *)(uintptr_t)args[0].u.u64, 42); /* GDB-LINE: crash-poke */
     ret->u.i32 = 0;
     return 0;
 }
