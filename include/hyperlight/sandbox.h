@@ -240,13 +240,18 @@ typedef struct hl_debug_info {
 /* Fills info for sb (any thread, once hl_sandbox_create has returned). HL_E_INVALID_ARG for a NULL
  * sandbox (info then holds zeros), or NULL info or an unset struct_size (nothing written). */
 HL_API hl_status hl_sandbox_debug_info(const hl_sandbox *sb, hl_debug_info *info);
-/* Writes into buf (size bytes, always NUL-terminated when size > 0) the gdb command that gives a
- * debugger the guest's symbols where it runs, and returns the length snprintf would have written:
- *  - RunInProcess: `add-symbol-file "GUEST" -o 0xOFFSET`, for a gdb attached to this process;
- *  - RunInHypervisor with gdb_port: `target remote 127.0.0.1:PORT` (gdb started on the guest
- *    binary then finds the load offset itself).
+/* Writes into buf (size bytes, always NUL-terminated when size > 0) the gdb commands that give a
+ * debugger the guest's symbols where it runs, one per line ('\n' between them), and returns the
+ * length snprintf would have written (docs/debugging.md):
+ *  - RunInHypervisor with gdb_port: `target remote 127.0.0.1:PORT`, for gdb started on the guest
+ *    binary (the stub tells it the load address);
+ *  - RunInProcess, for a gdb attached to this process: `add-symbol-file "GUEST" -o 0xOFFSET`,
+ *    then `set mem inaccessible-by-default off` and `mem START END ro` for each executable
+ *    segment (gdb cannot write int3 into the guest's read-only code, so there it uses hardware
+ *    breakpoints), then `handle SIGSEGV nostop noprint pass` and `handle SIGSYS nostop noprint
+ *    pass` (the library's write tracking and system call dispatch).
  * -1 (buf "") for a NULL sandbox, RunInHypervisor without gdb_port, or a sandbox created from an
- * image in RunInProcess (no file to name: use hl_sandbox_debug_info's load_offset). */
+ * image in RunInProcess (no file to name: hl_sandbox_debug_info gives the load offset). */
 HL_API int hl_sandbox_gdb_command(const hl_sandbox *sb, char *buf, size_t size);
 
 /* Destroys the sandbox (NULL allowed). A call running on another thread is waited for; callers

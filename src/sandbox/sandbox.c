@@ -405,20 +405,35 @@ int hl_sandbox_gdb_command(const hl_sandbox *sb, char *buf, size_t size)
     if (sb->cfg.execution_mode == HL_MODE_RUN_IN_HYPERVISOR)
         return sb->cfg.gdb_port ? snprintf(buf, size, "target remote 127.0.0.1:%u", (unsigned)sb->cfg.gdb_port) : -1;
     if (!sb->guest_path) return -1;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) return -1;
     /* gdb splits add-symbol-file's arguments like a shell: quote the path, escaping \ and " */
-    size_t len = strlen(sb->guest_path);
-    char *quoted = malloc(2 * len + 3);
-    if (!quoted) return -1;
-    size_t q = 0;
-    quoted[q++] = '"';
+    fputs("add-symbol-file \"", f);
     for (const char *p = sb->guest_path; *p; p++) {
-        if (*p == '"' || *p == '\\') quoted[q++] = '\\';
-        quoted[q++] = *p;
+        if (*p == '"' || *p == '\\') fputc('\\', f);
+        fputc(*p, f);
     }
-    quoted[q++] = '"';
-    quoted[q] = '\0';
-    int n = snprintf(buf, size, "add-symbol-file %s -o %#llx", quoted, (unsigned long long)load_offset(sb));
-    free(quoted);
+    uint64_t off = load_offset(sb);
+    fprintf(f, "\" -o %#llx\n", (unsigned long long)off);
+    /* the guest's code is a read-only shared mapping, where gdb cannot write int3: marked
+     * read-only, its breakpoints (finish's and step's too) become hardware ones */
+    fputs("set mem inaccessible-by-default off", f);
+    for (size_t i = 0; i < sb->elf.nsegs; i++) {
+        const hl_elf_segment *seg = &sb->elf.segs[i];
+        if (!(seg->flags & HL_ELF_SEG_X)) continue;
+        uint64_t lo = (off + seg->vaddr) & ~(PAGE - 1), hi = (off + seg->vaddr + seg->memsz + PAGE - 1) & ~(PAGE - 1);
+        fprintf(f, "\nmem %#llx %#llx ro", (unsigned long long)lo, (unsigned long long)hi);
+    }
+    /* the library's own signals: write tracking after the snapshot, the guest's system calls */
+    fputs("\nhandle SIGSEGV nostop noprint pass\nhandle SIGSYS nostop noprint pass", f);
+    if (fclose(f) != 0) {
+        free(text);
+        return -1;
+    }
+    int n = snprintf(buf, size, "%s", text);
+    free(text);
     return n;
 }
 

@@ -613,7 +613,21 @@ static void test_debug_info(void **state)
         snprintf(want, sizeof(want), "target remote 127.0.0.1:%u", PORT + 10);
     } else {
         assert_int_equal(info.gdb_port, 0);
-        snprintf(want, sizeof(want), "add-symbol-file \"%s\" -o %#llx", abs, (unsigned long long)info.load_offset);
+        /* the executable segment, from the program headers */
+        elf_read();
+        uint64_t lo = 0, hi = 0;
+        for (unsigned i = 0; i < rd16(0x38); i++) {
+            size_t ph = (size_t)rd64(0x20) + (size_t)i * rd16(0x36);
+            if (rd32(ph) == 1 && (rd32(ph + 4) & 1)) {
+                lo = (info.load_offset + rd64(ph + 16)) & ~0xFFFull;
+                hi = (info.load_offset + rd64(ph + 16) + rd64(ph + 40) + 0xFFF) & ~0xFFFull;
+            }
+        }
+        assert_true(hi > lo);
+        snprintf(want, sizeof(want),
+                 "add-symbol-file \"%s\" -o %#llx\nset mem inaccessible-by-default off\nmem %#llx %#llx ro\n"
+                 "handle SIGSEGV nostop noprint pass\nhandle SIGSYS nostop noprint pass",
+                 abs, (unsigned long long)info.load_offset, (unsigned long long)lo, (unsigned long long)hi);
         /* no socket */
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(PORT + 10)};

@@ -213,6 +213,110 @@ static void host_kvm(unsigned port, int ready)
     _exit(0);
 }
 
+/* ---- RunInProcess: gdb attached to the host process ---- */
+
+/* gdb breaks here, once the sandbox exists, to read the commands the host wrote. */
+__attribute__((noinline)) void hl_test_debug_ready(void) { __asm__ volatile(""); }
+
+/* The in-process host gdb runs: writes hl_sandbox_gdb_command()'s lines to `cmds`, then calls
+ * compute(7). */
+static void host_inproc(const char *cmds)
+{
+    hl_config cfg;
+    hl_config_init(&cfg);
+    hl_config_set_execution_mode(&cfg, HL_MODE_RUN_IN_PROCESS);
+    hl_config_set_gdb_port(&cfg, 1); /* RunInProcess: no socket; no time limits */
+    hl_sandbox *sb;
+    hl_error err = HL_ERROR_INIT;
+    if (hl_sandbox_create(&sb, rt_guest("gdbguest"), &cfg, &err)) {
+        printf("host: %s\n", err.message);
+        exit(1);
+    }
+    char text[8192];
+    hl_sandbox_gdb_command(sb, text, sizeof(text));
+    FILE *f = fopen(cmds, "w");
+    if (!f || fprintf(f, "%s\n", text) < 0 || fclose(f) != 0) {
+        printf("host: cannot write %s\n", cmds);
+        exit(1);
+    }
+    hl_debug_info info = HL_DEBUG_INFO_INIT;
+    hl_sandbox_debug_info(sb, &info);
+    printf("host: load offset %#llx\n", (unsigned long long)info.load_offset);
+    fflush(stdout);
+    hl_test_debug_ready();
+    hl_value v;
+    if (hl_sandbox_initialize(sb, &err) != HL_OK)
+        printf("host: initialize: %s\n", err.message);
+    else if (hl_sandbox_call(sb, "compute", (hl_value[]){hl_i32(7)}, 1, &v, &err) == HL_OK)
+        printf("host: compute(7) = %d\n", v.u.i32);
+    else
+        printf("host: compute(7) failed: %s\n", err.message);
+    fflush(stdout);
+    hl_sandbox_destroy(sb);
+    exit(0);
+}
+
+/* gdb runs the host; the guest's symbols come from the commands the host wrote. */
+static void test_gdb_inproc(void **state)
+{
+    (void)state;
+    if (rt_mode() != HL_MODE_RUN_IN_PROCESS) {
+        skip();
+        return;
+    }
+    char sym_cmds[] = "/tmp/hl-gdb-sym.XXXXXX";
+    int fd = mkstemp(sym_cmds);
+    assert_true(fd >= 0);
+    close(fd);
+    char cmds[4096];
+    snprintf(cmds, sizeof(cmds),
+             "set pagination off\nset confirm off\nset width 0\n"
+             "break hl_test_debug_ready\nrun\nsource %s\n"
+             "break leaf\ncontinue\nbt 3\nprint x\nprint counter\nprint motto\n"
+             "finish\nstep\nwatch counter\ncontinue\ndelete\ncontinue\n",
+             sym_cmds);
+    char *script = write_script(cmds);
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    assert_true(n > 0);
+    self[n] = '\0';
+    char *out;
+    char *argv[] = {(char *)gdb_path(), "-nx", "-batch", "-x", script, "--args", self, "--host-inproc", sym_cmds, NULL};
+    int st = run_capture(argv, &out, 300);
+    unlink(script);
+    unlink(sym_cmds);
+    lines l = {out, out, "gdb"};
+    regmatch_t g[5];
+    char re[512];
+    expect(&l, "^host: load offset 0x([0-9a-f]+)$", g);
+    uint64_t off = group_hex(&l, &g[1]);
+    snprintf(re, sizeof(re), "^add symbol table from file \".*/gdbguest\" with all sections offset by 0x%llx$",
+             (unsigned long long)off);
+    expect(&l, re, NULL);
+    snprintf(re, sizeof(re), "^Thread [0-9]+ \"test_gdb\" hit Breakpoint 2, leaf \\(x=8\\) at .*gdbguest\\.c:%d$",
+             line_of("leaf-doubled"));
+    expect(&l, re, NULL);
+    expect(&l, "^#0  leaf \\(x=8\\) at .*gdbguest\\.c:[0-9]+$", NULL);
+    snprintf(re, sizeof(re), "^#1  0x[0-9a-f]+ in middle \\(x=7\\) at .*gdbguest\\.c:%d$", line_of("middle-call"));
+    expect(&l, re, NULL);
+    snprintf(re, sizeof(re), "^#2  0x[0-9a-f]+ in compute \\(args=0x[0-9a-f]+, ret=0x[0-9a-f]+\\) at .*gdbguest\\.c:%d$",
+             line_of("compute-middle"));
+    expect(&l, re, NULL);
+    expect(&l, "^\\$1 = 8$", NULL);
+    expect(&l, "^\\$2 = 5$", NULL);
+    expect(&l, "^\\$3 = \"debug me\"$", NULL);
+    expect(&l, "^Value returned is \\$4 = 17$", NULL);
+    snprintf(re, sizeof(re), "^%d\t +return r \\* 3;", line_of("middle-return"));
+    expect(&l, re, NULL);
+    expect(&l, "^Hardware watchpoint 3: counter$", NULL);
+    expect(&l, "^Old value = 21$", NULL);
+    expect(&l, "^New value = 72$", NULL);
+    expect(&l, "^host: compute\\(7\\) = 123$", NULL);
+    expect(&l, "^\\[Inferior 1 \\(process [0-9]+\\) exited normally\\]$", NULL);
+    assert_int_equal(st, 0);
+    free(out);
+}
+
 static void test_gdb_remote(void **state)
 {
     (void)state;
@@ -329,8 +433,11 @@ int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--host") == 0) /* the host alone, to try gdb by hand */
         host_kvm((unsigned)atoi(argv[2]), -1);
+    if (argc == 3 && strcmp(argv[1], "--host-inproc") == 0) /* what gdb runs in-process */
+        host_inproc(argv[2]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gdb_remote),
+        cmocka_unit_test(test_gdb_inproc),
     };
     return rt_run("gdb", tests);
 }

@@ -809,7 +809,7 @@ static void test_server(void **state)
 
     /* destroy while a debugger waits for the running target: it hears W00 */
     fd = client(port);
-    c_send(fd, "c"); /* the target is running: ignored... */
+    c_send(fd, "c"); /* held between runs (the attach stop): continued */
     sleep_ms(100);
     hl_gdb_server_end_run(v->s, 0);
     hl_gdb_server_destroy(v->s);
