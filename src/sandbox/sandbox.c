@@ -76,8 +76,18 @@ static hl_status check_config(const hl_config *cfg, hl_error *err)
 {
     for (size_t f = 0; f < HL_CFG_FIELD_COUNT; f++) {
         const hl_field_info *fi = hl_config_field_info((hl_config_field)f);
+        if (fi->type == HL_FIELD_PATH) {
+            const char *text = hl_config_get_string(cfg, (hl_config_field)f);
+            size_t len = strnlen(text, HL_CONFIG_PATH_MAX);
+            for (size_t i = 0; i < len; i++)
+                if ((unsigned char)text[i] < 0x20 || text[i] == 0x7F)
+                    return hl_errorf(err, HL_E_CONFIG, "`%s` holds a control character", fi->key);
+            if (len == HL_CONFIG_PATH_MAX)
+                return hl_errorf(err, HL_E_CONFIG, "`%s` is not NUL-terminated", fi->key);
+            continue;
+        }
         uint64_t v = hl_config_get(cfg, (hl_config_field)f);
-        if ((fi->flags & HL_FIELD_ZERO_IS_AUTO) && v == 0)
+        if ((fi->flags & (HL_FIELD_ZERO_IS_AUTO | HL_FIELD_ZERO_IS_OFF)) && v == 0)
             continue;
         if (v < fi->min || v > fi->max)
             return hl_errorf(err, HL_E_CONFIG, "`%s` is %llu, outside its range %llu to %llu%s", fi->key,
