@@ -222,7 +222,10 @@ void hl_loader_read_table(hl_loader *ld, const hl_toml_value *table, const char 
         }
         if (hl_policy_is_locked(ld->policy, info->id)) {
             hl_loader_report(ld, HL_SEV_ERROR, &key_span,
-                             "the host sets this value itself: remove the line",
+                             (info->flags & HL_FIELD_DEBUG)
+                                 ? "the host does not let a hyperfile turn on debugging (a gdb "
+                                   "port, core files): remove the line"
+                                 : "the host sets this value itself: remove the line",
                              "`%s` is locked by the host", info->key);
             continue;
         }

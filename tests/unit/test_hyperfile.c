@@ -580,14 +580,14 @@ static void test_debug_keys(void **state)
     assert_int_equal(hl_policy_forbid_debugging(&policy), HL_OK);
     assert_int_equal(hl_policy_forbid_debugging(NULL), HL_E_INVALID_ARG);
     expect_policy_error(&policy, "gdb_port = 9000\n", 1, 1, 8, "`gdb_port` is locked by the host",
-                        "the host sets this value itself: remove the line");
+                        "the host does not let a hyperfile turn on debugging (a gdb port, core files): remove the line");
     expect_policy_error(&policy, "[sandbox.dbg]\ncore_dump_dir = \"/\"\n", 2, 1, 13,
                         "`core_dump_dir` is locked by the host",
-                        "the host sets this value itself: remove the line");
+                        "the host does not let a hyperfile turn on debugging (a gdb port, core files): remove the line");
     expect_policy_error(&policy, "core_dump = \"off\"\n", 1, 1, 9, "`core_dump` is locked by the host",
-                        "the host sets this value itself: remove the line");
+                        "the host does not let a hyperfile turn on debugging (a gdb port, core files): remove the line");
     expect_policy_error(&policy, "gdb_stop = \"first-call\"\n", 1, 1, 8, "`gdb_stop` is locked by the host",
-                        "the host sets this value itself: remove the line");
+                        "the host does not let a hyperfile turn on debugging (a gdb port, core files): remove the line");
     hl_config_init(&cfg);
     diags = load(&cfg, "max_execution_time = 50\n", NULL, &policy, &st);
     assert_int_equal(st, HL_OK);
