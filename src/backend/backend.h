@@ -18,6 +18,19 @@ typedef enum hl_stop {
 
 #define HL_VECTOR_NONE 0xFFFFFFFFu /* a fault that is not a CPU exception: see detail */
 
+/* The guest's CPU state where a run stopped, as the guest sees it (guest addresses). Values the
+ * backend could not know are 0. fxsave is the FXSAVE image (x87, MXCSR, XMM0-15) when
+ * has_fxsave. Everything here comes from the guest: hostile, never a pointer to follow. */
+typedef struct hl_cpu_regs {
+    uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp, rsp;
+    uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+    uint64_t rip, rflags;
+    uint64_t cs, ss, ds, es, fs, gs;
+    uint64_t fs_base, gs_base;
+    uint8_t fxsave[512];
+    int has_fxsave;
+} hl_cpu_regs;
+
 typedef struct hl_run_result {
     hl_stop stop;
     uint32_t vector;     /* KVM: x86 exception vector; in-process: the signal number */
@@ -26,6 +39,16 @@ typedef struct hl_run_result {
     int has_fault_addr;
     uint64_t rip;
     char detail[160];    /* what the backend can add, e.g. "triple fault" */
+    /* The registers where the guest stopped, for every stop but HALT (has_regs 0 there):
+     *  FAULT: at the faulting instruction (KVM: the CPU's exception frame for rip, rsp, rflags,
+     *    cs and ss, rax from the host's stub; in-process: the signal's context);
+     *  ABORT: where the guest signalled the host (KVM: at its `out`; in-process: at its call of
+     *    the host trampoline: rip is the return address, rsp as after the return, the
+     *    callee-saved registers, rdi/rsi the call's arguments, the others 0, no fxsave);
+     *  CANCELLED: where the guest was interrupted (or its entry state when it never ran);
+     *  PROTOCOL: where the guest made the forged report. */
+    hl_cpu_regs regs;
+    int has_regs;
 } hl_run_result;
 
 /* The core's handler for a guest signal (a port write). Runs on the sandbox thread while the

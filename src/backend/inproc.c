@@ -61,6 +61,10 @@ struct hl_backend {
     hl_run_result *res;
     void *altstack;
     size_t altstack_size;
+    /* while a port write is served: what the trampoline saved on the guest's stack (see
+     * crossing_regs), and the port */
+    const uint64_t *crossing;
+    uint32_t crossing_port;
 };
 
 _Static_assert(offsetof(struct hl_backend, host_rsp) == 0 &&
@@ -70,14 +74,18 @@ _Static_assert(offsetof(struct hl_backend, host_rsp) == 0 &&
 
 void hl_inproc_call_on_stack(uint64_t fn, uint64_t arg, uint64_t stack_top, struct hl_backend *b);
 void hl_inproc_host_trampoline(uint64_t ctx, uint32_t port);
-void hl_inproc_host_call(struct hl_backend *b, uint32_t port);
+void hl_inproc_host_call(struct hl_backend *b, uint32_t port, const uint64_t *saved);
 
 /* call_on_stack(fn, arg, stack_top, &save): saves rsp, switches to stack_top, calls fn(arg);
  * clears DF and AC as soon as the guest returns (inproc_run restores MXCSR and the x87 CW).
  * host_trampoline(ctx, port): called by the guest on its stack; saves the guest's flags, MXCSR
- * and x87 environment there, gives host code the ABI's state (DF and AC clear, an empty x87 stack,
- * the host's control words), switches to the host stack (below the saved rsp) to run
- * hl_inproc_host_call, then puts the guest's state back and returns to the guest. */
+ * and x87 environment there, and its callee-saved registers (what a debugger needs to unwind the
+ * guest from the call: hl_inproc_host_call gets their address), gives host code the ABI's state
+ * (DF and AC clear, an empty x87 stack, the host's control words), switches to the host stack
+ * (below the saved rsp) to run hl_inproc_host_call, then puts the guest's state back and returns
+ * to the guest. The frame on the guest's stack, from the trampoline's rbp:
+ *   +8 return address, 0 the guest's rbp, -8 its flags, -16 MXCSR, -48 x87 environment,
+ *   -56 the backend, -72..-104 r15, r14, r13, r12, rbx (CROSSING_* below). */
 __asm__(".text\n"
         ".globl hl_inproc_call_on_stack\n"
         ".hidden hl_inproc_call_on_stack\n"
@@ -118,8 +126,13 @@ __asm__(".text\n"
         "    push %rbp\n"
         "    mov %rsp, %rbp\n"
         "    pushfq\n" /* -8(%rbp): the guest's flags */
-        "    sub $56, %rsp\n"
+        "    sub $104, %rsp\n"
         "    mov %rdi, -56(%rbp)\n" /* -56(%rbp): the backend */
+        "    mov %rbx, -104(%rbp)\n" /* the guest's callee-saved registers */
+        "    mov %r12, -96(%rbp)\n"
+        "    mov %r13, -88(%rbp)\n"
+        "    mov %r14, -80(%rbp)\n"
+        "    mov %r15, -72(%rbp)\n"
         "    stmxcsr -16(%rbp)\n" /* -16(%rbp): its MXCSR */
         "    fnstenv -48(%rbp)\n" /* -48(%rbp): its x87 environment (CW, SW, tags) */
         "    cld\n"
@@ -139,6 +152,7 @@ __asm__(".text\n"
         "    call hl_inproc_to_host\n"
         "    pop %rsi\n"
         "    pop %rdi\n"
+        "    lea -104(%rbp), %rdx\n"
         "    call hl_inproc_host_call\n"
         "    mov -56(%rbp), %rdi\n"
         "    lea 16(%rdi), %rdi\n"
@@ -205,12 +219,64 @@ static void describe_fault(hl_run_result *r, int sig, int code, int write)
     r->detail[n] = '\0';
 }
 
+/* The guest's FS base: its thread pointer, or the host's when it has not set one. */
+static uint64_t guest_fs_base(const struct hl_backend *b) { return b->sys.guest_fs ? b->sys.guest_fs : b->sys.host_fs; }
+
+/* The registers a signal interrupted (async-signal-safe: assignments and memcpy). */
+static void regs_of_context(const struct hl_backend *b, const ucontext_t *uc, hl_run_result *r)
+{
+    const greg_t *g = uc->uc_mcontext.gregs;
+    hl_cpu_regs *o = &r->regs;
+    memset(o, 0, sizeof(*o));
+    o->rax = (uint64_t)g[REG_RAX], o->rbx = (uint64_t)g[REG_RBX], o->rcx = (uint64_t)g[REG_RCX];
+    o->rdx = (uint64_t)g[REG_RDX], o->rsi = (uint64_t)g[REG_RSI], o->rdi = (uint64_t)g[REG_RDI];
+    o->rbp = (uint64_t)g[REG_RBP], o->rsp = (uint64_t)g[REG_RSP];
+    o->r8 = (uint64_t)g[REG_R8], o->r9 = (uint64_t)g[REG_R9], o->r10 = (uint64_t)g[REG_R10];
+    o->r11 = (uint64_t)g[REG_R11], o->r12 = (uint64_t)g[REG_R12], o->r13 = (uint64_t)g[REG_R13];
+    o->r14 = (uint64_t)g[REG_R14], o->r15 = (uint64_t)g[REG_R15];
+    o->rip = (uint64_t)g[REG_RIP], o->rflags = (uint64_t)g[REG_EFL];
+    uint64_t csgsfs = (uint64_t)g[REG_CSGSFS]; /* cs, gs, fs, ss: 16 bits each */
+    o->cs = csgsfs & 0xFFFF, o->gs = (csgsfs >> 16) & 0xFFFF, o->fs = (csgsfs >> 32) & 0xFFFF;
+    o->ss = (csgsfs >> 48) & 0xFFFF;
+    o->fs_base = guest_fs_base(b);
+    if (uc->uc_mcontext.fpregs) {
+        memcpy(o->fxsave, uc->uc_mcontext.fpregs, sizeof(o->fxsave));
+        o->has_fxsave = 1;
+    }
+    r->has_regs = 1;
+}
+
+/* The offsets (in uint64_t from the trampoline's save area at rbp - 104) of what it saved. */
+enum { CROSSING_RBX, CROSSING_R12, CROSSING_R13, CROSSING_R14, CROSSING_R15, CROSSING_FLAGS = 12,
+       CROSSING_RBP = 13, CROSSING_RET = 14, CROSSING_WORDS = 15 };
+
+/* The guest's registers at its call of the host trampoline: what it left for the caller (the
+ * callee-saved registers, rsp and rip as after the return, the flags, the call's arguments). */
+static void crossing_regs(const struct hl_backend *b, hl_cpu_regs *o)
+{
+    const uint64_t *f = b->crossing;
+    memset(o, 0, sizeof(*o));
+    o->rbx = f[CROSSING_RBX], o->r12 = f[CROSSING_R12], o->r13 = f[CROSSING_R13];
+    o->r14 = f[CROSSING_R14], o->r15 = f[CROSSING_R15];
+    o->rbp = f[CROSSING_RBP], o->rip = f[CROSSING_RET];
+    o->rsp = (uint64_t)(uintptr_t)(f + CROSSING_WORDS); /* past the return address */
+    o->rflags = f[CROSSING_FLAGS];
+    o->rdi = (uint64_t)(uintptr_t)b, o->rsi = b->crossing_port;
+    uint16_t sel;
+    __asm__ volatile("mov %%cs, %0" : "=r"(sel));
+    o->cs = sel;
+    __asm__ volatile("mov %%ss, %0" : "=r"(sel));
+    o->ss = sel;
+    o->fs_base = guest_fs_base(b);
+}
+
 static void on_signal_body(int sig, siginfo_t *si, void *ucv)
 {
     struct hl_backend *b = tls_backend;
     if (sig == hl_backend_current_signal()) {
         if (b && atomic_load(&b->in_guest) && atomic_load(&b->cancel_req)) {
             b->res->stop = HL_STOP_CANCELLED;
+            regs_of_context(b, ucv, b->res);
             leave_guest(b);
         }
         return;
@@ -240,6 +306,7 @@ static void on_signal_body(int sig, siginfo_t *si, void *ucv)
     r->has_fault_addr = sig == SIGSEGV || sig == SIGBUS;
     r->rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
     describe_fault(r, sig, si->si_code, (uc->uc_mcontext.gregs[REG_ERR] & 2) != 0);
+    regs_of_context(b, uc, r);
     leave_guest(b);
 }
 
@@ -306,7 +373,7 @@ void hl_inproc_release_signal(int old)
 /* From the trampoline, in host state. The cancel signal is blocked while host code runs; a
  * cancel that arrives meanwhile stays pending until the guest would run again, and then ends
  * the run (in_guest is set before the signal is unblocked, so it cannot be missed). */
-void hl_inproc_host_call(struct hl_backend *b, uint32_t port)
+void hl_inproc_host_call(struct hl_backend *b, uint32_t port, const uint64_t *saved)
 {
     if (port == HL_PORT_TLS) { /* the guest's C library set its thread pointer */
         b->sys.guest_fs = ((const hl_peb *)(uintptr_t)b->peb_addr)->thread_pointer;
@@ -314,14 +381,17 @@ void hl_inproc_host_call(struct hl_backend *b, uint32_t port)
     }
     atomic_store(&b->in_guest, 0);
     hl_backend_cancel_mask(SIG_BLOCK);
-    if (b->io(b->io_ctx, port) != 0) {
-        b->res->stop = HL_STOP_ABORT;
+    b->crossing = saved;
+    b->crossing_port = port;
+    int stop = b->io(b->io_ctx, port);
+    if (stop || atomic_load(&b->cancel_req)) {
+        b->res->stop = stop ? HL_STOP_ABORT : HL_STOP_CANCELLED;
+        crossing_regs(b, &b->res->regs);
+        b->res->has_regs = 1;
+        b->crossing = NULL;
         leave_guest(b);
     }
-    if (atomic_load(&b->cancel_req)) {
-        b->res->stop = HL_STOP_CANCELLED;
-        leave_guest(b);
-    }
+    b->crossing = NULL;
     atomic_store(&b->in_guest, 1);
     hl_backend_cancel_mask(SIG_UNBLOCK);
 }
@@ -440,9 +510,14 @@ static hl_status inproc_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_
     hl_backend_drain_cancel();
     if (sigsetjmp(b->jb, 1) == 0) { /* saves the mask: the cancel signal blocked */
         atomic_store(&b->in_guest, 1);
-        if (atomic_load(&b->cancel_req)) {
+        if (atomic_load(&b->cancel_req)) { /* cancelled before it ran: its entry state */
             atomic_store(&b->in_guest, 0);
             res->stop = HL_STOP_CANCELLED;
+            res->regs.rip = entry;
+            res->regs.rsp = stack_top - 8;
+            res->regs.rdi = arg;
+            res->regs.fs_base = guest_fs_base(b);
+            res->has_regs = 1;
         } else {
             hl_backend_cancel_mask(SIG_UNBLOCK);
             hl_inproc_call_on_stack(entry, arg, stack_top, b);

@@ -258,11 +258,61 @@ static void stopped(hl_run_result *res, hl_stop stop, const char *fmt, ...)
     va_end(ap);
 }
 
+/* The FXSAVE image of KVM's x87/SSE state (MXCSR_MASK, which KVM does not give, stays 0). */
+static void fxsave_of(const struct kvm_fpu *f, uint8_t fx[512])
+{
+    memset(fx, 0, 512);
+    memcpy(fx + 0, &f->fcw, 2);
+    memcpy(fx + 2, &f->fsw, 2);
+    fx[4] = f->ftwx;
+    memcpy(fx + 6, &f->last_opcode, 2);
+    memcpy(fx + 8, &f->last_ip, 8);
+    memcpy(fx + 16, &f->last_dp, 8);
+    memcpy(fx + 24, &f->mxcsr, 4);
+    memcpy(fx + 32, f->fpr, sizeof(f->fpr));   /* ST0-ST7, 16 bytes each */
+    memcpy(fx + 160, f->xmm, sizeof(f->xmm)); /* XMM0-XMM15 */
+}
+
+/* The vCPU's registers now (it is stopped): general registers from `regs`, segments and their
+ * bases from `sregs`, the x87/SSE state from KVM_GET_FPU when it can be read. */
+static void regs_of(struct hl_backend *b, const struct kvm_regs *regs, const struct kvm_sregs *sregs,
+                    hl_cpu_regs *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->rax = regs->rax, out->rbx = regs->rbx, out->rcx = regs->rcx, out->rdx = regs->rdx;
+    out->rsi = regs->rsi, out->rdi = regs->rdi, out->rbp = regs->rbp, out->rsp = regs->rsp;
+    out->r8 = regs->r8, out->r9 = regs->r9, out->r10 = regs->r10, out->r11 = regs->r11;
+    out->r12 = regs->r12, out->r13 = regs->r13, out->r14 = regs->r14, out->r15 = regs->r15;
+    out->rip = regs->rip, out->rflags = regs->rflags;
+    out->cs = sregs->cs.selector, out->ss = sregs->ss.selector, out->ds = sregs->ds.selector;
+    out->es = sregs->es.selector, out->fs = sregs->fs.selector, out->gs = sregs->gs.selector;
+    out->fs_base = sregs->fs.base, out->gs_base = sregs->gs.base;
+    struct kvm_fpu fpu;
+    if (xioctl(b->vcpu, KVM_GET_FPU, &fpu) == 0) {
+        fxsave_of(&fpu, out->fxsave);
+        out->has_fxsave = 1;
+    }
+}
+
+/* Fills res->regs from the stopped vCPU (unless the exit's handler did already). */
+static void capture_regs(struct hl_backend *b, hl_run_result *res)
+{
+    struct kvm_regs regs;
+    struct kvm_sregs sregs;
+    if (res->has_regs || xioctl(b->vcpu, KVM_GET_REGS, &regs) < 0 || xioctl(b->vcpu, KVM_GET_SREGS, &sregs) < 0)
+        return;
+    regs_of(b, &regs, &sregs, &res->regs);
+    res->has_regs = 1;
+}
+
 /* An `out` to the exception port. Only the host's stub may report an exception, and only with the
  * frame the CPU pushed on the kernel stack (IST1): anything else is a forged report. What is
  * verified: the `out` is the stub's own for its vector, al holds that vector, rsp is exactly the
- * frame the CPU made, and the frame's code segment is the sandbox's. A page fault's address is
- * given only under the sandbox's own page tables (CR3), with an error code the CPU can produce. */
+ * frame the CPU made less the stub's push of rax, and the frame's code segment is the sandbox's.
+ * A page fault's address is given only under the sandbox's own page tables (CR3), with an error
+ * code the CPU can produce. The registers of a genuine report are the faulting instruction's:
+ * rip, rsp, rflags, cs and ss from the frame, rax from the stub's push, the rest as they are (the
+ * stub changes nothing else). */
 static void exception(struct hl_backend *b, const struct kvm_run *r, hl_run_result *res)
 {
     struct kvm_regs regs;
@@ -274,7 +324,8 @@ static void exception(struct hl_backend *b, const struct kvm_run *r, hl_run_resu
         return;
     }
     uint64_t v = (regs.rip - b->stubs_gpa) / HL_X86_STUB_STRIDE;
-    uint64_t frame_at = b->kstack_top - 48;
+    uint64_t frame_at = b->kstack_top - 48; /* error code, rip, cs, rflags, rsp, ss */
+    uint64_t stub_rsp = frame_at - 8;       /* the stub's push of rax */
     if (regs.rip < b->stubs_gpa || v >= HL_X86_IDT_ENTRIES ||
         regs.rip != b->stubs_gpa + v * HL_X86_STUB_STRIDE + hl_x86_stub_out_offset((unsigned)v) ||
         r->io.size != 1 || r->io.count != 1 || al != v) {
@@ -284,15 +335,16 @@ static void exception(struct hl_backend *b, const struct kvm_run *r, hl_run_resu
                 (unsigned)r->io.port, (unsigned)al, (unsigned long long)regs.rip);
         return;
     }
-    uint64_t frame[6]; /* error code, rip, cs, rflags, rsp, ss */
-    if (regs.rsp != frame_at) {
+    uint64_t saved[7]; /* rax, then the frame: error code, rip, cs, rflags, rsp, ss */
+    if (regs.rsp != stub_rsp) {
         stopped(res, HL_STOP_PROTOCOL,
                 "forged exception report: vector %u's stub ran with rsp %#llx, not on the CPU's "
                 "exception frame (%#llx)",
-                (unsigned)v, (unsigned long long)regs.rsp, (unsigned long long)frame_at);
+                (unsigned)v, (unsigned long long)regs.rsp, (unsigned long long)stub_rsp);
         return;
     }
-    memcpy(frame, b->host + (frame_at - b->base), sizeof(frame));
+    memcpy(saved, b->host + (stub_rsp - b->base), sizeof(saved));
+    const uint64_t *frame = saved + 1;
     if (frame[2] != HL_X86_SEL_CODE || (v == 14 && frame[0] > 0xFFFF)) {
         stopped(res, HL_STOP_PROTOCOL,
                 "forged exception report: vector %u with an impossible frame (cs %#llx, error code "
@@ -304,6 +356,14 @@ static void exception(struct hl_backend *b, const struct kvm_run *r, hl_run_resu
     res->vector = (uint32_t)v;
     res->error_code = frame[0];
     res->rip = frame[1];
+    regs_of(b, &regs, &sregs, &res->regs);
+    res->regs.rax = saved[0];
+    res->regs.rip = frame[1];
+    res->regs.cs = frame[2];
+    res->regs.rflags = frame[3];
+    res->regs.rsp = frame[4];
+    res->regs.ss = frame[5];
+    res->has_regs = 1;
     if (v == 14 && (sregs.cr3 & ~0xFFFull) == b->pt_gpa) {
         res->fault_addr = sregs.cr2;
         res->has_fault_addr = 1;
@@ -476,6 +536,8 @@ static hl_status kvm_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_t s
     b->run->exit_reason = KVM_EXIT_UNKNOWN;
     st = run_loop(b, res, err);
     if (res->stop == HL_STOP_HALT && !st) return HL_OK; /* hlt leaves nothing pending */
+    if (!st)
+        capture_regs(b, res); /* where the guest stopped, before the exit is completed */
     /* every other end abandons the guest where it stopped */
     hl_status dst = discard_pending(b, err);
     b->run->immediate_exit = atomic_load(&b->cancel_req);
