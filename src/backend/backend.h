@@ -94,6 +94,11 @@ typedef struct hl_backend_ops {
      * restore back from `snapshot` (same layout as mem) and starts recording afresh. Adds the
      * number of pages copied to *pages. */
     hl_status (*restore)(hl_backend *b, const uint8_t *snapshot, uint64_t *pages, hl_error *err);
+    /* On the sandbox thread, while the guest waits for the host (from the I/O handler: a host
+     * call, a log, a service) or after a run until the next: the guest's registers now, as
+     * hl_run_result describes them for an ABORT. Returns 1, or 0 when the backend cannot know
+     * them (in-process, outside a host call). */
+    int (*current_regs)(hl_backend *b, hl_cpu_regs *regs);
     /* On the sandbox thread. */
     void (*destroy)(hl_backend *b);
 } hl_backend_ops;

@@ -604,6 +604,14 @@ static hl_status inproc_restore(hl_backend *b, const uint8_t *snapshot, uint64_t
     return HL_OK;
 }
 
+static int inproc_current_regs(hl_backend *b, hl_cpu_regs *out)
+{
+    if (!b->crossing)
+        return 0;
+    crossing_regs(b, out);
+    return 1;
+}
+
 static void inproc_destroy(hl_backend *b)
 {
     if (!b)
@@ -629,5 +637,6 @@ const hl_backend_ops hl_backend_inproc = {
     .track_dirty = inproc_track_dirty,
     .mark_dirty = inproc_mark_dirty,
     .restore = inproc_restore,
+    .current_regs = inproc_current_regs,
     .destroy = inproc_destroy,
 };

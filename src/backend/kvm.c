@@ -258,7 +258,8 @@ static void stopped(hl_run_result *res, hl_stop stop, const char *fmt, ...)
     va_end(ap);
 }
 
-/* The FXSAVE image of KVM's x87/SSE state (MXCSR_MASK, which KVM does not give, stays 0). */
+/* The FXSAVE image of KVM's x87/SSE state from KVM_GET_FPU, when KVM_GET_XSAVE fails: KVM gives
+ * neither MXCSR nor MXCSR_MASK there (both stay 0). */
 static void fxsave_of(const struct kvm_fpu *f, uint8_t fx[512])
 {
     memset(fx, 0, 512);
@@ -268,13 +269,13 @@ static void fxsave_of(const struct kvm_fpu *f, uint8_t fx[512])
     memcpy(fx + 6, &f->last_opcode, 2);
     memcpy(fx + 8, &f->last_ip, 8);
     memcpy(fx + 16, &f->last_dp, 8);
-    memcpy(fx + 24, &f->mxcsr, 4);
     memcpy(fx + 32, f->fpr, sizeof(f->fpr));   /* ST0-ST7, 16 bytes each */
     memcpy(fx + 160, f->xmm, sizeof(f->xmm)); /* XMM0-XMM15 */
 }
 
 /* The vCPU's registers now (it is stopped): general registers from `regs`, segments and their
- * bases from `sregs`, the x87/SSE state from KVM_GET_FPU when it can be read. */
+ * bases from `sregs`, the x87/SSE state from the legacy area of KVM_GET_XSAVE (which is the FXSAVE
+ * image, components in their initial state filled in by KVM), else from KVM_GET_FPU. */
 static void regs_of(struct hl_backend *b, const struct kvm_regs *regs, const struct kvm_sregs *sregs,
                     hl_cpu_regs *out)
 {
@@ -287,8 +288,12 @@ static void regs_of(struct hl_backend *b, const struct kvm_regs *regs, const str
     out->cs = sregs->cs.selector, out->ss = sregs->ss.selector, out->ds = sregs->ds.selector;
     out->es = sregs->es.selector, out->fs = sregs->fs.selector, out->gs = sregs->gs.selector;
     out->fs_base = sregs->fs.base, out->gs_base = sregs->gs.base;
+    struct kvm_xsave xsave; /* 4 KiB: enough (only AMX needs more, and the backend never asks KVM for it) */
     struct kvm_fpu fpu;
-    if (xioctl(b->vcpu, KVM_GET_FPU, &fpu) == 0) {
+    if (xioctl(b->vcpu, KVM_GET_XSAVE, &xsave) == 0) {
+        memcpy(out->fxsave, xsave.region, sizeof(out->fxsave));
+        out->has_fxsave = 1;
+    } else if (xioctl(b->vcpu, KVM_GET_FPU, &fpu) == 0) {
         fxsave_of(&fpu, out->fxsave);
         out->has_fxsave = 1;
     }
@@ -544,6 +549,16 @@ static hl_status kvm_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_t s
     return st ? st : dst;
 }
 
+static int kvm_current_regs(hl_backend *b, hl_cpu_regs *out)
+{
+    hl_run_result r;
+    r.has_regs = 0;
+    capture_regs(b, &r);
+    if (r.has_regs)
+        *out = r.regs;
+    return r.has_regs;
+}
+
 static hl_status get_dirty_log(struct hl_backend *b, hl_error *err)
 {
     struct kvm_dirty_log log = {.slot = 0};
@@ -592,5 +607,6 @@ const hl_backend_ops hl_backend_kvm = {
     .track_dirty = kvm_track_dirty,
     .mark_dirty = kvm_mark_dirty,
     .restore = kvm_restore,
+    .current_regs = kvm_current_regs,
     .destroy = kvm_destroy,
 };
