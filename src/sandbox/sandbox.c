@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config/config_internal.h"
+#include "sandbox/coredump.h"
 #include "sandbox/sandbox_internal.h"
 #include "util/errfmt.h"
 #include "util/file.h"
@@ -135,6 +136,8 @@ hl_status hl_sandbox_create_from_image(hl_sandbox **out, const void *image, size
     if (!sb)
         return hl_errorf(err, HL_E_NOMEM, "out of memory");
     hl_backend_sandbox_hold(); /* the cancel signal stays as it is until hl_sb_free */
+    static atomic_ullong serials;
+    sb->serial = atomic_fetch_add(&serials, 1) + 1;
     sb->cfg = full;
     sb->mem.fd = -1;
     hl_sb_gate_init(sb);
@@ -187,6 +190,10 @@ hl_status hl_sandbox_create(hl_sandbox **out, const char *path, const hl_config 
         return hl_errorf(err, e == ENOMEM ? HL_E_NOMEM : HL_E_IO, "cannot open guest binary `%s`: %s", path,
                          strerror(e));
     hl_status st = hl_sandbox_create_from_image(out, buf, len, cfg, err);
+    if (!st) { /* for core files: NT_FILE names it, gdb opens it */
+        char *abs = realpath(path, NULL);
+        (*out)->guest_path = abs ? abs : strdup(path);
+    }
     if (st && err) { /* say which file */
         char msg[HL_ERROR_MESSAGE_MAX + 256];
         snprintf(msg, sizeof(msg), "%.200s: %s", path, err->message);
@@ -411,6 +418,7 @@ void hl_sb_free(hl_sandbox *sb)
     hl_buf_free(&sb->result_store);
     hl_buf_free(&sb->call_store);
     hl_buf_free(&sb->msg_store);
+    free(sb->guest_path);
     hl_sb_gate_free(sb);
     free(sb);
     hl_backend_sandbox_release();
@@ -509,17 +517,17 @@ static hl_status outcome(hl_sandbox *sb, const hl_run_result *r, const char *wha
 
 static hl_status run_guest(hl_sandbox *sb, uint64_t entry, const char *what)
 {
-    hl_run_result r;
+    hl_run_result *r = &sb->last_run;
     hl_error e = HL_ERROR_INIT;
     sb->io_status = HL_OK;
     uint64_t stack_top = hl_layout_addr(&sb->layout, HL_REGION_STACK) + sb->layout.region[HL_REGION_STACK].size;
-    hl_status st = sb->ops->run(sb->be, entry, hl_layout_addr(&sb->layout, HL_REGION_PEB), stack_top, &r, &e);
+    hl_status st = sb->ops->run(sb->be, entry, hl_layout_addr(&sb->layout, HL_REGION_PEB), stack_top, r, &e);
     hl_sb_run_finished(sb);
     if (st == HL_E_POISONED) /* the backend cannot vouch for the vCPU any more */
         sb->state = SB_POISONED;
     if (st)
         return job_fail(sb, st, "%s", e.message);
-    return outcome(sb, &r, what);
+    return outcome(sb, r, what);
 }
 
 static hl_status restore(hl_sandbox *sb)
@@ -633,6 +641,7 @@ static hl_status do_call(hl_sandbox *sb)
             sb->job_err.guest_code = status;
         }
     }
+    hl_sb_core_after_run(sb, st); /* before the restore: the memory as the call left it */
     if (!sb->context_open) {
         hl_status rs = restore(sb);
         if (rs && !st)
@@ -654,6 +663,7 @@ void hl_sb_do_job(hl_sandbox *sb, job_kind kind)
         break;
     case JOB_INIT:
         st = do_init(sb);
+        hl_sb_core_after_run(sb, st);
         break;
     case JOB_CALL:
         st = do_call(sb);

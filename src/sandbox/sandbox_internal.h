@@ -62,6 +62,12 @@ struct hl_sandbox {
 
     hl_sandbox_stats stats;
 
+    /* core dumps (coredump.c) */
+    char *guest_path;       /* the guest ELF's absolute path; NULL when created from an image */
+    uint64_t serial;        /* this sandbox's number in the process, from 1 */
+    hl_run_result last_run; /* how the job's guest run ended (its registers for a core) */
+    char last_core[HL_CONFIG_PATH_MAX + 256]; /* the last automatic core's path, "" if none */
+
     /* the sandbox thread and the job it is given */
     pthread_t thread;
     int thread_started;
