@@ -96,8 +96,8 @@ typedef void (*hl_print_fn)(void *user, const char *text, size_t len);
  * host function of B calls A waits for ever.
  * From the sandbox's own callbacks (its host functions and print function, on its thread):
  * hl_sandbox_call, initialize, register and context_begin/end fail with HL_E_STATE (they would
- * wait for the call that runs the callback); set_print, get_stats and usable work; destroy is
- * ignored (see hl_sandbox_destroy). The function table, layout, config and mode are fixed at
+ * wait for the call that runs the callback); set_print, get_stats, usable, dump_core and
+ * last_core work; destroy is ignored (see hl_sandbox_destroy). The function table, layout, config and mode are fixed at
  * initialisation and may be read from any thread once hl_sandbox_initialize has returned. */
 
 typedef struct hl_sandbox hl_sandbox;

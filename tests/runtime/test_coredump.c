@@ -497,6 +497,13 @@ static void test_initialisation(void **state)
     assert_int_equal(c.cursig, SIGALRM);
     core_free(&c);
     assert_int_equal(count_files(), 1);
+    /* a failed initialisation leaves the sandbox unusable: no core on demand either */
+    char w[64] = "x";
+    assert_int_equal(hl_sandbox_dump_core(sb, NULL, w, sizeof w, &e), HL_E_POISONED);
+    assert_string_equal(e.message, "the sandbox is unusable: destroy it");
+    assert_string_equal(w, "");
+    assert_int_equal(hl_sandbox_dump_core(NULL, NULL, w, sizeof w, &e), HL_E_INVALID_ARG);
+    assert_int_equal(count_files(), 1);
     hl_sandbox_destroy(sb);
 }
 
