@@ -434,6 +434,15 @@ static void test_signals_on_fault(void **state)
         }
         core_free(&c);
         assert_int_equal(count_files(), i + 1);
+        if (i == 0) { /* abort() makes a system call: gdb unwinds through the runtime's entry */
+            const char *cmds[] = {"bt"};
+            char *out = gdb(dumped_path(sb, e.message), cmds, 1);
+            rt_contains(out, "Program terminated with signal SIGABRT, Aborted.");
+            const char *frames[] = {" hlg_abort_msg (", " in hlg_signal_call (sig=6)", " in hlg_syscall_entry ()",
+                                    " in raise ()"};
+            in_order(out, frames, 4);
+            free(out);
+        }
     }
     /* not faults: no core under on-fault */
     hl_error e = rt_fails(sb, "spin", HL_E_CANCELLED, RT_ANY_CODE, NULL, RT_NOARGS);
