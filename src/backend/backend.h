@@ -46,8 +46,10 @@ typedef struct hl_backend_ops {
     const char *name;
     /* True when the guest runs from mem.host itself (KVM maps that address): after
      * initialisation the core can then remap mem.host as a private copy-on-write mapping of the
-     * sealed memfd, which becomes the snapshot, and restore drops pages instead of copying. A
-     * backend with a second view of mem.fd (in-process) cannot: its views would diverge. */
+     * sealed memfd, which becomes the snapshot (mapped read-only for restore to copy from), so
+     * the snapshot costs no copy and no memory of its own, and restore may drop long runs of
+     * pages. A backend with a second view of mem.fd (in-process) cannot: its views would
+     * diverge. */
     int cow_restore;
     /* Guest address where the sandbox's first byte will live (KVM: fixed; in-process: wherever
      * create() maps the guest view). Called before create(); 0 means "decided by create". */
@@ -73,12 +75,13 @@ typedef struct hl_backend_ops {
      * back too (counted once even if the guest wrote it as well). */
     void (*mark_dirty)(hl_backend *b, uint64_t page);
     /* On the sandbox thread: returns every page the guest wrote (or the host marked) since
-     * tracking began or the last restore to its snapshot contents and starts recording afresh.
-     * With `snapshot` (same layout as mem) the pages are copied back from it; with NULL (only
-     * for a backend with cow_restore, after the core made mem.host a private mapping of the
-     * snapshot, see below) they are dropped (MADV_DONTNEED), so they read the snapshot again:
-     * no copy. Adds the number of pages restored to *pages. */
-    hl_status (*restore)(hl_backend *b, const uint8_t *snapshot, uint64_t *pages, hl_error *err);
+     * tracking began or the last restore to its contents in `snapshot` (same layout as mem) and
+     * starts recording afresh. Pages are copied back, which keeps them mapped for the next call;
+     * with `may_drop` (mem.host is a private copy-on-write mapping of the snapshot, see
+     * cow_restore) long runs of dirty pages are dropped instead (MADV_DONTNEED): they read the
+     * snapshot again and give their memory back. Adds the number of pages restored to *pages. */
+    hl_status (*restore)(hl_backend *b, const uint8_t *snapshot, int may_drop, uint64_t *pages,
+                         hl_error *err);
     /* On the sandbox thread. */
     void (*destroy)(hl_backend *b);
 } hl_backend_ops;

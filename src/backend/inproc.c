@@ -501,8 +501,10 @@ static void inproc_mark_dirty(hl_backend *b, uint64_t page)
     }
 }
 
-static hl_status inproc_restore(hl_backend *b, const uint8_t *snapshot, uint64_t *pages, hl_error *err)
+static hl_status inproc_restore(hl_backend *b, const uint8_t *snapshot, int may_drop, uint64_t *pages,
+                                hl_error *err)
 {
+    (void)may_drop; /* never: mem.host and the guest view share the memfd */
     uint64_t n = b->ndirty;
     if (n > 1)
         qsort(b->dirty, n, sizeof(uint32_t), cmp_u32);

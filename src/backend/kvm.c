@@ -493,21 +493,33 @@ static hl_status get_dirty_log(struct hl_backend *b, hl_error *err)
 
 static hl_status kvm_track_dirty(hl_backend *b, hl_error *err) { return get_dirty_log(b, err); }
 
-/* Drops pages [first, first + count) of the private mapping: they read the snapshot again. */
-static hl_status drop_pages(struct hl_backend *b, uint64_t first, uint64_t count, hl_error *err)
+/* Runs of at least this many dirty pages are dropped rather than copied when that is allowed:
+ * a dropped page costs a fault (a nested page fault, under nested virtualisation a VM exit of
+ * tens of microseconds) when the guest touches it again, a copied one costs a memcpy and stays
+ * mapped; dropping long runs gives their memory back (docs/PERFORMANCE.md). */
+#define DROP_RUN_PAGES 256
+
+/* Restores the run [first, first + count): copies it from the snapshot, or drops it. */
+static hl_status restore_run(struct hl_backend *b, const uint8_t *snapshot, int may_drop, uint64_t first,
+                             uint64_t count, hl_error *err)
 {
-    if (madvise(b->host + first * PAGE, count * PAGE, MADV_DONTNEED) != 0)
-        return hl_errorf(err, HL_E_POISONED, "dropping %llu dirty pages failed: %s",
-                         (unsigned long long)count, strerror(errno));
+    if (may_drop && count >= DROP_RUN_PAGES) {
+        if (madvise(b->host + first * PAGE, count * PAGE, MADV_DONTNEED) != 0)
+            return hl_errorf(err, HL_E_POISONED, "dropping %llu dirty pages failed: %s",
+                             (unsigned long long)count, strerror(errno));
+        return HL_OK;
+    }
+    memcpy(b->host + first * PAGE, snapshot + first * PAGE, count * PAGE);
     return HL_OK;
 }
 
-static hl_status kvm_restore(hl_backend *b, const uint8_t *snapshot, uint64_t *pages, hl_error *err)
+static hl_status kvm_restore(hl_backend *b, const uint8_t *snapshot, int may_drop, uint64_t *pages,
+                             hl_error *err)
 {
     hl_status st = get_dirty_log(b, err);
     if (st)
         return st;
-    uint64_t n = 0, run_first = 0, run_len = 0; /* a run of consecutive dirty pages to drop */
+    uint64_t n = 0, run_first = 0, run_len = 0; /* a run of consecutive dirty pages */
     for (size_t w = 0; w < b->bitmap_bytes / 8; w++) {
         uint64_t bits = b->bitmap[w] | b->host_bits[w];
         b->host_bits[w] = 0;
@@ -515,18 +527,18 @@ static hl_status kvm_restore(hl_backend *b, const uint8_t *snapshot, uint64_t *p
             uint64_t page = w * 64 + (uint64_t)__builtin_ctzll(bits);
             bits &= bits - 1;
             n++;
-            if (snapshot) {
-                memcpy(b->host + page * PAGE, snapshot + page * PAGE, PAGE);
-            } else if (run_len && page == run_first + run_len) {
+            if (run_len && page == run_first + run_len) {
                 run_len++;
-            } else {
-                if (run_len && (st = drop_pages(b, run_first, run_len, err))) return st;
-                run_first = page;
-                run_len = 1;
+                continue;
             }
+            if (run_len && (st = restore_run(b, snapshot, may_drop, run_first, run_len, err)))
+                return st;
+            run_first = page;
+            run_len = 1;
         }
     }
-    if (run_len && (st = drop_pages(b, run_first, run_len, err))) return st;
+    if (run_len && (st = restore_run(b, snapshot, may_drop, run_first, run_len, err)))
+        return st;
     *pages += n;
     return HL_OK;
 }

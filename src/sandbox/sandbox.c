@@ -528,7 +528,7 @@ static hl_status restore(hl_sandbox *sb)
 {
     uint64_t t0 = now_ns(), pages = 0;
     hl_error e = HL_ERROR_INIT;
-    hl_status st = sb->ops->restore(sb->be, sb->snapshot, &pages, &e);
+    hl_status st = sb->ops->restore(sb->be, sb->snapshot, sb->ops->cow_restore, &pages, &e);
     sb->stats.last_restore_pages = pages;
     sb->stats.last_restore_ns = now_ns() - t0;
     if (st)
@@ -567,9 +567,10 @@ static void snapshot_copy(hl_sandbox *sb)
 
 /* Keeps the memory as it is now as the state every call starts from. With a cow_restore
  * backend the memfd itself becomes the snapshot: mem.host is remapped, at the same address (the
- * backend keeps using it), as a private copy-on-write mapping of it, and the memfd is sealed
- * against writes. Pages the guest or the host then write become private copies, and a restore
- * drops them. Otherwise the resident pages are copied into `snapshot`. */
+ * backend keeps using it), as a private copy-on-write mapping of it, the memfd is sealed against
+ * writes and mapped read-only as `snapshot`. Pages the guest or the host then write become
+ * private copies, which a restore copies back (or drops). Otherwise the resident pages are
+ * copied into an anonymous `snapshot`. */
 static hl_status take_snapshot(hl_sandbox *sb)
 {
     if (sb->ops->cow_restore) {
@@ -581,6 +582,12 @@ static hl_status take_snapshot(hl_sandbox *sb)
         /* nothing may change the snapshot now: not a stray shared mapping, not a truncation */
         if (fcntl(sb->mem.fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
             return job_fail(sb, HL_E_BACKEND, "sealing the snapshot failed: %s", strerror(errno));
+        /* what restore copies from: the snapshot's own pages, read-only, no memory of its own */
+        sb->snapshot = mmap(NULL, sb->mem.size, PROT_READ, MAP_SHARED | MAP_NORESERVE, sb->mem.fd, 0);
+        if (sb->snapshot == MAP_FAILED) {
+            sb->snapshot = NULL;
+            return job_fail(sb, HL_E_NOMEM, "mapping the snapshot failed: %s", strerror(errno));
+        }
         sb->snapshot_taken = 1;
         return HL_OK;
     }
@@ -597,13 +604,8 @@ static hl_status take_snapshot(hl_sandbox *sb)
 int64_t hl_sb_memory_diff(hl_sandbox *sb)
 {
     if (!sb->snapshot_taken) return -2;
-    uint8_t page[PAGE];
-    for (uint64_t p = 0; p < sb->mem.size / PAGE; p++) {
-        const uint8_t *snap = sb->snapshot ? sb->snapshot + p * PAGE : page;
-        if (!sb->snapshot && pread(sb->mem.fd, page, PAGE, (off_t)(p * PAGE)) != (ssize_t)PAGE)
-            return (int64_t)p;
-        if (memcmp(sb->mem.host + p * PAGE, snap, PAGE) != 0) return (int64_t)p;
-    }
+    for (uint64_t p = 0; p < sb->mem.size / PAGE; p++)
+        if (memcmp(sb->mem.host + p * PAGE, sb->snapshot + p * PAGE, PAGE) != 0) return (int64_t)p;
     return -1;
 }
 

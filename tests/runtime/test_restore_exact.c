@@ -29,7 +29,7 @@ static void test_every_page_class(void **state)
 {
     (void)state;
     hl_sandbox *sb = rt_sandbox("simpleguest", "heap_size_override = \"2MiB\"\ninput_data_size = \"128KiB\"\n"
-                                               "output_data_size = \"64KiB\"\nmax_execution_time = \"100ms\"\n"
+                                               "output_data_size = \"64KiB\"\nmax_execution_time = \"1s\"\n"
                                                "max_wait_for_cancellation = \"255ms\"\n");
     expect_snapshot(sb, "initialisation");
     rt_ok(sb, "nothing", RT_NOARGS);
