@@ -18,6 +18,7 @@
 #include "backend/perms.h"
 #include "backend/x86_64.h"
 #include "util/errfmt.h"
+#include "util/syscount.h"
 
 #define PAGE 4096ull
 #define KVM_BASE 0x200000ull /* guest physical = virtual address of the sandbox's first byte */
@@ -44,7 +45,7 @@ static int xioctl(int fd, unsigned long req, void *arg)
 {
     int r;
     do
-        r = ioctl(fd, req, arg);
+        r = HL_SYS(ioctl(fd, req, arg));
     while (r < 0 && errno == EINTR && req != KVM_RUN);
     return r;
 }
@@ -392,7 +393,7 @@ static hl_status discard_pending(struct hl_backend *b, hl_error *err)
                        : 0);
         else if (b->run->exit_reason == KVM_EXIT_MMIO)
             memset(b->run->mmio.data, 0, sizeof(b->run->mmio.data));
-        int r = ioctl(b->vcpu, KVM_RUN, 0);
+        int r = HL_SYS(ioctl(b->vcpu, KVM_RUN, 0));
         if (r < 0 && (errno == EINTR || errno == EAGAIN)) return HL_OK; /* nothing left pending */
         if (r < 0)
             return hl_errorf(err, HL_E_POISONED, "completing the guest's last exit failed: %s",
@@ -409,7 +410,7 @@ static hl_status run_loop(struct hl_backend *b, hl_run_result *res, hl_error *er
             res->stop = HL_STOP_CANCELLED;
             return HL_OK;
         }
-        if (ioctl(b->vcpu, KVM_RUN, 0) < 0) {
+        if (HL_SYS(ioctl(b->vcpu, KVM_RUN, 0)) < 0) {
             if (errno == EINTR || errno == EAGAIN)
                 continue; /* a cancel, or a stray signal: the loop decides */
             return hl_errorf(err, HL_E_BACKEND, "KVM_RUN failed: %s", strerror(errno));
@@ -504,7 +505,7 @@ static hl_status restore_run(struct hl_backend *b, const uint8_t *snapshot, int 
                              uint64_t count, hl_error *err)
 {
     if (may_drop && count >= DROP_RUN_PAGES) {
-        if (madvise(b->host + first * PAGE, count * PAGE, MADV_DONTNEED) != 0)
+        if (HL_SYS(madvise(b->host + first * PAGE, count * PAGE, MADV_DONTNEED)) != 0)
             return hl_errorf(err, HL_E_POISONED, "dropping %llu dirty pages failed: %s",
                              (unsigned long long)count, strerror(errno));
         return HL_OK;

@@ -81,6 +81,7 @@ struct hl_sandbox {
     hl_value call_result;
     hl_status job_status;
     hl_error job_err;
+    uint64_t job_syscalls; /* system calls the sandbox thread made for the last job (syscount.h) */
 
     /* the gate every public entry point passes: one caller at a time (gate.c) */
     pthread_mutex_t gate_mu;
