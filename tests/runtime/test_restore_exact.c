@@ -94,11 +94,35 @@ static void test_host_function_regions(void **state)
     hl_sandbox_destroy(sb);
 }
 
+/* The library's own count of its system calls: the same call costs the same every time, the
+ * total adds up, and a call that dirties more pages in-process costs more (one fault each). */
+static void test_syscall_counts(void **state)
+{
+    (void)state;
+    hl_sandbox *sb = rt_sandbox("simpleguest", "");
+    hl_sandbox_stats a = HL_SANDBOX_STATS_INIT, b = HL_SANDBOX_STATS_INIT;
+    rt_ok(sb, "nothing", RT_NOARGS);
+    assert_int_equal(hl_sandbox_get_stats(sb, &a), HL_OK);
+    rt_ok(sb, "nothing", RT_NOARGS);
+    assert_int_equal(hl_sandbox_get_stats(sb, &b), HL_OK);
+    assert_true(a.last_call_syscalls >= (rt_mode() == HL_MODE_RUN_IN_HYPERVISOR ? 2u : 1u)); /* KVM: a reset and KVM_RUN */
+    assert_int_equal(b.last_call_syscalls, a.last_call_syscalls);
+    assert_int_equal(b.syscalls - a.syscalls, b.last_call_syscalls);
+    rt_ok(sb, "dirty_pages", RT_ARGS(hl_u64(8)));
+    assert_int_equal(hl_sandbox_get_stats(sb, &b), HL_OK);
+    if (rt_mode() == HL_MODE_RUN_IN_PROCESS) /* a write-protection fault (mprotect + sigreturn) per page */
+        assert_true(b.last_call_syscalls >= a.last_call_syscalls + 2 * 8);
+    else
+        assert_true(b.last_call_syscalls >= a.last_call_syscalls);
+    hl_sandbox_destroy(sb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_page_class),
         cmocka_unit_test(test_host_function_regions),
+        cmocka_unit_test(test_syscall_counts),
     };
     return cmocka_run_group_tests_name(rt_mode_tag(), tests, NULL, NULL);
 }
