@@ -211,11 +211,17 @@ HL_API bool hl_sandbox_usable(const hl_sandbox *sb);
 typedef struct hl_sandbox_stats {
     size_t struct_size; /* sizeof(hl_sandbox_stats) as the caller compiled it */
     uint64_t calls;
-    uint64_t last_restore_pages; /* pages copied back by the last restore */
+    uint64_t last_restore_pages; /* pages restored (copied back or dropped) by the last restore */
     uint64_t last_restore_ns;
     uint64_t core_dumps;      /* core files written automatically (the core_dump setting) */
     uint64_t last_core_bytes; /* size of the last core file written (automatic or on demand) */
     uint64_t last_core_ns;    /* and how long writing it took */
+    /* System calls the library made for this sandbox, counted by the library itself: ioctls
+     * (KVM_RUN and the vCPU state), mprotect, madvise, signal masks, and the hand-off between
+     * the calling thread and the sandbox's (a futex wait or wake each). In total, and for the
+     * last hl_sandbox_call (its restore included). */
+    uint64_t syscalls;
+    uint64_t last_call_syscalls;
 } hl_sandbox_stats;
 #define HL_SANDBOX_STATS_INIT HL_STRUCT_INIT(hl_sandbox_stats)
 /* Fills stats (all counters zero for NULL sb or a sandbox being destroyed); waits for a call in

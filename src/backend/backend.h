@@ -67,6 +67,13 @@ typedef struct hl_backend hl_backend;
 
 typedef struct hl_backend_ops {
     const char *name;
+    /* True when the guest runs from mem.host itself (KVM maps that address): after
+     * initialisation the core can then remap mem.host as a private copy-on-write mapping of the
+     * sealed memfd, which becomes the snapshot (mapped read-only for restore to copy from), so
+     * the snapshot costs no copy and no memory of its own, and restore may drop long runs of
+     * pages. A backend with a second view of mem.fd (in-process) cannot: its views would
+     * diverge. */
+    int cow_restore;
     /* Guest address where the sandbox's first byte will live (KVM: fixed; in-process: wherever
      * create() maps the guest view). Called before create(); 0 means "decided by create". */
     uint64_t fixed_base;
@@ -90,10 +97,14 @@ typedef struct hl_backend_ops {
     /* On the sandbox thread: the host wrote page `page` through its own view; restore copies it
      * back too (counted once even if the guest wrote it as well). */
     void (*mark_dirty)(hl_backend *b, uint64_t page);
-    /* On the sandbox thread: copies every page the guest wrote since tracking began or the last
-     * restore back from `snapshot` (same layout as mem) and starts recording afresh. Adds the
-     * number of pages copied to *pages. */
-    hl_status (*restore)(hl_backend *b, const uint8_t *snapshot, uint64_t *pages, hl_error *err);
+    /* On the sandbox thread: returns every page the guest wrote (or the host marked) since
+     * tracking began or the last restore to its contents in `snapshot` (same layout as mem) and
+     * starts recording afresh. Pages are copied back, which keeps them mapped for the next call;
+     * with `may_drop` (mem.host is a private copy-on-write mapping of the snapshot, see
+     * cow_restore) long runs of dirty pages are dropped instead (MADV_DONTNEED): they read the
+     * snapshot again and give their memory back. Adds the number of pages restored to *pages. */
+    hl_status (*restore)(hl_backend *b, const uint8_t *snapshot, int may_drop, uint64_t *pages,
+                         hl_error *err);
     /* On the sandbox thread, while the guest waits for the host (from the I/O handler: a host
      * call, a log, a service) or after a run until the next: the guest's registers now, as
      * hl_run_result describes them for an ABORT. Returns 1, or 0 when the backend cannot know

@@ -16,6 +16,7 @@
 #include "backend/inproc_sys.h"
 #include "backend/perms.h"
 #include "util/errfmt.h"
+#include "util/syscount.h"
 
 /* How it works. The guest's pages are mapped a second time (the "guest view") with the guest's
  * permissions: code executable, the host function and host exception regions read-only, guard
@@ -292,6 +293,7 @@ static void on_signal_body(int sig, siginfo_t *si, void *ucv)
         uint64_t page = (addr - base) / PAGE;
         if ((b->pflags[page] & (PF_WRITABLE | PF_DIRTY)) == PF_WRITABLE &&
             mprotect(b->guest + page * PAGE, PAGE, PROT_READ | PROT_WRITE) == 0) {
+            b->sys.syscalls += 2; /* the mprotect and the rt_sigreturn (no TLS in handlers) */
             if (!(b->pflags[page] & PF_LISTED))
                 b->dirty[b->ndirty++] = (uint32_t)page;
             b->pflags[page] |= PF_DIRTY | PF_LISTED;
@@ -504,7 +506,7 @@ static hl_status inproc_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_
     b->res = res;
     tls_backend = b;
     b->peb_addr = arg;
-    b->sys.host_fs = hl_inproc_read_fs();
+    b->sys.host_fs = hl_inproc_read_fs(); /* rdfsbase, or arch_prctl (counted below) */
     b->sys.syscall_entry = &((const hl_peb *)(uintptr_t)arg)->syscall_entry;
     __asm__ volatile("fnstcw %0\n\tstmxcsr %1" : "=m"(b->host_fcw), "=m"(b->host_mxcsr));
     hl_backend_drain_cancel();
@@ -533,6 +535,9 @@ static hl_status inproc_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_
         : "m"(b->host_fcw), "m"(b->host_mxcsr)
         : "memory", "cc");
     tls_backend = NULL;
+    /* sigsetjmp's mask (rt_sigprocmask), and the handlers' and crossings' own system calls */
+    hl_sys_add(1 + b->sys.syscalls);
+    b->sys.syscalls = 0;
     return HL_OK;
 }
 
@@ -559,7 +564,7 @@ static hl_status inproc_track_dirty(hl_backend *b, hl_error *err)
         uint64_t q = p;
         while (q < b->npages && (b->pflags[q] & PF_WRITABLE))
             b->pflags[q++] &= (uint8_t) ~(PF_DIRTY | PF_LISTED);
-        if (mprotect(b->guest + p * PAGE, (q - p) * PAGE, PROT_READ) != 0)
+        if (HL_SYS(mprotect(b->guest + p * PAGE, (q - p) * PAGE, PROT_READ)) != 0)
             return hl_errorf(err, HL_E_BACKEND, "mprotect failed while arming dirty-page tracking");
         p = q;
     }
@@ -576,8 +581,10 @@ static void inproc_mark_dirty(hl_backend *b, uint64_t page)
     }
 }
 
-static hl_status inproc_restore(hl_backend *b, const uint8_t *snapshot, uint64_t *pages, hl_error *err)
+static hl_status inproc_restore(hl_backend *b, const uint8_t *snapshot, int may_drop, uint64_t *pages,
+                                hl_error *err)
 {
+    (void)may_drop; /* never: mem.host and the guest view share the memfd */
     uint64_t n = b->ndirty;
     if (n > 1)
         qsort(b->dirty, n, sizeof(uint32_t), cmp_u32);
@@ -591,7 +598,7 @@ static hl_status inproc_restore(hl_backend *b, const uint8_t *snapshot, uint64_t
             uint64_t m = k;
             while (m < j && (b->pflags[b->dirty[m]] & PF_DIRTY))
                 m++;
-            if (m > k && mprotect(b->guest + (uint64_t)b->dirty[k] * PAGE, (m - k) * PAGE, PROT_READ) != 0)
+            if (m > k && HL_SYS(mprotect(b->guest + (uint64_t)b->dirty[k] * PAGE, (m - k) * PAGE, PROT_READ)) != 0)
                 return hl_errorf(err, HL_E_BACKEND, "mprotect failed while restoring the snapshot");
             for (uint64_t x = k; x < (m > k ? m : k + 1); x++)
                 b->pflags[b->dirty[x]] &= (uint8_t) ~(PF_DIRTY | PF_LISTED);

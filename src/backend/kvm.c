@@ -18,6 +18,7 @@
 #include "backend/perms.h"
 #include "backend/x86_64.h"
 #include "util/errfmt.h"
+#include "util/syscount.h"
 
 #define PAGE 4096ull
 #define KVM_BASE 0x200000ull /* guest physical = virtual address of the sandbox's first byte */
@@ -44,7 +45,7 @@ static int xioctl(int fd, unsigned long req, void *arg)
 {
     int r;
     do
-        r = ioctl(fd, req, arg);
+        r = HL_SYS(ioctl(fd, req, arg));
     while (r < 0 && errno == EINTR && req != KVM_RUN);
     return r;
 }
@@ -457,7 +458,7 @@ static hl_status discard_pending(struct hl_backend *b, hl_error *err)
                        : 0);
         else if (b->run->exit_reason == KVM_EXIT_MMIO)
             memset(b->run->mmio.data, 0, sizeof(b->run->mmio.data));
-        int r = ioctl(b->vcpu, KVM_RUN, 0);
+        int r = HL_SYS(ioctl(b->vcpu, KVM_RUN, 0));
         if (r < 0 && (errno == EINTR || errno == EAGAIN)) return HL_OK; /* nothing left pending */
         if (r < 0)
             return hl_errorf(err, HL_E_POISONED, "completing the guest's last exit failed: %s",
@@ -474,7 +475,7 @@ static hl_status run_loop(struct hl_backend *b, hl_run_result *res, hl_error *er
             res->stop = HL_STOP_CANCELLED;
             return HL_OK;
         }
-        if (ioctl(b->vcpu, KVM_RUN, 0) < 0) {
+        if (HL_SYS(ioctl(b->vcpu, KVM_RUN, 0)) < 0) {
             if (errno == EINTR || errno == EAGAIN)
                 continue; /* a cancel, or a stray signal: the loop decides */
             return hl_errorf(err, HL_E_BACKEND, "KVM_RUN failed: %s", strerror(errno));
@@ -570,22 +571,52 @@ static hl_status get_dirty_log(struct hl_backend *b, hl_error *err)
 
 static hl_status kvm_track_dirty(hl_backend *b, hl_error *err) { return get_dirty_log(b, err); }
 
-static hl_status kvm_restore(hl_backend *b, const uint8_t *snapshot, uint64_t *pages, hl_error *err)
+/* Runs of at least this many dirty pages are dropped rather than copied when that is allowed:
+ * a dropped page costs a fault (a nested page fault, under nested virtualisation a VM exit of
+ * tens of microseconds) when the guest touches it again, a copied one costs a memcpy and stays
+ * mapped; dropping long runs gives their memory back (docs/PERFORMANCE.md). */
+#define DROP_RUN_PAGES 256
+
+/* Restores the run [first, first + count): copies it from the snapshot, or drops it. */
+static hl_status restore_run(struct hl_backend *b, const uint8_t *snapshot, int may_drop, uint64_t first,
+                             uint64_t count, hl_error *err)
+{
+    if (may_drop && count >= DROP_RUN_PAGES) {
+        if (HL_SYS(madvise(b->host + first * PAGE, count * PAGE, MADV_DONTNEED)) != 0)
+            return hl_errorf(err, HL_E_POISONED, "dropping %llu dirty pages failed: %s",
+                             (unsigned long long)count, strerror(errno));
+        return HL_OK;
+    }
+    memcpy(b->host + first * PAGE, snapshot + first * PAGE, count * PAGE);
+    return HL_OK;
+}
+
+static hl_status kvm_restore(hl_backend *b, const uint8_t *snapshot, int may_drop, uint64_t *pages,
+                             hl_error *err)
 {
     hl_status st = get_dirty_log(b, err);
     if (st)
         return st;
-    uint64_t n = 0;
+    uint64_t n = 0, run_first = 0, run_len = 0; /* a run of consecutive dirty pages */
     for (size_t w = 0; w < b->bitmap_bytes / 8; w++) {
         uint64_t bits = b->bitmap[w] | b->host_bits[w];
         b->host_bits[w] = 0;
         while (bits) {
             uint64_t page = w * 64 + (uint64_t)__builtin_ctzll(bits);
             bits &= bits - 1;
-            memcpy(b->host + page * PAGE, snapshot + page * PAGE, PAGE);
             n++;
+            if (run_len && page == run_first + run_len) {
+                run_len++;
+                continue;
+            }
+            if (run_len && (st = restore_run(b, snapshot, may_drop, run_first, run_len, err)))
+                return st;
+            run_first = page;
+            run_len = 1;
         }
     }
+    if (run_len && (st = restore_run(b, snapshot, may_drop, run_first, run_len, err)))
+        return st;
     *pages += n;
     return HL_OK;
 }
@@ -598,6 +629,7 @@ static void kvm_mark_dirty(hl_backend *b, uint64_t page)
 
 const hl_backend_ops hl_backend_kvm = {
     .name = "kvm",
+    .cow_restore = 1,
     .fixed_base = KVM_BASE,
     .create = kvm_create,
     .fill_peb = kvm_fill_peb,

@@ -9,6 +9,7 @@
 #include <sys/ioctl.h>
 
 #include "util/errfmt.h"
+#include "util/syscount.h"
 
 #define MSR_IA32_TSC 0x10u
 
@@ -29,7 +30,7 @@ static int xioctl(int fd, unsigned long req, void *arg)
 {
     int r;
     do
-        r = ioctl(fd, req, arg);
+        r = HL_SYS(ioctl(fd, req, arg));
     while (r < 0 && errno == EINTR);
     return r;
 }
@@ -224,7 +225,7 @@ hl_status hl_kvm_state_reset(const hl_kvm_state *s, int vcpu_fd, const struct kv
         what = "KVM_SET_DEBUGREGS";
     else if (xioctl(vcpu_fd, KVM_SET_VCPU_EVENTS, (void *)&s->events) < 0)
         what = "KVM_SET_VCPU_EVENTS";
-    else if (s->msrs->nmsrs && ioctl(vcpu_fd, KVM_SET_MSRS, s->msrs) != (int)s->msrs->nmsrs)
+    else if (s->msrs->nmsrs && HL_SYS(ioctl(vcpu_fd, KVM_SET_MSRS, s->msrs)) != (int)s->msrs->nmsrs)
         what = "KVM_SET_MSRS";
     else if (s->has_tsc_offset &&
              xioctl(vcpu_fd, KVM_SET_DEVICE_ATTR, &tsc) < 0) /* after TSC_ADJUST */

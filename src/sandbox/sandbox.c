@@ -1,5 +1,6 @@
 /* sandbox.c - the sandbox lifecycle: create (load, lay out), initialise, call, restore, destroy. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,7 +34,7 @@ static uint64_t now_ns(void)
 
 void hl_sb_host_wrote(hl_sandbox *sb, uint64_t off, uint64_t len)
 {
-    if (!sb->snapshot || len == 0)
+    if (!sb->snapshot_taken || len == 0)
         return; /* before the snapshot there is nothing to restore */
     for (uint64_t p = off / PAGE; p <= (off + len - 1) / PAGE && p < sb->mem.size / PAGE; p++)
         sb->ops->mark_dirty(sb->be, p);
@@ -101,7 +102,7 @@ static hl_status check_config(const hl_config *cfg, hl_error *err)
 static hl_status map_memory(hl_sandbox *sb, hl_error *err)
 {
     sb->mem.size = sb->layout.total_size;
-    sb->mem.fd = memfd_create("hyperlight-sandbox", MFD_CLOEXEC);
+    sb->mem.fd = memfd_create("hyperlight-sandbox", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (sb->mem.fd < 0)
         return hl_errorf(err, HL_E_NOMEM, "memfd_create failed: %s", strerror(errno));
     if (ftruncate(sb->mem.fd, (off_t)sb->mem.size) != 0)
@@ -260,6 +261,7 @@ static hl_status initialize(hl_sandbox *sb, hl_error *err)
         if (sb->snapshot)
             munmap(sb->snapshot, sb->mem.size);
         sb->snapshot = NULL;
+        sb->snapshot_taken = 0;
         sb->state = SB_POISONED;
     }
     return st;
@@ -534,7 +536,7 @@ static hl_status restore(hl_sandbox *sb)
 {
     uint64_t t0 = now_ns(), pages = 0;
     hl_error e = HL_ERROR_INIT;
-    hl_status st = sb->ops->restore(sb->be, sb->snapshot, &pages, &e);
+    hl_status st = sb->ops->restore(sb->be, sb->snapshot, sb->ops->cow_restore, &pages, &e);
     sb->stats.last_restore_pages = pages;
     sb->stats.last_restore_ns = now_ns() - t0;
     if (st)
@@ -571,6 +573,50 @@ static void snapshot_copy(hl_sandbox *sb)
     free(vec);
 }
 
+/* Keeps the memory as it is now as the state every call starts from. With a cow_restore
+ * backend the memfd itself becomes the snapshot: mem.host is remapped, at the same address (the
+ * backend keeps using it), as a private copy-on-write mapping of it, the memfd is sealed against
+ * writes and mapped read-only as `snapshot`. Pages the guest or the host then write become
+ * private copies, which a restore copies back (or drops). Otherwise the resident pages are
+ * copied into an anonymous `snapshot`. */
+static hl_status take_snapshot(hl_sandbox *sb)
+{
+    if (sb->ops->cow_restore) {
+        void *at = mmap(sb->mem.host, sb->mem.size, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, sb->mem.fd, 0);
+        if (at != sb->mem.host) /* MAP_FIXED failing leaves the old mapping in place */
+            return job_fail(sb, HL_E_NOMEM, "mapping the snapshot copy-on-write failed: %s",
+                            strerror(errno));
+        /* nothing may change the snapshot now: not a stray shared mapping, not a truncation */
+        if (fcntl(sb->mem.fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
+            return job_fail(sb, HL_E_BACKEND, "sealing the snapshot failed: %s", strerror(errno));
+        /* what restore copies from: the snapshot's own pages, read-only, no memory of its own */
+        sb->snapshot = mmap(NULL, sb->mem.size, PROT_READ, MAP_SHARED | MAP_NORESERVE, sb->mem.fd, 0);
+        if (sb->snapshot == MAP_FAILED) {
+            sb->snapshot = NULL;
+            return job_fail(sb, HL_E_NOMEM, "mapping the snapshot failed: %s", strerror(errno));
+        }
+        sb->snapshot_taken = 1;
+        return HL_OK;
+    }
+    sb->snapshot = mmap(NULL, sb->mem.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (sb->snapshot == MAP_FAILED) {
+        sb->snapshot = NULL;
+        return job_fail(sb, HL_E_NOMEM, "no memory for the snapshot (%llu bytes)", (unsigned long long)sb->mem.size);
+    }
+    snapshot_copy(sb);
+    sb->snapshot_taken = 1;
+    return HL_OK;
+}
+
+int64_t hl_sb_memory_diff(hl_sandbox *sb)
+{
+    if (!sb->snapshot_taken) return -2;
+    for (uint64_t p = 0; p < sb->mem.size / PAGE; p++)
+        if (memcmp(sb->mem.host + p * PAGE, sb->snapshot + p * PAGE, PAGE) != 0) return (int64_t)p;
+    return -1;
+}
+
 static hl_status do_init(hl_sandbox *sb)
 {
     uint8_t *out = sb_region(sb, HL_REGION_OUTPUT);
@@ -591,12 +637,8 @@ static hl_status do_init(hl_sandbox *sb)
         return job_fail(sb, HL_E_GUEST_PROTOCOL, "the guest set no valid dispatch function (%#llx) during initialisation",
                         (unsigned long long)peb.dispatch_function);
     sb->dispatch = peb.dispatch_function; /* validated once; the guest may change the PEB later */
-    sb->snapshot = mmap(NULL, sb->mem.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (sb->snapshot == MAP_FAILED) {
-        sb->snapshot = NULL;
-        return job_fail(sb, HL_E_NOMEM, "no memory for the snapshot (%llu bytes)", (unsigned long long)sb->mem.size);
-    }
-    snapshot_copy(sb);
+    if ((st = take_snapshot(sb)) != HL_OK)
+        return st;
     st = sb->ops->track_dirty(sb->be, &e);
     if (st)
         return job_fail(sb, st, "%s", e.message);

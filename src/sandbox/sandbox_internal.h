@@ -35,7 +35,10 @@ struct hl_sandbox {
     hl_layout layout;
     hl_elf_info elf;
     hl_mem mem;
-    uint8_t *snapshot; /* the whole memory after initialisation */
+    uint8_t *snapshot; /* a copy of the memory after initialisation (backends without cow_restore) */
+    int snapshot_taken; /* initialisation is over: the state every call starts from is kept, in
+                         * `snapshot` or (cow_restore) in the sealed mem.fd that mem.host maps
+                         * privately */
     const hl_backend_ops *ops;
     hl_backend *be;
 
@@ -84,6 +87,7 @@ struct hl_sandbox {
     hl_value call_result;
     hl_status job_status;
     hl_error job_err;
+    uint64_t job_syscalls; /* system calls the sandbox thread made for the last job (syscount.h) */
 
     /* the gate every public entry point passes: one caller at a time (gate.c) */
     pthread_mutex_t gate_mu;
@@ -92,6 +96,10 @@ struct hl_sandbox {
     struct hl_result_slot *slots; /* each calling thread's last STRING/BYTES result */
     size_t nslots;
 };
+
+/* For tests: the first page of the memory that differs from the snapshot, -1 when none does, -2
+ * before the snapshot. Call it between calls (on any thread, with no call in progress). */
+int64_t hl_sb_memory_diff(hl_sandbox *sb);
 
 /* Host memory of a region. */
 static inline uint8_t *sb_region(hl_sandbox *sb, hl_region_id id) { return sb->mem.host + sb->layout.region[id].offset; }
