@@ -24,6 +24,14 @@ static int null_chain(const hlg_value *a, hlg_value *r)
     return 0;
 }
 
+/* Writes a pattern at an address the host gives (a page untouched until now), then faults. */
+static int write_then_fault(const hlg_value *a, hlg_value *r)
+{
+    *(volatile uint64_t *)(uintptr_t)a[0].u.u64 = 0x1122334455667788ull;
+    r->u.i32 = level1((volatile int *)0);
+    return 0;
+}
+
 static int get_counter(const hlg_value *a, hlg_value *r)
 {
     r->u.i32 = g_counter;
@@ -132,6 +140,7 @@ void hyperlight_main(void)
 {
     hlg_register("null_chain", HL_TYPE_I32, HLG_PARAMS(HL_TYPE_U64), null_chain);
     hlg_register("get_counter", HL_TYPE_I32, HLG_NO_PARAMS, get_counter);
+    hlg_register("write_then_fault", HL_TYPE_I32, HLG_PARAMS(HL_TYPE_U64), write_then_fault);
     hlg_register("abort", HL_TYPE_VOID, HLG_NO_PARAMS, do_abort);
     hlg_register("panic", HL_TYPE_VOID, HLG_NO_PARAMS, do_panic);
     hlg_register("overflow", HL_TYPE_U32, HLG_NO_PARAMS, overflow);

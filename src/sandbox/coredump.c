@@ -296,7 +296,9 @@ int hl_core_signal_of_vector(unsigned vector, uint64_t error_code, int *si_code)
 /* ---- the sandbox's dumps ---- */
 
 /* Which pages of the memory have ever been written (memfd pages that exist, resident or swapped):
- * holes are left out of the core. SEEK_DATA/SEEK_HOLE, else mincore, else every page. */
+ * holes are left out of the core. SEEK_DATA/SEEK_HOLE, else mincore, else every page. After a
+ * copy-on-write snapshot (cow_restore) the memfd is the snapshot: pages written since are private
+ * copies in mem.host's mapping, which mincore finds, so both are asked. */
 static void pages_present(const hl_sandbox *sb, uint8_t *present, uint64_t npages)
 {
     memset(present, 0, npages);
@@ -319,12 +321,13 @@ static void pages_present(const hl_sandbox *sb, uint8_t *present, uint64_t npage
             present[p] = 1;
         pos = h;
     }
-    if (ok)
+    int cow = sb->snapshot_taken && sb->ops->cow_restore;
+    if (ok && !cow)
         return;
     unsigned char *vec = malloc(npages);
     if (vec && mincore(sb->mem.host, sb->mem.size, vec) == 0)
         for (uint64_t p = 0; p < npages; p++)
-            present[p] = vec[p] & 1;
+            present[p] |= vec[p] & 1;
     else
         memset(present, 1, npages);
     free(vec);
