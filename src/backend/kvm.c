@@ -208,7 +208,9 @@ static hl_status kvm_create(hl_backend **out, const hl_mem *mem, const hl_layout
         goto fail;
     }
     long_mode_sregs(&sregs, b->base + pt->offset, sys_gpa);
-    if ((st = hl_kvm_state_save(&b->state0, b->kvm, b->vcpu, &sregs, err)))
+    int msr_filtered;
+    if ((st = hl_kvm_msr_filter(b->kvm, b->vm, &msr_filtered, err)) ||
+        (st = hl_kvm_state_save(&b->state0, b->kvm, b->vcpu, &sregs, msr_filtered, err)))
         goto fail;
     b->stubs_gpa = sys_gpa + 2 * PAGE;
     b->kstack_top = kstack_top;
