@@ -31,6 +31,7 @@ typedef struct stats {
     size_t n;
     uint64_t median, p90, min;
     bool derived; /* a difference of medians: no p90/min */
+    int64_t syscalls; /* system calls per operation (the library's count, median), -1: not counted */
 } stats;
 
 typedef struct row {
@@ -60,7 +61,7 @@ static int cmp_u64(const void *a, const void *b)
 /* Sorts v and summarises it. */
 static stats summarise(uint64_t *v, size_t n)
 {
-    stats s = {.n = n};
+    stats s = {.n = n, .syscalls = -1};
     if (n == 0) return s;
     qsort(v, n, sizeof(*v), cmp_u64);
     s.median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
@@ -95,11 +96,11 @@ static void fmt_ns(char *buf, size_t size, uint64_t ns)
 
 static void print_table(void)
 {
-    printf("| %-52s | %-6s | %6s | %10s | %10s | %10s | %-36s | %8s |\n", "operation", "mode",
-           "iters", "median", "p90", "min", "baseline", "ratio");
-    printf("|%s|%s|%s|%s|%s|%s|%s|%s|\n", "------------------------------------------------------",
+    printf("| %-52s | %-6s | %6s | %10s | %10s | %10s | %-36s | %8s | %8s |\n", "operation", "mode",
+           "iters", "median", "p90", "min", "baseline", "ratio", "syscalls");
+    printf("|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", "------------------------------------------------------",
            "--------", "-------:", "-----------:", "-----------:", "-----------:",
-           "--------------------------------------", "---------:");
+           "--------------------------------------", "---------:", "---------:");
     for (size_t i = 0; i < nrows; i++) {
         const row *r = &rows[i];
         char med[32], p90[32] = "-", min[32] = "-", iters[32] = "-", ratio[32] = "-";
@@ -111,8 +112,10 @@ static void print_table(void)
         }
         if (r->baseline && r->baseline_ns)
             snprintf(ratio, sizeof(ratio), "%.2fx", (double)r->s.median / (double)r->baseline_ns);
-        printf("| %-52s | %-6s | %6s | %10s | %10s | %10s | %-36s | %8s |\n", r->op, mode_name,
-               iters, med, p90, min, r->baseline ? r->baseline : "-", ratio);
+        char sys[32] = "-";
+        if (r->s.syscalls >= 0) snprintf(sys, sizeof(sys), "%lld", (long long)r->s.syscalls);
+        printf("| %-52s | %-6s | %6s | %10s | %10s | %10s | %-36s | %8s | %8s |\n", r->op, mode_name,
+               iters, med, p90, min, r->baseline ? r->baseline : "-", ratio, sys);
     }
 }
 
@@ -190,15 +193,23 @@ static void call_or_die(hl_sandbox *sb, const char *fn, const hl_value *args, si
 static stats time_calls(const bench *b, hl_sandbox *sb, const char *fn, const hl_value *args,
                         size_t nargs)
 {
-    uint64_t *ns = xcalloc(b->iters);
+    uint64_t *ns = xcalloc(b->iters), *sys = xcalloc(b->iters);
     hl_value result;
     for (size_t i = 0; i < b->warmup + b->iters; i++) {
         uint64_t t0 = now_ns();
         call_or_die(sb, fn, args, nargs, &result);
-        if (i >= b->warmup) ns[i - b->warmup] = now_ns() - t0;
+        uint64_t t1 = now_ns();
+        hl_sandbox_stats st = HL_SANDBOX_STATS_INIT;
+        hl_sandbox_get_stats(sb, &st);
+        if (i >= b->warmup) {
+            ns[i - b->warmup] = t1 - t0;
+            sys[i - b->warmup] = st.last_call_syscalls;
+        }
     }
     stats s = summarise(ns, b->iters);
+    s.syscalls = (int64_t)summarise(sys, b->iters).median;
     free(ns);
+    free(sys);
     return s;
 }
 
@@ -245,7 +256,8 @@ typedef struct restore_result {
 /* dirty_pages(n) with restore: the whole call, and the restore as the sandbox's stats give it. */
 static restore_result bench_restore(const bench *b, hl_sandbox *sb, uint64_t n)
 {
-    uint64_t *call = xcalloc(b->iters), *rest = xcalloc(b->iters), *pages = xcalloc(b->iters);
+    uint64_t *call = xcalloc(b->iters), *rest = xcalloc(b->iters), *pages = xcalloc(b->iters),
+             *sys = xcalloc(b->iters);
     hl_value arg = hl_u64(n), result;
     for (size_t i = 0; i < b->warmup + b->iters; i++) {
         uint64_t t0 = now_ns();
@@ -262,10 +274,13 @@ static restore_result bench_restore(const bench *b, hl_sandbox *sb, uint64_t n)
             call[i - b->warmup] = t1 - t0;
             rest[i - b->warmup] = st.last_restore_ns;
             pages[i - b->warmup] = st.last_restore_pages;
+            sys[i - b->warmup] = st.last_call_syscalls;
         }
     }
     restore_result r = {.call = summarise(call, b->iters), .restore = summarise(rest, b->iters)};
     r.pages = summarise(pages, b->iters).median;
+    r.call.syscalls = (int64_t)summarise(sys, b->iters).median;
+    free(sys);
     free(call);
     free(rest);
     free(pages);
@@ -446,6 +461,7 @@ int main(int argc, char **argv)
     if (kvm) {
         add_row("bare KVM: VM create + HLT (1 slot, 1 vCPU)", vm_create, NULL, 0);
         add_row("bare KVM: VM destroy", vm_destroy, NULL, 0);
+        port_io.syscalls = 1;
         add_row("bare KVM: port-I/O round trip (1 KVM_RUN)", port_io, NULL, 0);
     }
     add_row("sandbox create + initialise (simpleguest)", create, b_create, vm_create.median);
@@ -459,7 +475,8 @@ int main(int argc, char **argv)
     stats extra = {.derived = true,
                    .median = host_call.median > with_restore.median
                                  ? host_call.median - with_restore.median
-                                 : 0};
+                                 : 0,
+                   .syscalls = host_call.syscalls - with_restore.syscalls};
     add_row("  one host call: add_via_host - nothing (medians)", extra, b_io, port_io.median);
     char op[96];
     for (size_t k = 0; k < NDIRTY; k++) {

@@ -99,6 +99,12 @@ static int load_config(hl_config *cfg, const char *hyperfile, const char *profil
     hl_policy_init(&policy);
     hl_policy_cap(&policy, HL_CFG_MAX_EXECUTION_TIME, 1, 10000); /* 1 ms to 10 s */
     hl_policy_cap(&policy, HL_CFG_HEAP_SIZE_OVERRIDE, 64u << 10, 64u << 20);
+    /* No debugger port and no core files from an end user's hyperfile: a gdb stub or a core
+     * dump exposes the guest's memory, so only the host (code, or HL_EXAMPLE_ALLOW_DEBUGGING=1
+     * in this example) may turn them on. */
+    const char *allow = getenv("HL_EXAMPLE_ALLOW_DEBUGGING");
+    if (allow == NULL || strcmp(allow, "1") != 0)
+        hl_policy_forbid_debugging(&policy);
     /* A production host would also pin what its users must not touch, e.g.
      *     hl_policy_lock(&policy, HL_CFG_FUNCTION_DEFINITION_SIZE);
      *     hl_policy_forbid_in_process(&policy);   (no unisolated guests from a hyperfile)

@@ -20,19 +20,39 @@ typedef enum hl_execution_mode {
     HL_MODE_RUN_IN_PROCESS = 1,    /* "RunInProcess": inside the host process, no isolation */
 } hl_execution_mode;
 
+/* What the debugging settings choose (the values of `gdb_stop` and `core_dump`). */
+typedef enum hl_gdb_stop {
+    HL_GDB_STOP_FIRST_CALL = 0,     /* "first-call": the first guest call waits for gdb at its entry */
+    HL_GDB_STOP_INITIALIZATION = 1, /* "initialization": initialisation waits for gdb at its entry */
+} hl_gdb_stop;
+
+typedef enum hl_core_dump_mode {
+    HL_CORE_DUMP_OFF = 0,             /* "off" */
+    HL_CORE_DUMP_ON_FAULT = 1,        /* "on-fault": a fault, abort, panic or stack overflow */
+    HL_CORE_DUMP_ALWAYS_ON_ERROR = 2, /* "always-on-error": also a cancelled or failed call */
+} hl_core_dump_mode;
+
+/* Room for a PATH value in hl_config, its terminating NUL included (Linux's PATH_MAX). */
+#define HL_CONFIG_PATH_MAX 4096
+
 #include "hyperlight/config_fields.h"
 
 typedef enum hl_field_type {
-    HL_FIELD_SIZE,     /* bytes */
-    HL_FIELD_DURATION, /* milliseconds */
-    HL_FIELD_MODE,     /* hl_execution_mode */
+    HL_FIELD_SIZE = 0,     /* bytes */
+    HL_FIELD_DURATION = 1, /* milliseconds */
+    HL_FIELD_ENUM = 2,     /* one of the row's choices, stored as its index */
+    HL_FIELD_INTEGER = 3,  /* a plain whole number (e.g. a TCP port) */
+    HL_FIELD_PATH = 4,     /* a file system path, stored as text (HL_CONFIG_PATH_MAX bytes) */
+    HL_FIELD_MODE = HL_FIELD_ENUM, /* the first release's name (execution_mode was its only enum) */
 } hl_field_type;
 
-#define HL_FIELD_ZERO_IS_AUTO 1u
+#define HL_FIELD_ZERO_IS_AUTO 1u /* 0 means "take it from the guest binary"; min applies otherwise */
+#define HL_FIELD_ZERO_IS_OFF 2u  /* 0 turns the feature off; min applies otherwise */
+#define HL_FIELD_DEBUG 4u        /* a debugging setting: hl_policy_forbid_debugging() locks it */
 
 /* HL_CFG_INPUT_DATA_SIZE, ... in table order, then HL_CFG_FIELD_COUNT. */
 typedef enum hl_config_field {
-#define HL_X_(ID, key, type, flags, def, min, max, doc, why) HL_CFG_##ID,
+#define HL_X_(ID, key, type, flags, def, min, max, choices, doc, why) HL_CFG_##ID,
     HL_CONFIG_FIELDS(HL_X_)
 #undef HL_X_
         HL_CFG_FIELD_COUNT
@@ -48,6 +68,9 @@ typedef struct hl_field_info {
     const char *unit; /* "bytes", "ms" or NULL */
     const char *doc;  /* one line */
     const char *why_min; /* the reason for the bounds */
+    /* ENUM: the names of the values 0..nchoices-1, as a hyperfile writes them; NULL otherwise */
+    const char *const *choices;
+    size_t nchoices;
 } hl_field_info;
 
 /* Where a value came from; later origins win. */
@@ -77,27 +100,28 @@ typedef enum hl_origin {
  * execution_mode as an hl_execution_mode); change them with the setters so that checks and
  * origins stay right.
  *
- * ABI: the values come last, one uint64_t per row of HL_CONFIG_FIELDS in table order, and rows
- * are only ever appended, so a newer library's hl_config only grows at its end. struct_size
+ * ABI: the values come last, one per row of HL_CONFIG_FIELDS in table order (a uint64_t, or for a
+ * PATH a char[HL_CONFIG_PATH_MAX] holding a NUL-terminated string), and rows are only ever
+ * appended, so a newer library's hl_config only grows at its end. struct_size
  * (set by hl_config_init from the caller's sizeof) tells the library which values the caller's
  * struct holds: a value past struct_size is read as its default and never written, and a setter
  * or hyperfile key for it fails (see docs/abi.md). */
+#define HL_FIELD_MEMBER_SIZE(key) uint64_t key;
+#define HL_FIELD_MEMBER_DURATION(key) uint64_t key;
+#define HL_FIELD_MEMBER_ENUM(key) uint64_t key;
+#define HL_FIELD_MEMBER_INTEGER(key) uint64_t key;
+#define HL_FIELD_MEMBER_PATH(key) char key[HL_CONFIG_PATH_MAX];
+
 typedef struct hl_config {
     size_t struct_size;                         /* sizeof(hl_config) as the caller compiled it */
     uint8_t origin[HL_CONFIG_MAX_FIELDS];       /* hl_origin of each value */
     uint32_t origin_line[HL_CONFIG_MAX_FIELDS]; /* line in the hyperfile, 0 if not from a file */
     char source_name[256];                      /* the hyperfile's display name, "" if none */
     char profile[64];                           /* the profile loaded, "" if none */
-#define HL_X_(ID, key, type, flags, def, min, max, doc, why) uint64_t key;
+#define HL_X_(ID, key, type, flags, def, min, max, choices, doc, why) HL_FIELD_MEMBER_##type(key)
     HL_CONFIG_FIELDS(HL_X_)
 #undef HL_X_
-    /* TEMP (branch gdb, dropped on merge: main adds these through the field table) */
-    uint64_t gdb_port; /* 0 = off, 1..65535 */
-    uint64_t gdb_stop; /* hl_gdb_stop */
 } hl_config;
-
-/* TEMP (branch gdb, dropped on merge): when the gdb stub stops the guest first. */
-typedef enum hl_gdb_stop { HL_GDB_STOP_FIRST_CALL = 0, HL_GDB_STOP_INITIALIZATION = 1 } hl_gdb_stop;
 
 /* The table: hl_config_field_count() rows; info(f) for f < HL_CFG_FIELD_COUNT. */
 HL_API size_t hl_config_field_count(void);
@@ -128,27 +152,39 @@ typedef enum hl_set_result {
     HL_SET_BAD_FIELD = -2, /* no such field, or a bad execution mode value: nothing stored */
 } hl_set_result;
 
-/* The generic setter and getter; the value is in the field's unit. Origin becomes HOST (and
- * origin_line 0). In this order: a bad field, or a mode other than the two, is HL_SET_BAD_FIELD;
+/* The generic setter and getter; the value is in the field's unit (an enum's: its index). Origin
+ * becomes HOST (and origin_line 0). In this order: a bad field, a PATH field, or an enum value
+ * past its choices is HL_SET_BAD_FIELD;
  * a value over max is HL_SET_TOO_LARGE (nothing stored); a zero duration stores the default
- * (HL_SET_DEFAULTED); a zero for a ZERO_IS_AUTO field stores 0, "auto" (HL_SET_OK); a value
+ * (HL_SET_DEFAULTED); a zero for a ZERO_IS_AUTO or ZERO_IS_OFF field stores 0 (HL_SET_OK); a value
  * under min stores min (HL_SET_RAISED). The getter returns 0 for a bad field. */
 HL_API hl_set_result hl_config_set(hl_config *cfg, hl_config_field f, uint64_t value);
 HL_API uint64_t hl_config_get(const hl_config *cfg, hl_config_field f);
+/* The same for PATH fields (hl_config_set/get refuse them: HL_SET_BAD_FIELD, 0). The setter
+ * copies `text` (NULL or "" clears it): HL_SET_TOO_LARGE (nothing stored) when it does not fit
+ * in HL_CONFIG_PATH_MAX bytes with its NUL, HL_SET_BAD_FIELD for a field that is not a PATH or a
+ * text with control characters. The getter returns the stored text ("" by default), or NULL for
+ * a field that is not a PATH; it points into cfg. */
+HL_API hl_set_result hl_config_set_string(hl_config *cfg, hl_config_field f, const char *text);
+HL_API const char *hl_config_get_string(const hl_config *cfg, hl_config_field f);
 
 /* One named setter and getter per field, e.g.
  *     hl_set_result hl_config_set_input_data_size(hl_config *cfg, uint64_t bytes);
  *     uint64_t      hl_config_get_input_data_size(const hl_config *cfg);
- * Durations take milliseconds; execution_mode takes an hl_execution_mode. */
-#define HL_X_(ID, key, type, flags, def, min, max, doc, why)                                       \
-    HL_API hl_set_result hl_config_set_##key(hl_config *cfg, uint64_t value);                      \
-    HL_API uint64_t hl_config_get_##key(const hl_config *cfg);
+ *     hl_set_result hl_config_set_core_dump_dir(hl_config *cfg, const char *path);
+ *     const char   *hl_config_get_core_dump_dir(const hl_config *cfg);
+ * Durations take milliseconds; an enum takes its value (hl_execution_mode, hl_core_dump_mode,
+ * ...); a PATH takes and gives text (hl_config_set_string / hl_config_get_string). */
+#define HL_FIELD_CTYPE_SIZE uint64_t
+#define HL_FIELD_CTYPE_DURATION uint64_t
+#define HL_FIELD_CTYPE_ENUM uint64_t
+#define HL_FIELD_CTYPE_INTEGER uint64_t
+#define HL_FIELD_CTYPE_PATH const char *
+#define HL_X_(ID, key, type, flags, def, min, max, choices, doc, why)                              \
+    HL_API hl_set_result hl_config_set_##key(hl_config *cfg, HL_FIELD_CTYPE_##type value);         \
+    HL_API HL_FIELD_CTYPE_##type hl_config_get_##key(const hl_config *cfg);
 HL_CONFIG_FIELDS(HL_X_)
 #undef HL_X_
-
-/* TEMP (branch gdb, dropped on merge): the gdb settings' setters. */
-HL_API hl_set_result hl_config_set_gdb_port(hl_config *cfg, uint64_t port);
-HL_API hl_set_result hl_config_set_gdb_stop(hl_config *cfg, uint64_t when);
 
 /* Sets a field from text as the CLI's --set and a hyperfile string would. Strict: a value out
  * of range is an error (nothing is clamped, a zero duration is not "the default"). Records
@@ -164,7 +200,9 @@ HL_API hl_set_result hl_config_set_gdb_stop(hl_config *cfg, uint64_t when);
  * gives the two readings. The result must be whole bytes ("1.3KiB" is an error).
  * Durations: a number then ns, us (or µs), ms or s; a bare number is milliseconds: "100ms",
  * "2s", "1.5s", "2000us", "250". The resolution is 1 ms: "1500us" is an error whose help
- * suggests the nearest whole ms ("2ms"). Modes: exactly "RunInHypervisor" or "RunInProcess". */
+ * suggests the nearest whole ms ("2ms"). Enums: exactly one of the field's choices
+ * ("RunInProcess", "on-fault"). Integers: decimal digits ("9000"). Paths: the text as it is
+ * (no control characters; longer than HL_CONFIG_PATH_MAX - 1 bytes is HL_E_RANGE). */
 HL_API hl_status hl_config_set_text(hl_config *cfg, const char *key, const char *text,
                                     hl_origin origin, hl_error *err);
 
@@ -221,6 +259,11 @@ HL_API hl_status hl_policy_cap(hl_policy *policy, hl_config_field f, uint64_t mi
 /* `execution_mode = "RunInProcess"` in a hyperfile becomes an error at the value.
  * HL_E_INVALID_ARG for NULL or an uninitialised policy. */
 HL_API hl_status hl_policy_forbid_in_process(hl_policy *policy);
+/* Locks every debugging setting (the fields flagged HL_FIELD_DEBUG: gdb_port, gdb_stop,
+ * core_dump, core_dump_dir): a hyperfile that sets one gets "`KEY` is locked by the host", so an
+ * end user's file can neither open a debugger port nor write core files. Host code may still set
+ * them. HL_E_INVALID_ARG for NULL or an uninitialised policy. */
+HL_API hl_status hl_policy_forbid_debugging(hl_policy *policy);
 
 /* ---- Hyperfiles ---- */
 

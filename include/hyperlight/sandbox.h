@@ -96,8 +96,8 @@ typedef void (*hl_print_fn)(void *user, const char *text, size_t len);
  * host function of B calls A waits for ever.
  * From the sandbox's own callbacks (its host functions and print function, on its thread):
  * hl_sandbox_call, initialize, register and context_begin/end fail with HL_E_STATE (they would
- * wait for the call that runs the callback); set_print, get_stats and usable work; destroy is
- * ignored (see hl_sandbox_destroy). The function table, layout, config and mode are fixed at
+ * wait for the call that runs the callback); set_print, get_stats, usable, dump_core and
+ * last_core work; destroy is ignored (see hl_sandbox_destroy). The function table, layout, config and mode are fixed at
  * initialisation and may be read from any thread once hl_sandbox_initialize has returned. */
 
 typedef struct hl_sandbox hl_sandbox;
@@ -211,13 +211,51 @@ HL_API bool hl_sandbox_usable(const hl_sandbox *sb);
 typedef struct hl_sandbox_stats {
     size_t struct_size; /* sizeof(hl_sandbox_stats) as the caller compiled it */
     uint64_t calls;
-    uint64_t last_restore_pages; /* pages copied back by the last restore */
+    uint64_t last_restore_pages; /* pages restored (copied back or dropped) by the last restore */
     uint64_t last_restore_ns;
+    uint64_t core_dumps;      /* core files written automatically (the core_dump setting) */
+    uint64_t last_core_bytes; /* size of the last core file written (automatic or on demand) */
+    uint64_t last_core_ns;    /* and how long writing it took */
+    /* System calls the library made for this sandbox, counted by the library itself: ioctls
+     * (KVM_RUN and the vCPU state), mprotect, madvise, signal masks, and the hand-off between
+     * the calling thread and the sandbox's (a futex wait or wake each). In total, and for the
+     * last hl_sandbox_call (its restore included). */
+    uint64_t syscalls;
+    uint64_t last_call_syscalls;
 } hl_sandbox_stats;
 #define HL_SANDBOX_STATS_INIT HL_STRUCT_INIT(hl_sandbox_stats)
 /* Fills stats (all counters zero for NULL sb or a sandbox being destroyed); waits for a call in
  * progress. HL_E_INVALID_ARG (nothing written) for NULL stats or an unset struct_size. */
 HL_API hl_status hl_sandbox_get_stats(const hl_sandbox *sb, hl_sandbox_stats *stats);
+
+/* ---- core dumps (docs/debugging.md) ----
+ *
+ * With the core_dump setting (hl_config.core_dump: HL_CORE_DUMP_ON_FAULT, or
+ * HL_CORE_DUMP_ALWAYS_ON_ERROR), a call or initialisation that ends abnormally writes an ELF core
+ * file of the guest into core_dump_dir (the current directory when ""), before the memory is
+ * restored, named core.<guest>.<pid>.<sandbox number>.<unix time> (".1", ".2"... appended when
+ * the name exists). `gdb GUEST CORE` then shows where the guest was. The call's status does not
+ * change; its message ends with "; core dumped to PATH", or "; core dump not written: WHY".
+ * On fault: a CPU exception or signal (stack overflow, triple fault included), an abort or panic,
+ * a protocol violation. Always on error: also a call cancelled at its time limit and a guest
+ * function that returned an error. Core files are created with mode 0600 and never replace a
+ * file; only the memory the guest has ever touched is written. */
+
+/* Writes a core file of the guest now. path NULL: a new file in core_dump_dir, named as above;
+ * else exactly that file (HL_E_IO if it exists). The path written goes to `written` (may be NULL;
+ * truncated to written_size, NUL-terminated; HL_CONFIG_PATH_MAX + 256 bytes always suffice).
+ *  - From the sandbox's own host function or print function: the guest as it is at that host
+ *    call, its registers where it called the host (gdb shows the guest's callers).
+ *  - Between calls: the state the next call starts from (registers at the guest's entry), or,
+ *    inside a call context, the memory as the last call left it.
+ * HL_E_IO (why in err) when the file cannot be created or written (nothing is left behind);
+ * HL_E_POISONED for an unusable sandbox; waits for a call in progress on another thread. */
+HL_API hl_status hl_sandbox_dump_core(hl_sandbox *sb, const char *path, char *written,
+                                      size_t written_size, hl_error *err);
+
+/* The path of the last core file the core_dump setting wrote for sb ("" if none): copied into
+ * buf (truncated to size, NUL-terminated; buf may be NULL with size 0); returns its length. */
+HL_API size_t hl_sandbox_last_core(const hl_sandbox *sb, char *buf, size_t size);
 
 /* ---- debugging (docs/debugging.md) ---- */
 

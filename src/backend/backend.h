@@ -19,6 +19,19 @@ typedef enum hl_stop {
 
 #define HL_VECTOR_NONE 0xFFFFFFFFu /* a fault that is not a CPU exception: see detail */
 
+/* The guest's CPU state where a run stopped, as the guest sees it (guest addresses). Values the
+ * backend could not know are 0. fxsave is the FXSAVE image (x87, MXCSR, XMM0-15) when
+ * has_fxsave. Everything here comes from the guest: hostile, never a pointer to follow. */
+typedef struct hl_cpu_regs {
+    uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp, rsp;
+    uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+    uint64_t rip, rflags;
+    uint64_t cs, ss, ds, es, fs, gs;
+    uint64_t fs_base, gs_base;
+    uint8_t fxsave[512];
+    int has_fxsave;
+} hl_cpu_regs;
+
 typedef struct hl_run_result {
     hl_stop stop;
     uint32_t vector;     /* KVM: x86 exception vector; in-process: the signal number */
@@ -27,6 +40,16 @@ typedef struct hl_run_result {
     int has_fault_addr;
     uint64_t rip;
     char detail[160];    /* what the backend can add, e.g. "triple fault" */
+    /* The registers where the guest stopped, for every stop but HALT (has_regs 0 there):
+     *  FAULT: at the faulting instruction (KVM: the CPU's exception frame for rip, rsp, rflags,
+     *    cs and ss, rax from the host's stub; in-process: the signal's context);
+     *  ABORT: where the guest signalled the host (KVM: at its `out`; in-process: at its call of
+     *    the host trampoline: rip is the return address, rsp as after the return, the
+     *    callee-saved registers, rdi/rsi the call's arguments, the others 0, no fxsave);
+     *  CANCELLED: where the guest was interrupted (or its entry state when it never ran);
+     *  PROTOCOL: where the guest made the forged report. */
+    hl_cpu_regs regs;
+    int has_regs;
 } hl_run_result;
 
 /* The core's handler for a guest signal (a port write). Runs on the sandbox thread while the
@@ -56,6 +79,13 @@ typedef struct hl_debug_setup {
 
 typedef struct hl_backend_ops {
     const char *name;
+    /* True when the guest runs from mem.host itself (KVM maps that address): after
+     * initialisation the core can then remap mem.host as a private copy-on-write mapping of the
+     * sealed memfd, which becomes the snapshot (mapped read-only for restore to copy from), so
+     * the snapshot costs no copy and no memory of its own, and restore may drop long runs of
+     * pages. A backend with a second view of mem.fd (in-process) cannot: its views would
+     * diverge. */
+    int cow_restore;
     /* Guest address where the sandbox's first byte will live (KVM: fixed; in-process: wherever
      * create() maps the guest view). Called before create(); 0 means "decided by create". */
     uint64_t fixed_base;
@@ -79,10 +109,19 @@ typedef struct hl_backend_ops {
     /* On the sandbox thread: the host wrote page `page` through its own view; restore copies it
      * back too (counted once even if the guest wrote it as well). */
     void (*mark_dirty)(hl_backend *b, uint64_t page);
-    /* On the sandbox thread: copies every page the guest wrote since tracking began or the last
-     * restore back from `snapshot` (same layout as mem) and starts recording afresh. Adds the
-     * number of pages copied to *pages. */
-    hl_status (*restore)(hl_backend *b, const uint8_t *snapshot, uint64_t *pages, hl_error *err);
+    /* On the sandbox thread: returns every page the guest wrote (or the host marked) since
+     * tracking began or the last restore to its contents in `snapshot` (same layout as mem) and
+     * starts recording afresh. Pages are copied back, which keeps them mapped for the next call;
+     * with `may_drop` (mem.host is a private copy-on-write mapping of the snapshot, see
+     * cow_restore) long runs of dirty pages are dropped instead (MADV_DONTNEED): they read the
+     * snapshot again and give their memory back. Adds the number of pages restored to *pages. */
+    hl_status (*restore)(hl_backend *b, const uint8_t *snapshot, int may_drop, uint64_t *pages,
+                         hl_error *err);
+    /* On the sandbox thread, while the guest waits for the host (from the I/O handler: a host
+     * call, a log, a service) or after a run until the next: the guest's registers now, as
+     * hl_run_result describes them for an ABORT. Returns 1, or 0 when the backend cannot know
+     * them (in-process, outside a host call). */
+    int (*current_regs)(hl_backend *b, hl_cpu_regs *regs);
     /* On the sandbox thread. */
     void (*destroy)(hl_backend *b);
     /* Optional (NULL: the backend has no debugger): on the sandbox thread, after create, before

@@ -8,6 +8,7 @@
 
 #include "util/errfmt.h"
 #include "util/structsize.h"
+#include "util/syscount.h"
 
 /* One signal for the whole process, like a process's signal handlers themselves. Hyperlight makes
  * it a per-sandbox setting (SandboxConfiguration's interrupt_vcpu_sigrtmin_offset, SIGRTMIN + 0
@@ -85,7 +86,7 @@ void hl_backend_cancel_mask(int how)
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, hl_backend_current_signal());
-    pthread_sigmask(how, &set, NULL);
+    HL_SYS(pthread_sigmask(how, &set, NULL));
 }
 
 int hl_backend_current_signal(void) { return atomic_load(&current); }
@@ -111,7 +112,7 @@ void hl_backend_drain_cancel(void)
     sigemptyset(&set);
     sigaddset(&set, sig);
     struct timespec zero = {0, 0};
-    while (sigtimedwait(&set, NULL, &zero) == sig)
+    while (HL_SYS(sigtimedwait(&set, NULL, &zero)) == sig)
         ;
 }
 

@@ -9,21 +9,32 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 #include "backend/inproc_sys.h"
 #include "backend/perms.h"
 #include "util/errfmt.h"
+#include "util/syscount.h"
 
 /* How it works. The guest's pages are mapped a second time (the "guest view") with the guest's
  * permissions: code executable, the host function and host exception regions read-only, guard
  * pages inaccessible. The guest runs on the sandbox thread, on its own stack region. Signals tell
  * the backend what happened:
  *  - a fault (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP) in guest code ends the run as a fault;
- *  - after the snapshot, writable pages are read-only in the guest view: the first write to a
- *    page faults, the page is recorded as dirty and made writable (restore copies those back);
+ *  - after the snapshot the backend records the pages the guest writes (restore copies those
+ *    back from the snapshot). On Linux 6.7 and later, with userfaultfd's asynchronous write
+ *    protection: the kernel resolves a first write by itself and marks the page written, and one
+ *    PAGEMAP_SCAN at restore finds the written pages and protects them again (no signal, no
+ *    mprotect per page). Otherwise (older kernels, or HL_INPROC_DIRTY=mprotect), writable pages
+ *    are read-only in the guest view: the first write to a page faults, the page is recorded as
+ *    dirty and made writable;
  *  - cancel() sends the cancel signal (hl_cancel_signal(): SIGRTMIN+5 unless the application
  *    chose another, cancel_signal.c) to the thread. The thread keeps it blocked except while guest code runs, so it is handled only there (the handler jumps out of the
  *    guest at once) and never interrupts host code: a host function's sleep or poll is not cut
@@ -53,7 +64,8 @@ struct hl_backend {
     uint8_t *pflags;
     uint32_t *dirty;
     uint64_t ndirty;
-    int tracking;
+    int tracking; /* mprotect tracking armed: a write fault to a writable page records it */
+    int uffd;     /* >= 0: asynchronous userfaultfd write protection of the guest view */
     pthread_t thread;
     atomic_int cancel_req;
     atomic_int in_guest;
@@ -61,6 +73,10 @@ struct hl_backend {
     hl_run_result *res;
     void *altstack;
     size_t altstack_size;
+    /* while a port write is served: what the trampoline saved on the guest's stack (see
+     * crossing_regs), and the port */
+    const uint64_t *crossing;
+    uint32_t crossing_port;
 };
 
 _Static_assert(offsetof(struct hl_backend, host_rsp) == 0 &&
@@ -70,14 +86,18 @@ _Static_assert(offsetof(struct hl_backend, host_rsp) == 0 &&
 
 void hl_inproc_call_on_stack(uint64_t fn, uint64_t arg, uint64_t stack_top, struct hl_backend *b);
 void hl_inproc_host_trampoline(uint64_t ctx, uint32_t port);
-void hl_inproc_host_call(struct hl_backend *b, uint32_t port);
+void hl_inproc_host_call(struct hl_backend *b, uint32_t port, const uint64_t *saved);
 
 /* call_on_stack(fn, arg, stack_top, &save): saves rsp, switches to stack_top, calls fn(arg);
  * clears DF and AC as soon as the guest returns (inproc_run restores MXCSR and the x87 CW).
  * host_trampoline(ctx, port): called by the guest on its stack; saves the guest's flags, MXCSR
- * and x87 environment there, gives host code the ABI's state (DF and AC clear, an empty x87 stack,
- * the host's control words), switches to the host stack (below the saved rsp) to run
- * hl_inproc_host_call, then puts the guest's state back and returns to the guest. */
+ * and x87 environment there, and its callee-saved registers (what a debugger needs to unwind the
+ * guest from the call: hl_inproc_host_call gets their address), gives host code the ABI's state
+ * (DF and AC clear, an empty x87 stack, the host's control words), switches to the host stack
+ * (below the saved rsp) to run hl_inproc_host_call, then puts the guest's state back and returns
+ * to the guest. The frame on the guest's stack, from the trampoline's rbp:
+ *   +8 return address, 0 the guest's rbp, -8 its flags, -16 MXCSR, -48 x87 environment,
+ *   -56 the backend, -72..-104 r15, r14, r13, r12, rbx (CROSSING_* below). */
 __asm__(".text\n"
         ".globl hl_inproc_call_on_stack\n"
         ".hidden hl_inproc_call_on_stack\n"
@@ -118,8 +138,13 @@ __asm__(".text\n"
         "    push %rbp\n"
         "    mov %rsp, %rbp\n"
         "    pushfq\n" /* -8(%rbp): the guest's flags */
-        "    sub $56, %rsp\n"
+        "    sub $104, %rsp\n"
         "    mov %rdi, -56(%rbp)\n" /* -56(%rbp): the backend */
+        "    mov %rbx, -104(%rbp)\n" /* the guest's callee-saved registers */
+        "    mov %r12, -96(%rbp)\n"
+        "    mov %r13, -88(%rbp)\n"
+        "    mov %r14, -80(%rbp)\n"
+        "    mov %r15, -72(%rbp)\n"
         "    stmxcsr -16(%rbp)\n" /* -16(%rbp): its MXCSR */
         "    fnstenv -48(%rbp)\n" /* -48(%rbp): its x87 environment (CW, SW, tags) */
         "    cld\n"
@@ -139,6 +164,7 @@ __asm__(".text\n"
         "    call hl_inproc_to_host\n"
         "    pop %rsi\n"
         "    pop %rdi\n"
+        "    lea -104(%rbp), %rdx\n"
         "    call hl_inproc_host_call\n"
         "    mov -56(%rbp), %rdi\n"
         "    lea 16(%rdi), %rdi\n"
@@ -205,12 +231,64 @@ static void describe_fault(hl_run_result *r, int sig, int code, int write)
     r->detail[n] = '\0';
 }
 
+/* The guest's FS base: its thread pointer, or the host's when it has not set one. */
+static uint64_t guest_fs_base(const struct hl_backend *b) { return b->sys.guest_fs ? b->sys.guest_fs : b->sys.host_fs; }
+
+/* The registers a signal interrupted (async-signal-safe: assignments and memcpy). */
+static void regs_of_context(const struct hl_backend *b, const ucontext_t *uc, hl_run_result *r)
+{
+    const greg_t *g = uc->uc_mcontext.gregs;
+    hl_cpu_regs *o = &r->regs;
+    memset(o, 0, sizeof(*o));
+    o->rax = (uint64_t)g[REG_RAX], o->rbx = (uint64_t)g[REG_RBX], o->rcx = (uint64_t)g[REG_RCX];
+    o->rdx = (uint64_t)g[REG_RDX], o->rsi = (uint64_t)g[REG_RSI], o->rdi = (uint64_t)g[REG_RDI];
+    o->rbp = (uint64_t)g[REG_RBP], o->rsp = (uint64_t)g[REG_RSP];
+    o->r8 = (uint64_t)g[REG_R8], o->r9 = (uint64_t)g[REG_R9], o->r10 = (uint64_t)g[REG_R10];
+    o->r11 = (uint64_t)g[REG_R11], o->r12 = (uint64_t)g[REG_R12], o->r13 = (uint64_t)g[REG_R13];
+    o->r14 = (uint64_t)g[REG_R14], o->r15 = (uint64_t)g[REG_R15];
+    o->rip = (uint64_t)g[REG_RIP], o->rflags = (uint64_t)g[REG_EFL];
+    uint64_t csgsfs = (uint64_t)g[REG_CSGSFS]; /* cs, gs, fs, ss: 16 bits each */
+    o->cs = csgsfs & 0xFFFF, o->gs = (csgsfs >> 16) & 0xFFFF, o->fs = (csgsfs >> 32) & 0xFFFF;
+    o->ss = (csgsfs >> 48) & 0xFFFF;
+    o->fs_base = guest_fs_base(b);
+    if (uc->uc_mcontext.fpregs) {
+        memcpy(o->fxsave, uc->uc_mcontext.fpregs, sizeof(o->fxsave));
+        o->has_fxsave = 1;
+    }
+    r->has_regs = 1;
+}
+
+/* The offsets (in uint64_t from the trampoline's save area at rbp - 104) of what it saved. */
+enum { CROSSING_RBX, CROSSING_R12, CROSSING_R13, CROSSING_R14, CROSSING_R15, CROSSING_FLAGS = 12,
+       CROSSING_RBP = 13, CROSSING_RET = 14, CROSSING_WORDS = 15 };
+
+/* The guest's registers at its call of the host trampoline: what it left for the caller (the
+ * callee-saved registers, rsp and rip as after the return, the flags, the call's arguments). */
+static void crossing_regs(const struct hl_backend *b, hl_cpu_regs *o)
+{
+    const uint64_t *f = b->crossing;
+    memset(o, 0, sizeof(*o));
+    o->rbx = f[CROSSING_RBX], o->r12 = f[CROSSING_R12], o->r13 = f[CROSSING_R13];
+    o->r14 = f[CROSSING_R14], o->r15 = f[CROSSING_R15];
+    o->rbp = f[CROSSING_RBP], o->rip = f[CROSSING_RET];
+    o->rsp = (uint64_t)(uintptr_t)(f + CROSSING_WORDS); /* past the return address */
+    o->rflags = f[CROSSING_FLAGS];
+    o->rdi = (uint64_t)(uintptr_t)b, o->rsi = b->crossing_port;
+    uint16_t sel;
+    __asm__ volatile("mov %%cs, %0" : "=r"(sel));
+    o->cs = sel;
+    __asm__ volatile("mov %%ss, %0" : "=r"(sel));
+    o->ss = sel;
+    o->fs_base = guest_fs_base(b);
+}
+
 static void on_signal_body(int sig, siginfo_t *si, void *ucv)
 {
     struct hl_backend *b = tls_backend;
     if (sig == hl_backend_current_signal()) {
         if (b && atomic_load(&b->in_guest) && atomic_load(&b->cancel_req)) {
             b->res->stop = HL_STOP_CANCELLED;
+            regs_of_context(b, ucv, b->res);
             leave_guest(b);
         }
         return;
@@ -226,6 +304,7 @@ static void on_signal_body(int sig, siginfo_t *si, void *ucv)
         uint64_t page = (addr - base) / PAGE;
         if ((b->pflags[page] & (PF_WRITABLE | PF_DIRTY)) == PF_WRITABLE &&
             mprotect(b->guest + page * PAGE, PAGE, PROT_READ | PROT_WRITE) == 0) {
+            b->sys.syscalls += 2; /* the mprotect and the rt_sigreturn (no TLS in handlers) */
             if (!(b->pflags[page] & PF_LISTED))
                 b->dirty[b->ndirty++] = (uint32_t)page;
             b->pflags[page] |= PF_DIRTY | PF_LISTED;
@@ -240,6 +319,7 @@ static void on_signal_body(int sig, siginfo_t *si, void *ucv)
     r->has_fault_addr = sig == SIGSEGV || sig == SIGBUS;
     r->rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
     describe_fault(r, sig, si->si_code, (uc->uc_mcontext.gregs[REG_ERR] & 2) != 0);
+    regs_of_context(b, uc, r);
     leave_guest(b);
 }
 
@@ -306,7 +386,7 @@ void hl_inproc_release_signal(int old)
 /* From the trampoline, in host state. The cancel signal is blocked while host code runs; a
  * cancel that arrives meanwhile stays pending until the guest would run again, and then ends
  * the run (in_guest is set before the signal is unblocked, so it cannot be missed). */
-void hl_inproc_host_call(struct hl_backend *b, uint32_t port)
+void hl_inproc_host_call(struct hl_backend *b, uint32_t port, const uint64_t *saved)
 {
     if (port == HL_PORT_TLS) { /* the guest's C library set its thread pointer */
         b->sys.guest_fs = ((const hl_peb *)(uintptr_t)b->peb_addr)->thread_pointer;
@@ -314,14 +394,17 @@ void hl_inproc_host_call(struct hl_backend *b, uint32_t port)
     }
     atomic_store(&b->in_guest, 0);
     hl_backend_cancel_mask(SIG_BLOCK);
-    if (b->io(b->io_ctx, port) != 0) {
-        b->res->stop = HL_STOP_ABORT;
+    b->crossing = saved;
+    b->crossing_port = port;
+    int stop = b->io(b->io_ctx, port);
+    if (stop || atomic_load(&b->cancel_req)) {
+        b->res->stop = stop ? HL_STOP_ABORT : HL_STOP_CANCELLED;
+        crossing_regs(b, &b->res->regs);
+        b->res->has_regs = 1;
+        b->crossing = NULL;
         leave_guest(b);
     }
-    if (atomic_load(&b->cancel_req)) {
-        b->res->stop = HL_STOP_CANCELLED;
-        leave_guest(b);
-    }
+    b->crossing = NULL;
     atomic_store(&b->in_guest, 1);
     hl_backend_cancel_mask(SIG_UNBLOCK);
 }
@@ -358,6 +441,7 @@ static hl_status inproc_create(hl_backend **out, const hl_mem *mem, const hl_lay
     b->io = io;
     b->io_ctx = io_ctx;
     b->thread = pthread_self();
+    b->uffd = -1;
     b->pflags = calloc(b->npages, 1);
     b->dirty = calloc(b->npages, sizeof(uint32_t));
     b->altstack_size = 64 * 1024;
@@ -434,15 +518,20 @@ static hl_status inproc_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_
     b->res = res;
     tls_backend = b;
     b->peb_addr = arg;
-    b->sys.host_fs = hl_inproc_read_fs();
+    b->sys.host_fs = hl_inproc_read_fs(); /* rdfsbase, or arch_prctl (counted below) */
     b->sys.syscall_entry = &((const hl_peb *)(uintptr_t)arg)->syscall_entry;
     __asm__ volatile("fnstcw %0\n\tstmxcsr %1" : "=m"(b->host_fcw), "=m"(b->host_mxcsr));
     hl_backend_drain_cancel();
     if (sigsetjmp(b->jb, 1) == 0) { /* saves the mask: the cancel signal blocked */
         atomic_store(&b->in_guest, 1);
-        if (atomic_load(&b->cancel_req)) {
+        if (atomic_load(&b->cancel_req)) { /* cancelled before it ran: its entry state */
             atomic_store(&b->in_guest, 0);
             res->stop = HL_STOP_CANCELLED;
+            res->regs.rip = entry;
+            res->regs.rsp = stack_top - 8;
+            res->regs.rdi = arg;
+            res->regs.fs_base = guest_fs_base(b);
+            res->has_regs = 1;
         } else {
             hl_backend_cancel_mask(SIG_UNBLOCK);
             hl_inproc_call_on_stack(entry, arg, stack_top, b);
@@ -458,6 +547,9 @@ static hl_status inproc_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_
         : "m"(b->host_fcw), "m"(b->host_mxcsr)
         : "memory", "cc");
     tls_backend = NULL;
+    /* sigsetjmp's mask (rt_sigprocmask), and the handlers' and crossings' own system calls */
+    hl_sys_add(1 + b->sys.syscalls);
+    b->sys.syscalls = 0;
     return HL_OK;
 }
 
@@ -473,8 +565,124 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* ---- dirty pages through userfaultfd's asynchronous write protection (Linux 6.7+) ---- */
+
+/* The uapi of Linux 6.7 that Debian 12's headers (6.1) lack; the kernel says at run time. */
+#define HL_UFFD_FEATURE_WP_HUGETLBFS_SHMEM (1ull << 12)
+#define HL_UFFD_FEATURE_WP_UNPOPULATED (1ull << 13)
+#define HL_UFFD_FEATURE_WP_ASYNC (1ull << 15)
+#define HL_UFFD_USER_MODE_ONLY 1
+struct hl_page_region {
+    uint64_t start, end, categories;
+};
+struct hl_pm_scan_arg {
+    uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages, category_inverted,
+        category_mask, category_anyof_mask, return_mask;
+};
+#define HL_PAGEMAP_SCAN _IOWR('f', 16, struct hl_pm_scan_arg)
+#define HL_PAGE_IS_WRITTEN (1ull << 1)
+#define HL_PM_SCAN_WP_MATCHING (1ull << 0)
+#define HL_PM_SCAN_CHECK_WPASYNC (1ull << 1)
+
+/* /proc/self/pagemap, opened once per process (again after a fork). */
+static pthread_mutex_t pagemap_lock = PTHREAD_MUTEX_INITIALIZER;
+static int pagemap_fd = -1;
+static pid_t pagemap_pid;
+
+static int pagemap(void)
+{
+    pthread_mutex_lock(&pagemap_lock);
+    if (pagemap_fd < 0 || pagemap_pid != getpid()) {
+        if (pagemap_fd >= 0) close(pagemap_fd);
+        pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+        pagemap_pid = getpid();
+    }
+    int fd = pagemap_fd;
+    pthread_mutex_unlock(&pagemap_lock);
+    return fd;
+}
+
+/* Arms asynchronous write protection over the whole guest view; 0, or -1 (nothing changed) when
+ * the kernel cannot (then the mprotect tracking is used). */
+static int wp_async_arm(struct hl_backend *b)
+{
+    const char *force = getenv("HL_INPROC_DIRTY");
+    if (force && strcmp(force, "mprotect") == 0) return -1;
+    if (pagemap() < 0) return -1;
+    int fd = (int)HL_SYS(syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK));
+    if (fd < 0) /* unprivileged, with vm.unprivileged_userfaultfd = 0: user-mode faults only */
+        fd = (int)HL_SYS(syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | HL_UFFD_USER_MODE_ONLY));
+    if (fd < 0) return -1;
+    const uint64_t want = HL_UFFD_FEATURE_WP_ASYNC | HL_UFFD_FEATURE_WP_UNPOPULATED |
+                          HL_UFFD_FEATURE_WP_HUGETLBFS_SHMEM;
+    struct uffdio_api api = {.api = UFFD_API, .features = want};
+    struct uffdio_register reg = {.range = {(uintptr_t)b->guest, b->size}, .mode = UFFDIO_REGISTER_MODE_WP};
+    struct uffdio_writeprotect wp = {.range = {(uintptr_t)b->guest, b->size}, .mode = UFFDIO_WRITEPROTECT_MODE_WP};
+    if (HL_SYS(ioctl(fd, UFFDIO_API, &api)) != 0 || (api.features & want) != want ||
+        HL_SYS(ioctl(fd, UFFDIO_REGISTER, &reg)) != 0 || HL_SYS(ioctl(fd, UFFDIO_WRITEPROTECT, &wp)) != 0) {
+        close(fd); /* closing unregisters */
+        return -1;
+    }
+    b->uffd = fd;
+    return 0;
+}
+
+/* Restores the pages written since the last scan (and those the host marked) from the snapshot,
+ * protecting the written ones again in the same PAGEMAP_SCAN. */
+static hl_status wp_async_restore(struct hl_backend *b, const uint8_t *snapshot, uint64_t *pages, hl_error *err)
+{
+    uint64_t n = 0;
+    for (uint64_t i = 0; i < b->ndirty; i++) { /* what the host wrote through its own view */
+        uint64_t p = b->dirty[i];
+        memcpy(b->host + p * PAGE, snapshot + p * PAGE, PAGE);
+        b->pflags[p] |= PF_DIRTY; /* restored: not counted again below */
+        n++;
+    }
+    struct hl_page_region vec[64];
+    uint64_t start = (uintptr_t)b->guest, end = start + b->size;
+    hl_status st = HL_OK;
+    while (start < end && !st) {
+        struct hl_pm_scan_arg a = {.size = sizeof a,
+                                   .flags = HL_PM_SCAN_WP_MATCHING | HL_PM_SCAN_CHECK_WPASYNC,
+                                   .start = start,
+                                   .end = end,
+                                   .vec = (uintptr_t)vec,
+                                   .vec_len = sizeof vec / sizeof vec[0],
+                                   .category_mask = HL_PAGE_IS_WRITTEN,
+                                   .return_mask = HL_PAGE_IS_WRITTEN};
+        long got = HL_SYS(ioctl(pagemap(), HL_PAGEMAP_SCAN, &a));
+        if (got < 0) {
+            st = hl_errorf(err, HL_E_POISONED, "PAGEMAP_SCAN of the guest's written pages failed: %s",
+                           strerror(errno));
+            break;
+        }
+        for (long i = 0; i < got && !st; i++) {
+            if (vec[i].start < start || vec[i].end > end || vec[i].end <= vec[i].start ||
+                (vec[i].start | vec[i].end) % PAGE) {
+                st = hl_errorf(err, HL_E_POISONED, "PAGEMAP_SCAN returned a region outside the guest");
+                break;
+            }
+            uint64_t off = vec[i].start - (uintptr_t)b->guest, len = vec[i].end - vec[i].start;
+            memcpy(b->host + off, snapshot + off, len);
+            for (uint64_t p = off / PAGE; p < (off + len) / PAGE; p++)
+                n += !(b->pflags[p] & PF_DIRTY);
+        }
+        if (a.walk_end <= start) break; /* no progress: cannot happen; never loop */
+        start = a.walk_end;
+    }
+    for (uint64_t i = 0; i < b->ndirty; i++)
+        b->pflags[b->dirty[i]] &= (uint8_t) ~(PF_DIRTY | PF_LISTED);
+    b->ndirty = 0;
+    *pages += n;
+    return st;
+}
+
 static hl_status inproc_track_dirty(hl_backend *b, hl_error *err)
 {
+    if (b->uffd >= 0 || wp_async_arm(b) == 0) {
+        b->ndirty = 0;
+        return HL_OK;
+    }
     /* every writable page becomes read-only, in runs of consecutive pages */
     for (uint64_t p = 0; p < b->npages;) {
         if (!(b->pflags[p] & PF_WRITABLE)) {
@@ -484,7 +692,7 @@ static hl_status inproc_track_dirty(hl_backend *b, hl_error *err)
         uint64_t q = p;
         while (q < b->npages && (b->pflags[q] & PF_WRITABLE))
             b->pflags[q++] &= (uint8_t) ~(PF_DIRTY | PF_LISTED);
-        if (mprotect(b->guest + p * PAGE, (q - p) * PAGE, PROT_READ) != 0)
+        if (HL_SYS(mprotect(b->guest + p * PAGE, (q - p) * PAGE, PROT_READ)) != 0)
             return hl_errorf(err, HL_E_BACKEND, "mprotect failed while arming dirty-page tracking");
         p = q;
     }
@@ -495,14 +703,18 @@ static hl_status inproc_track_dirty(hl_backend *b, hl_error *err)
 
 static void inproc_mark_dirty(hl_backend *b, uint64_t page)
 {
-    if (page < b->npages && b->tracking && !(b->pflags[page] & PF_LISTED)) {
+    if (page < b->npages && (b->tracking || b->uffd >= 0) && !(b->pflags[page] & PF_LISTED)) {
         b->pflags[page] |= PF_LISTED;
         b->dirty[b->ndirty++] = (uint32_t)page;
     }
 }
 
-static hl_status inproc_restore(hl_backend *b, const uint8_t *snapshot, uint64_t *pages, hl_error *err)
+static hl_status inproc_restore(hl_backend *b, const uint8_t *snapshot, int may_drop, uint64_t *pages,
+                                hl_error *err)
 {
+    (void)may_drop; /* never: mem.host and the guest view share the memfd */
+    if (b->uffd >= 0)
+        return wp_async_restore(b, snapshot, pages, err);
     uint64_t n = b->ndirty;
     if (n > 1)
         qsort(b->dirty, n, sizeof(uint32_t), cmp_u32);
@@ -516,7 +728,7 @@ static hl_status inproc_restore(hl_backend *b, const uint8_t *snapshot, uint64_t
             uint64_t m = k;
             while (m < j && (b->pflags[b->dirty[m]] & PF_DIRTY))
                 m++;
-            if (m > k && mprotect(b->guest + (uint64_t)b->dirty[k] * PAGE, (m - k) * PAGE, PROT_READ) != 0)
+            if (m > k && HL_SYS(mprotect(b->guest + (uint64_t)b->dirty[k] * PAGE, (m - k) * PAGE, PROT_READ)) != 0)
                 return hl_errorf(err, HL_E_BACKEND, "mprotect failed while restoring the snapshot");
             for (uint64_t x = k; x < (m > k ? m : k + 1); x++)
                 b->pflags[b->dirty[x]] &= (uint8_t) ~(PF_DIRTY | PF_LISTED);
@@ -529,11 +741,20 @@ static hl_status inproc_restore(hl_backend *b, const uint8_t *snapshot, uint64_t
     return HL_OK;
 }
 
+static int inproc_current_regs(hl_backend *b, hl_cpu_regs *out)
+{
+    if (!b->crossing)
+        return 0;
+    crossing_regs(b, out);
+    return 1;
+}
+
 static void inproc_destroy(hl_backend *b)
 {
     if (!b)
         return;
     hl_inproc_sys_stop(&b->sys);
+    if (b->uffd >= 0) close(b->uffd);
     munmap(b->guest, b->size);
     stack_t off = {.ss_flags = SS_DISABLE};
     sigaltstack(&off, NULL);
@@ -554,5 +775,6 @@ const hl_backend_ops hl_backend_inproc = {
     .track_dirty = inproc_track_dirty,
     .mark_dirty = inproc_mark_dirty,
     .restore = inproc_restore,
+    .current_regs = inproc_current_regs,
     .destroy = inproc_destroy,
 };

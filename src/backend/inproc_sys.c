@@ -79,19 +79,21 @@ HL_TLS_FREE uint64_t hl_inproc_read_fs(void)
     return v;
 }
 
-HL_TLS_FREE static void write_fs(uint64_t v)
+HL_TLS_FREE static void write_fs(hl_inproc_sys *s, uint64_t v)
 {
-    if (g_fsgsbase > 0)
+    if (g_fsgsbase > 0) {
         __asm__ volatile("wrfsbase %0" : : "r"(v) : "memory");
-    else
+    } else {
         raw_syscall2(158, ARCH_SET_FS, (long)v);
+        s->syscalls++;
+    }
 }
 
 HL_TLS_FREE void hl_inproc_to_host(hl_inproc_sys *s)
 {
     s->selector = SYSCALL_DISPATCH_FILTER_ALLOW;
     if (s->fs_is_guest) {
-        write_fs(s->host_fs);
+        write_fs(s, s->host_fs);
         s->fs_is_guest = 0;
     }
 }
@@ -99,7 +101,7 @@ HL_TLS_FREE void hl_inproc_to_host(hl_inproc_sys *s)
 HL_TLS_FREE void hl_inproc_to_guest(hl_inproc_sys *s)
 {
     if (s->guest_fs) {
-        write_fs(s->guest_fs);
+        write_fs(s, s->guest_fs);
         s->fs_is_guest = 1;
     }
     if (s->dispatch_on)
@@ -135,6 +137,7 @@ HL_TLS_FREE static void on_sigsys(int sig, siginfo_t *si, void *ucv)
         return;
     }
     uintptr_t at = (uintptr_t)si->si_call_addr;
+    if (s) s->syscalls++; /* the handler's rt_sigreturn */
     if (s && at >= s->guest_lo && at < s->guest_hi) {
         uint64_t entry = s->syscall_entry ? *s->syscall_entry : 0;
         if (entry < s->guest_lo || entry >= s->guest_hi) { /* no runtime to serve it: it fails */

@@ -19,6 +19,8 @@ typedef struct hl_inproc_sys {
     uint64_t host_fs, guest_fs; /* guest_fs 0: the guest has not set one (it runs on the host's) */
     uintptr_t guest_lo, guest_hi; /* the guest's view: system calls from there are the guest's */
     const volatile uint64_t *syscall_entry; /* the PEB's: the guest runtime's system-call entry */
+    uint64_t syscalls; /* made in signal handlers and crossings (no TLS there): the backend adds
+                        * them to the thread's count (util/syscount.h) after each run */
 } hl_inproc_sys;
 
 /* Once per process (idempotent): the SIGSYS handler, and whether wrfsbase can be used. */

@@ -19,6 +19,7 @@
 #include "backend/perms.h"
 #include "backend/x86_64.h"
 #include "util/errfmt.h"
+#include "util/syscount.h"
 
 #define PAGE HL_KVM_PAGE
 #define KVM_BASE 0x200000ull /* guest physical = virtual address of the sandbox's first byte */
@@ -27,7 +28,7 @@ int hl_kvm_ioctl(int fd, unsigned long req, void *arg)
 {
     int r;
     do
-        r = ioctl(fd, req, arg);
+        r = HL_SYS(ioctl(fd, req, arg));
     while (r < 0 && errno == EINTR && req != KVM_RUN);
     return r;
 }
@@ -192,7 +193,9 @@ static hl_status kvm_create(hl_backend **out, const hl_mem *mem, const hl_layout
         goto fail;
     }
     long_mode_sregs(&sregs, b->base + pt->offset, sys_gpa);
-    if ((st = hl_kvm_state_save(&b->state0, b->kvm, b->vcpu, &sregs, err)))
+    int msr_filtered;
+    if ((st = hl_kvm_msr_filter(b->kvm, b->vm, &msr_filtered, err)) ||
+        (st = hl_kvm_state_save(&b->state0, b->kvm, b->vcpu, &sregs, msr_filtered, err)))
         goto fail;
     b->stubs_gpa = sys_gpa + 2 * PAGE;
     b->kstack_top = kstack_top;
@@ -243,11 +246,66 @@ static void stopped(hl_run_result *res, hl_stop stop, const char *fmt, ...)
     va_end(ap);
 }
 
+/* The FXSAVE image of KVM's x87/SSE state from KVM_GET_FPU, when KVM_GET_XSAVE fails: KVM gives
+ * neither MXCSR nor MXCSR_MASK there (both stay 0). */
+static void fxsave_of(const struct kvm_fpu *f, uint8_t fx[512])
+{
+    memset(fx, 0, 512);
+    memcpy(fx + 0, &f->fcw, 2);
+    memcpy(fx + 2, &f->fsw, 2);
+    fx[4] = f->ftwx;
+    memcpy(fx + 6, &f->last_opcode, 2);
+    memcpy(fx + 8, &f->last_ip, 8);
+    memcpy(fx + 16, &f->last_dp, 8);
+    memcpy(fx + 32, f->fpr, sizeof(f->fpr));   /* ST0-ST7, 16 bytes each */
+    memcpy(fx + 160, f->xmm, sizeof(f->xmm)); /* XMM0-XMM15 */
+}
+
+/* The vCPU's registers now (it is stopped): general registers from `regs`, segments and their
+ * bases from `sregs`, the x87/SSE state from the legacy area of KVM_GET_XSAVE (which is the FXSAVE
+ * image, components in their initial state filled in by KVM), else from KVM_GET_FPU. */
+static void regs_of(struct hl_backend *b, const struct kvm_regs *regs, const struct kvm_sregs *sregs,
+                    hl_cpu_regs *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->rax = regs->rax, out->rbx = regs->rbx, out->rcx = regs->rcx, out->rdx = regs->rdx;
+    out->rsi = regs->rsi, out->rdi = regs->rdi, out->rbp = regs->rbp, out->rsp = regs->rsp;
+    out->r8 = regs->r8, out->r9 = regs->r9, out->r10 = regs->r10, out->r11 = regs->r11;
+    out->r12 = regs->r12, out->r13 = regs->r13, out->r14 = regs->r14, out->r15 = regs->r15;
+    out->rip = regs->rip, out->rflags = regs->rflags;
+    out->cs = sregs->cs.selector, out->ss = sregs->ss.selector, out->ds = sregs->ds.selector;
+    out->es = sregs->es.selector, out->fs = sregs->fs.selector, out->gs = sregs->gs.selector;
+    out->fs_base = sregs->fs.base, out->gs_base = sregs->gs.base;
+    struct kvm_xsave xsave; /* 4 KiB: enough (only AMX needs more, and the backend never asks KVM for it) */
+    struct kvm_fpu fpu;
+    if (xioctl(b->vcpu, KVM_GET_XSAVE, &xsave) == 0) {
+        memcpy(out->fxsave, xsave.region, sizeof(out->fxsave));
+        out->has_fxsave = 1;
+    } else if (xioctl(b->vcpu, KVM_GET_FPU, &fpu) == 0) {
+        fxsave_of(&fpu, out->fxsave);
+        out->has_fxsave = 1;
+    }
+}
+
+/* Fills res->regs from the stopped vCPU (unless the exit's handler did already). */
+static void capture_regs(struct hl_backend *b, hl_run_result *res)
+{
+    struct kvm_regs regs;
+    struct kvm_sregs sregs;
+    if (res->has_regs || xioctl(b->vcpu, KVM_GET_REGS, &regs) < 0 || xioctl(b->vcpu, KVM_GET_SREGS, &sregs) < 0)
+        return;
+    regs_of(b, &regs, &sregs, &res->regs);
+    res->has_regs = 1;
+}
+
 /* An `out` to the exception port. Only the host's stub may report an exception, and only with the
  * frame the CPU pushed on the kernel stack (IST1): anything else is a forged report. What is
  * verified: the `out` is the stub's own for its vector, al holds that vector, rsp is exactly the
- * frame the CPU made, and the frame's code segment is the sandbox's. A page fault's address is
- * given only under the sandbox's own page tables (CR3), with an error code the CPU can produce. */
+ * frame the CPU made less the stub's push of rax, and the frame's code segment is the sandbox's.
+ * A page fault's address is given only under the sandbox's own page tables (CR3), with an error
+ * code the CPU can produce. The registers of a genuine report are the faulting instruction's:
+ * rip, rsp, rflags, cs and ss from the frame, rax from the stub's push, the rest as they are (the
+ * stub changes nothing else). */
 static void exception(struct hl_backend *b, const struct kvm_run *r, hl_run_result *res)
 {
     struct kvm_regs regs;
@@ -259,7 +317,8 @@ static void exception(struct hl_backend *b, const struct kvm_run *r, hl_run_resu
         return;
     }
     uint64_t v = (regs.rip - b->stubs_gpa) / HL_X86_STUB_STRIDE;
-    uint64_t frame_at = b->kstack_top - 48;
+    uint64_t frame_at = b->kstack_top - 48; /* error code, rip, cs, rflags, rsp, ss */
+    uint64_t stub_rsp = frame_at - 8;       /* the stub's push of rax */
     if (regs.rip < b->stubs_gpa || v >= HL_X86_IDT_ENTRIES ||
         regs.rip != b->stubs_gpa + v * HL_X86_STUB_STRIDE + hl_x86_stub_out_offset((unsigned)v) ||
         r->io.size != 1 || r->io.count != 1 || al != v) {
@@ -269,15 +328,16 @@ static void exception(struct hl_backend *b, const struct kvm_run *r, hl_run_resu
                 (unsigned)r->io.port, (unsigned)al, (unsigned long long)regs.rip);
         return;
     }
-    uint64_t frame[6]; /* error code, rip, cs, rflags, rsp, ss */
-    if (regs.rsp != frame_at) {
+    uint64_t saved[7]; /* rax, then the frame: error code, rip, cs, rflags, rsp, ss */
+    if (regs.rsp != stub_rsp) {
         stopped(res, HL_STOP_PROTOCOL,
                 "forged exception report: vector %u's stub ran with rsp %#llx, not on the CPU's "
                 "exception frame (%#llx)",
-                (unsigned)v, (unsigned long long)regs.rsp, (unsigned long long)frame_at);
+                (unsigned)v, (unsigned long long)regs.rsp, (unsigned long long)stub_rsp);
         return;
     }
-    memcpy(frame, b->host + (frame_at - b->base), sizeof(frame));
+    memcpy(saved, b->host + (stub_rsp - b->base), sizeof(saved));
+    const uint64_t *frame = saved + 1;
     if (frame[2] != HL_X86_SEL_CODE || (v == 14 && frame[0] > 0xFFFF)) {
         stopped(res, HL_STOP_PROTOCOL,
                 "forged exception report: vector %u with an impossible frame (cs %#llx, error code "
@@ -289,6 +349,14 @@ static void exception(struct hl_backend *b, const struct kvm_run *r, hl_run_resu
     res->vector = (uint32_t)v;
     res->error_code = frame[0];
     res->rip = frame[1];
+    regs_of(b, &regs, &sregs, &res->regs);
+    res->regs.rax = saved[0];
+    res->regs.rip = frame[1];
+    res->regs.cs = frame[2];
+    res->regs.rflags = frame[3];
+    res->regs.rsp = frame[4];
+    res->regs.ss = frame[5];
+    res->has_regs = 1;
     if (v == 14 && (sregs.cr3 & ~0xFFFull) == b->pt_gpa) {
         res->fault_addr = sregs.cr2;
         res->has_fault_addr = 1;
@@ -377,7 +445,7 @@ static hl_status discard_pending(struct hl_backend *b, hl_error *err)
                        : 0);
         else if (b->run->exit_reason == KVM_EXIT_MMIO)
             memset(b->run->mmio.data, 0, sizeof(b->run->mmio.data));
-        int r = ioctl(b->vcpu, KVM_RUN, 0);
+        int r = HL_SYS(ioctl(b->vcpu, KVM_RUN, 0));
         if (r < 0 && (errno == EINTR || errno == EAGAIN)) return HL_OK; /* nothing left pending */
         if (r < 0)
             return hl_errorf(err, HL_E_POISONED, "completing the guest's last exit failed: %s",
@@ -403,7 +471,7 @@ hl_status hl_kvm_run_loop(struct hl_backend *b, hl_run_result *res, hl_error *er
             res->stop = HL_STOP_CANCELLED;
             return HL_OK;
         }
-        if (ioctl(b->vcpu, KVM_RUN, 0) < 0) {
+        if (HL_SYS(ioctl(b->vcpu, KVM_RUN, 0)) < 0) {
             if (errno == EINTR || errno == EAGAIN) {
                 if (dx && !atomic_load(&b->cancel_req) && atomic_exchange(dx->kick, 0)) {
                     b->run->immediate_exit = atomic_load(&b->cancel_req);
@@ -489,14 +557,28 @@ static hl_status kvm_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_t s
     if (st) return st;
     b->run->exit_reason = KVM_EXIT_UNKNOWN;
     st = b->dbg ? hl_kvm_debug_run(b, res, err) : hl_kvm_run_loop(b, res, err, NULL);
-    /* hlt leaves nothing pending; every other end abandons the guest where it stopped */
-    hl_status dst = res->stop == HL_STOP_HALT && !st ? HL_OK : discard_pending(b, st ? NULL : err);
+    if (res->stop == HL_STOP_HALT && !st) /* hlt leaves nothing pending */
+        return b->dbg ? hl_kvm_debug_end(b, err) : HL_OK;
+    if (!st)
+        capture_regs(b, res); /* where the guest stopped, before the exit is completed */
+    /* every other end abandons the guest where it stopped */
+    hl_status dst = discard_pending(b, st ? NULL : err);
     if (b->dbg) {
         hl_status est = hl_kvm_debug_end(b, st || dst ? NULL : err);
         if (!dst) dst = est;
     }
     b->run->immediate_exit = atomic_load(&b->cancel_req);
     return st ? st : dst;
+}
+
+static int kvm_current_regs(hl_backend *b, hl_cpu_regs *out)
+{
+    hl_run_result r;
+    r.has_regs = 0;
+    capture_regs(b, &r);
+    if (r.has_regs)
+        *out = r.regs;
+    return r.has_regs;
 }
 
 static hl_status get_dirty_log(struct hl_backend *b, hl_error *err)
@@ -510,21 +592,51 @@ static hl_status get_dirty_log(struct hl_backend *b, hl_error *err)
 
 static hl_status kvm_track_dirty(hl_backend *b, hl_error *err) { return get_dirty_log(b, err); }
 
-static hl_status kvm_restore(hl_backend *b, const uint8_t *snapshot, uint64_t *pages, hl_error *err)
+/* Runs of at least this many dirty pages are dropped rather than copied when that is allowed:
+ * a dropped page costs a fault (a nested page fault, under nested virtualisation a VM exit of
+ * tens of microseconds) when the guest touches it again, a copied one costs a memcpy and stays
+ * mapped; dropping long runs gives their memory back (docs/PERFORMANCE.md). */
+#define DROP_RUN_PAGES 256
+
+/* Restores the run [first, first + count): copies it from the snapshot, or drops it. */
+static hl_status restore_run(struct hl_backend *b, const uint8_t *snapshot, int may_drop, uint64_t first,
+                             uint64_t count, hl_error *err)
+{
+    if (may_drop && count >= DROP_RUN_PAGES) {
+        if (HL_SYS(madvise(b->host + first * PAGE, count * PAGE, MADV_DONTNEED)) != 0)
+            return hl_errorf(err, HL_E_POISONED, "dropping %llu dirty pages failed: %s",
+                             (unsigned long long)count, strerror(errno));
+        return HL_OK;
+    }
+    memcpy(b->host + first * PAGE, snapshot + first * PAGE, count * PAGE);
+    return HL_OK;
+}
+
+static hl_status kvm_restore(hl_backend *b, const uint8_t *snapshot, int may_drop, uint64_t *pages,
+                             hl_error *err)
 {
     hl_status st = get_dirty_log(b, err);
     if (st)
         return st;
-    uint64_t n = 0;
+    uint64_t n = 0, run_first = 0, run_len = 0; /* a run of consecutive dirty pages */
     for (size_t w = 0; w < b->bitmap_bytes / 8; w++) {
         uint64_t bits = b->bitmap[w] | atomic_exchange(&b->host_bits[w], 0);
         while (bits) {
             uint64_t page = w * 64 + (uint64_t)__builtin_ctzll(bits);
             bits &= bits - 1;
-            memcpy(b->host + page * PAGE, snapshot + page * PAGE, PAGE);
             n++;
+            if (run_len && page == run_first + run_len) {
+                run_len++;
+                continue;
+            }
+            if (run_len && (st = restore_run(b, snapshot, may_drop, run_first, run_len, err)))
+                return st;
+            run_first = page;
+            run_len = 1;
         }
     }
+    if (run_len && (st = restore_run(b, snapshot, may_drop, run_first, run_len, err)))
+        return st;
     *pages += n;
     return HL_OK;
 }
@@ -542,6 +654,7 @@ static hl_status kvm_debug_start(hl_backend *b, const hl_debug_setup *setup, hl_
 
 const hl_backend_ops hl_backend_kvm = {
     .name = "kvm",
+    .cow_restore = 1,
     .fixed_base = KVM_BASE,
     .create = kvm_create,
     .fill_peb = kvm_fill_peb,
@@ -551,6 +664,7 @@ const hl_backend_ops hl_backend_kvm = {
     .track_dirty = kvm_track_dirty,
     .mark_dirty = hl_kvm_mark_dirty,
     .restore = kvm_restore,
+    .current_regs = kvm_current_regs,
     .destroy = kvm_destroy,
     .debug_start = kvm_debug_start,
 };

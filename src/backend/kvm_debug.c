@@ -39,6 +39,7 @@
 #include "backend/kvm_internal.h"
 #include "backend/x86_64.h"
 #include "util/errfmt.h"
+#include "util/syscount.h"
 
 #define PAGE HL_KVM_PAGE
 #define TRAMP_OFFSET 0x800u /* in the stubs' page, past the 32 stubs (the rest is hlt) */
@@ -345,7 +346,7 @@ static hl_status trampoline(struct hl_backend *b, const uint64_t dr[4], uint64_t
     int e = 0;
     if (hl_kvm_ioctl(b->vcpu, KVM_SET_REGS, &t) < 0) fail = "KVM_SET_REGS failed", e = errno;
     while (!fail) {
-        if (ioctl(b->vcpu, KVM_RUN, 0) == 0) break;
+        if (HL_SYS(ioctl(b->vcpu, KVM_RUN, 0)) == 0) break;
         if (errno != EINTR && errno != EAGAIN) fail = "KVM_RUN failed", e = errno;
         else if (atomic_load(&b->cancel_req)) fail = "the call was cancelled";
         else b->run->immediate_exit = 0; /* the debugger's kick: the run loop sees it next */

@@ -115,7 +115,7 @@ int hl_x86_vector_has_error_code(unsigned v)
     return v == 8 || (v >= 10 && v <= 14) || v == 17 || v == 21 || v == 29 || v == 30;
 }
 
-unsigned hl_x86_stub_out_offset(unsigned vector) { return hl_x86_vector_has_error_code(vector) ? 2 : 4; }
+unsigned hl_x86_stub_out_offset(unsigned vector) { return hl_x86_vector_has_error_code(vector) ? 3 : 5; }
 
 void hl_x86_build_exception_stubs(uint8_t *page, uint8_t port)
 {
@@ -127,9 +127,11 @@ void hl_x86_build_exception_stubs(uint8_t *page, uint8_t port)
             s[n++] = 0x6A; /* push imm8 0 */
             s[n++] = 0x00;
         }
+        s[n++] = 0x50; /* push rax: the host reads the guest's rax back from the stack */
         s[n++] = 0xB0; /* mov al, imm8 */
         s[n++] = (uint8_t)v;
-        /* n == hl_x86_stub_out_offset(v): push imm8 (2 bytes, when needed) and mov al (2) */
+        /* n == hl_x86_stub_out_offset(v): push imm8 (2 bytes, when needed), push rax (1) and
+         * mov al (2) */
         s[n++] = 0xE6; /* out imm8, al */
         s[n++] = port;
         s[n++] = 0xF4; /* hlt */

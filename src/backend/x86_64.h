@@ -53,8 +53,9 @@ void hl_x86_build_gdt_tss(uint8_t *page, uint64_t page_gpa, uint64_t ist1_top);
 void hl_x86_build_idt(uint8_t *idt, uint64_t stubs_gpa);
 
 /* Writes the 32 exception stubs: each pushes a zero error code when the CPU pushes none, then
- * `mov al, vector; out port, al; hlt`. The host reads the frame at the stopped rsp:
- * [rsp] error code, [rsp+8] rip, [rsp+16] cs, [rsp+24] rflags, [rsp+32] rsp, [rsp+40] ss. */
+ * `push rax; mov al, vector; out port, al; hlt`. The host reads the guest's rax and the frame at
+ * the stopped rsp: [rsp] rax, [rsp+8] error code, [rsp+16] rip, [rsp+24] cs, [rsp+32] rflags,
+ * [rsp+40] rsp, [rsp+48] ss. */
 void hl_x86_build_exception_stubs(uint8_t *page, uint8_t port);
 /* Offset of the `out` instruction in vector's stub: where a genuine report stops (the host
  * believes an exception report only from there). */

@@ -10,13 +10,15 @@
 
 #define HL_UNIT_SIZE "bytes"
 #define HL_UNIT_DURATION "ms"
-#define HL_UNIT_MODE NULL
+#define HL_UNIT_ENUM NULL
+#define HL_UNIT_INTEGER NULL
+#define HL_UNIT_PATH NULL
 
 _Static_assert(HL_CFG_FIELD_COUNT <= HL_CONFIG_MAX_FIELDS, "hl_config's per-field arrays are full");
 _Static_assert(HL_CONFIG_MAX_FIELDS <= 64, "hl_policy.locked is a 64-bit mask");
 
 static const hl_field_info fields[HL_CFG_FIELD_COUNT] = {
-#define HL_X_(ID, key_, type_, flags_, def_, min_, max_, doc_, why_)                               \
+#define HL_X_(ID, key_, type_, flags_, def_, min_, max_, choices_, doc_, why_)                     \
     {.id = HL_CFG_##ID,                                                                            \
      .key = #key_,                                                                                 \
      .type = HL_FIELD_##type_,                                                                     \
@@ -26,7 +28,9 @@ static const hl_field_info fields[HL_CFG_FIELD_COUNT] = {
      .max = (uint64_t)(max_),                                                                      \
      .unit = HL_UNIT_##type_,                                                                      \
      .doc = doc_,                                                                                  \
-     .why_min = why_},
+     .why_min = why_,                                                                              \
+     .choices = choices_,                                                                          \
+     .nchoices = HL_FIELD_##type_ == HL_FIELD_ENUM ? (size_t)((max_) - (min_) + 1) : 0},
     HL_CONFIG_FIELDS(HL_X_)
 #undef HL_X_
 };
@@ -53,13 +57,36 @@ const hl_field_info *hl_config_field_find(const char *key)
     return NULL;
 }
 
-/* The storage of field f in cfg: the struct's members are uint64_t in table order. */
+/* The storage of field f in cfg: a uint64_t, or for a PATH (text_slot) a char array. */
+#define HL_NUMBER_SLOT_SIZE(key) &cfg->key
+#define HL_NUMBER_SLOT_DURATION(key) &cfg->key
+#define HL_NUMBER_SLOT_ENUM(key) &cfg->key
+#define HL_NUMBER_SLOT_INTEGER(key) &cfg->key
+#define HL_NUMBER_SLOT_PATH(key) NULL
+#define HL_TEXT_SLOT_SIZE(key) NULL
+#define HL_TEXT_SLOT_DURATION(key) NULL
+#define HL_TEXT_SLOT_ENUM(key) NULL
+#define HL_TEXT_SLOT_INTEGER(key) NULL
+#define HL_TEXT_SLOT_PATH(key) cfg->key
 static uint64_t *slot(hl_config *cfg, hl_config_field f)
 {
     switch (f) {
-#define HL_X_(ID, key, type, flags, def, min, max, doc, why)                                       \
+#define HL_X_(ID, key, type, flags, def, min, max, choices, doc, why)                              \
     case HL_CFG_##ID:                                                                              \
-        return &cfg->key;
+        return HL_NUMBER_SLOT_##type(key);
+        HL_CONFIG_FIELDS(HL_X_)
+#undef HL_X_
+    default:
+        return NULL;
+    }
+}
+
+char *hl_config_text_slot(hl_config *cfg, hl_config_field f)
+{
+    switch (f) {
+#define HL_X_(ID, key, type, flags, def, min, max, choices, doc, why)                              \
+    case HL_CFG_##ID:                                                                              \
+        return HL_TEXT_SLOT_##type(key);
         HL_CONFIG_FIELDS(HL_X_)
 #undef HL_X_
     default:
@@ -72,8 +99,8 @@ static uint64_t *slot(hl_config *cfg, hl_config_field f)
 static size_t value_end(hl_config_field f)
 {
     static const size_t end[HL_CFG_FIELD_COUNT] = {
-#define HL_X_(ID, key, type, flags, def, min, max, doc, why)                                       \
-    [HL_CFG_##ID] = offsetof(hl_config, key) + sizeof(uint64_t),
+#define HL_X_(ID, key, type, flags, def, min, max, choices, doc, why)                              \
+    [HL_CFG_##ID] = offsetof(hl_config, key) + sizeof(((hl_config *)0)->key),
         HL_CONFIG_FIELDS(HL_X_)
 #undef HL_X_
     };
@@ -100,7 +127,8 @@ hl_status hl_config_init_sized(hl_config *cfg, size_t struct_size)
     memset(&full, 0, sizeof full);
     full.struct_size = struct_size;
     for (size_t i = 0; i < HL_CFG_FIELD_COUNT; i++)
-        *slot(&full, (hl_config_field)i) = fields[i].def;
+        if (slot(&full, (hl_config_field)i) != NULL) /* a PATH's default is "" */
+            *slot(&full, (hl_config_field)i) = fields[i].def;
     /* members a newer header appended are zero: the library knows nothing to put there */
     if (struct_size > sizeof full) memset((char *)cfg + sizeof full, 0, struct_size - sizeof full);
     memcpy(cfg, &full, struct_size < sizeof full ? struct_size : sizeof full);
@@ -127,8 +155,10 @@ void hl_config_export(hl_config *cfg, const hl_config *full)
 hl_set_result hl_config_set(hl_config *cfg, hl_config_field f, uint64_t value)
 {
     const hl_field_info *info = hl_config_field_info(f);
-    if (!hl_config_valid(cfg) || info == NULL || !hl_config_holds(cfg, f)) return HL_SET_BAD_FIELD;
-    if (info->type == HL_FIELD_MODE && (value < info->min || value > info->max))
+    if (!hl_config_valid(cfg) || info == NULL || !hl_config_holds(cfg, f) ||
+        info->type == HL_FIELD_PATH)
+        return HL_SET_BAD_FIELD;
+    if (info->type == HL_FIELD_ENUM && (value < info->min || value > info->max))
         return HL_SET_BAD_FIELD;
     if (value > info->max)
         return HL_SET_TOO_LARGE;
@@ -136,7 +166,7 @@ hl_set_result hl_config_set(hl_config *cfg, hl_config_field f, uint64_t value)
     if (info->type == HL_FIELD_DURATION && value == 0) {
         value = info->def;
         result = HL_SET_DEFAULTED;
-    } else if (value == 0 && (info->flags & HL_FIELD_ZERO_IS_AUTO)) {
+    } else if (value == 0 && (info->flags & (HL_FIELD_ZERO_IS_AUTO | HL_FIELD_ZERO_IS_OFF))) {
         result = HL_SET_OK;
     } else if (value < info->min) {
         value = info->min;
@@ -150,20 +180,64 @@ hl_set_result hl_config_set(hl_config *cfg, hl_config_field f, uint64_t value)
 
 uint64_t hl_config_get(const hl_config *cfg, hl_config_field f)
 {
-    if (!hl_config_valid(cfg) || (unsigned)f >= HL_CFG_FIELD_COUNT) return 0;
+    if (!hl_config_valid(cfg) || (unsigned)f >= HL_CFG_FIELD_COUNT || fields[f].type == HL_FIELD_PATH)
+        return 0;
     if (!hl_config_holds(cfg, f))
         return fields[f].def; /* a program built before the field existed gets its default */
     return *slot((hl_config *)cfg, f);
 }
 
-#define HL_X_(ID, key, type, flags, def, min, max, doc, why)                                       \
-    hl_set_result hl_config_set_##key(hl_config *cfg, uint64_t value)                              \
+bool hl_path_text_ok(const char *text, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)text[i] < 0x20 || text[i] == 0x7F)
+            return false;
+    return true;
+}
+
+hl_set_result hl_config_set_string(hl_config *cfg, hl_config_field f, const char *text)
+{
+    const hl_field_info *info = hl_config_field_info(f);
+    if (!hl_config_valid(cfg) || info == NULL || !hl_config_holds(cfg, f) ||
+        info->type != HL_FIELD_PATH)
+        return HL_SET_BAD_FIELD;
+    size_t len = text ? strlen(text) : 0;
+    if (len > info->max) return HL_SET_TOO_LARGE;
+    if (!hl_path_text_ok(text, len)) return HL_SET_BAD_FIELD;
+    char *dst = hl_config_text_slot(cfg, f);
+    if (len) memcpy(dst, text, len);
+    dst[len] = '\0';
+    cfg->origin[f] = HL_ORIGIN_HOST;
+    cfg->origin_line[f] = 0;
+    return HL_SET_OK;
+}
+
+const char *hl_config_get_string(const hl_config *cfg, hl_config_field f)
+{
+    if (!hl_config_valid(cfg) || (unsigned)f >= HL_CFG_FIELD_COUNT || fields[f].type != HL_FIELD_PATH)
+        return NULL;
+    if (!hl_config_holds(cfg, f)) return ""; /* the default */
+    return hl_config_text_slot((hl_config *)cfg, f);
+}
+
+#define HL_SET_CALL_SIZE hl_config_set
+#define HL_SET_CALL_DURATION hl_config_set
+#define HL_SET_CALL_ENUM hl_config_set
+#define HL_SET_CALL_INTEGER hl_config_set
+#define HL_SET_CALL_PATH hl_config_set_string
+#define HL_GET_CALL_SIZE hl_config_get
+#define HL_GET_CALL_DURATION hl_config_get
+#define HL_GET_CALL_ENUM hl_config_get
+#define HL_GET_CALL_INTEGER hl_config_get
+#define HL_GET_CALL_PATH hl_config_get_string
+#define HL_X_(ID, key, type, flags, def, min, max, choices, doc, why)                              \
+    hl_set_result hl_config_set_##key(hl_config *cfg, HL_FIELD_CTYPE_##type value)                 \
     {                                                                                              \
-        return hl_config_set(cfg, HL_CFG_##ID, value);                                             \
+        return HL_SET_CALL_##type(cfg, HL_CFG_##ID, value);                                        \
     }                                                                                              \
-    uint64_t hl_config_get_##key(const hl_config *cfg)                                             \
+    HL_FIELD_CTYPE_##type hl_config_get_##key(const hl_config *cfg)                                \
     {                                                                                              \
-        return hl_config_get(cfg, HL_CFG_##ID);                                                    \
+        return HL_GET_CALL_##type(cfg, HL_CFG_##ID);                                               \
     }
 HL_CONFIG_FIELDS(HL_X_)
 #undef HL_X_
@@ -233,6 +307,14 @@ hl_status hl_config_set_text(hl_config *cfg, const char *key, const char *text, 
                        "`%s` is newer than the program's hl_config", info->key);
         return fail(err, HL_E_INVALID_ARG, &pb);
     }
+    if (info->type == HL_FIELD_PATH) {
+        if (!hl_path_check(info, text, strlen(text), &pb))
+            return fail(err, strlen(text) > info->max ? HL_E_RANGE : HL_E_CONFIG, &pb);
+        memcpy(hl_config_text_slot(cfg, info->id), text, strlen(text) + 1);
+        cfg->origin[info->id] = (uint8_t)origin;
+        cfg->origin_line[info->id] = 0;
+        return HL_OK;
+    }
     uint64_t value;
     if (!hl_value_parse_text(info, text, strlen(text), &value, &pb))
         return fail(err, HL_E_CONFIG, &pb);
@@ -255,11 +337,14 @@ int hl_config_format_value(const hl_config *cfg, hl_config_field f, char *buf, s
     uint64_t v = hl_config_get(cfg, f);
     switch (info->type) {
     case HL_FIELD_SIZE:
+    case HL_FIELD_INTEGER:
         return snprintf(buf, size, "%llu", (unsigned long long)v);
     case HL_FIELD_DURATION:
         return snprintf(buf, size, "%llums", (unsigned long long)v);
-    case HL_FIELD_MODE:
-        return snprintf(buf, size, "%s", hl_execution_mode_name((hl_execution_mode)v));
+    case HL_FIELD_ENUM:
+        return snprintf(buf, size, "%s", hl_field_choice_name(info, v));
+    case HL_FIELD_PATH:
+        return snprintf(buf, size, "%s", hl_config_get_string(cfg, f));
     }
     return -1;
 }
@@ -292,7 +377,9 @@ bool hl_config_equal(const hl_config *a, const hl_config *b, hl_config_field *fi
 {
     if (!hl_config_valid(a) || !hl_config_valid(b)) return a == b;
     for (size_t i = 0; i < HL_CFG_FIELD_COUNT; i++) {
-        if (hl_config_get(a, (hl_config_field)i) != hl_config_get(b, (hl_config_field)i)) {
+        const char *ta = hl_config_get_string(a, (hl_config_field)i);
+        if ((ta != NULL && strcmp(ta, hl_config_get_string(b, (hl_config_field)i)) != 0) ||
+            hl_config_get(a, (hl_config_field)i) != hl_config_get(b, (hl_config_field)i)) {
             if (first_diff != NULL)
                 *first_diff = (hl_config_field)i;
             return false;
@@ -314,6 +401,12 @@ const char *hl_origin_name(hl_origin origin)
         return "host";
     }
     return "unknown";
+}
+
+const char *hl_field_choice_name(const hl_field_info *info, uint64_t value)
+{
+    if (info->type != HL_FIELD_ENUM || value >= info->nchoices) return "?";
+    return info->choices[value];
 }
 
 const char *hl_execution_mode_name(hl_execution_mode mode)

@@ -77,6 +77,15 @@ typedef enum hl_policy_verdict {
 hl_policy_verdict hl_policy_check(const hl_policy *policy, const hl_field_info *info,
                                   uint64_t value, hl_value_problem *pb);
 
+/* The name of an ENUM field's value ("RunInProcess", "on-fault"), or "?" for a bad value. */
+const char *hl_field_choice_name(const hl_field_info *info, uint64_t value);
+/* The text of a PATH field in cfg (writable), or NULL for other fields. */
+char *hl_config_text_slot(hl_config *cfg, hl_config_field f);
+/* True when a PATH's text has no control characters. */
+bool hl_path_text_ok(const char *text, size_t len);
+/* Checks a PATH value (length, NUL and control characters); false with the problem. */
+bool hl_path_check(const hl_field_info *info, const char *text, size_t len, hl_value_problem *pb);
+
 /* Guest memory of one size field as counted by hl_config_total_memory(). */
 uint64_t hl_config_field_memory(hl_config_field f, uint64_t value);
 

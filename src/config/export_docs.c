@@ -67,14 +67,21 @@ static void write_template_field(FILE *out, const hl_field_info *info)
     write_wrapped(out, "#   ", text);
     hl_export_human_value(info, info->def, def, sizeof def);
     hl_export_human_range(info, range, sizeof range);
-    if (info->type == HL_FIELD_MODE) {
+    if (info->type == HL_FIELD_ENUM) {
         snprintf(text, sizeof text, "Default: %s. Allowed: %s (exactly, case matters).", def,
                  range);
         write_wrapped(out, "#   ", text);
+    } else if (info->type == HL_FIELD_PATH) {
+        snprintf(text, sizeof text, "Type: %s. Default: %s.", hl_export_type_forms(info), def);
+        write_wrapped(out, "#   ", text);
     } else {
-        snprintf(text, sizeof text, "Type: %s in %s. Default: %s. Allowed: %s.",
-                 hl_export_type_name(info), info->type == HL_FIELD_SIZE ? "bytes" : "milliseconds",
-                 def, range);
+        if (info->type == HL_FIELD_INTEGER)
+            snprintf(text, sizeof text, "Type: %s. Default: %s. Allowed: %s.",
+                     hl_export_type_name(info), def, range);
+        else
+            snprintf(text, sizeof text, "Type: %s in %s. Default: %s. Allowed: %s.",
+                     hl_export_type_name(info),
+                     info->type == HL_FIELD_SIZE ? "bytes" : "milliseconds", def, range);
         write_wrapped(out, "#   ", text);
         snprintf(text, sizeof text, "Why these bounds: %s.", info->why_min);
         write_wrapped(out, "#   ", text);
@@ -163,13 +170,20 @@ static void write_reference_field(FILE *out, const hl_field_info *info)
     } else if (info->type == HL_FIELD_SIZE) {
         hl_format_size(info->def, human, sizeof human);
         fprintf(out, " (%s)", human);
+    } else if (info->def == 0 && (info->flags & HL_FIELD_ZERO_IS_OFF)) {
+        fputs(" (off)", out);
+    } else if (info->type == HL_FIELD_PATH) {
+        fputs(" (the host process's working directory)", out);
     }
     fputs(".\n", out);
 
     /* Without the "0 (from the guest binary)" part, which the line states first. */
     hl_format_range(info, info->min, info->max, false, range, sizeof range);
     fputs("- Allowed: ", out);
-    if (info->type == HL_FIELD_MODE) {
+    if (info->type == HL_FIELD_PATH) {
+        fprintf(out, "any path of at most %llu bytes without control characters",
+                (unsigned long long)info->max);
+    } else if (info->type == HL_FIELD_ENUM) {
         for (uint64_t v = info->min; v <= info->max; v++) {
             md_code_value(out, info, v);
             fputs(v == info->max ? "" : (v + 1 == info->max ? " or " : ", "), out);
@@ -178,6 +192,9 @@ static void write_reference_field(FILE *out, const hl_field_info *info)
         if (info->flags & HL_FIELD_ZERO_IS_AUTO) {
             md_code_value(out, info, 0);
             fputs(" (take it from the guest binary), or ", out);
+        } else if (info->flags & HL_FIELD_ZERO_IS_OFF) {
+            md_code_value(out, info, 0);
+            fputs(" (off), or ", out);
         }
         md_code_value(out, info, info->min);
         fputs(" to ", out);
@@ -185,8 +202,11 @@ static void write_reference_field(FILE *out, const hl_field_info *info)
         if (info->type == HL_FIELD_SIZE) fprintf(out, " (%s)", range);
     }
     fputs(".\n", out);
-    if (info->type != HL_FIELD_MODE)
+    if (info->type != HL_FIELD_ENUM && info->type != HL_FIELD_PATH)
         fprintf(out, "- Why these bounds: %s.\n", info->why_min);
+    if (info->flags & HL_FIELD_DEBUG)
+        fputs("- A debugging setting: a host policy with `forbid_debugging` (hl_policy_forbid_debugging) "
+              "locks it.\n", out);
 }
 
 int hl_config_write_reference(FILE *out)

@@ -14,6 +14,9 @@ void hl_export_json_string(FILE *out, const char *s);
 /* A value of the field as a TOML literal: 16384, "1000ms", "RunInHypervisor". */
 void hl_export_toml_value(const hl_field_info *info, uint64_t value, char *buf, size_t size);
 
+/* Field f of cfg as a TOML literal (a PATH as a quoted string). */
+void hl_export_toml_field(const hl_config *cfg, hl_config_field f, char *buf, size_t size);
+
 /* A value for people: "16 KiB (16384)", "256 B", "1000 ms", "RunInHypervisor", "0 (from the
  * guest binary)". */
 void hl_export_human_value(const hl_field_info *info, uint64_t value, char *buf, size_t size);

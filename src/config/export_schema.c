@@ -47,7 +47,7 @@ static void field_schema(FILE *out, const hl_field_info *info, int level)
     field_description(out, info);
     fputs(",\n", out);
     key(out, level + 1, "default");
-    if (info->type == HL_FIELD_SIZE) {
+    if (info->type == HL_FIELD_SIZE || info->type == HL_FIELD_INTEGER) {
         fprintf(out, "%" PRIu64 ",\n", info->def);
     } else {
         char literal[64];
@@ -55,13 +55,33 @@ static void field_schema(FILE *out, const hl_field_info *info, int level)
         fprintf(out, "%s,\n", literal); /* a quoted string: also valid JSON */
     }
 
-    if (info->type == HL_FIELD_MODE) {
+    if (info->type == HL_FIELD_ENUM) {
         key(out, level + 1, "enum");
         fputc('[', out);
         for (uint64_t v = info->min; v <= info->max; v++) {
-            hl_export_json_string(out, hl_execution_mode_name((hl_execution_mode)v));
+            hl_export_json_string(out, info->choices[v]);
             if (v < info->max) fputs(", ", out);
         }
+        fputs("]\n", out);
+    } else if (info->type == HL_FIELD_PATH) {
+        key(out, level + 1, "type");
+        fputs("\"string\",\n", out);
+        key(out, level + 1, "maxLength");
+        fprintf(out, "%" PRIu64 ",\n", info->max);
+        key(out, level + 1, "pattern");
+        hl_export_json_string(out, "^[^\\u0000-\\u001f\\u007f]*$");
+        fputc('\n', out);
+    } else if (info->type == HL_FIELD_INTEGER) {
+        key(out, level + 1, "anyOf");
+        fputs("[\n", out);
+        if (info->flags & HL_FIELD_ZERO_IS_OFF) {
+            indent(out, level + 2);
+            fputs("{\"const\": 0, \"description\": \"off\"},\n", out);
+        }
+        indent(out, level + 2);
+        fprintf(out, "{\"type\": \"integer\", \"minimum\": %" PRIu64 ", \"maximum\": %" PRIu64 "}\n",
+                info->min, info->max);
+        indent(out, level + 1);
         fputs("]\n", out);
     } else {
         key(out, level + 1, "anyOf");

@@ -13,25 +13,33 @@
 
 void hl_export_json_string(FILE *out, const char *s) { hl_json_write_string(out, s, s ? strlen(s) : 0); }
 
-static const char *mode_name(uint64_t value)
-{
-    if (value > HL_MODE_RUN_IN_PROCESS) return "?";
-    return hl_execution_mode_name((hl_execution_mode)value);
-}
-
 void hl_export_toml_value(const hl_field_info *info, uint64_t value, char *buf, size_t size)
 {
     switch (info->type) {
     case HL_FIELD_SIZE:
+    case HL_FIELD_INTEGER:
         snprintf(buf, size, "%" PRIu64, value);
         break;
     case HL_FIELD_DURATION:
         snprintf(buf, size, "\"%" PRIu64 "ms\"", value);
         break;
-    case HL_FIELD_MODE:
-        snprintf(buf, size, "\"%s\"", mode_name(value));
+    case HL_FIELD_ENUM:
+        snprintf(buf, size, "\"%s\"", hl_field_choice_name(info, value));
+        break;
+    case HL_FIELD_PATH:
+        snprintf(buf, size, "\"\""); /* the default; hl_export_toml_field gives a config's text */
         break;
     }
+}
+
+void hl_export_toml_field(const hl_config *cfg, hl_config_field f, char *buf, size_t size)
+{
+    const hl_field_info *info = hl_config_field_info(f);
+    const char *text = hl_config_get_string(cfg, f);
+    if (text != NULL)
+        hl_quote(text, strlen(text), SIZE_MAX, buf, size);
+    else
+        hl_export_toml_value(info, hl_config_get(cfg, f), buf, size);
 }
 
 void hl_export_human_value(const hl_field_info *info, uint64_t value, char *buf, size_t size)
@@ -42,6 +50,10 @@ void hl_export_human_value(const hl_field_info *info, uint64_t value, char *buf,
     } else if (info->type == HL_FIELD_SIZE && value >= HL_KiB && value % HL_KiB == 0) {
         hl_format_size(value, human, sizeof human);
         snprintf(buf, size, "%s (%" PRIu64 ")", human, value);
+    } else if (info->type == HL_FIELD_INTEGER && value == 0 && (info->flags & HL_FIELD_ZERO_IS_OFF)) {
+        snprintf(buf, size, "0 (off)");
+    } else if (info->type == HL_FIELD_PATH) {
+        snprintf(buf, size, "\"\" (the working directory)");
     } else {
         hl_format_human(info, value, buf, size);
     }
@@ -59,8 +71,12 @@ const char *hl_export_type_name(const hl_field_info *info)
         return "size";
     case HL_FIELD_DURATION:
         return "duration";
-    case HL_FIELD_MODE:
-        return "execution mode";
+    case HL_FIELD_ENUM:
+        return info->id == HL_CFG_EXECUTION_MODE ? "execution mode" : "choice";
+    case HL_FIELD_INTEGER:
+        return "integer";
+    case HL_FIELD_PATH:
+        return "path";
     }
     return "?";
 }
@@ -74,8 +90,19 @@ const char *hl_export_type_forms(const hl_field_info *info)
     case HL_FIELD_DURATION:
         return "an integer of milliseconds, or a string with a unit like \"100ms\", \"1.5s\", "
                "\"2000us\" (ns, us, ms, s)";
-    case HL_FIELD_MODE:
-        return "a string, exactly \"RunInHypervisor\" or \"RunInProcess\" (case matters)";
+    case HL_FIELD_ENUM: {
+        static char forms[HL_CFG_FIELD_COUNT][256]; /* written once per field, same text each time */
+        char list[200];
+        hl_format_range(info, 0, info->nchoices - 1, false, list, sizeof list);
+        snprintf(forms[info->id], sizeof forms[info->id], "a string, exactly %s (case matters)",
+                 list);
+        return forms[info->id];
+    }
+    case HL_FIELD_INTEGER:
+        return "a whole number, written without quotes";
+    case HL_FIELD_PATH:
+        return "a string: a directory path, absolute or relative to the host process's working "
+               "directory";
     }
     return "?";
 }
@@ -87,13 +114,16 @@ int hl_export_status(FILE *out)
 
 /* ---- the effective configuration ---- */
 
-/* The value as JSON: sizes and durations as integers, the mode as its string. */
-static void json_value(FILE *out, const hl_field_info *info, uint64_t value)
+/* The value as JSON: sizes, durations and integers as numbers, an enum or a path as a string. */
+static void json_value(FILE *out, const hl_config *cfg, hl_config_field f)
 {
-    if (info->type == HL_FIELD_MODE)
-        hl_export_json_string(out, mode_name(value));
+    const hl_field_info *info = hl_config_field_info(f);
+    if (info->type == HL_FIELD_ENUM)
+        hl_export_json_string(out, hl_field_choice_name(info, hl_config_get(cfg, f)));
+    else if (info->type == HL_FIELD_PATH)
+        hl_export_json_string(out, hl_config_get_string(cfg, f));
     else
-        fprintf(out, "%" PRIu64, value);
+        fprintf(out, "%" PRIu64, hl_config_get(cfg, f));
 }
 
 static hl_origin origin_of(const hl_config *cfg, hl_config_field f)
@@ -117,16 +147,15 @@ int hl_config_write_json(const hl_config *cfg, FILE *out, bool with_origin)
     for (size_t i = 0; i < count; i++) {
         hl_config_field f = (hl_config_field)i;
         const hl_field_info *info = hl_config_field_info(f);
-        uint64_t value = hl_config_get(cfg, f);
         fputs("  ", out);
         hl_export_json_string(out, info->key);
         fputs(": ", out);
         if (!with_origin) {
-            json_value(out, info, value);
+            json_value(out, cfg, f);
         } else {
             hl_origin o = origin_of(cfg, f);
             fputs("{\"value\": ", out);
-            json_value(out, info, value);
+            json_value(out, cfg, f);
             fputs(", \"origin\": ", out);
             hl_export_json_string(out, hl_origin_name(o));
             if (o == HL_ORIGIN_PROFILE && cfg->profile[0] != '\0') {
@@ -180,12 +209,12 @@ int hl_config_write_toml(const hl_config *cfg, FILE *out, bool with_origin)
     if (!hl_config_valid(cfg) || out == NULL) return -1;
     size_t count = hl_config_field_count();
     int width = 0;
-    char value[64];
+    static _Thread_local char value[2 * HL_CONFIG_PATH_MAX + 16]; /* a quoted path with escapes */
 
     /* Align the origin comments in one column after the longest `key = value`. */
     for (size_t i = 0; i < count; i++) {
         const hl_field_info *info = hl_config_field_info((hl_config_field)i);
-        hl_export_toml_value(info, hl_config_get(cfg, (hl_config_field)i), value, sizeof value);
+        hl_export_toml_field(cfg, (hl_config_field)i, value, sizeof value);
         int len = (int)(strlen(info->key) + 3 + strlen(value));
         if (len > width) width = len;
     }
@@ -203,7 +232,7 @@ int hl_config_write_toml(const hl_config *cfg, FILE *out, bool with_origin)
     for (size_t i = 0; i < count; i++) {
         hl_config_field f = (hl_config_field)i;
         const hl_field_info *info = hl_config_field_info(f);
-        hl_export_toml_value(info, hl_config_get(cfg, f), value, sizeof value);
+        hl_export_toml_field(cfg, f, value, sizeof value);
         if (!with_origin) {
             fprintf(out, "%s = %s\n", info->key, value);
         } else {

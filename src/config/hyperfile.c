@@ -60,15 +60,12 @@ static void apply_layer(hl_config *cfg, const hl_layer *layer, hl_origin origin)
     for (size_t f = 0; f < HL_CFG_FIELD_COUNT; f++) {
         if (!layer->set[f])
             continue;
-        switch ((hl_config_field)f) {
-#define HL_X_(ID, key, type, flags, def, min, max, doc, why)                                       \
-    case HL_CFG_##ID:                                                                              \
-        cfg->key = layer->value[f];                                                                \
-        break;
-            HL_CONFIG_FIELDS(HL_X_)
-#undef HL_X_
-        default:
-            break;
+        char *text = hl_config_text_slot(cfg, (hl_config_field)f);
+        if (text != NULL) {
+            memcpy(text, layer->text[f], layer->text_len[f]); /* checked: it fits */
+            text[layer->text_len[f]] = '\0';
+        } else {
+            hl_config_set(cfg, (hl_config_field)f, layer->value[f]); /* checked: in range */
         }
         cfg->origin[f] = (uint8_t)origin;
         cfg->origin_line[f] = layer->key_span[f].line;
@@ -280,7 +277,6 @@ hl_status hl_config_load_string(hl_config *cfg, const char *text, size_t len, co
     report_syntax(&ld, doc);
     bool found = false;
     check_document(&ld, doc, &full, wanted, &layers[0], &layers[1], &found);
-    hl_toml_doc_free(doc);
     check_held(&ld, cfg, &layers[0]);
     if (found) check_held(&ld, cfg, &layers[1]);
     if (diags != NULL && hl_diag_list_sort(diags, first) != 0)
@@ -294,6 +290,7 @@ hl_status hl_config_load_string(hl_config *cfg, const char *text, size_t len, co
         copy_text(full.profile, sizeof full.profile, found ? wanted : "");
         hl_config_export(cfg, &full);
     }
+    hl_toml_doc_free(doc); /* after applying: the layers' texts point into it */
     free(layers);
     return status;
 }

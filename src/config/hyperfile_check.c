@@ -8,7 +8,8 @@
 
 #define SIZE_EXPECTED "expected an integer of bytes or a string like \"4MiB\""
 #define DURATION_EXPECTED "expected an integer of milliseconds or a string like \"100ms\""
-#define MODE_EXPECTED "expected \"RunInHypervisor\" or \"RunInProcess\""
+#define INTEGER_EXPECTED "expected an integer"
+#define PATH_EXPECTED "expected a string holding a path, like \"/var/tmp/cores\""
 
 void hl_loader_report(hl_loader *ld, hl_severity sev, const hl_toml_span *span, const char *help,
                       const char *fmt, ...)
@@ -67,27 +68,69 @@ static const char *type_phrase(hl_toml_type t)
 
 /* Reads the value of one setting: its type and form, then the range and the host's policy.
  * Returns true and stores the value when it is acceptable; else reports at the value. */
+/* What the file must write for the field: "expected ..." help and "a size" for messages. */
+static void expectation(const hl_field_info *info, char *expected, size_t size, const char **kind)
+{
+    switch (info->type) {
+    case HL_FIELD_SIZE:
+        snprintf(expected, size, "%s", SIZE_EXPECTED);
+        *kind = "a size";
+        return;
+    case HL_FIELD_DURATION:
+        snprintf(expected, size, "%s", DURATION_EXPECTED);
+        *kind = "a duration";
+        return;
+    case HL_FIELD_INTEGER:
+        snprintf(expected, size, "%s", INTEGER_EXPECTED);
+        *kind = "an integer";
+        return;
+    case HL_FIELD_PATH:
+        snprintf(expected, size, "%s", PATH_EXPECTED);
+        *kind = "a string";
+        return;
+    case HL_FIELD_ENUM:
+        break;
+    }
+    char list[256];
+    hl_format_range(info, 0, info->nchoices - 1, false, list, sizeof list);
+    snprintf(expected, size, "expected %s", list);
+    *kind = "a string";
+}
+
+/* Reads the value of one setting: its type and form, then the range and the host's policy.
+ * Returns true and stores the value (a PATH: its text, in the document) when it is acceptable;
+ * else reports at the value. */
 static bool read_value(hl_loader *ld, const hl_field_info *info, const hl_toml_value *v,
-                       uint64_t *out)
+                       uint64_t *out, const char **text, size_t *text_len)
 {
     hl_toml_span span = hl_toml_value_span(v);
     hl_toml_type t = hl_toml_type_of(v);
     hl_value_problem pb;
     uint64_t value = 0;
-    const char *expected = info->type == HL_FIELD_SIZE       ? SIZE_EXPECTED
-                           : info->type == HL_FIELD_DURATION ? DURATION_EXPECTED
-                                                             : MODE_EXPECTED;
-    const char *kind = info->type == HL_FIELD_SIZE       ? "a size"
-                       : info->type == HL_FIELD_DURATION ? "a duration"
-                                                         : "a string";
-    if (t == HL_TOML_STRING) {
+    char expected[320];
+    const char *kind;
+    expectation(info, expected, sizeof expected, &kind);
+    bool string_ok = info->type != HL_FIELD_INTEGER;
+    bool integer_ok = info->type == HL_FIELD_SIZE || info->type == HL_FIELD_DURATION ||
+                      info->type == HL_FIELD_INTEGER;
+    if (t == HL_TOML_STRING && info->type == HL_FIELD_PATH) {
+        size_t len;
+        const char *s = hl_toml_string(v, &len);
+        if (!hl_path_check(info, s, len, &pb)) {
+            hl_loader_report(ld, HL_SEV_ERROR, &span, pb.help[0] ? pb.help : NULL, "%s", pb.message);
+            return false;
+        }
+        *text = s;
+        *text_len = len;
+        return true;
+    } else if (t == HL_TOML_STRING && string_ok) {
         size_t len;
         const char *s = hl_toml_string(v, &len);
         if (!hl_value_parse_text(info, s, len, &value, &pb)) {
             hl_loader_report(ld, HL_SEV_ERROR, &span, pb.help[0] ? pb.help : NULL, "%s", pb.message);
             return false;
         }
-    } else if (t == HL_TOML_INTEGER && info->type != HL_FIELD_MODE) {
+    } else if (t == HL_TOML_INTEGER && integer_ok) {
         int64_t i = hl_toml_int(v);
         if (i < 0) {
             hl_loader_report(ld, HL_SEV_ERROR, &span, expected, "`%s` cannot be negative: %lld",
@@ -179,14 +222,21 @@ void hl_loader_read_table(hl_loader *ld, const hl_toml_value *table, const char 
         }
         if (hl_policy_is_locked(ld->policy, info->id)) {
             hl_loader_report(ld, HL_SEV_ERROR, &key_span,
-                             "the host sets this value itself: remove the line",
+                             (info->flags & HL_FIELD_DEBUG)
+                                 ? "the host does not let a hyperfile turn on debugging (a gdb "
+                                   "port, core files): remove the line"
+                                 : "the host sets this value itself: remove the line",
                              "`%s` is locked by the host", info->key);
             continue;
         }
-        uint64_t value;
-        if (read_value(ld, info, v, &value)) {
+        uint64_t value = 0;
+        const char *text = NULL;
+        size_t text_len = 0;
+        if (read_value(ld, info, v, &value, &text, &text_len)) {
             layer->set[info->id] = true;
             layer->value[info->id] = value;
+            layer->text[info->id] = text;
+            layer->text_len[info->id] = text_len;
             layer->key_span[info->id] = key_span;
             layer->value_span[info->id] = hl_toml_value_span(v);
         }

@@ -14,6 +14,8 @@
 typedef struct hl_layer {
     bool set[HL_CFG_FIELD_COUNT];
     uint64_t value[HL_CFG_FIELD_COUNT];
+    const char *text[HL_CFG_FIELD_COUNT]; /* a PATH's text, in the parsed document */
+    size_t text_len[HL_CFG_FIELD_COUNT];
     hl_toml_span key_span[HL_CFG_FIELD_COUNT];
     hl_toml_span value_span[HL_CFG_FIELD_COUNT];
 } hl_layer;

@@ -19,7 +19,7 @@ bool hl_policy_valid(const hl_policy *policy)
 bool hl_value_check_range(const hl_field_info *info, uint64_t value, uint64_t min, uint64_t max,
                           bool allow_auto, const char *who, hl_value_problem *pb)
 {
-    if (allow_auto && (info->flags & HL_FIELD_ZERO_IS_AUTO) && value == 0)
+    if (allow_auto && (info->flags & (HL_FIELD_ZERO_IS_AUTO | HL_FIELD_ZERO_IS_OFF)) && value == 0)
         return true;
     if (value >= min && value <= max)
         return true;
@@ -27,8 +27,9 @@ bool hl_value_check_range(const hl_field_info *info, uint64_t value, uint64_t mi
     hl_format_human(info, value, shown, sizeof shown);
     hl_format_range(info, min, max, allow_auto, range, sizeof range);
     snprintf(help, sizeof help, "allowed%s: %s", who, range);
-    if (info->type == HL_FIELD_MODE)
-        hl_problem_set(pb, help, "execution mode \"%s\" is not allowed%s", shown, who);
+    if (info->type == HL_FIELD_ENUM)
+        hl_problem_set(pb, help, "%s \"%s\" is not allowed%s",
+                       info->id == HL_CFG_EXECUTION_MODE ? "execution mode" : "value", shown, who);
     else
         hl_problem_set(pb, help, "`%s` is too %s: %s", info->key, value < min ? "small" : "large",
                        shown);
@@ -62,6 +63,7 @@ hl_status hl_policy_cap(hl_policy *policy, hl_config_field f, uint64_t min, uint
 {
     const hl_field_info *info = hl_config_field_info(f);
     if (!hl_policy_valid(policy) || info == NULL) return HL_E_INVALID_ARG;
+    if (info->type == HL_FIELD_PATH) return HL_E_INVALID_ARG; /* a path has no range to narrow */
     if (min > max || min < info->min || max > info->max)
         return HL_E_RANGE;
     policy->cap_min[f] = min;
@@ -73,6 +75,15 @@ hl_status hl_policy_forbid_in_process(hl_policy *policy)
 {
     if (!hl_policy_valid(policy)) return HL_E_INVALID_ARG;
     policy->forbid_in_process = true;
+    return HL_OK;
+}
+
+hl_status hl_policy_forbid_debugging(hl_policy *policy)
+{
+    if (!hl_policy_valid(policy)) return HL_E_INVALID_ARG;
+    for (size_t i = 0; i < HL_CFG_FIELD_COUNT; i++)
+        if (hl_config_field_info((hl_config_field)i)->flags & HL_FIELD_DEBUG)
+            policy->locked |= (uint64_t)1 << i;
     return HL_OK;
 }
 
@@ -105,7 +116,7 @@ hl_policy_verdict hl_policy_check(const hl_policy *policy, const hl_field_info *
 {
     uint64_t min, max;
     bool capped;
-    if (info->type == HL_FIELD_MODE && value == HL_MODE_RUN_IN_PROCESS && policy != NULL &&
+    if (info->id == HL_CFG_EXECUTION_MODE && value == HL_MODE_RUN_IN_PROCESS && policy != NULL &&
         policy->forbid_in_process) {
         hl_problem_set(pb,
                        "this host runs every guest in a hypervisor for isolation: remove the line "
@@ -114,8 +125,10 @@ hl_policy_verdict hl_policy_check(const hl_policy *policy, const hl_field_info *
         return HL_POLICY_FORBIDDEN;
     }
     hl_policy_range(policy, info, &min, &max, &capped);
-    /* 0 ("from the guest binary") escapes no cap: it is allowed only when the range is the table's */
-    if (!hl_value_check_range(info, value, min, max, !capped, capped ? " by the host" : "", pb))
+    /* 0 ("from the guest binary") escapes no cap: it is allowed only when the range is the
+     * table's; 0 that turns a feature off is always allowed */
+    bool zero_ok = !capped || (info->flags & HL_FIELD_ZERO_IS_OFF);
+    if (!hl_value_check_range(info, value, min, max, zero_ok, capped ? " by the host" : "", pb))
         return capped ? HL_POLICY_CAPPED : HL_POLICY_OUT_OF_RANGE;
     return HL_POLICY_OK;
 }

@@ -1,4 +1,4 @@
-/* value_text.c - values and keys as text: parsing sizes, durations, modes; ranges, quoting, typos. */
+/* value_text.c - values and keys as text: parsing sizes, durations, enums, integers, paths; ranges, quoting, typos. */
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,7 +10,7 @@
     "expected a whole number of bytes, optionally followed by B, KiB, MiB or GiB (kB, MB, GB "     \
     "are powers of 1000), like \"4MiB\""
 #define DURATION_FORMS "expected a number followed by ms or s, like \"100ms\""
-#define MODE_FORMS "expected \"RunInHypervisor\" or \"RunInProcess\""
+#define INTEGER_FORMS "expected a whole number, like \"1234\""
 #define MAX_FRACTION_DIGITS 9
 
 typedef struct unit {
@@ -221,30 +221,98 @@ static bool parse_duration(const hl_field_info *info, const char *text, size_t l
     return true;
 }
 
-static bool parse_mode(const hl_field_info *info, const char *text, size_t len, const char *quoted,
+/* "\"a\" or \"b\"", "\"a\", \"b\" or \"c\"", "\"a\" only": the choices from min to max. */
+static void choice_list(const hl_field_info *info, uint64_t min, uint64_t max, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    if (min == max) {
+        snprintf(buf, size, "\"%s\" only", hl_field_choice_name(info, min));
+        return;
+    }
+    for (uint64_t v = min; v <= max && used < size; v++) {
+        int w = snprintf(buf + used, size - used, "%s\"%s\"", v == min ? "" : v == max ? " or " : ", ",
+                         hl_field_choice_name(info, v));
+        if (w < 0) break;
+        used += (size_t)w;
+    }
+}
+
+/* What a message calls a value of the field: "execution mode" for execution_mode, else "value". */
+static const char *enum_noun(const hl_field_info *info)
+{
+    return info->id == HL_CFG_EXECUTION_MODE ? "execution mode" : "value";
+}
+
+static bool parse_enum(const hl_field_info *info, const char *text, size_t len, const char *quoted,
                        uint64_t *value, hl_value_problem *pb)
 {
-    static const char *const names[] = {"RunInHypervisor", "RunInProcess"};
-    for (unsigned m = 0; m < 2; m++) {
-        if (strlen(names[m]) == len && memcmp(names[m], text, len) == 0) {
+    for (uint64_t m = 0; m < info->nchoices; m++) {
+        if (strlen(info->choices[m]) == len && memcmp(info->choices[m], text, len) == 0) {
             *value = m;
             return true;
         }
     }
-    char help[160];
+    char help[320];
     const char *near = NULL;
-    for (unsigned m = 0; m < 2 && near == NULL; m++)
-        if (strlen(names[m]) == len && strncasecmp(names[m], text, len) == 0)
-            near = names[m];
+    for (size_t m = 0; m < info->nchoices && near == NULL; m++)
+        if (strlen(info->choices[m]) == len && strncasecmp(info->choices[m], text, len) == 0)
+            near = info->choices[m];
     if (near != NULL) {
         snprintf(help, sizeof help, "did you mean \"%s\"? (the names are case-sensitive)", near);
-    } else if ((near = hl_suggest(text, len, names, 2)) != NULL) {
+    } else if ((near = hl_suggest(text, len, info->choices, info->nchoices)) != NULL) {
         snprintf(help, sizeof help, "did you mean \"%s\"?", near);
     } else {
-        snprintf(help, sizeof help, "%s", MODE_FORMS);
+        char list[256];
+        choice_list(info, 0, info->nchoices - 1, list, sizeof list);
+        snprintf(help, sizeof help, "expected %s", list);
     }
-    hl_problem_set(pb, help, "invalid execution mode %s for `%s`", quoted, info->key);
+    hl_problem_set(pb, help, "invalid %s %s for `%s`", enum_noun(info), quoted, info->key);
     return false;
+}
+
+static bool parse_integer(const hl_field_info *info, const char *text, size_t len,
+                          const char *quoted, uint64_t *value, hl_value_problem *pb)
+{
+    uint64_t v = 0;
+    bool ok = len > 0;
+    for (size_t i = 0; i < len && ok; i++) {
+        if (text[i] < '0' || text[i] > '9') {
+            ok = false;
+        } else if (v > (UINT64_MAX - (uint64_t)(text[i] - '0')) / 10) {
+            char range[160], help[200];
+            hl_format_range(info, info->min, info->max, true, range, sizeof range);
+            snprintf(help, sizeof help, "allowed: %s", range);
+            hl_problem_set(pb, help, "`%s` is too large: %s", info->key, quoted);
+            return false;
+        } else {
+            v = v * 10 + (uint64_t)(text[i] - '0');
+        }
+    }
+    if (!ok) {
+        hl_problem_set(pb, INTEGER_FORMS, "invalid integer %s for `%s`", quoted, info->key);
+        return false;
+    }
+    *value = v;
+    return true;
+}
+
+bool hl_path_check(const hl_field_info *info, const char *text, size_t len, hl_value_problem *pb)
+{
+    char quoted[128];
+    hl_quote(text, len, 48, quoted, sizeof quoted);
+    if (len > info->max) {
+        char help[160];
+        snprintf(help, sizeof help, "a path has at most %llu bytes", (unsigned long long)info->max);
+        hl_problem_set(pb, help, "`%s` is too long: %zu bytes", info->key, len);
+        return false;
+    }
+    if (memchr(text, '\0', len) != NULL || !hl_path_text_ok(text, len)) {
+        hl_problem_set(pb, "a path cannot hold control characters or NUL",
+                       "invalid path %s for `%s`", quoted, info->key);
+        return false;
+    }
+    return true;
 }
 
 bool hl_value_parse_text(const hl_field_info *info, const char *text, size_t len, uint64_t *value,
@@ -262,9 +330,14 @@ bool hl_value_parse_text(const hl_field_info *info, const char *text, size_t len
         return parse_size(info, text, len, quoted, value, pb);
     case HL_FIELD_DURATION:
         return parse_duration(info, text, len, quoted, value, pb);
-    case HL_FIELD_MODE:
-        return parse_mode(info, text, len, quoted, value, pb);
+    case HL_FIELD_ENUM:
+        return parse_enum(info, text, len, quoted, value, pb);
+    case HL_FIELD_INTEGER:
+        return parse_integer(info, text, len, quoted, value, pb);
+    case HL_FIELD_PATH:
+        break; /* text, not a number: hl_path_check */
     }
+    hl_problem_set(pb, NULL, "`%s` is not a number", info->key);
     return false;
 }
 
@@ -293,8 +366,14 @@ void hl_format_human(const hl_field_info *info, uint64_t value, char *buf, size_
     case HL_FIELD_DURATION:
         snprintf(buf, size, "%llu ms", (unsigned long long)value);
         return;
-    case HL_FIELD_MODE:
-        snprintf(buf, size, "%s", hl_execution_mode_name((hl_execution_mode)value));
+    case HL_FIELD_ENUM:
+        snprintf(buf, size, "%s", hl_field_choice_name(info, value));
+        return;
+    case HL_FIELD_INTEGER:
+        snprintf(buf, size, "%llu", (unsigned long long)value);
+        return;
+    case HL_FIELD_PATH:
+        snprintf(buf, size, "a path");
         return;
     }
 }
@@ -302,12 +381,12 @@ void hl_format_human(const hl_field_info *info, uint64_t value, char *buf, size_
 void hl_format_range(const hl_field_info *info, uint64_t min, uint64_t max, bool allow_auto,
                      char *buf, size_t size)
 {
-    if (info->type == HL_FIELD_MODE) {
-        if (min == max)
-            snprintf(buf, size, "\"%s\" only", hl_execution_mode_name((hl_execution_mode)min));
-        else
-            snprintf(buf, size, "\"%s\" or \"%s\"", hl_execution_mode_name((hl_execution_mode)min),
-                     hl_execution_mode_name((hl_execution_mode)max));
+    if (info->type == HL_FIELD_ENUM) {
+        choice_list(info, min, max, buf, size);
+        return;
+    }
+    if (info->type == HL_FIELD_PATH) {
+        snprintf(buf, size, "a path of at most %llu bytes", (unsigned long long)max);
         return;
     }
     char lo[64], hi[64];
@@ -315,6 +394,8 @@ void hl_format_range(const hl_field_info *info, uint64_t min, uint64_t max, bool
     hl_format_human(info, max, hi, sizeof hi);
     if (allow_auto && (info->flags & HL_FIELD_ZERO_IS_AUTO))
         snprintf(buf, size, "0 (from the guest binary), or %s to %s", lo, hi);
+    else if (allow_auto && (info->flags & HL_FIELD_ZERO_IS_OFF))
+        snprintf(buf, size, "0 (off), or %s to %s", lo, hi);
     else
         snprintf(buf, size, "%s to %s", lo, hi);
 }

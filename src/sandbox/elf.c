@@ -162,6 +162,13 @@ hl_status hl_elf_parse(const uint8_t *img, size_t len, hl_elf_info *info, hl_err
     if (!entry_ok)
         return bad(err, "the entry point %#llx is not in an executable segment", (ull)(eh.e_entry));
     info->entry = eh.e_entry;
+    info->phnum = eh.e_phnum;
+    for (size_t i = 0; i < info->nsegs; i++) /* the segment whose file bytes hold the headers */
+        if (eh.e_phoff >= info->segs[i].offset && ph_end <= info->segs[i].offset + info->segs[i].filesz) {
+            info->phdr_vaddr = info->segs[i].vaddr + (eh.e_phoff - info->segs[i].offset);
+            info->phdr_loaded = 1;
+            break;
+        }
     if (info->rela_size) {
         uint64_t rend;
         if (info->rela_vaddr < info->min_vaddr || add_overflows(info->rela_vaddr, info->rela_size, &rend) ||

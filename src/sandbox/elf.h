@@ -24,6 +24,9 @@ typedef struct hl_elf_info {
     size_t nsegs;
     hl_elf_segment segs[HL_ELF_MAX_SEGMENTS];
     uint64_t rela_vaddr, rela_size; /* R_X86_64_RELATIVE relocations (0 size: none) */
+    uint64_t phdr_vaddr;        /* the program headers' virtual address, when phdr_loaded */
+    uint64_t phnum;
+    int phdr_loaded;            /* a loaded segment holds the program headers (AT_PHDR of a core) */
     int has_resources;          /* the guest's .note.hyperlight */
     uint64_t note_stack_size, note_heap_size;
 } hl_elf_info;

@@ -1,5 +1,6 @@
 /* sandbox.c - the sandbox lifecycle: create (load, lay out), initialise, call, restore, destroy. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "config/config_internal.h"
+#include "sandbox/coredump.h"
 #include "sandbox/sandbox_internal.h"
 #include "util/errfmt.h"
 #include "util/file.h"
@@ -32,7 +34,7 @@ static uint64_t now_ns(void)
 
 void hl_sb_host_wrote(hl_sandbox *sb, uint64_t off, uint64_t len)
 {
-    if (!sb->snapshot || len == 0)
+    if (!sb->snapshot_taken || len == 0)
         return; /* before the snapshot there is nothing to restore */
     for (uint64_t p = off / PAGE; p <= (off + len - 1) / PAGE && p < sb->mem.size / PAGE; p++)
         sb->ops->mark_dirty(sb->be, p);
@@ -82,8 +84,18 @@ static hl_status check_config(const hl_config *cfg, hl_error *err)
 {
     for (size_t f = 0; f < HL_CFG_FIELD_COUNT; f++) {
         const hl_field_info *fi = hl_config_field_info((hl_config_field)f);
+        if (fi->type == HL_FIELD_PATH) {
+            const char *text = hl_config_get_string(cfg, (hl_config_field)f);
+            size_t len = strnlen(text, HL_CONFIG_PATH_MAX);
+            for (size_t i = 0; i < len; i++)
+                if ((unsigned char)text[i] < 0x20 || text[i] == 0x7F)
+                    return hl_errorf(err, HL_E_CONFIG, "`%s` holds a control character", fi->key);
+            if (len == HL_CONFIG_PATH_MAX)
+                return hl_errorf(err, HL_E_CONFIG, "`%s` is not NUL-terminated", fi->key);
+            continue;
+        }
         uint64_t v = hl_config_get(cfg, (hl_config_field)f);
-        if ((fi->flags & HL_FIELD_ZERO_IS_AUTO) && v == 0)
+        if ((fi->flags & (HL_FIELD_ZERO_IS_AUTO | HL_FIELD_ZERO_IS_OFF)) && v == 0)
             continue;
         if (v < fi->min || v > fi->max)
             return hl_errorf(err, HL_E_CONFIG, "`%s` is %llu, outside its range %llu to %llu%s", fi->key,
@@ -96,7 +108,7 @@ static hl_status check_config(const hl_config *cfg, hl_error *err)
 static hl_status map_memory(hl_sandbox *sb, hl_error *err)
 {
     sb->mem.size = sb->layout.total_size;
-    sb->mem.fd = memfd_create("hyperlight-sandbox", MFD_CLOEXEC);
+    sb->mem.fd = memfd_create("hyperlight-sandbox", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (sb->mem.fd < 0)
         return hl_errorf(err, HL_E_NOMEM, "memfd_create failed: %s", strerror(errno));
     if (ftruncate(sb->mem.fd, (off_t)sb->mem.size) != 0)
@@ -127,14 +139,12 @@ hl_status hl_sandbox_create_from_image(hl_sandbox **out, const void *image, size
     hl_status vst = check_config(&full, err);
     if (vst)
         return vst;
-    if (full.gdb_port > 65535 || full.gdb_stop > HL_GDB_STOP_INITIALIZATION)
-        return hl_errorf(err, HL_E_CONFIG, full.gdb_port > 65535 ? "`gdb_port` is %llu, outside its range 0 to 65535"
-                                                                  : "`gdb_stop` is %llu: 0 (first call) or 1 (initialization)",
-                         (unsigned long long)(full.gdb_port > 65535 ? full.gdb_port : full.gdb_stop));
     hl_sandbox *sb = calloc(1, sizeof(*sb));
     if (!sb)
         return hl_errorf(err, HL_E_NOMEM, "out of memory");
     hl_backend_sandbox_hold(); /* the cancel signal stays as it is until hl_sb_free */
+    static atomic_ullong serials;
+    sb->serial = atomic_fetch_add(&serials, 1) + 1;
     sb->cfg = full;
     sb->mem.fd = -1;
     hl_sb_gate_init(sb);
@@ -187,7 +197,7 @@ hl_status hl_sandbox_create(hl_sandbox **out, const char *path, const hl_config 
         return hl_errorf(err, e == ENOMEM ? HL_E_NOMEM : HL_E_IO, "cannot open guest binary `%s`: %s", path,
                          strerror(e));
     hl_status st = hl_sandbox_create_from_image(out, buf, len, cfg, err);
-    if (!st) { /* for debuggers: the file the guest came from */
+    if (!st) { /* for core files (NT_FILE names it, gdb opens it) and debuggers */
         char *abs = realpath(path, NULL);
         (*out)->guest_path = abs ? abs : strdup(path);
     }
@@ -266,6 +276,7 @@ static hl_status initialize(hl_sandbox *sb, hl_error *err)
         if (sb->snapshot)
             munmap(sb->snapshot, sb->mem.size);
         sb->snapshot = NULL;
+        sb->snapshot_taken = 0;
         sb->state = SB_POISONED;
     }
     return st;
@@ -483,8 +494,8 @@ void hl_sb_free(hl_sandbox *sb)
     hl_buf_free(&sb->result_store);
     hl_buf_free(&sb->call_store);
     hl_buf_free(&sb->msg_store);
-    hl_sb_gate_free(sb);
     free(sb->guest_path);
+    hl_sb_gate_free(sb);
     free(sb);
     hl_backend_sandbox_release();
 }
@@ -584,24 +595,24 @@ static hl_status outcome(hl_sandbox *sb, const hl_run_result *r, const char *wha
 
 static hl_status run_guest(hl_sandbox *sb, uint64_t entry, const char *what)
 {
-    hl_run_result r;
+    hl_run_result *r = &sb->last_run;
     hl_error e = HL_ERROR_INIT;
     sb->io_status = HL_OK;
     uint64_t stack_top = hl_layout_addr(&sb->layout, HL_REGION_STACK) + sb->layout.region[HL_REGION_STACK].size;
-    hl_status st = sb->ops->run(sb->be, entry, hl_layout_addr(&sb->layout, HL_REGION_PEB), stack_top, &r, &e);
+    hl_status st = sb->ops->run(sb->be, entry, hl_layout_addr(&sb->layout, HL_REGION_PEB), stack_top, r, &e);
     hl_sb_run_finished(sb);
     if (st == HL_E_POISONED) /* the backend cannot vouch for the vCPU any more */
         sb->state = SB_POISONED;
     if (st)
         return job_fail(sb, st, "%s", e.message);
-    return outcome(sb, &r, what);
+    return outcome(sb, r, what);
 }
 
 static hl_status restore(hl_sandbox *sb)
 {
     uint64_t t0 = now_ns(), pages = 0;
     hl_error e = HL_ERROR_INIT;
-    hl_status st = sb->ops->restore(sb->be, sb->snapshot, &pages, &e);
+    hl_status st = sb->ops->restore(sb->be, sb->snapshot, sb->ops->cow_restore, &pages, &e);
     sb->stats.last_restore_pages = pages;
     sb->stats.last_restore_ns = now_ns() - t0;
     if (st)
@@ -638,6 +649,50 @@ static void snapshot_copy(hl_sandbox *sb)
     free(vec);
 }
 
+/* Keeps the memory as it is now as the state every call starts from. With a cow_restore
+ * backend the memfd itself becomes the snapshot: mem.host is remapped, at the same address (the
+ * backend keeps using it), as a private copy-on-write mapping of it, the memfd is sealed against
+ * writes and mapped read-only as `snapshot`. Pages the guest or the host then write become
+ * private copies, which a restore copies back (or drops). Otherwise the resident pages are
+ * copied into an anonymous `snapshot`. */
+static hl_status take_snapshot(hl_sandbox *sb)
+{
+    if (sb->ops->cow_restore) {
+        void *at = mmap(sb->mem.host, sb->mem.size, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, sb->mem.fd, 0);
+        if (at != sb->mem.host) /* MAP_FIXED failing leaves the old mapping in place */
+            return job_fail(sb, HL_E_NOMEM, "mapping the snapshot copy-on-write failed: %s",
+                            strerror(errno));
+        /* nothing may change the snapshot now: not a stray shared mapping, not a truncation */
+        if (fcntl(sb->mem.fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
+            return job_fail(sb, HL_E_BACKEND, "sealing the snapshot failed: %s", strerror(errno));
+        /* what restore copies from: the snapshot's own pages, read-only, no memory of its own */
+        sb->snapshot = mmap(NULL, sb->mem.size, PROT_READ, MAP_SHARED | MAP_NORESERVE, sb->mem.fd, 0);
+        if (sb->snapshot == MAP_FAILED) {
+            sb->snapshot = NULL;
+            return job_fail(sb, HL_E_NOMEM, "mapping the snapshot failed: %s", strerror(errno));
+        }
+        sb->snapshot_taken = 1;
+        return HL_OK;
+    }
+    sb->snapshot = mmap(NULL, sb->mem.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (sb->snapshot == MAP_FAILED) {
+        sb->snapshot = NULL;
+        return job_fail(sb, HL_E_NOMEM, "no memory for the snapshot (%llu bytes)", (unsigned long long)sb->mem.size);
+    }
+    snapshot_copy(sb);
+    sb->snapshot_taken = 1;
+    return HL_OK;
+}
+
+int64_t hl_sb_memory_diff(hl_sandbox *sb)
+{
+    if (!sb->snapshot_taken) return -2;
+    for (uint64_t p = 0; p < sb->mem.size / PAGE; p++)
+        if (memcmp(sb->mem.host + p * PAGE, sb->snapshot + p * PAGE, PAGE) != 0) return (int64_t)p;
+    return -1;
+}
+
 static hl_status do_init(hl_sandbox *sb)
 {
     uint8_t *out = sb_region(sb, HL_REGION_OUTPUT);
@@ -658,12 +713,8 @@ static hl_status do_init(hl_sandbox *sb)
         return job_fail(sb, HL_E_GUEST_PROTOCOL, "the guest set no valid dispatch function (%#llx) during initialisation",
                         (unsigned long long)peb.dispatch_function);
     sb->dispatch = peb.dispatch_function; /* validated once; the guest may change the PEB later */
-    sb->snapshot = mmap(NULL, sb->mem.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (sb->snapshot == MAP_FAILED) {
-        sb->snapshot = NULL;
-        return job_fail(sb, HL_E_NOMEM, "no memory for the snapshot (%llu bytes)", (unsigned long long)sb->mem.size);
-    }
-    snapshot_copy(sb);
+    if ((st = take_snapshot(sb)) != HL_OK)
+        return st;
     st = sb->ops->track_dirty(sb->be, &e);
     if (st)
         return job_fail(sb, st, "%s", e.message);
@@ -708,6 +759,7 @@ static hl_status do_call(hl_sandbox *sb)
             sb->job_err.guest_code = status;
         }
     }
+    hl_sb_core_after_run(sb, st); /* before the restore: the memory as the call left it */
     if (!sb->context_open) {
         hl_status rs = restore(sb);
         if (rs && !st)
@@ -735,6 +787,7 @@ void hl_sb_do_job(hl_sandbox *sb, job_kind kind)
         break;
     case JOB_INIT:
         st = do_init(sb);
+        hl_sb_core_after_run(sb, st);
         break;
     case JOB_CALL:
         st = do_call(sb);

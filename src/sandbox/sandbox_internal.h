@@ -32,11 +32,13 @@ typedef enum job_kind { JOB_NONE, JOB_CREATE, JOB_INIT, JOB_CALL, JOB_RESTORE, J
 
 struct hl_sandbox {
     hl_config cfg;
-    char *guest_path; /* the guest binary as opened (resolved when possible); NULL from an image */
     hl_layout layout;
     hl_elf_info elf;
     hl_mem mem;
-    uint8_t *snapshot; /* the whole memory after initialisation */
+    uint8_t *snapshot; /* a copy of the memory after initialisation (backends without cow_restore) */
+    int snapshot_taken; /* initialisation is over: the state every call starts from is kept, in
+                         * `snapshot` or (cow_restore) in the sealed mem.fd that mem.host maps
+                         * privately */
     const hl_backend_ops *ops;
     hl_backend *be;
 
@@ -63,6 +65,12 @@ struct hl_sandbox {
 
     hl_sandbox_stats stats;
 
+    /* core dumps (coredump.c) */
+    char *guest_path;       /* the guest ELF's absolute path; NULL when created from an image */
+    uint64_t serial;        /* this sandbox's number in the process, from 1 */
+    hl_run_result last_run; /* how the job's guest run ended (its registers for a core) */
+    char last_core[HL_CONFIG_PATH_MAX + 256]; /* the last automatic core's path, "" if none */
+
     /* the sandbox thread and the job it is given */
     pthread_t thread;
     int thread_started;
@@ -80,6 +88,7 @@ struct hl_sandbox {
     hl_value call_result;
     hl_status job_status;
     hl_error job_err;
+    uint64_t job_syscalls; /* system calls the sandbox thread made for the last job (syscount.h) */
 
     /* the gate every public entry point passes: one caller at a time (gate.c) */
     pthread_mutex_t gate_mu;
@@ -88,6 +97,10 @@ struct hl_sandbox {
     struct hl_result_slot *slots; /* each calling thread's last STRING/BYTES result */
     size_t nslots;
 };
+
+/* For tests: the first page of the memory that differs from the snapshot, -1 when none does, -2
+ * before the snapshot. Call it between calls (on any thread, with no call in progress). */
+int64_t hl_sb_memory_diff(hl_sandbox *sb);
 
 /* Host memory of a region. */
 static inline uint8_t *sb_region(hl_sandbox *sb, hl_region_id id) { return sb->mem.host + sb->layout.region[id].offset; }

@@ -35,7 +35,8 @@ fi
 # type, not only appended ones: a second run without it fails on any such member change.
 full=$(abidiff --no-show-locs --hd1 "$include/hyperlight" --hd2 "$include/hyperlight" \
                "$baseline" "$lib")
-if grep -Eq 'data members? (change|deletion)|offset changed' <<<"$full"; then
+# ("no data member changes (N filtered)" is abidiff saying that nothing of the kind happened)
+if grep -v 'no data member changes' <<<"$full" | grep -Eq 'data members? (change|deletion)|offset changed'; then
   echo "$full"
   broken=1
 fi

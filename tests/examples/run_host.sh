@@ -5,6 +5,8 @@
 #   demo      HOST GUEST examples/demo.toml debug (RunInProcess): every call, the failures it
 #             provokes on purpose printed with their diagnostics; exit 0
 #   over-cap  a hyperfile beyond the host policy's cap: the diagnostic at the value; exit 1
+#   debug-forbidden  a hyperfile that turns on core dumps and the gdb stub: the policy's
+#             forbid_debugging locks them, a diagnostic at each key; exit 1
 # stdout and stderr must equal CASE.stdout and CASE.stderr (the version line aside), and the
 # exit status must be the expected one.
 set -euo pipefail
@@ -17,6 +19,7 @@ trap 'rm -rf "$out"' EXIT
 case $case in
 demo) want_rc=0 && cd "$top/examples" && args=(demo.toml debug) ;;
 over-cap) want_rc=1 && cd "$here" && args=(over-cap.toml) ;;
+debug-forbidden) want_rc=1 && cd "$here" && args=(debug-forbidden.toml) ;;
 *) echo "run_host.sh: unknown case $case" >&2 && exit 2 ;;
 esac
 rc=0

@@ -13,8 +13,8 @@
 static void test_table(void **state)
 {
     (void)state;
-    assert_int_equal(hl_config_field_count(), 13);
-    assert_int_equal(HL_CFG_FIELD_COUNT, 13);
+    assert_int_equal(hl_config_field_count(), 17);
+    assert_int_equal(HL_CFG_FIELD_COUNT, 17);
     const hl_field_info *info = hl_config_field_info(HL_CFG_INPUT_DATA_SIZE);
     assert_non_null(info);
     assert_string_equal(info->key, "input_data_size");
@@ -40,10 +40,127 @@ static void test_table(void **state)
         assert_int_equal(info->id, (hl_config_field)i);
         assert_true(info->min <= info->max);
         assert_true(info->def <= info->max);
-        assert_true(info->def >= info->min || (info->flags & HL_FIELD_ZERO_IS_AUTO));
+        assert_true(info->def >= info->min ||
+                    (info->flags & (HL_FIELD_ZERO_IS_AUTO | HL_FIELD_ZERO_IS_OFF)));
         assert_non_null(info->doc);
         assert_non_null(info->why_min);
+        /* an enum's range is exactly its choices; other types have none */
+        if (info->type == HL_FIELD_ENUM) {
+            assert_non_null(info->choices);
+            assert_int_equal(info->min, 0);
+            assert_int_equal(info->nchoices, info->max + 1);
+            for (size_t c = 0; c < info->nchoices; c++)
+                assert_non_null(info->choices[c]);
+            assert_null(info->choices[info->nchoices]);
+        } else {
+            assert_null(info->choices);
+            assert_int_equal(info->nchoices, 0);
+        }
     }
+    /* the debugging settings */
+    info = hl_config_field_info(HL_CFG_GDB_PORT);
+    assert_string_equal(info->key, "gdb_port");
+    assert_int_equal(info->type, HL_FIELD_INTEGER);
+    assert_int_equal(info->flags, HL_FIELD_ZERO_IS_OFF | HL_FIELD_DEBUG);
+    assert_int_equal(info->min, 1);
+    assert_int_equal(info->max, 65535);
+    info = hl_config_field_info(HL_CFG_GDB_STOP);
+    assert_string_equal(info->choices[HL_GDB_STOP_FIRST_CALL], "first-call");
+    assert_string_equal(info->choices[HL_GDB_STOP_INITIALIZATION], "initialization");
+    info = hl_config_field_info(HL_CFG_CORE_DUMP);
+    assert_string_equal(info->choices[HL_CORE_DUMP_OFF], "off");
+    assert_string_equal(info->choices[HL_CORE_DUMP_ON_FAULT], "on-fault");
+    assert_string_equal(info->choices[HL_CORE_DUMP_ALWAYS_ON_ERROR], "always-on-error");
+    info = hl_config_field_info(HL_CFG_CORE_DUMP_DIR);
+    assert_int_equal(info->type, HL_FIELD_PATH);
+    assert_int_equal(info->max, HL_CONFIG_PATH_MAX - 1);
+    assert_string_equal(hl_config_field_info(HL_CFG_EXECUTION_MODE)->choices[1], "RunInProcess");
+}
+
+/* The new value types through the named, generic and text setters. */
+static void test_debug_settings(void **state)
+{
+    (void)state;
+    hl_config cfg;
+    hl_config_init(&cfg);
+    assert_int_equal(cfg.gdb_port, 0);
+    assert_int_equal(cfg.gdb_stop, HL_GDB_STOP_FIRST_CALL);
+    assert_int_equal(cfg.core_dump, HL_CORE_DUMP_OFF);
+    assert_string_equal(cfg.core_dump_dir, "");
+    assert_string_equal(hl_config_get_core_dump_dir(&cfg), "");
+
+    assert_int_equal(hl_config_set_gdb_port(&cfg, 0), HL_SET_OK); /* 0 is "off", not raised */
+    assert_int_equal(cfg.gdb_port, 0);
+    assert_int_equal(hl_config_set_gdb_port(&cfg, 1234), HL_SET_OK);
+    assert_int_equal(hl_config_get_gdb_port(&cfg), 1234);
+    assert_int_equal(hl_config_set_gdb_port(&cfg, 65536), HL_SET_TOO_LARGE);
+    assert_int_equal(cfg.gdb_port, 1234);
+    assert_int_equal(hl_config_set_core_dump(&cfg, HL_CORE_DUMP_ALWAYS_ON_ERROR), HL_SET_OK);
+    assert_int_equal(hl_config_set_core_dump(&cfg, 3), HL_SET_BAD_FIELD);
+    assert_int_equal(cfg.core_dump, HL_CORE_DUMP_ALWAYS_ON_ERROR);
+
+    /* a path: the named and generic text setters, never the numeric ones */
+    assert_int_equal(hl_config_set_core_dump_dir(&cfg, "/var/tmp/cores"), HL_SET_OK);
+    assert_string_equal(cfg.core_dump_dir, "/var/tmp/cores");
+    assert_int_equal(cfg.origin[HL_CFG_CORE_DUMP_DIR], HL_ORIGIN_HOST);
+    assert_int_equal(hl_config_set(&cfg, HL_CFG_CORE_DUMP_DIR, 1), HL_SET_BAD_FIELD);
+    assert_int_equal(hl_config_get(&cfg, HL_CFG_CORE_DUMP_DIR), 0);
+    assert_null(hl_config_get_string(&cfg, HL_CFG_GDB_PORT));
+    assert_int_equal(hl_config_set_string(&cfg, HL_CFG_GDB_PORT, "1"), HL_SET_BAD_FIELD);
+    assert_int_equal(hl_config_set_string(&cfg, HL_CFG_CORE_DUMP_DIR, "a\nb"), HL_SET_BAD_FIELD);
+    static char longest[HL_CONFIG_PATH_MAX + 1];
+    memset(longest, 'a', HL_CONFIG_PATH_MAX);
+    assert_int_equal(hl_config_set_string(&cfg, HL_CFG_CORE_DUMP_DIR, longest), HL_SET_TOO_LARGE);
+    assert_string_equal(cfg.core_dump_dir, "/var/tmp/cores");
+    longest[HL_CONFIG_PATH_MAX - 1] = '\0';
+    assert_int_equal(hl_config_set_string(&cfg, HL_CFG_CORE_DUMP_DIR, longest), HL_SET_OK);
+    assert_int_equal(strlen(cfg.core_dump_dir), HL_CONFIG_PATH_MAX - 1);
+    assert_int_equal(hl_config_set_string(&cfg, HL_CFG_CORE_DUMP_DIR, NULL), HL_SET_OK);
+    assert_string_equal(cfg.core_dump_dir, "");
+
+    /* as text (--set), with the exact messages */
+    hl_error err = HL_ERROR_INIT;
+    assert_int_equal(hl_config_set_text(&cfg, "gdb_port", "9000", HL_ORIGIN_HOST, &err), HL_OK);
+    assert_int_equal(cfg.gdb_port, 9000);
+    assert_int_equal(hl_config_set_text(&cfg, "gdb_port", "9x", HL_ORIGIN_HOST, &err), HL_E_CONFIG);
+    assert_string_equal(err.message, "invalid integer \"9x\" for `gdb_port` (expected a whole number, like \"1234\")");
+    assert_int_equal(hl_config_set_text(&cfg, "gdb_port", "65536", HL_ORIGIN_HOST, &err), HL_E_RANGE);
+    assert_string_equal(err.message, "`gdb_port` is too large: 65536 (allowed: 0 (off), or 1 to 65535)");
+    assert_int_equal(hl_config_set_text(&cfg, "core_dump", "On-Fault", HL_ORIGIN_HOST, &err), HL_E_CONFIG);
+    assert_string_equal(err.message, "invalid value \"On-Fault\" for `core_dump` (did you mean \"on-fault\"? (the names are case-sensitive))");
+    assert_int_equal(hl_config_set_text(&cfg, "core_dump", "never", HL_ORIGIN_HOST, &err), HL_E_CONFIG);
+    assert_string_equal(err.message, "invalid value \"never\" for `core_dump` (expected \"off\", \"on-fault\" or \"always-on-error\")");
+    assert_int_equal(hl_config_set_text(&cfg, "gdb_stop", "initialization", HL_ORIGIN_FILE, &err), HL_OK);
+    assert_int_equal(cfg.gdb_stop, HL_GDB_STOP_INITIALIZATION);
+    assert_int_equal(cfg.origin[HL_CFG_GDB_STOP], HL_ORIGIN_FILE);
+    assert_int_equal(hl_config_set_text(&cfg, "core_dump_dir", "cores dir/x", HL_ORIGIN_HOST, &err), HL_OK);
+    assert_string_equal(cfg.core_dump_dir, "cores dir/x");
+    assert_int_equal(hl_config_set_text(&cfg, "core_dump_dir", longest, HL_ORIGIN_HOST, &err), HL_OK);
+    longest[HL_CONFIG_PATH_MAX - 1] = 'a';
+    assert_int_equal(hl_config_set_text(&cfg, "core_dump_dir", longest, HL_ORIGIN_HOST, &err), HL_E_RANGE);
+    assert_string_equal(err.message, "`core_dump_dir` is too long: 4096 bytes (a path has at most 4095 bytes)");
+    assert_int_equal(hl_config_set_text(&cfg, "core_dump_dir", "a\tb", HL_ORIGIN_HOST, &err), HL_E_CONFIG);
+    assert_string_equal(err.message, "invalid path \"a\\tb\" for `core_dump_dir` (a path cannot hold control characters or NUL)");
+
+    /* formatting reads back, and equality sees the path */
+    char buf[64];
+    hl_config_set_core_dump_dir(&cfg, "/tmp/c");
+    assert_int_equal(hl_config_format_value(&cfg, HL_CFG_CORE_DUMP_DIR, buf, sizeof buf), 6);
+    assert_string_equal(buf, "/tmp/c");
+    hl_config_format_value(&cfg, HL_CFG_CORE_DUMP, buf, sizeof buf);
+    assert_string_equal(buf, "always-on-error");
+    hl_config_format_value(&cfg, HL_CFG_GDB_PORT, buf, sizeof buf);
+    assert_string_equal(buf, "9000");
+    hl_config other = cfg;
+    hl_config_field diff;
+    assert_true(hl_config_equal(&cfg, &other, &diff));
+    hl_config_set_core_dump_dir(&other, "/tmp/d");
+    assert_false(hl_config_equal(&cfg, &other, &diff));
+    assert_int_equal(diff, HL_CFG_CORE_DUMP_DIR);
+    /* debugging settings are no guest memory */
+    hl_config plain;
+    hl_config_init(&plain);
+    assert_int_equal(hl_config_total_memory(&plain), hl_config_total_memory(&cfg) - 0);
 }
 
 static void test_defaults(void **state)
@@ -318,7 +435,8 @@ static void test_equal_and_total(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_table),           cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_table),
+        cmocka_unit_test(test_debug_settings),           cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_setters),         cmocka_unit_test(test_set_text),
         cmocka_unit_test(test_set_text_errors), cmocka_unit_test(test_format),
         cmocka_unit_test(test_equal_and_total),

@@ -100,11 +100,14 @@ static void test_sample_loads_exactly(void **state)
     assert_int_equal(cfg.max_wait_for_cancellation, 10);
     assert_int_equal(cfg.guest_panic_context_buffer_size, 1024);
     assert_int_equal(cfg.execution_mode, HL_MODE_RUN_IN_HYPERVISOR);
-    static const uint32_t lines[HL_CFG_FIELD_COUNT] = {4, 5, 6, 7, 8, 11, 12, 15, 18, 19, 20, 23, 26};
+    /* the sample sets the HIP's 13 settings; the debugging ones keep their defaults */
+    static const uint32_t lines[HL_CFG_GDB_PORT] = {4, 5, 6, 7, 8, 11, 12, 15, 18, 19, 20, 23, 26};
     for (size_t i = 0; i < HL_CFG_FIELD_COUNT; i++) {
-        assert_int_equal(cfg.origin[i], HL_ORIGIN_FILE);
-        assert_int_equal(cfg.origin_line[i], lines[i]);
+        assert_int_equal(cfg.origin[i], i < HL_CFG_GDB_PORT ? HL_ORIGIN_FILE : HL_ORIGIN_DEFAULT);
+        assert_int_equal(cfg.origin_line[i], i < HL_CFG_GDB_PORT ? lines[i] : 0);
     }
+    assert_int_equal(cfg.gdb_port, 0);
+    assert_string_equal(cfg.core_dump_dir, "");
     assert_string_equal(cfg.source_name, SAMPLE);
     assert_string_equal(cfg.profile, "");
 
@@ -522,6 +525,86 @@ static void test_policy(void **state)
     assert_int_equal(hl_config_set_execution_mode(&cfg, HL_MODE_RUN_IN_PROCESS), HL_SET_OK);
 }
 
+/* The debugging keys: their forms, exact errors, profiles, and a policy that forbids them. */
+static void test_debug_keys(void **state)
+{
+    (void)state;
+    hl_config cfg;
+    hl_status st;
+    hl_config_init(&cfg);
+    hl_diag_list *diags =
+        load(&cfg,
+             "gdb_port = 9000\ngdb_stop = \"initialization\"\ncore_dump = \"on-fault\"\n"
+             "core_dump_dir = \"/var/tmp/cores\"\n[sandbox.quiet]\ncore_dump = \"off\"\ngdb_port = 0\n"
+             "core_dump_dir = 'C:\\no\\escapes'\n",
+             NULL, NULL, &st);
+    if (st != HL_OK) dump(diags);
+    assert_int_equal(st, HL_OK);
+    assert_int_equal(cfg.gdb_port, 9000);
+    assert_int_equal(cfg.gdb_stop, HL_GDB_STOP_INITIALIZATION);
+    assert_int_equal(cfg.core_dump, HL_CORE_DUMP_ON_FAULT);
+    assert_string_equal(cfg.core_dump_dir, "/var/tmp/cores");
+    assert_int_equal(cfg.origin[HL_CFG_CORE_DUMP_DIR], HL_ORIGIN_FILE);
+    assert_int_equal(cfg.origin_line[HL_CFG_CORE_DUMP_DIR], 4);
+    hl_diag_list_free(diags);
+    hl_config_init(&cfg);
+    diags = load(&cfg, "gdb_port = 9000\ncore_dump_dir = \"a\"\n[sandbox.quiet]\ngdb_port = 0\n"
+                       "core_dump_dir = 'C:\\no'\n", "quiet", NULL, &st);
+    assert_int_equal(st, HL_OK);
+    assert_int_equal(cfg.gdb_port, 0);
+    assert_string_equal(cfg.core_dump_dir, "C:\\no");
+    assert_int_equal(cfg.origin[HL_CFG_CORE_DUMP_DIR], HL_ORIGIN_PROFILE);
+    hl_diag_list_free(diags);
+
+    expect_one_error("gdb_port = \"9000\"\n", 1, 12, 6, "`gdb_port` must be an integer, not a string",
+                     "expected an integer");
+    expect_one_error("gdb_port = 65536\n", 1, 12, 5, "`gdb_port` is too large: 65536",
+                     "allowed: 0 (off), or 1 to 65535");
+    expect_one_error("gdb_port = -1\n", 1, 12, 2, "`gdb_port` cannot be negative: -1",
+                     "expected an integer");
+    expect_one_error("core_dump = true\n", 1, 13, 4, "`core_dump` must be a string, not a boolean",
+                     "expected \"off\", \"on-fault\" or \"always-on-error\"");
+    expect_one_error("core_dump = \"on_fault\"\n", 1, 13, 10, "invalid value \"on_fault\" for `core_dump`",
+                     "did you mean \"on-fault\"?");
+    expect_one_error("gdb_stop = \"First-Call\"\n", 1, 12, 12, "invalid value \"First-Call\" for `gdb_stop`",
+                     "did you mean \"first-call\"? (the names are case-sensitive)");
+    expect_one_error("core_dump_dir = [\"/tmp\"]\n", 1, 17, 8, "`core_dump_dir` must be a string, not an array",
+                     "expected a string holding a path, like \"/var/tmp/cores\"");
+    expect_one_error("core_dump_dir = \"a\\u0007b\"\n", 1, 17, 10, "invalid path \"a\\u0007b\" for `core_dump_dir`",
+                     "a path cannot hold control characters or NUL");
+    expect_one_error("core_dum = \"off\"\n", 1, 1, 8, "unknown key `core_dum`", "did you mean `core_dump`?");
+
+    /* forbid_debugging: every debugging key is locked, at the key; the rest stays open */
+    hl_policy policy;
+    hl_policy_init(&policy);
+    assert_int_equal(hl_policy_forbid_debugging(&policy), HL_OK);
+    assert_int_equal(hl_policy_forbid_debugging(NULL), HL_E_INVALID_ARG);
+    expect_policy_error(&policy, "gdb_port = 9000\n", 1, 1, 8, "`gdb_port` is locked by the host",
+                        "the host does not let a hyperfile turn on debugging (a gdb port, core files): remove the line");
+    expect_policy_error(&policy, "[sandbox.dbg]\ncore_dump_dir = \"/\"\n", 2, 1, 13,
+                        "`core_dump_dir` is locked by the host",
+                        "the host does not let a hyperfile turn on debugging (a gdb port, core files): remove the line");
+    expect_policy_error(&policy, "core_dump = \"off\"\n", 1, 1, 9, "`core_dump` is locked by the host",
+                        "the host does not let a hyperfile turn on debugging (a gdb port, core files): remove the line");
+    expect_policy_error(&policy, "gdb_stop = \"first-call\"\n", 1, 1, 8, "`gdb_stop` is locked by the host",
+                        "the host does not let a hyperfile turn on debugging (a gdb port, core files): remove the line");
+    hl_config_init(&cfg);
+    diags = load(&cfg, "max_execution_time = 50\n", NULL, &policy, &st);
+    assert_int_equal(st, HL_OK);
+    hl_diag_list_free(diags);
+    /* a port range narrowed by the host; 0 (off) always passes; a path has no range */
+    hl_policy ports;
+    hl_policy_init(&ports);
+    assert_int_equal(hl_policy_cap(&ports, HL_CFG_GDB_PORT, 9000, 9099), HL_OK);
+    assert_int_equal(hl_policy_cap(&ports, HL_CFG_CORE_DUMP_DIR, 0, 1), HL_E_INVALID_ARG);
+    expect_policy_error(&ports, "gdb_port = 22\n", 1, 12, 2, "`gdb_port` is too small: 22",
+                        "allowed by the host: 0 (off), or 9000 to 9099");
+    hl_config_init(&cfg);
+    diags = load(&cfg, "gdb_port = 0\n", NULL, &ports, &st);
+    assert_int_equal(st, HL_OK);
+    hl_diag_list_free(diags);
+}
+
 /* Writes text to a fresh temporary file; returns its path (static storage). */
 static const char *temp_file(const void *data, size_t len)
 {
@@ -608,6 +691,7 @@ int main(void)
         cmocka_unit_test(test_profiles_and_origins),
         cmocka_unit_test(test_unknown_profile),
         cmocka_unit_test(test_policy),
+        cmocka_unit_test(test_debug_keys),
         cmocka_unit_test(test_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

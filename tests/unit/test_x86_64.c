@@ -257,6 +257,7 @@ static void test_stubs(void **state)
             want[n++] = 0x6A; /* push 0 */
             want[n++] = 0x00;
         }
+        want[n++] = 0x50; /* push rax */
         want[n++] = 0xB0; /* mov al, v */
         want[n++] = (uint8_t)v;
         assert_int_equal(hl_x86_stub_out_offset(v), n); /* where the host expects the report */
@@ -269,6 +270,11 @@ static void test_stubs(void **state)
             want[n++] = 0xF4;
         assert_memory_equal(page + v * HL_X86_STUB_STRIDE, want, HL_X86_STUB_STRIDE);
     }
+    /* push rax (1 byte) and mov al (2) before the out; push 0 (2) first without an error code */
+    assert_int_equal(hl_x86_stub_out_offset(14), 3);
+    assert_int_equal(hl_x86_stub_out_offset(13), 3);
+    assert_int_equal(hl_x86_stub_out_offset(0), 5);
+    assert_int_equal(hl_x86_stub_out_offset(6), 5);
     for (size_t i = HL_X86_IDT_ENTRIES * HL_X86_STUB_STRIDE; i < PAGE; i++)
         assert_int_equal(page[i], 0xF4);
     assert_string_equal(hl_x86_vector_name(14), "#PF page fault");

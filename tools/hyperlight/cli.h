@@ -83,6 +83,7 @@ typedef struct cli_policy_args {
     cli_policy_flag *flags; /* room for argc entries (cli_policy_args_init) */
     size_t flag_count;
     bool forbid_in_process;
+    bool forbid_debugging;
     bool given; /* any policy option */
 } cli_policy_args;
 
@@ -94,7 +95,8 @@ void cli_policy_args_free(cli_policy_args *a);
  * argument and -1 (after a usage error) for a missing or bad value. */
 int cli_policy_option(const cli_command *cmd, int argc, char **argv, int *i, cli_policy_args *a);
 
-/* Builds the policy: the file (TOML: `locked`, `forbid_in_process`, [max], [min]), then the
+/* Builds the policy: the file (TOML: `locked`, `forbid_in_process`, `forbid_debugging`, [max],
+ * [min]), then the
  * flags. Problems go to diags (the file's at their exact position) and summary gets the closing
  * line's words. HL_OK, HL_E_CONFIG (an invalid policy) or HL_E_NOMEM. */
 hl_status cli_policy_build(const cli_policy_args *a, hl_policy *policy, hl_diag_list *diags,
@@ -106,15 +108,19 @@ hl_status cli_policy_build(const cli_policy_args *a, hl_policy *policy, hl_diag_
     "  --lock KEY           The hyperfile may not set KEY (repeatable)\n"                          \
     "  --max KEY=VALUE      The hyperfile may not set KEY over VALUE (repeatable)\n"               \
     "  --min KEY=VALUE      The hyperfile may not set KEY under VALUE (repeatable)\n"              \
-    "  --forbid-in-process  execution_mode = \"RunInProcess\" in the hyperfile is an error\n"
+    "  --forbid-in-process  execution_mode = \"RunInProcess\" in the hyperfile is an error\n"      \
+    "  --forbid-debugging   The hyperfile may not set gdb_port, gdb_stop, core_dump or\n"           \
+    "                       core_dump_dir\n"
 #define CLI_POLICY_FILE_HELP                                                                       \
     "Host policy: what a hyperfile may not change, as a host program sets it with\n"               \
-    "hl_policy_lock(), hl_policy_cap() and hl_policy_forbid_in_process(). It binds the\n"          \
+    "hl_policy_lock(), hl_policy_cap(), hl_policy_forbid_in_process() and\n"                      \
+    "hl_policy_forbid_debugging(). It binds the\n"                                                  \
     "hyperfile (top level and every profile) only; --set is host code and is not checked.\n"       \
     "A policy file is TOML; every part is optional:\n"                                             \
     "\n"                                                                                           \
     "    locked = [\"execution_mode\", \"kernel_stack_size\"]  # keys it may not set\n"            \
     "    forbid_in_process = true     # execution_mode = \"RunInProcess\" is an error\n"           \
+    "    forbid_debugging = true      # no gdb port, no core files from the hyperfile\n"           \
     "    [max]                        # the largest value it may give a key\n"                     \
     "    input_data_size = \"1MiB\"\n"                                                             \
     "    max_execution_time = \"500ms\"\n"                                                         \

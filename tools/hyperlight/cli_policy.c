@@ -13,7 +13,8 @@
 #define POLICY_MAX_ERRORS 20
 #define SIZE_EXPECTED     "expected an integer of bytes or a string like \"4MiB\""
 #define DURATION_EXPECTED "expected an integer of milliseconds or a string like \"100ms\""
-#define POLICY_KEYS       "a policy file has `locked`, `forbid_in_process`, [max] and [min]"
+#define POLICY_KEYS                                                                                \
+    "a policy file has `locked`, `forbid_in_process`, `forbid_debugging`, [max] and [min]"
 
 bool cli_policy_args_init(cli_policy_args *a, int argc)
 {
@@ -38,6 +39,11 @@ int cli_policy_option(const cli_command *cmd, int argc, char **argv, int *i, cli
     int got;
     if (strcmp(argv[*i], "--forbid-in-process") == 0) {
         a->forbid_in_process = a->given = true;
+        *i += 1;
+        return 1;
+    }
+    if (strcmp(argv[*i], "--forbid-debugging") == 0) {
+        a->forbid_debugging = a->given = true;
         *i += 1;
         return 1;
     }
@@ -183,14 +189,19 @@ static void set_cap(builder *b, const hl_field_info *info, bool is_max, uint64_t
     if (span != NULL) b->span[info->id] = *span;
 }
 
-/* Refuses a cap of execution_mode, which has none. */
+/* Refuses a cap of a field without a range: an enum (execution_mode, ...) or a path. */
 static bool cappable(builder *b, const hl_field_info *info, bool is_max, const hl_toml_span *span)
 {
-    if (info->type != HL_FIELD_MODE) return true;
-    report(b, span,
-           b->file ? "write `forbid_in_process = true` to refuse RunInProcess"
-                   : "use --forbid-in-process to refuse RunInProcess",
-           "`%s` has no %s", info->key, is_max ? "maximum" : "minimum");
+    if (info->type != HL_FIELD_ENUM && info->type != HL_FIELD_PATH) return true;
+    char help[160];
+    if (info->id == HL_CFG_EXECUTION_MODE)
+        snprintf(help, sizeof help, "%s",
+                 b->file ? "write `forbid_in_process = true` to refuse RunInProcess"
+                         : "use --forbid-in-process to refuse RunInProcess");
+    else
+        snprintf(help, sizeof help, b->file ? "lock it: `locked = [\"%s\"]`" : "lock it: --lock %s",
+                 info->key);
+    report(b, span, help, "`%s` has no %s", info->key, is_max ? "maximum" : "minimum");
     return false;
 }
 
@@ -268,7 +279,9 @@ static void read_caps(builder *b, const hl_toml_value *table, bool is_max,
         if (!cappable(b, info, is_max, &kspan)) continue;
         hl_toml_span span = hl_toml_value_span(v);
         hl_toml_type t = hl_toml_type_of(v);
-        const char *expected = info->type == HL_FIELD_SIZE ? SIZE_EXPECTED : DURATION_EXPECTED;
+        const char *expected = info->type == HL_FIELD_SIZE       ? SIZE_EXPECTED
+                               : info->type == HL_FIELD_DURATION ? DURATION_EXPECTED
+                                                                 : "expected an integer";
         char text[32];
         const char *value_text = text;
         if (t == HL_TOML_STRING) {
@@ -281,7 +294,10 @@ static void read_caps(builder *b, const hl_toml_value *table, bool is_max,
             continue;
         } else {
             report(b, &span, expected, "`%s` must be %s, not %s", info->key,
-                   info->type == HL_FIELD_SIZE ? "a size" : "a duration", type_phrase(t));
+                   info->type == HL_FIELD_SIZE       ? "a size"
+                   : info->type == HL_FIELD_DURATION ? "a duration"
+                                                     : "an integer",
+                   type_phrase(t));
             continue;
         }
         uint64_t value;
@@ -307,12 +323,21 @@ static void read_document(builder *b, const hl_toml_doc *doc)
                        type_phrase(hl_toml_type_of(v)));
             else if (hl_toml_bool(v))
                 hl_policy_forbid_in_process(b->policy);
+        } else if (strcmp(key, "forbid_debugging") == 0) {
+            hl_toml_span span = hl_toml_value_span(v);
+            if (hl_toml_type_of(v) != HL_TOML_BOOL)
+                report(b, &span, "write `forbid_debugging = true` or `false`",
+                       "`forbid_debugging` must be a boolean, not %s",
+                       type_phrase(hl_toml_type_of(v)));
+            else if (hl_toml_bool(v))
+                hl_policy_forbid_debugging(b->policy);
         } else if (strcmp(key, "max") == 0 || strcmp(key, "min") == 0) {
             read_caps(b, v, key[1] == 'a', &kspan);
         } else {
-            static const char *const names[] = {"locked", "forbid_in_process", "max", "min"};
+            static const char *const names[] = {"locked", "forbid_in_process", "forbid_debugging",
+                                                "max", "min"};
             char help[160] = POLICY_KEYS;
-            for (size_t k = 0; k < 4; k++)
+            for (size_t k = 0; k < 5; k++)
                 if (cli_distance(key, names[k]) < 3)
                     snprintf(help, sizeof help, "did you mean `%s`?", names[k]);
             if (hl_config_field_find(key) != NULL)
@@ -411,6 +436,10 @@ static void human(const hl_field_info *info, uint64_t v, char *buf, size_t size)
         snprintf(buf, size, "%llu ms", (unsigned long long)v);
         return;
     }
+    if (info->type != HL_FIELD_SIZE) {
+        snprintf(buf, size, "%llu", (unsigned long long)v);
+        return;
+    }
     while (u < 3 && v != 0 && v % 1024 == 0) {
         v /= 1024;
         u++;
@@ -451,6 +480,7 @@ hl_status cli_policy_build(const cli_policy_args *a, hl_policy *policy, hl_diag_
     }
     if (a->file != NULL) load_file(b, a->file);
     if (a->forbid_in_process) hl_policy_forbid_in_process(policy);
+    if (a->forbid_debugging) hl_policy_forbid_debugging(policy);
     for (size_t i = 0; i < a->flag_count; i++)
         apply_flag(b, &a->flags[i]);
     if (b->errors == 0) apply_caps(b);

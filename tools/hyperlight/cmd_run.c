@@ -16,7 +16,8 @@ const cli_command cli_cmd_run = {
     .summary = "Call a guest function in a sandbox and print its result",
     .usage = "hyperlight run [--hyperfile FILE] [--profile NAME] [--set KEY=VALUE]...\n"
              "                      [--policy FILE] [--lock KEY]... [--max KEY=VALUE]...\n"
-             "                      [--min KEY=VALUE]... [--forbid-in-process]\n"
+             "                      [--min KEY=VALUE]... [--forbid-in-process] [--forbid-debugging]\n"
+             "                      [--gdb PORT] [--core-dump DIR]\n"
              "                      [--format text|json] GUEST FUNCTION [ARG...]\n"
              "       hyperlight run [OPTIONS] GUEST [--list] [--layout]",
     .help =
@@ -31,6 +32,11 @@ const cli_command cli_cmd_run = {
         "  --profile NAME       Apply the hyperfile's [sandbox.NAME] profile (needs --hyperfile)\n"
         "  --set KEY=VALUE      Set a key after loading, as host code would (repeatable), e.g.\n"
         "                       --set execution_mode=RunInProcess --set max_execution_time=50ms\n"
+        "  --gdb PORT           Wait for gdb on 127.0.0.1:PORT at the call's entry (the same as\n"
+        "                       --set gdb_port=PORT; RunInProcess: print how to attach gdb)\n"
+        "  --core-dump DIR      Write an ELF core file to DIR if the guest faults, aborts or\n"
+        "                       overflows its stack (--set core_dump=on-fault\n"
+        "                       --set core_dump_dir=DIR); open it with `gdb GUEST CORE`\n"
         "  --format text|json   text (the default): the value alone (nothing for void);\n"
         "                       json: {\"function\": NAME, \"type\": TYPE, \"value\": VALUE}\n"
         "  --list               List the guest's functions, one per line: add(i32, i32) -> i32\n"
@@ -71,12 +77,35 @@ const cli_command cli_cmd_run = {
 
 typedef struct run_args {
     cli_config_args cfg; /* --hyperfile, --profile, --set */
+    char **owned_sets;   /* the --set texts of --gdb and --core-dump */
+    size_t nowned;
+    size_t set_room;     /* entries cfg.sets has room for (argc) */
     const char *format;
     bool json, list, layout;
     const char *guest, *function;
     char **args;
     size_t nargs;
 } run_args;
+
+/* Adds "KEYVALUE" as a --set of a shorthand option (applied in order with the other --set);
+ * false when memory (or room) runs out. A repeated shorthand is applied again: the last wins. */
+static bool add_shorthand(run_args *a, const char *key, const char *value)
+{
+    if (a->cfg.set_count >= a->set_room) return false; /* `--core-dump=DIR` repeated past argc */
+    size_t n = strlen(key) + strlen(value) + 1;
+    char *text = malloc(n);
+    if (text == NULL) return false;
+    snprintf(text, n, "%s%s", key, value);
+    char **grown = realloc(a->owned_sets, (a->nowned + 1) * sizeof *grown);
+    if (grown == NULL) {
+        free(text);
+        return false;
+    }
+    a->owned_sets = grown;
+    a->owned_sets[a->nowned++] = text;
+    a->cfg.sets[a->cfg.set_count++] = text;
+    return true;
+}
 
 /* Parses the arguments into a; returns CLI_OK or the status of a usage error. */
 static int parse_args(int argc, char **argv, run_args *a)
@@ -100,6 +129,15 @@ static int parse_args(int argc, char **argv, run_args *a)
             if (strcmp(arg, "--list") == 0 || strcmp(arg, "--layout") == 0) {
                 *(arg[3] == 'i' ? &a->list : &a->layout) = true;
                 i++;
+                continue;
+            }
+            const char *value;
+            if ((got = cli_option_value(cmd, argc, argv, &i, "--gdb", &value)) != 0 ||
+                (got = cli_option_value(cmd, argc, argv, &i, "--core-dump", &value)) != 0) {
+                if (got < 0) return CLI_INVALID;
+                if (!add_shorthand(a, arg[2] == 'g' ? "gdb_port=" : "core_dump_dir=", value) ||
+                    (arg[2] == 'c' && !add_shorthand(a, "core_dump=", "on-fault")))
+                    return cli_fail(CLI_FAILED, "out of memory");
                 continue;
             }
             if ((got = cli_config_option(cmd, argc, argv, &i, &a->cfg)) != 0 ||
@@ -553,15 +591,23 @@ static int call_function(hl_sandbox *sb, const run_args *a)
     return rc;
 }
 
+static void free_run_args(run_args *a)
+{
+    for (size_t i = 0; i < a->nowned; i++)
+        free(a->owned_sets[i]);
+    free(a->owned_sets);
+    cli_config_args_free(&a->cfg);
+}
+
 static int run_run(int argc, char **argv)
 {
-    run_args a = {.format = "text"};
+    run_args a = {.format = "text", .set_room = argc > 0 ? (size_t)argc : 1};
     if (!cli_config_args_init(&a.cfg, argc)) return cli_fail(CLI_FAILED, "out of memory");
     int rc = parse_args(argc, argv, &a);
     hl_config cfg;
     if (rc == CLI_OK) rc = cli_config_build(&a.cfg, &cfg);
     if (rc != CLI_OK) {
-        cli_config_args_free(&a.cfg);
+        free_run_args(&a);
         return rc;
     }
     hl_execution_mode mode = (hl_execution_mode)cfg.execution_mode;
@@ -584,6 +630,6 @@ static int run_run(int argc, char **argv)
             rc = call_function(sb, &a);
     }
     hl_sandbox_destroy(sb);
-    cli_config_args_free(&a.cfg);
+    free_run_args(&a);
     return rc;
 }

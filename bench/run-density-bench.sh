@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# run-density-bench.sh - host memory per initialised sandbox (bench_density): in-process, then on KVM inside the emulated VM.
+#
+# Usage: bench/run-density-bench.sh [BUILD_DIR]
+#   BUILD_DIR  an existing CMake build of this tree; by default build-bench/ (Release) is
+#              configured and used, as bench/run-sandbox-bench.sh does.
+# Environment:
+#   DENSITY_COUNTS=1,100,1000      N for the in-process run
+#   DENSITY_VM_COUNTS=1,100,200    N on KVM in the VM (each KVM sandbox is a VM: a vCPU thread,
+#                                  fds, kernel memory)
+#   BENCH_KVM=auto|vm|none         as in run-sandbox-bench.sh (native KVM is tried when usable)
+#   BENCH_VM_MEM=2048              the VM's memory in MiB
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+counts=${DENSITY_COUNTS:-1,100,1000}
+vm_counts=${DENSITY_VM_COUNTS:-1,100,200}
+kvm_mode=${BENCH_KVM:-auto}
+vm_mem=${BENCH_VM_MEM:-2048}
+log() { printf '%s\n' "$*" >&2; }
+if [ $# -ge 1 ]; then
+    build=$(cd "$1" && pwd)
+else
+    build=$root/build-bench
+    mkdir -p "$build"
+    cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DHL_BENCH=ON >"$build/configure.log" 2>&1 ||
+        { log "error: the tree does not configure (see $build/configure.log)"; exit 1; }
+fi
+log "building bench_density in $build"
+cmake --build "$build" --target bench_density -j2 >/dev/null
+bench=$build/bin/bench_density
+guests=$build/guests
+echo "commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'); host: $(nproc) cores, Linux $(uname -r)"
+echo
+"$bench" --mode inproc --guests "$guests" --counts "$counts"
+echo
+[ "$kvm_mode" = none ] && exit 0
+if [ -c /dev/kvm ] && [ "$kvm_mode" != vm ] && "$bench" --mode kvm --guests "$guests" --counts "$vm_counts"; then
+    exit 0
+fi
+echo "KVM inside a QEMU VM (software emulation, kvm_amd), via scripts/vm-test.sh:"
+"$root/scripts/vm-test.sh" --quiet --mem "$vm_mem" --timeout 900 --dir "$guests" -- \
+    "$bench" --mode kvm --guests "$guests" --counts "$vm_counts" | tr -d '\r'

@@ -1,0 +1,143 @@
+/* test_restore_exact.c - after every call the whole memory is the snapshot again, byte for byte: pages the guest dirtied, pages the host wrote, pages never touched, in every region, after every kind of ending. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+
+#include "rt.h"
+#include "sandbox/sandbox_internal.h"
+
+/* The region holding page p of sb's memory, for a failure message. */
+static const char *region_of_page(const hl_sandbox *sb, int64_t p)
+{
+    const hl_layout *l = hl_sandbox_layout(sb);
+    uint64_t off = (uint64_t)p * HL_PAGE_SIZE;
+    for (int r = 0; r < HL_REGION_COUNT; r++)
+        if (off >= l->region[r].offset && off - l->region[r].offset < l->region[r].size)
+            return hl_region_name((hl_region_id)r);
+    return "?";
+}
+
+#define expect_snapshot(sb, after) expect_snapshot_at(__LINE__, (sb), (after))
+static void expect_snapshot_at(int line, hl_sandbox *sb, const char *after)
+{
+    int64_t p = hl_sb_memory_diff(sb);
+    if (p != -1)
+        fail_msg("line %d: after %s, page %lld (%s) differs from the snapshot", line, after, (long long)p,
+                 p >= 0 ? region_of_page(sb, p) : "-");
+}
+
+static void test_every_page_class(void **state)
+{
+    (void)state;
+    hl_sandbox *sb = rt_sandbox("simpleguest", "heap_size_override = \"2MiB\"\ninput_data_size = \"128KiB\"\n"
+                                               "output_data_size = \"64KiB\"\nmax_execution_time = \"1s\"\n"
+                                               "max_wait_for_cancellation = \"255ms\"\n");
+    expect_snapshot(sb, "initialisation");
+    rt_ok(sb, "nothing", RT_NOARGS);
+    expect_snapshot(sb, "nothing");
+    /* the host writes the input region (a large argument), the guest the output region */
+    static unsigned char big[100000];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (unsigned char)(i * 7 + 1);
+    rt_buf_eq(rt_ok(sb, "echo_bytes", RT_ARGS(hl_bytes(big, 60000))), HL_TYPE_BYTES, big, 60000);
+    expect_snapshot(sb, "echo_bytes (host-written input, guest-written output)");
+    /* heap pages, stack pages, static data */
+    rt_ok(sb, "dirty_pages", RT_ARGS(hl_u64(300)));
+    expect_snapshot(sb, "dirty_pages(300)");
+    rt_ok(sb, "stack_alloc", RT_ARGS(hl_u64(48 * 1024)));
+    expect_snapshot(sb, "stack_alloc(48 KiB)");
+    rt_ok(sb, "set_static", RT_ARGS(hl_i64(5)));
+    expect_snapshot(sb, "set_static");
+    rt_ok(sb, "huge_output", RT_ARGS(hl_u32(30000)));
+    expect_snapshot(sb, "huge_output");
+    /* every abnormal ending: guest error, abort, panic, faults, cancellation */
+    rt_fails(sb, "fail_with", HL_E_GUEST_ERROR, RT_ANY_CODE, NULL, RT_ARGS(hl_i32(3), hl_string("x")));
+    expect_snapshot(sb, "a guest error (guest error region)");
+    rt_fails(sb, "abort_with", HL_E_GUEST_ABORT, RT_ANY_CODE, NULL, RT_ARGS(hl_u32(9), hl_string("bye")));
+    expect_snapshot(sb, "an abort");
+    rt_fails(sb, "panic", HL_E_GUEST_PANIC, RT_ANY_CODE, NULL, RT_ARGS(hl_string("panic context")));
+    expect_snapshot(sb, "a panic (panic context region)");
+    rt_fails(sb, "write_readonly", HL_E_GUEST_FAULT, RT_ANY_CODE, NULL, RT_NOARGS);
+    expect_snapshot(sb, "a page fault");
+    rt_fails(sb, "divide_by_zero", HL_E_GUEST_FAULT, RT_ANY_CODE, NULL, RT_ARGS(hl_i32(0)));
+    expect_snapshot(sb, "a divide error");
+    rt_fails(sb, "recurse", HL_E_STACK_OVERFLOW, RT_ANY_CODE, NULL, RT_ARGS(hl_u32(1000000)));
+    expect_snapshot(sb, "a stack overflow");
+    rt_fails(sb, "spin", HL_E_CANCELLED, RT_ANY_CODE, NULL, RT_NOARGS);
+    expect_snapshot(sb, "a cancelled call");
+    /* a call context keeps state between calls; its end restores everything at once */
+    hl_error err = HL_ERROR_INIT;
+    assert_int_equal(hl_sandbox_context_begin(sb, &err), HL_OK);
+    rt_ok(sb, "dirty_pages", RT_ARGS(hl_u64(40)));
+    rt_ok(sb, "set_static", RT_ARGS(hl_i64(11)));
+    rt_buf_eq(rt_ok(sb, "echo_bytes", RT_ARGS(hl_bytes(big, 5000))), HL_TYPE_BYTES, big, 5000);
+    assert_true(hl_sb_memory_diff(sb) >= 0); /* the calls' state is there */
+    assert_int_equal(hl_sandbox_context_end(sb, &err), HL_OK);
+    expect_snapshot(sb, "a call context's end");
+    assert_int_equal(rt_ok(sb, "get_static", RT_NOARGS).u.i64, 7);
+    hl_sandbox_destroy(sb);
+}
+
+static void test_host_function_regions(void **state)
+{
+    (void)state;
+    rt_hosts h = {0};
+    hl_sandbox *sb = rt_callback_sandbox("", &h);
+    expect_snapshot(sb, "initialisation");
+    assert_int_equal(rt_ok(sb, "add_via_host", RT_ARGS(hl_i32(2), hl_i32(3))).u.i32, 5);
+    expect_snapshot(sb, "a host call (the host writes its result into the input region)");
+    char want[301];
+    rt_expected_exception(want, 300);
+    rt_buf_eq(rt_ok(sb, "call_failing", RT_ARGS(hl_i32(300))), HL_TYPE_STRING, want, 300);
+    expect_snapshot(sb, "a failed host call (the host writes the host exception region)");
+    rt_fails(sb, "call_unregistered", HL_E_GUEST_ERROR, RT_ANY_CODE, NULL, RT_ARGS(hl_i32(1)));
+    expect_snapshot(sb, "a call to an unregistered host function");
+    hl_sandbox_destroy(sb);
+}
+
+/* In-process dirty pages are found with userfaultfd's asynchronous write protection on Linux
+ * 6.7 and later (unless HL_INPROC_DIRTY=mprotect forces the fallback), else by mprotect faults. */
+static int inproc_uses_wp_async(void)
+{
+    const char *force = getenv("HL_INPROC_DIRTY");
+    if (force && strcmp(force, "mprotect") == 0) return 0;
+    struct utsname u;
+    unsigned major = 0, minor = 0;
+    if (uname(&u) != 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2) return 0;
+    return major > 6 || (major == 6 && minor >= 7);
+}
+
+/* The library's own count of its system calls: the same call costs the same every time, the
+ * total adds up, and a call that dirties more pages in-process costs more (one fault each). */
+static void test_syscall_counts(void **state)
+{
+    (void)state;
+    hl_sandbox *sb = rt_sandbox("simpleguest", "");
+    hl_sandbox_stats a = HL_SANDBOX_STATS_INIT, b = HL_SANDBOX_STATS_INIT;
+    rt_ok(sb, "nothing", RT_NOARGS);
+    assert_int_equal(hl_sandbox_get_stats(sb, &a), HL_OK);
+    rt_ok(sb, "nothing", RT_NOARGS);
+    assert_int_equal(hl_sandbox_get_stats(sb, &b), HL_OK);
+    assert_true(a.last_call_syscalls >= (rt_mode() == HL_MODE_RUN_IN_HYPERVISOR ? 2u : 1u)); /* KVM: a reset and KVM_RUN */
+    assert_int_equal(b.last_call_syscalls, a.last_call_syscalls);
+    assert_int_equal(b.syscalls - a.syscalls, b.last_call_syscalls);
+    rt_ok(sb, "dirty_pages", RT_ARGS(hl_u64(8)));
+    assert_int_equal(hl_sandbox_get_stats(sb, &b), HL_OK);
+    if (rt_mode() == HL_MODE_RUN_IN_PROCESS && inproc_uses_wp_async()) /* one PAGEMAP_SCAN finds them all */
+        assert_int_equal(b.last_call_syscalls, a.last_call_syscalls);
+    else if (rt_mode() == HL_MODE_RUN_IN_PROCESS) /* a write-protection fault (mprotect + sigreturn) per page */
+        assert_true(b.last_call_syscalls >= a.last_call_syscalls + 2 * 8);
+    else
+        assert_true(b.last_call_syscalls >= a.last_call_syscalls);
+    hl_sandbox_destroy(sb);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_page_class),
+        cmocka_unit_test(test_host_function_regions),
+        cmocka_unit_test(test_syscall_counts),
+    };
+    return cmocka_run_group_tests_name(rt_mode_tag(), tests, NULL, NULL);
+}
