@@ -1,4 +1,4 @@
-/* test_gdb.c - gdb itself (batch mode, $HL_GDB) debugging gdbguest, as docs/debugging.md tells a
+/* test_gdb.c - gdb itself (batch mode) debugging gdbguest, as docs/debugging.md tells a
  * guest author to:
  *  - RunInHypervisor: a host process runs the sandbox with gdb_port set; `gdb GUEST` with
  *    `target remote 127.0.0.1:PORT` breaks in a guest function, shows the call chain, rip,
@@ -7,7 +7,8 @@
  *  - RunInProcess: gdb runs the host process, loads the guest's symbols with the command
  *    hl_sandbox_gdb_command() gives (`add-symbol-file ... -o OFFSET`), breaks in the guest with a
  *    hardware breakpoint and shows the call chain and variables.
- * Every check is on gdb's exact output lines. */
+ * Every check is on gdb's exact output lines. $HL_TEST_GDB is the gdb (CTest: gdb-minimal's, from the
+ * fixture gdb.vm.fetch). */
 #include "rt.h"
 
 #include <errno.h>
@@ -163,8 +164,8 @@ static uint64_t group_hex(const lines *l, const regmatch_t *g)
 
 static const char *gdb_path(void)
 {
-    const char *g = getenv("HL_GDB");
-    if (!g || !*g) fail_msg("HL_GDB is not set: the path of gdb (scripts/fetch-gdb-minimal.sh prints one)");
+    const char *g = getenv("HL_TEST_GDB");
+    if (!g || !*g) fail_msg("HL_TEST_GDB is not set: the path of gdb (the fixture gdb.vm.fetch puts one in build/gdb-vm)");
     return g;
 }
 
