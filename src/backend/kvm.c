@@ -464,6 +464,15 @@ static int trapped(struct hl_backend *b, hl_kvm_dx *dx)
            (at - b->stubs_gpa) % HL_X86_STUB_STRIDE == 0;
 }
 
+/* The debugger asked to stop the guest (a cancellation goes first). */
+static int kicked(struct hl_backend *b, hl_kvm_dx *dx)
+{
+    if (!dx || atomic_load(&b->cancel_req) || !atomic_exchange(dx->kick, 0)) return 0;
+    b->run->immediate_exit = atomic_load(&b->cancel_req);
+    dx->kind = HL_DX_INTERRUPT;
+    return 1;
+}
+
 hl_status hl_kvm_run_loop(struct hl_backend *b, hl_run_result *res, hl_error *err, hl_kvm_dx *dx)
 {
     for (;;) {
@@ -471,13 +480,10 @@ hl_status hl_kvm_run_loop(struct hl_backend *b, hl_run_result *res, hl_error *er
             res->stop = HL_STOP_CANCELLED;
             return HL_OK;
         }
+        if (dx && atomic_load(dx->kick) && kicked(b, dx)) return HL_OK;
         if (HL_SYS(ioctl(b->vcpu, KVM_RUN, 0)) < 0) {
             if (errno == EINTR || errno == EAGAIN) {
-                if (dx && !atomic_load(&b->cancel_req) && atomic_exchange(dx->kick, 0)) {
-                    b->run->immediate_exit = atomic_load(&b->cancel_req);
-                    dx->kind = HL_DX_INTERRUPT;
-                    return HL_OK;
-                }
+                if (kicked(b, dx)) return HL_OK;
                 continue; /* a cancel, or a stray signal: the loop decides */
             }
             return hl_errorf(err, HL_E_BACKEND, "KVM_RUN failed: %s", strerror(errno));
