@@ -242,12 +242,12 @@ void hl_gdb_clear_breakpoints(hl_gdb *g)
 
 int hl_gdb_signal_of_vector(unsigned v)
 {
-    switch (v) {
-    case 0: case 7: case 9: case 16: case 19: return HL_GDB_SIGFPE;
-    case 1: case 3: return HL_GDB_SIGTRAP;
-    case 6: return HL_GDB_SIGILL;
-    case 11: case 12: case 17: case 18: return HL_GDB_SIGBUS;
-    default: return HL_GDB_SIGSEGV;
+    switch (v) { /* as core dumps have it (hl_core_signal_of_vector), in gdb's numbering */
+    case 0: case 16: case 19: return HL_GDB_SIGFPE; /* #DE, #MF, #XM */
+    case 1: case 3: return HL_GDB_SIGTRAP;           /* #DB, #BP */
+    case 6: return HL_GDB_SIGILL;                    /* #UD */
+    case 17: return HL_GDB_SIGBUS;                   /* #AC */
+    default: return HL_GDB_SIGSEGV;                  /* #PF, #GP, #SS, #DF, ... */
     }
 }
 

@@ -131,7 +131,8 @@ void hl_gdb_report_stop(hl_gdb *g, const hl_gdb_stop_info *stop);
 int hl_gdb_has_sw_breakpoint(const hl_gdb *g, uint64_t addr);
 /* Forgets every breakpoint and watchpoint (detach). */
 void hl_gdb_clear_breakpoints(hl_gdb *g);
-/* The signal a CPU exception vector stops with (SIGSEGV, SIGILL, SIGFPE, SIGTRAP, SIGBUS). */
+/* The signal a CPU exception vector stops with (SIGSEGV, SIGILL, SIGFPE, SIGTRAP, SIGBUS), the same
+ * choice as core dumps make. */
 int hl_gdb_signal_of_vector(unsigned vector);
 
 /* The target description (qXfer:features:read:target.xml), NUL-terminated. */

@@ -500,6 +500,9 @@ static void test_stop_replies(void **state)
     assert_int_equal(hl_gdb_signal_of_vector(19), HL_GDB_SIGFPE);
     assert_int_equal(hl_gdb_signal_of_vector(3), HL_GDB_SIGTRAP);
     assert_int_equal(hl_gdb_signal_of_vector(17), HL_GDB_SIGBUS);
+    assert_int_equal(hl_gdb_signal_of_vector(12), HL_GDB_SIGSEGV);
+    assert_int_equal(hl_gdb_signal_of_vector(16), HL_GDB_SIGFPE);
+    assert_int_equal(hl_gdb_signal_of_vector(1), HL_GDB_SIGTRAP);
 }
 
 static void test_resumes(void **state)
