@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_toml fuzz_hyperfile fuzz_elf fuzz_codec)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_toml fuzz_hyperfile fuzz_elf fuzz_codec fuzz_gdbstub)
 
 bash scripts/install-deps.sh >/dev/null
 CC=clang cmake -S . -B build-fuzz -DHL_FUZZ=ON -DHL_SANITIZE=ON -DHL_BENCH=OFF \
