@@ -626,7 +626,9 @@ static hl_status kvm_restore(hl_backend *b, const uint8_t *snapshot, int may_dro
         return st;
     uint64_t n = 0, run_first = 0, run_len = 0; /* a run of consecutive dirty pages */
     for (size_t w = 0; w < b->bitmap_bytes / 8; w++) {
-        uint64_t bits = b->bitmap[w] | atomic_exchange(&b->host_bits[w], 0);
+        /* a plain load first: the exchange (a locked instruction) only for words with bits set */
+        uint64_t host = atomic_load_explicit(&b->host_bits[w], memory_order_relaxed);
+        uint64_t bits = b->bitmap[w] | (host ? atomic_exchange(&b->host_bits[w], 0) : 0);
         while (bits) {
             uint64_t page = w * 64 + (uint64_t)__builtin_ctzll(bits);
             bits &= bits - 1;
