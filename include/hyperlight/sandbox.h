@@ -218,8 +218,9 @@ typedef struct hl_sandbox_stats {
     uint64_t last_core_ns;    /* and how long writing it took */
     /* System calls the library made for this sandbox, counted by the library itself: ioctls
      * (KVM_RUN and the vCPU state), mprotect, madvise, signal masks, and the hand-off between
-     * the calling thread and the sandbox's (a futex wait or wake each). In total, and for the
-     * last hl_sandbox_call (its restore included). */
+     * the calling thread and the sandbox's, counted as 4 per call (a wake and a wait on each
+     * side, whether or not the scheduling needed the futex). In total, and for the last
+     * hl_sandbox_call (its restore included). */
     uint64_t syscalls;
     uint64_t last_call_syscalls;
 } hl_sandbox_stats;
