@@ -374,23 +374,26 @@ static void patch_stubs(struct hl_backend *b)
         d->stub_orig[v] = page[v * HL_X86_STUB_STRIDE];
         page[v * HL_X86_STUB_STRIDE] = 0xF4; /* hlt */
     }
+    hl_kvm_mark_dirty(b, (b->stubs_gpa - b->base) / PAGE);
     d->stubs_in = 1;
 }
 
-/* Takes every patch out of guest memory: int3s (in reverse, so that two addresses that share a
- * byte come back right) and the stubs' hlts. */
+/* Takes every patch out of guest memory in the reverse order of arm(): the stubs' hlts, then the
+ * int3s (in reverse, so that two addresses that share a byte come back right). A breakpoint may
+ * share its byte with a stub (an address on the stubs' page, or one the guest's page tables map
+ * there): only the exact reverse of the patching gives back the stub's own byte. */
 static void disarm(struct hl_backend *b)
 {
     struct hl_kvm_debug *d = b->dbg;
-    if (d->bp_in) {
-        for (size_t i = d->nbp; i-- > 0;)
-            if (b->host[d->bp_off[i]] == 0xCC) b->host[d->bp_off[i]] = d->bp_orig[i];
-        d->bp_in = 0;
-    }
     if (d->stubs_in) {
         uint8_t *page = b->host + (b->stubs_gpa - b->base);
         for (unsigned v = 0; v < HL_X86_IDT_ENTRIES; v++) page[v * HL_X86_STUB_STRIDE] = d->stub_orig[v];
         d->stubs_in = 0;
+    }
+    if (d->bp_in) {
+        for (size_t i = d->nbp; i-- > 0;)
+            if (b->host[d->bp_off[i]] == 0xCC) b->host[d->bp_off[i]] = d->bp_orig[i];
+        d->bp_in = 0;
     }
 }
 
@@ -466,6 +469,7 @@ static hl_status arm(struct hl_backend *b, int attached, hl_gdb_resume *r, hl_er
             d->bp_off[d->nbp] = off;
             d->bp_orig[d->nbp] = b->host[off];
             b->host[off] = 0xCC; /* int3 */
+            hl_kvm_mark_dirty(b, off / PAGE); /* the restore repairs whatever the run left there */
             d->nbp++;
         }
         d->bp_in = 1;
