@@ -226,6 +226,40 @@ static int ymm_read(const hlg_value *a, hlg_value *r)
     return 0;
 }
 
+/* A read of virtual 0x1000 (which poison_loader maps outside the memory), then the hijack. */
+__asm__(".text\n.globl mmio_then_hijack\nmmio_then_hijack:\n\t"
+        "movabs $0x1000, %rcx\n\tmovq (%rcx), %rax\n\t"
+        "and $-16, %rsp\n\tcall hijacked\n");
+void mmio_then_hijack(void);
+
+/* Rewrites the host's debug-register loader (0x800 into the exception stubs' page, which the gdb
+ * stub runs as guest code) to jump to mmio_then_hijack, with virtual 0x1000 mapped to `gpa`, and
+ * returns normally. */
+static int poison_loader(const hlg_value *a, hlg_value *r)
+{
+    map_low_page(a[0].u.u64);
+    struct __attribute__((packed)) {
+        uint16_t limit;
+        uint64_t base;
+    } idtr;
+    __asm__ volatile("sidt %0" : "=m"(idtr));
+    const uint8_t *e = (const uint8_t *)(uintptr_t)idtr.base;
+    uint64_t stub0 = (uint64_t)(e[0] | e[1] << 8) | (uint64_t)(e[6] | e[7] << 8) << 16 |
+                     (uint64_t)(e[8] | e[9] << 8 | (uint32_t)e[10] << 16 | (uint32_t)e[11] << 24) << 32;
+    volatile uint8_t *loader = (volatile uint8_t *)(uintptr_t)((stub0 & ~0xFFFull) + 0x800);
+    uint64_t target = (uint64_t)(uintptr_t)mmio_then_hijack, cr0;
+    uint8_t code[12] = {0x48, 0xB8}; /* movabs $target, %rax; jmp *%rax */
+    memcpy(code + 2, &target, 8);
+    code[10] = 0xFF;
+    code[11] = 0xE0;
+    __asm__ volatile("mov %%cr0, %0" : "=r"(cr0));
+    __asm__ volatile("mov %0, %%cr0" : : "r"(cr0 & ~(1ull << 16)) : "memory");
+    for (int i = 0; i < 12; i++) loader[i] = code[i];
+    __asm__ volatile("mov %0, %%cr0" : : "r"(cr0) : "memory");
+    (void)r;
+    return 0;
+}
+
 /* Forged exception reports: an `out` to the exception port from anywhere but a host stub. */
 static int forge_exception(const hlg_value *a, hlg_value *r)
 {
@@ -346,6 +380,7 @@ void hyperlight_main(void)
     hlg_register("forge_exception", HL_TYPE_VOID, HLG_PARAMS(HL_TYPE_U32, HL_TYPE_U64),
                  forge_exception);
     hlg_register("jump_to_stub", HL_TYPE_VOID, HLG_PARAMS(HL_TYPE_U32, HL_TYPE_U64), jump_to_stub);
+    hlg_register("poison_loader", HL_TYPE_VOID, HLG_PARAMS(HL_TYPE_U64), poison_loader);
     hlg_register("sysenter", HL_TYPE_VOID, HLG_NO_PARAMS, do_sysenter);
     hlg_register("raw_syscall", HL_TYPE_I64, HLG_PARAMS(HL_TYPE_I64, HL_TYPE_I64, HL_TYPE_I64, HL_TYPE_I64),
                  raw_syscall);

@@ -711,6 +711,40 @@ static void test_breakpoint_on_a_stub(void **state)
     hl_sandbox_destroy(sb);
 }
 
+/* With the debugger's hardware breakpoints loaded, the host runs its debug-register loader (guest
+ * code in the stubs' page) again after the call, to clear them. A ring-0 guest rewrites that
+ * loader to jump to an access outside its memory followed by the hijack of hostileguest: the
+ * loader's exit must be completed then, not in the next call, which must answer 3, not 666. */
+static void test_rewritten_loader(void **state)
+{
+    (void)state;
+    if (!kvm_only()) return;
+    hl_sandbox *sb = debug_sandbox_of("hostileguest", "", PORT + 12, 0);
+    const hl_layout *l = hl_sandbox_layout(sb);
+    caller c;
+    call_start(&c, sb, "poison_loader", 1, hl_u64(0x1000));
+    rsp r;
+    rsp_open(&r, PORT + 12);
+    assert_stop(rsp_cmd(&r, "?"), 5, NULL);
+    /* an execute breakpoint never hit: the guest's first page is the PEB's */
+    rsp_expect(&r, "OK", "Z1,%llx,1", (unsigned long long)l->base);
+    rsp_send(&r, "c");
+    call_join(&c);
+    assert_int_not_equal(c.st, HL_OK);
+    rt_contains(c.err.message, "did not run the loader to its end");
+    rsp_expect(&r, "OK", "z1,%llx,1", (unsigned long long)l->base);
+    rsp_expect(&r, "OK", "D");
+    rsp_close(&r);
+    for (int i = 0; i < 3; i++) {
+        hl_value v;
+        hl_error e = HL_ERROR_INIT;
+        hl_value args[2] = {hl_i32(1), hl_i32(2)};
+        if (hl_sandbox_call(sb, "add", args, 2, &v, &e) != HL_OK) fail_msg("add after the rewritten loader: %s", e.message);
+        if (v.u.i32 != 3) fail_msg("add(1, 2) after the rewritten loader answered %d", v.u.i32);
+    }
+    hl_sandbox_destroy(sb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -725,6 +759,7 @@ int main(void)
         cmocka_unit_test(test_stop_at_initialization),
         cmocka_unit_test(test_port_in_use),
         cmocka_unit_test(test_breakpoint_on_a_stub),
+        cmocka_unit_test(test_rewritten_loader),
     };
     return rt_run("debug", tests);
 }
