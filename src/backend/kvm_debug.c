@@ -351,14 +351,26 @@ static hl_status trampoline(struct hl_backend *b, const uint64_t dr[4], uint64_t
         else if (atomic_load(&b->cancel_req)) fail = "the call was cancelled";
         else b->run->immediate_exit = 0; /* the debugger's kick: the run loop sees it next */
     }
+    hl_status fst = HL_E_BACKEND;
     if (!fail && (b->run->exit_reason != KVM_EXIT_HLT || hl_kvm_ioctl(b->vcpu, KVM_GET_REGS, &t) < 0 ||
-                  t.rip != b->stubs_gpa + TRAMP_OFFSET + sizeof(tramp_code)))
+                  t.rip != b->stubs_gpa + TRAMP_OFFSET + sizeof(tramp_code))) {
+        /* The loader is guest code in guest memory: a ring-0 guest may have rewritten it (or
+         * remapped its page) to end in an I/O or MMIO exit. KVM would complete that exit in the
+         * next KVM_RUN, the next call's, continuing the guest's code there: complete it now. */
         fail = "the guest did not run the loader to its end";
+        fst = HL_E_GUEST_PROTOCOL;
+        hl_status dst = hl_kvm_discard_pending(b, NULL);
+        b->run->immediate_exit = atomic_load(&b->cancel_req);
+        if (dst) {
+            fail = "the guest did not run the loader to its end, and its last exit could not be completed";
+            fst = HL_E_POISONED;
+        }
+    }
     if ((swap && hl_kvm_ioctl(b->vcpu, KVM_SET_SREGS, &sregs) < 0) || hl_kvm_ioctl(b->vcpu, KVM_SET_REGS, &saved) < 0) {
         if (!fail) fail = "putting the vCPU back failed", e = errno;
     }
     if (fail)
-        return hl_errorf(err, HL_E_BACKEND, "loading the debugger's hardware breakpoints into the debug registers: %s%s%s",
+        return hl_errorf(err, fst, "loading the debugger's hardware breakpoints into the debug registers: %s%s%s",
                          fail, e ? ": " : "", e ? strerror(e) : "");
     b->dbg->dr_loaded = dr7 != DR7_INIT;
     b->dbg->dr7 = dr7;
