@@ -159,6 +159,70 @@ static int write_msr(const hlg_value *a, hlg_value *r)
     return 0;
 }
 
+/* State a ring-0 guest changes without WRMSR, which the per-run reset must still put back:
+ * swapgs moves the GS base the filter lets it write into the kernel GS base, which it may not
+ * write; WRPKRU (after setting CR4.PKE) changes PKRU (XSAVE component 9); mov to DR0-DR3. */
+static int swapgs_write(const hlg_value *a, hlg_value *r)
+{
+    uint64_t v = a[0].u.u64;
+    __asm__ volatile("wrmsr\n\tswapgs"
+                     :
+                     : "c"(0xC0000101u), "a"((uint32_t)v), "d"((uint32_t)(v >> 32))
+                     : "memory");
+    (void)r;
+    return 0;
+}
+
+/* Sets CR4.PKE when CPUID offers PKU; 0 when it does not. */
+static int enable_pke(void)
+{
+    uint32_t eax = 7, ebx, ecx = 0, edx;
+    __asm__ volatile("cpuid" : "+a"(eax), "=b"(ebx), "+c"(ecx), "=d"(edx));
+    if (!(ecx & (1u << 3))) return 0;
+    uint64_t cr4;
+    __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+    __asm__ volatile("mov %0, %%cr4" : : "r"(cr4 | (1ull << 22)) : "memory");
+    return 1;
+}
+
+static int pkru_write(const hlg_value *a, hlg_value *r)
+{
+    r->u.u32 = (uint32_t)enable_pke();
+    if (r->u.u32) __asm__ volatile("wrpkru" : : "a"(a[0].u.u32), "c"(0), "d"(0) : "memory");
+    return 0;
+}
+
+/* PKRU as this call starts (~0 without PKU). */
+static int pkru_read(const hlg_value *a, hlg_value *r)
+{
+    (void)a;
+    uint32_t v = ~0u, edx;
+    if (enable_pke()) __asm__ volatile("rdpkru" : "=a"(v), "=d"(edx) : "c"(0));
+    r->u.u64 = v == ~0u ? ~0ull : v;
+    return 0;
+}
+
+static int dr_write(const hlg_value *a, hlg_value *r)
+{
+    uint64_t v = a[0].u.u64;
+    __asm__ volatile("mov %0, %%dr0\n\tmov %0, %%dr1\n\tmov %0, %%dr2\n\tmov %0, %%dr3" : : "r"(v) : "memory");
+    (void)r;
+    return 0;
+}
+
+/* DR7 when asked for 7, else DR0 | DR1 | DR2 | DR3. */
+static int dr_read(const hlg_value *a, hlg_value *r)
+{
+    uint64_t d0, d1, d2, d3, d7;
+    __asm__ volatile("mov %%dr0, %0" : "=r"(d0));
+    __asm__ volatile("mov %%dr1, %0" : "=r"(d1));
+    __asm__ volatile("mov %%dr2, %0" : "=r"(d2));
+    __asm__ volatile("mov %%dr3, %0" : "=r"(d3));
+    __asm__ volatile("mov %%dr7, %0" : "=r"(d7));
+    r->u.u64 = a[0].u.u32 == 7 ? d7 : (d0 | d1 | d2 | d3);
+    return 0;
+}
+
 static int read_tsc(const hlg_value *a, hlg_value *r)
 {
     uint32_t lo, hi;
@@ -223,6 +287,40 @@ static int ymm_read(const hlg_value *a, hlg_value *r)
     uint64_t v[4];
     __asm__ volatile("vmovdqu %%ymm5, (%0)" : : "r"(v) : "memory");
     r->u.u64 = v[2] | v[3];
+    return 0;
+}
+
+/* A read of virtual 0x1000 (which poison_loader maps outside the memory), then the hijack. */
+__asm__(".text\n.globl mmio_then_hijack\nmmio_then_hijack:\n\t"
+        "movabs $0x1000, %rcx\n\tmovq (%rcx), %rax\n\t"
+        "and $-16, %rsp\n\tcall hijacked\n");
+void mmio_then_hijack(void);
+
+/* Rewrites the host's debug-register loader (0x800 into the exception stubs' page, which the gdb
+ * stub runs as guest code) to jump to mmio_then_hijack, with virtual 0x1000 mapped to `gpa`, and
+ * returns normally. */
+static int poison_loader(const hlg_value *a, hlg_value *r)
+{
+    map_low_page(a[0].u.u64);
+    struct __attribute__((packed)) {
+        uint16_t limit;
+        uint64_t base;
+    } idtr;
+    __asm__ volatile("sidt %0" : "=m"(idtr));
+    const uint8_t *e = (const uint8_t *)(uintptr_t)idtr.base;
+    uint64_t stub0 = (uint64_t)(e[0] | e[1] << 8) | (uint64_t)(e[6] | e[7] << 8) << 16 |
+                     (uint64_t)(e[8] | e[9] << 8 | (uint32_t)e[10] << 16 | (uint32_t)e[11] << 24) << 32;
+    volatile uint8_t *loader = (volatile uint8_t *)(uintptr_t)((stub0 & ~0xFFFull) + 0x800);
+    uint64_t target = (uint64_t)(uintptr_t)mmio_then_hijack, cr0;
+    uint8_t code[12] = {0x48, 0xB8}; /* movabs $target, %rax; jmp *%rax */
+    memcpy(code + 2, &target, 8);
+    code[10] = 0xFF;
+    code[11] = 0xE0;
+    __asm__ volatile("mov %%cr0, %0" : "=r"(cr0));
+    __asm__ volatile("mov %0, %%cr0" : : "r"(cr0 & ~(1ull << 16)) : "memory");
+    for (int i = 0; i < 12; i++) loader[i] = code[i];
+    __asm__ volatile("mov %0, %%cr0" : : "r"(cr0) : "memory");
+    (void)r;
     return 0;
 }
 
@@ -337,6 +435,11 @@ void hyperlight_main(void)
     hlg_register("abort_then_hijack", HL_TYPE_VOID, HLG_NO_PARAMS, abort_then_hijack);
     hlg_register("read_msr", HL_TYPE_U64, HLG_PARAMS(HL_TYPE_U32), read_msr);
     hlg_register("write_msr", HL_TYPE_VOID, HLG_PARAMS(HL_TYPE_U32, HL_TYPE_U64), write_msr);
+    hlg_register("swapgs_write", HL_TYPE_VOID, HLG_PARAMS(HL_TYPE_U64), swapgs_write);
+    hlg_register("pkru_write", HL_TYPE_U32, HLG_PARAMS(HL_TYPE_U32), pkru_write);
+    hlg_register("pkru_read", HL_TYPE_U64, HLG_NO_PARAMS, pkru_read);
+    hlg_register("dr_write", HL_TYPE_VOID, HLG_PARAMS(HL_TYPE_U64), dr_write);
+    hlg_register("dr_read", HL_TYPE_U64, HLG_PARAMS(HL_TYPE_U32), dr_read);
     hlg_register("read_tsc", HL_TYPE_U64, HLG_NO_PARAMS, read_tsc);
     hlg_register("peek_heap", HL_TYPE_U64, HLG_PARAMS(HL_TYPE_U64), peek_heap);
     hlg_register("heap_addr", HL_TYPE_U64, HLG_NO_PARAMS, heap_addr);
@@ -346,6 +449,7 @@ void hyperlight_main(void)
     hlg_register("forge_exception", HL_TYPE_VOID, HLG_PARAMS(HL_TYPE_U32, HL_TYPE_U64),
                  forge_exception);
     hlg_register("jump_to_stub", HL_TYPE_VOID, HLG_PARAMS(HL_TYPE_U32, HL_TYPE_U64), jump_to_stub);
+    hlg_register("poison_loader", HL_TYPE_VOID, HLG_PARAMS(HL_TYPE_U64), poison_loader);
     hlg_register("sysenter", HL_TYPE_VOID, HLG_NO_PARAMS, do_sysenter);
     hlg_register("raw_syscall", HL_TYPE_I64, HLG_PARAMS(HL_TYPE_I64, HL_TYPE_I64, HL_TYPE_I64, HL_TYPE_I64),
                  raw_syscall);

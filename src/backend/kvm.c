@@ -433,7 +433,7 @@ static hl_status internal_error(struct hl_backend *b, const struct kvm_run *r, h
  * pending without entering the guest, before the memory is restored; a completion that needs
  * another exit (a string instruction's next batch) is completed too. When that fails the vCPU
  * cannot be trusted to start clean: HL_E_POISONED makes the sandbox unusable. */
-static hl_status discard_pending(struct hl_backend *b, hl_error *err)
+hl_status hl_kvm_discard_pending(struct hl_backend *b, hl_error *err)
 {
     for (int i = 0; i < 64; i++) {
         b->run->immediate_exit = 1;
@@ -568,7 +568,7 @@ static hl_status kvm_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_t s
     if (!st)
         capture_regs(b, res); /* where the guest stopped, before the exit is completed */
     /* every other end abandons the guest where it stopped */
-    hl_status dst = discard_pending(b, st ? NULL : err);
+    hl_status dst = hl_kvm_discard_pending(b, st ? NULL : err);
     if (b->dbg) {
         hl_status est = hl_kvm_debug_end(b, st || dst ? NULL : err);
         if (!dst) dst = est;

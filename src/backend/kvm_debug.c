@@ -351,14 +351,26 @@ static hl_status trampoline(struct hl_backend *b, const uint64_t dr[4], uint64_t
         else if (atomic_load(&b->cancel_req)) fail = "the call was cancelled";
         else b->run->immediate_exit = 0; /* the debugger's kick: the run loop sees it next */
     }
+    hl_status fst = HL_E_BACKEND;
     if (!fail && (b->run->exit_reason != KVM_EXIT_HLT || hl_kvm_ioctl(b->vcpu, KVM_GET_REGS, &t) < 0 ||
-                  t.rip != b->stubs_gpa + TRAMP_OFFSET + sizeof(tramp_code)))
+                  t.rip != b->stubs_gpa + TRAMP_OFFSET + sizeof(tramp_code))) {
+        /* The loader is guest code in guest memory: a ring-0 guest may have rewritten it (or
+         * remapped its page) to end in an I/O or MMIO exit. KVM would complete that exit in the
+         * next KVM_RUN, the next call's, continuing the guest's code there: complete it now. */
         fail = "the guest did not run the loader to its end";
+        fst = HL_E_GUEST_PROTOCOL;
+        hl_status dst = hl_kvm_discard_pending(b, NULL);
+        b->run->immediate_exit = atomic_load(&b->cancel_req);
+        if (dst) {
+            fail = "the guest did not run the loader to its end, and its last exit could not be completed";
+            fst = HL_E_POISONED;
+        }
+    }
     if ((swap && hl_kvm_ioctl(b->vcpu, KVM_SET_SREGS, &sregs) < 0) || hl_kvm_ioctl(b->vcpu, KVM_SET_REGS, &saved) < 0) {
         if (!fail) fail = "putting the vCPU back failed", e = errno;
     }
     if (fail)
-        return hl_errorf(err, HL_E_BACKEND, "loading the debugger's hardware breakpoints into the debug registers: %s%s%s",
+        return hl_errorf(err, fst, "loading the debugger's hardware breakpoints into the debug registers: %s%s%s",
                          fail, e ? ": " : "", e ? strerror(e) : "");
     b->dbg->dr_loaded = dr7 != DR7_INIT;
     b->dbg->dr7 = dr7;
@@ -374,23 +386,26 @@ static void patch_stubs(struct hl_backend *b)
         d->stub_orig[v] = page[v * HL_X86_STUB_STRIDE];
         page[v * HL_X86_STUB_STRIDE] = 0xF4; /* hlt */
     }
+    hl_kvm_mark_dirty(b, (b->stubs_gpa - b->base) / PAGE);
     d->stubs_in = 1;
 }
 
-/* Takes every patch out of guest memory: int3s (in reverse, so that two addresses that share a
- * byte come back right) and the stubs' hlts. */
+/* Takes every patch out of guest memory in the reverse order of arm(): the stubs' hlts, then the
+ * int3s (in reverse, so that two addresses that share a byte come back right). A breakpoint may
+ * share its byte with a stub (an address on the stubs' page, or one the guest's page tables map
+ * there): only the exact reverse of the patching gives back the stub's own byte. */
 static void disarm(struct hl_backend *b)
 {
     struct hl_kvm_debug *d = b->dbg;
-    if (d->bp_in) {
-        for (size_t i = d->nbp; i-- > 0;)
-            if (b->host[d->bp_off[i]] == 0xCC) b->host[d->bp_off[i]] = d->bp_orig[i];
-        d->bp_in = 0;
-    }
     if (d->stubs_in) {
         uint8_t *page = b->host + (b->stubs_gpa - b->base);
         for (unsigned v = 0; v < HL_X86_IDT_ENTRIES; v++) page[v * HL_X86_STUB_STRIDE] = d->stub_orig[v];
         d->stubs_in = 0;
+    }
+    if (d->bp_in) {
+        for (size_t i = d->nbp; i-- > 0;)
+            if (b->host[d->bp_off[i]] == 0xCC) b->host[d->bp_off[i]] = d->bp_orig[i];
+        d->bp_in = 0;
     }
 }
 
@@ -466,6 +481,7 @@ static hl_status arm(struct hl_backend *b, int attached, hl_gdb_resume *r, hl_er
             d->bp_off[d->nbp] = off;
             d->bp_orig[d->nbp] = b->host[off];
             b->host[off] = 0xCC; /* int3 */
+            hl_kvm_mark_dirty(b, off / PAGE); /* the restore repairs whatever the run left there */
             d->nbp++;
         }
         d->bp_in = 1;

@@ -59,6 +59,9 @@ typedef struct hl_kvm_dx {
 hl_status hl_kvm_run_loop(struct hl_backend *b, hl_run_result *res, hl_error *err, hl_kvm_dx *dx);
 /* The host wrote page `page` (any thread). */
 void hl_kvm_mark_dirty(struct hl_backend *b, uint64_t page);
+/* Completes an exit the host abandons without entering the guest (see kvm.c); HL_E_POISONED when
+ * it cannot. Leaves immediate_exit set. */
+hl_status hl_kvm_discard_pending(struct hl_backend *b, hl_error *err);
 
 /* kvm_debug.c */
 hl_status hl_kvm_debug_start(struct hl_backend *b, const hl_debug_setup *setup, hl_error *err);

@@ -2,6 +2,7 @@
 #include "backend/kvm_state.h"
 
 #include <asm/kvm_para.h>
+#include <cpuid.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -233,6 +234,23 @@ hl_status hl_kvm_state_save(hl_kvm_state **out, int kvm_fd, int vcpu_fd,
         memcpy(&xstate_bv, (uint8_t *)s->xsave->region + 512, 8);
         xstate_bv |= 3;
         memcpy((uint8_t *)s->xsave->region + 512, &xstate_bv, 8);
+        /* PKRU (component 9) likewise: with its bit clear KVM_SET_XSAVE leaves the vCPU's PKRU as
+         * the last run left it (a guest sets CR4.PKE and runs WRPKRU), and the next call could
+         * read it. Marked present with its initial value 0 when this KVM takes that (it refuses
+         * components the vCPU does not offer: then the image stays as it was). The component's
+         * offset in KVM's (standard-format) image is the host's, from CPUID leaf 0xD. */
+        unsigned pk_size, pk_off, ecx, edx;
+        if (__get_cpuid_count(0xD, 9, &pk_size, &pk_off, &ecx, &edx) && pk_size >= 4 && pk_off >= 576 &&
+            (size_t)pk_off + 4 <= size) {
+            uint8_t *img = (uint8_t *)s->xsave->region, old_pkru[4];
+            memcpy(old_pkru, img + pk_off, 4);
+            memset(img + pk_off, 0, 4);
+            memcpy(img + 512, &(uint64_t){xstate_bv | (1ull << 9)}, 8);
+            if (xioctl(vcpu_fd, KVM_SET_XSAVE, s->xsave) < 0) {
+                memcpy(img + pk_off, old_pkru, 4);
+                memcpy(img + 512, &xstate_bv, 8);
+            }
+        }
     }
     if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0) {
         if (xioctl(vcpu_fd, KVM_GET_XCRS, &s->xcrs) < 0) {

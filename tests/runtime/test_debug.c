@@ -221,7 +221,7 @@ static void assert_stop(const char *reply, int sig, const char *what)
 
 static uint64_t g_off; /* the load offset of the last sandbox made */
 
-static hl_sandbox *debug_sandbox(const char *toml, unsigned port, int stop_at_init)
+static hl_sandbox *debug_sandbox_of(const char *guest, const char *toml, unsigned port, int stop_at_init)
 {
     hl_config cfg;
     rt_config(&cfg, toml);
@@ -230,12 +230,27 @@ static hl_sandbox *debug_sandbox(const char *toml, unsigned port, int stop_at_in
                      HL_SET_OK);
     hl_sandbox *sb = NULL;
     hl_error err = HL_ERROR_INIT;
-    if (hl_sandbox_create(&sb, rt_guest("gdbguest"), &cfg, &err) != HL_OK) fail_msg("create: %s", err.message);
+    if (hl_sandbox_create(&sb, rt_guest(guest), &cfg, &err) != HL_OK) fail_msg("create: %s", err.message);
     hl_debug_info info = HL_DEBUG_INFO_INIT;
     assert_int_equal(hl_sandbox_debug_info(sb, &info), HL_OK);
     g_off = info.load_offset;
     if (!stop_at_init && hl_sandbox_initialize(sb, &err) != HL_OK) fail_msg("initialize: %s", err.message);
     return sb;
+}
+
+static hl_sandbox *debug_sandbox(const char *toml, unsigned port, int stop_at_init)
+{
+    return debug_sandbox_of("gdbguest", toml, port, stop_at_init);
+}
+
+/* The guest address of the host's exception stub for `vector`: the stubs' page is the last of the
+ * three system pages (GDT and TSS, IDT, stubs) at the end of the page tables region, 16 bytes a
+ * stub (src/backend/x86_64.h). */
+static uint64_t stub_addr(hl_sandbox *sb, unsigned vector)
+{
+    const hl_layout *l = hl_sandbox_layout(sb);
+    const hl_layout_region *pt = &l->region[HL_REGION_PAGE_TABLES];
+    return l->base + pt->offset + pt->size - HL_PAGE_SIZE + 16ull * vector;
 }
 
 #define A(name) (g_off + sym(name))
@@ -658,6 +673,78 @@ static void test_debug_info(void **state)
     assert_string_equal(cmd, "");
 }
 
+
+/* A software breakpoint on the first byte of one of the host's exception stubs (set by the
+ * debugger, or at an address a hostile guest maps onto the stubs' page through its own page
+ * tables): while the guest runs that byte holds both the int3 and the stubs' hlt. Both patches
+ * must come out, and the stub must be intact for the next call: a #PF must still be reported as
+ * one, not as the #BP of a left-over int3. */
+static void test_breakpoint_on_a_stub(void **state)
+{
+    (void)state;
+    if (!kvm_only()) return;
+    hl_sandbox *sb = debug_sandbox("", PORT + 11, 0);
+    uint64_t stub = stub_addr(sb, 14);
+    caller c;
+    call_start(&c, sb, "compute", 1, hl_i32(7));
+    rsp r;
+    rsp_open(&r, PORT + 11);
+    assert_stop(rsp_cmd(&r, "?"), 5, NULL);
+    rsp_expect(&r, "OK", "Z0,%llx,1", (unsigned long long)stub);
+    rsp_send(&r, "c");
+    call_join(&c);
+    if (c.st != HL_OK) fail_msg("the call failed: %s", c.err.message);
+    assert_int_equal(c.result.u.i32, 123);
+    rsp_expect(&r, "OK", "z0,%llx,1", (unsigned long long)stub);
+    rsp_expect(&r, "OK", "D");
+    rsp_close(&r);
+    /* without a debugger: the stub reports the page fault */
+    call_start(&c, sb, "crash", 1, hl_u64(0));
+    call_join(&c);
+    assert_int_equal(c.st, HL_E_GUEST_FAULT);
+    if (c.err.guest_code != 14) fail_msg("a #PF after the debugger's breakpoint on its stub: %s", c.err.message);
+    rt_contains(c.err.message, "#PF page fault");
+    call_start(&c, sb, "compute", 1, hl_i32(7));
+    call_join(&c);
+    assert_int_equal(c.st, HL_OK);
+    assert_int_equal(c.result.u.i32, 123);
+    hl_sandbox_destroy(sb);
+}
+
+/* With the debugger's hardware breakpoints loaded, the host runs its debug-register loader (guest
+ * code in the stubs' page) again after the call, to clear them. A ring-0 guest rewrites that
+ * loader to jump to an access outside its memory followed by the hijack of hostileguest: the
+ * loader's exit must be completed then, not in the next call, which must answer 3, not 666. */
+static void test_rewritten_loader(void **state)
+{
+    (void)state;
+    if (!kvm_only()) return;
+    hl_sandbox *sb = debug_sandbox_of("hostileguest", "", PORT + 12, 0);
+    const hl_layout *l = hl_sandbox_layout(sb);
+    caller c;
+    call_start(&c, sb, "poison_loader", 1, hl_u64(0x1000));
+    rsp r;
+    rsp_open(&r, PORT + 12);
+    assert_stop(rsp_cmd(&r, "?"), 5, NULL);
+    /* an execute breakpoint never hit: the guest's first page is the PEB's */
+    rsp_expect(&r, "OK", "Z1,%llx,1", (unsigned long long)l->base);
+    rsp_send(&r, "c");
+    call_join(&c);
+    assert_int_not_equal(c.st, HL_OK);
+    rt_contains(c.err.message, "did not run the loader to its end");
+    rsp_expect(&r, "OK", "z1,%llx,1", (unsigned long long)l->base);
+    rsp_expect(&r, "OK", "D");
+    rsp_close(&r);
+    for (int i = 0; i < 3; i++) {
+        hl_value v;
+        hl_error e = HL_ERROR_INIT;
+        hl_value args[2] = {hl_i32(1), hl_i32(2)};
+        if (hl_sandbox_call(sb, "add", args, 2, &v, &e) != HL_OK) fail_msg("add after the rewritten loader: %s", e.message);
+        if (v.u.i32 != 3) fail_msg("add(1, 2) after the rewritten loader answered %d", v.u.i32);
+    }
+    hl_sandbox_destroy(sb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -671,6 +758,8 @@ int main(void)
         cmocka_unit_test(test_detach_and_attach_between_calls),
         cmocka_unit_test(test_stop_at_initialization),
         cmocka_unit_test(test_port_in_use),
+        cmocka_unit_test(test_breakpoint_on_a_stub),
+        cmocka_unit_test(test_rewritten_loader),
     };
     return rt_run("debug", tests);
 }

@@ -245,6 +245,39 @@ static void test_xsave_state_reset(void **state)
     assert_int_equal(rt_ok(sb, "ymm_read", RT_NOARGS).u.u64, 0);
 }
 
+/* State a ring-0 guest changes without a WRMSR the filter refuses, which the trimmed per-run reset
+ * must still put back: the kernel GS base through swapgs, PKRU through WRPKRU, DR0-DR3 and DR7. */
+static void test_state_without_wrmsr_reset(void **state)
+{
+    KVM_ONLY();
+    hl_sandbox *sb = *state;
+    uint64_t kgs = rt_ok(sb, "read_msr", RT_ARGS(hl_u32(0xC0000102))).u.u64;
+    rt_ok(sb, "swapgs_write", RT_ARGS(hl_u64(0x7FFF12347000ull)));
+    assert_int_equal(rt_ok(sb, "read_msr", RT_ARGS(hl_u32(0xC0000102))).u.u64, kgs);
+    assert_int_equal(rt_ok(sb, "read_msr", RT_ARGS(hl_u32(0xC0000101))).u.u64,
+                     rt_ok(sb, "read_msr", RT_ARGS(hl_u32(0xC0000101))).u.u64);
+    next_calls_clean(sb);
+
+    uint64_t dr7 = rt_ok(sb, "dr_read", RT_ARGS(hl_u32(7))).u.u64;
+    assert_int_equal(rt_ok(sb, "dr_read", RT_ARGS(hl_u32(0))).u.u64, 0);
+    rt_ok(sb, "dr_write", RT_ARGS(hl_u64(0x212340)));
+    assert_int_equal(rt_ok(sb, "dr_read", RT_ARGS(hl_u32(0))).u.u64, 0);
+    assert_int_equal(rt_ok(sb, "dr_read", RT_ARGS(hl_u32(7))).u.u64, dr7);
+    next_calls_clean(sb);
+
+    uint64_t pkru = rt_ok(sb, "pkru_read", RT_NOARGS).u.u64;
+    if (pkru == ~0ull) {
+        print_message("no PKU in this vCPU: PKRU check skipped\n");
+        return;
+    }
+    assert_int_equal(rt_ok(sb, "pkru_write", RT_ARGS(hl_u32(0x55555554))).u.u32, 1);
+    uint64_t next = rt_ok(sb, "pkru_read", RT_NOARGS).u.u64;
+    if (next != pkru)
+        fail_msg("PKRU written as 0x55555554 in one call, read %#llx in the next (fresh: %#llx)",
+                 (unsigned long long)next, (unsigned long long)pkru);
+    next_calls_clean(sb);
+}
+
 /* An exception report is trusted only from the host's stubs with the CPU's own frame. */
 static void test_forged_exception_reports(void **state)
 {
@@ -440,6 +473,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tsc_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_paravirt_msrs_write_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_xsave_state_reset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state_without_wrmsr_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forged_exception_reports, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sysenter_is_a_guest_fault, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_nested_or_paravirt, setup, teardown),
