@@ -602,7 +602,7 @@ static hl_status kvm_track_dirty(hl_backend *b, hl_error *err) { return get_dirt
  * a dropped page costs a fault (a nested page fault, under nested virtualisation a VM exit of
  * tens of microseconds) when the guest touches it again, a copied one costs a memcpy and stays
  * mapped; dropping long runs gives their memory back (docs/PERFORMANCE.md). */
-#define DROP_RUN_PAGES 256
+#define DROP_RUN_PAGES 4096 /* 16 MiB: a call that wrote that much pays the faults in proportion */
 
 /* Restores the run [first, first + count): copies it from the snapshot, or drops it. */
 static hl_status restore_run(struct hl_backend *b, const uint8_t *snapshot, int may_drop, uint64_t first,

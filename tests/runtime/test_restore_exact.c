@@ -29,8 +29,8 @@ static void expect_snapshot_at(int line, hl_sandbox *sb, const char *after)
 static void test_every_page_class(void **state)
 {
     (void)state;
-    hl_sandbox *sb = rt_sandbox("simpleguest", "heap_size_override = \"2MiB\"\ninput_data_size = \"128KiB\"\n"
-                                               "output_data_size = \"64KiB\"\nmax_execution_time = \"1s\"\n"
+    hl_sandbox *sb = rt_sandbox("simpleguest", "heap_size_override = \"20MiB\"\ninput_data_size = \"128KiB\"\n"
+                                               "output_data_size = \"64KiB\"\nmax_execution_time = \"5s\"\n"
                                                "max_wait_for_cancellation = \"255ms\"\n");
     expect_snapshot(sb, "initialisation");
     rt_ok(sb, "nothing", RT_NOARGS);
@@ -44,6 +44,10 @@ static void test_every_page_class(void **state)
     /* heap pages, stack pages, static data */
     rt_ok(sb, "dirty_pages", RT_ARGS(hl_u64(300)));
     expect_snapshot(sb, "dirty_pages(300)");
+    rt_ok(sb, "dirty_pages", RT_ARGS(hl_u64(4200))); /* on KVM a run long enough to be dropped */
+    expect_snapshot(sb, "dirty_pages(4200)");
+    rt_ok(sb, "dirty_pages", RT_ARGS(hl_u64(4200))); /* the dropped pages read the snapshot again */
+    expect_snapshot(sb, "dirty_pages(4200) again");
     rt_ok(sb, "stack_alloc", RT_ARGS(hl_u64(48 * 1024)));
     expect_snapshot(sb, "stack_alloc(48 KiB)");
     rt_ok(sb, "set_static", RT_ARGS(hl_i64(5)));
