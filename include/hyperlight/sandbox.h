@@ -176,7 +176,10 @@ HL_API hl_status hl_sandbox_register(hl_sandbox *sb, const char *name, hl_type r
 HL_API void hl_sandbox_set_print(hl_sandbox *sb, hl_print_fn fn, void *user);
 
 /* Runs the guest's initialisation (hyperlight_main), bounded by max_initialization_time, reads
- * the guest's functions and takes the snapshot every call starts from. */
+ * the guest's functions and takes the snapshot every call starts from. For a sandbox made from a
+ * snapshot file (hl_sandbox_create_from_snapshot) no guest code runs: it checks that the
+ * registered host functions are exactly the snapshot's (HL_E_CONFIG naming the first difference;
+ * the sandbox stays as created) and makes the sandbox ready. */
 HL_API hl_status hl_sandbox_initialize(hl_sandbox *sb, hl_error *err);
 
 /* Calls a guest function. On success *result holds the value (STRING/BYTES data valid until the
@@ -299,7 +302,9 @@ typedef struct hl_snapshot hl_snapshot;
  * mapped until the hl_snapshot and every sandbox made from it are gone. HL_E_IO when it cannot be
  * read, HL_E_CONFIG when it is not a valid snapshot (the message says what is wrong). */
 HL_API hl_status hl_snapshot_open(hl_snapshot **out, const char *path, hl_error *err);
-/* Releases the caller's reference (NULL allowed); sandboxes made from it keep theirs. */
+/* Releases the caller's reference (NULL allowed); sandboxes made from it keep theirs. An open
+ * snapshot is read-only: any number of threads may create sandboxes from it at once; close it
+ * once the last hl_sandbox_create_from_snapshot that uses it has returned. */
 HL_API void hl_snapshot_close(hl_snapshot *snap);
 
 /* What the snapshot holds, valid while snap is open. The mode it runs in: */

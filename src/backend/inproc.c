@@ -423,7 +423,7 @@ static hl_status protect(struct hl_backend *b, uint64_t off, uint64_t len, int p
  * The guest's memory holds absolute addresses once it has run, so a snapshot file of it must be
  * mapped at the same address, in this process after the sandbox is gone, or in another process:
  * an address nothing else is likely to take makes that work. Inside ASan's application range. */
-#define GUEST_LO 0x100000000000ull
+#define GUEST_LO 0x200000000000ull /* above ASan's shadow, which ends near 16 TiB */
 #define GUEST_HI 0x600000000000ull
 
 static uint8_t *map_guest_view(const hl_mem *mem)
