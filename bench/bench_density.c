@@ -122,8 +122,8 @@ int main(int argc, char **argv)
     printf("bench_density: mode %s, guest %s\n", kvm ? "RunInHypervisor (KVM)" : "RunInProcess", guest);
     printf("host memory of N live, initialised sandboxes, each called once (PSS and RSS growth of the\n"
            "process from /proc/self/smaps_rollup; KiB per sandbox = growth / N)\n\n");
-    printf("%6s  %12s  %12s  %12s  %12s  %14s  %12s  %8s\n", "N", "PSS KiB", "per sandbox", "RSS KiB",
-           "per sandbox", "anon/shmem PSS", "guest memory", "threads");
+    printf("%6s  %12s  %12s  %12s  %12s  %14s  %12s  %12s  %8s\n", "N", "PSS KiB", "per sandbox", "RSS KiB",
+           "per sandbox", "anon/shmem PSS", "guest memory", "dirtied KiB", "threads");
     uint64_t guest_kib = 0;
     for (const char *p = counts; *p;) {
         char *end;
@@ -137,6 +137,7 @@ int main(int argc, char **argv)
         if (!sb) return 1;
         memory before, after;
         read_memory(&before);
+        uint64_t dirtied = 0; /* pages the call dirtied (and the restore copied back), all sandboxes */
         for (unsigned long i = 0; i < n; i++) {
             hl_error err = HL_ERROR_INIT;
             hl_value result;
@@ -148,6 +149,9 @@ int main(int argc, char **argv)
                 return 1;
             }
             guest_kib = hl_sandbox_layout(sb[i])->total_size / 1024;
+            hl_sandbox_stats st = HL_SANDBOX_STATS_INIT;
+            hl_sandbox_get_stats(sb[i], &st);
+            dirtied += st.last_restore_pages;
         }
         if (read_memory(&after) != 0) {
             fprintf(stderr, "bench_density: cannot read /proc/self/smaps_rollup\n");
@@ -157,15 +161,17 @@ int main(int argc, char **argv)
         char split[32];
         snprintf(split, sizeof split, "%lld/%lld", (after.anon - before.anon) / (long long)n,
                  (after.shmem - before.shmem) / (long long)n);
-        printf("%6lu  %12lld  %12.1f  %12lld  %12.1f  %14s  %12llu  %8ld\n", n, dp, (double)dp / (double)n,
-               dr, (double)dr / (double)n, split, (unsigned long long)guest_kib, after.threads);
+        printf("%6lu  %12lld  %12.1f  %12lld  %12.1f  %14s  %12llu  %12.1f  %8ld\n", n, dp, (double)dp / (double)n,
+               dr, (double)dr / (double)n, split, (unsigned long long)guest_kib, (double)dirtied * 4.0 / (double)n,
+               after.threads);
         fflush(stdout);
         for (unsigned long i = 0; i < n; i++)
             hl_sandbox_destroy(sb[i]);
         free(sb);
     }
     printf("\n(per sandbox: KiB of host memory one more initialised sandbox costs; guest memory: the\n"
-           "sandbox's size in KiB, of which only the pages it touched are resident)\n");
+           "sandbox's size in KiB, of which only the pages it touched are resident; dirtied: KiB of\n"
+           "pages the call dirtied per sandbox, which its restore copied back and which stay its own)\n");
     hl_snapshot_close(snap);
     return 0;
 }
