@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # fuzz.sh - builds the libFuzzer targets with clang (ASan+UBSan) and runs each for SECONDS (default 60).
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
-#        (targets: fuzz_toml fuzz_hyperfile fuzz_elf fuzz_codec fuzz_snapshot)
+#        (targets: fuzz_toml fuzz_hyperfile fuzz_elf fuzz_codec fuzz_gdbstub fuzz_snapshot)
 # Prints each target's executions, coverage and findings; exits 1 if any target found a crash.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_toml fuzz_hyperfile fuzz_elf fuzz_codec fuzz_snapshot)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_toml fuzz_hyperfile fuzz_elf fuzz_codec fuzz_gdbstub fuzz_snapshot)
 
 bash scripts/install-deps.sh >/dev/null
 CC=clang cmake -S . -B build-fuzz -DHL_FUZZ=ON -DHL_SANITIZE=ON -DHL_BENCH=OFF \

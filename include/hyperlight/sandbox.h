@@ -221,8 +221,9 @@ typedef struct hl_sandbox_stats {
     uint64_t last_core_ns;    /* and how long writing it took */
     /* System calls the library made for this sandbox, counted by the library itself: ioctls
      * (KVM_RUN and the vCPU state), mprotect, madvise, signal masks, and the hand-off between
-     * the calling thread and the sandbox's (a futex wait or wake each). In total, and for the
-     * last hl_sandbox_call (its restore included). */
+     * the calling thread and the sandbox's, counted as 4 per call (a wake and a wait on each
+     * side, whether or not the scheduling needed the futex). In total, and for the last
+     * hl_sandbox_call (its restore included). */
     uint64_t syscalls;
     uint64_t last_call_syscalls;
 } hl_sandbox_stats;
@@ -335,6 +336,40 @@ HL_API const hl_function_info *hl_snapshot_host_function(const hl_snapshot *snap
  * process (HL_E_BACKEND when it is taken); its memory is a private copy. */
 HL_API hl_status hl_sandbox_create_from_snapshot(hl_sandbox **out, const hl_snapshot *snap,
                                                  const hl_config *cfg, hl_error *err);
+/* ---- debugging (docs/debugging.md) ---- */
+
+/* Where the guest's code is, for a debugger. Start from HL_DEBUG_INFO_INIT (it sets struct_size:
+ * new members are appended and only those the caller's struct holds are written). */
+typedef struct hl_debug_info {
+    size_t struct_size;      /* sizeof(hl_debug_info) as the caller compiled it */
+    hl_execution_mode mode;
+    const char *guest_path;  /* the guest binary (absolute when it could be resolved) as
+                              * hl_sandbox_create opened it; NULL from an image. Valid while the
+                              * sandbox lives */
+    uint64_t load_offset;    /* added to every address of the guest's ELF file (a PIE linked at 0
+                              * is loaded at this address): gdb's `add-symbol-file GUEST -o OFFSET` */
+    uint64_t code_address;   /* the guest address of the code region (RunInProcess: an address in
+                              * this process) */
+    uint16_t gdb_port;       /* RunInHypervisor with gdb_port set: the gdb remote stub listens on
+                              * 127.0.0.1:gdb_port; 0 otherwise */
+} hl_debug_info;
+#define HL_DEBUG_INFO_INIT HL_STRUCT_INIT(hl_debug_info)
+/* Fills info for sb (any thread, once hl_sandbox_create has returned). HL_E_INVALID_ARG for a NULL
+ * sandbox (info then holds zeros), or NULL info or an unset struct_size (nothing written). */
+HL_API hl_status hl_sandbox_debug_info(const hl_sandbox *sb, hl_debug_info *info);
+/* Writes into buf (size bytes, always NUL-terminated when size > 0) the gdb commands that give a
+ * debugger the guest's symbols where it runs, one per line ('\n' between them), and returns the
+ * length snprintf would have written (docs/debugging.md):
+ *  - RunInHypervisor with gdb_port: `target remote 127.0.0.1:PORT`, for gdb started on the guest
+ *    binary (the stub tells it the load address);
+ *  - RunInProcess, for a gdb attached to this process: `add-symbol-file "GUEST" -o 0xOFFSET`,
+ *    then `set mem inaccessible-by-default off` and `mem START END ro` for each executable
+ *    segment (gdb cannot write int3 into the guest's read-only code, so there it uses hardware
+ *    breakpoints), then `handle SIGSEGV nostop noprint pass` and `handle SIGSYS nostop noprint
+ *    pass` (the library's write tracking and system call dispatch).
+ * -1 (buf "") for a NULL sandbox, RunInHypervisor without gdb_port, or a sandbox created from an
+ * image in RunInProcess (no file to name: hl_sandbox_debug_info gives the load offset). */
+HL_API int hl_sandbox_gdb_command(const hl_sandbox *sb, char *buf, size_t size);
 
 /* Destroys the sandbox (NULL allowed). A call running on another thread is waited for; callers
  * still waiting for their turn get HL_E_STATE. It must be the last use of sb: no thread may

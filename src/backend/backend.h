@@ -14,6 +14,7 @@ typedef enum hl_stop {
     HL_STOP_CANCELLED, /* cancel() took effect */
     HL_STOP_FAULT,     /* an exception in guest code: vector/signal, address, rip */
     HL_STOP_PROTOCOL,  /* the guest broke the host/guest protocol (e.g. a forged report): detail */
+    HL_STOP_DEBUGGER,  /* the debugger ended the run (gdb's `kill`) */
 } hl_stop;
 
 #define HL_VECTOR_NONE 0xFFFFFFFFu /* a fault that is not a CPU exception: see detail */
@@ -82,6 +83,17 @@ typedef struct hl_mem {
 
 typedef struct hl_backend hl_backend;
 
+/* A gdb remote stub for the backend's guest (docs/debugging.md). */
+typedef struct hl_debug_setup {
+    uint16_t port;        /* listens on 127.0.0.1:port */
+    uint64_t text_seg;    /* where the guest ELF's first loadable segment was loaded (qOffsets) */
+    int stop_run;         /* the run that first waits for a debugger: 0 initialisation, 1 the first call */
+    /* on the sandbox thread: the debugger holds the guest (1) or lets it go (0); time limits
+     * do not count while it is held */
+    void (*pause)(void *ctx, int paused);
+    void *ctx;
+} hl_debug_setup;
+
 typedef struct hl_backend_ops {
     const char *name;
     /* True when the guest runs from mem.host itself (KVM maps that address): after
@@ -142,6 +154,10 @@ typedef struct hl_backend_ops {
     void (*set_thread_pointer)(hl_backend *b, uint64_t tp);
     /* On the sandbox thread. */
     void (*destroy)(hl_backend *b);
+    /* Optional (NULL: the backend has no debugger): on the sandbox thread, after create, before
+     * the first run: serve a gdb remote debugger as `setup` says (HL_E_IO when the port cannot
+     * be listened on). */
+    hl_status (*debug_start)(hl_backend *b, const hl_debug_setup *setup, hl_error *err);
 } hl_backend_ops;
 
 /* The signal cancel() sends to the sandbox thread (hl_cancel_signal(), cancel_signal.c); installs

@@ -9,10 +9,15 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 #include "backend/inproc_sys.h"
 #include "backend/perms.h"
@@ -24,8 +29,13 @@
  * pages inaccessible. The guest runs on the sandbox thread, on its own stack region. Signals tell
  * the backend what happened:
  *  - a fault (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP) in guest code ends the run as a fault;
- *  - after the snapshot, writable pages are read-only in the guest view: the first write to a
- *    page faults, the page is recorded as dirty and made writable (restore copies those back);
+ *  - after the snapshot the backend records the pages the guest writes (restore copies those
+ *    back from the snapshot). On Linux 6.7 and later, with userfaultfd's asynchronous write
+ *    protection: the kernel resolves a first write by itself and marks the page written, and one
+ *    PAGEMAP_SCAN at restore finds the written pages and protects them again (no signal, no
+ *    mprotect per page). Otherwise (older kernels, or HL_INPROC_DIRTY=mprotect), writable pages
+ *    are read-only in the guest view: the first write to a page faults, the page is recorded as
+ *    dirty and made writable;
  *  - cancel() sends the cancel signal (hl_cancel_signal(): SIGRTMIN+5 unless the application
  *    chose another, cancel_signal.c) to the thread. The thread keeps it blocked except while guest code runs, so it is handled only there (the handler jumps out of the
  *    guest at once) and never interrupts host code: a host function's sleep or poll is not cut
@@ -55,7 +65,8 @@ struct hl_backend {
     uint8_t *pflags;
     uint32_t *dirty;
     uint64_t ndirty;
-    int tracking;
+    int tracking; /* mprotect tracking armed: a write fault to a writable page records it */
+    int uffd;     /* >= 0: asynchronous userfaultfd write protection of the guest view */
     pthread_t thread;
     atomic_int cancel_req;
     atomic_int in_guest;
@@ -462,6 +473,7 @@ static hl_status inproc_create(hl_backend **out, const hl_mem *mem, const hl_lay
     b->io = io;
     b->io_ctx = io_ctx;
     b->thread = pthread_self();
+    b->uffd = -1;
     b->pflags = calloc(b->npages, 1);
     b->dirty = calloc(b->npages, sizeof(uint32_t));
     b->altstack_size = 64 * 1024;
@@ -601,8 +613,124 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* ---- dirty pages through userfaultfd's asynchronous write protection (Linux 6.7+) ---- */
+
+/* The uapi of Linux 6.7 that Debian 12's headers (6.1) lack; the kernel says at run time. */
+#define HL_UFFD_FEATURE_WP_HUGETLBFS_SHMEM (1ull << 12)
+#define HL_UFFD_FEATURE_WP_UNPOPULATED (1ull << 13)
+#define HL_UFFD_FEATURE_WP_ASYNC (1ull << 15)
+#define HL_UFFD_USER_MODE_ONLY 1
+struct hl_page_region {
+    uint64_t start, end, categories;
+};
+struct hl_pm_scan_arg {
+    uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages, category_inverted,
+        category_mask, category_anyof_mask, return_mask;
+};
+#define HL_PAGEMAP_SCAN _IOWR('f', 16, struct hl_pm_scan_arg)
+#define HL_PAGE_IS_WRITTEN (1ull << 1)
+#define HL_PM_SCAN_WP_MATCHING (1ull << 0)
+#define HL_PM_SCAN_CHECK_WPASYNC (1ull << 1)
+
+/* /proc/self/pagemap, opened once per process (again after a fork). */
+static pthread_mutex_t pagemap_lock = PTHREAD_MUTEX_INITIALIZER;
+static int pagemap_fd = -1;
+static pid_t pagemap_pid;
+
+static int pagemap(void)
+{
+    pthread_mutex_lock(&pagemap_lock);
+    if (pagemap_fd < 0 || pagemap_pid != getpid()) {
+        if (pagemap_fd >= 0) close(pagemap_fd);
+        pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+        pagemap_pid = getpid();
+    }
+    int fd = pagemap_fd;
+    pthread_mutex_unlock(&pagemap_lock);
+    return fd;
+}
+
+/* Arms asynchronous write protection over the whole guest view; 0, or -1 (nothing changed) when
+ * the kernel cannot (then the mprotect tracking is used). */
+static int wp_async_arm(struct hl_backend *b)
+{
+    const char *force = getenv("HL_INPROC_DIRTY");
+    if (force && strcmp(force, "mprotect") == 0) return -1;
+    if (pagemap() < 0) return -1;
+    int fd = (int)HL_SYS(syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK));
+    if (fd < 0) /* unprivileged, with vm.unprivileged_userfaultfd = 0: user-mode faults only */
+        fd = (int)HL_SYS(syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | HL_UFFD_USER_MODE_ONLY));
+    if (fd < 0) return -1;
+    const uint64_t want = HL_UFFD_FEATURE_WP_ASYNC | HL_UFFD_FEATURE_WP_UNPOPULATED |
+                          HL_UFFD_FEATURE_WP_HUGETLBFS_SHMEM;
+    struct uffdio_api api = {.api = UFFD_API, .features = want};
+    struct uffdio_register reg = {.range = {(uintptr_t)b->guest, b->size}, .mode = UFFDIO_REGISTER_MODE_WP};
+    struct uffdio_writeprotect wp = {.range = {(uintptr_t)b->guest, b->size}, .mode = UFFDIO_WRITEPROTECT_MODE_WP};
+    if (HL_SYS(ioctl(fd, UFFDIO_API, &api)) != 0 || (api.features & want) != want ||
+        HL_SYS(ioctl(fd, UFFDIO_REGISTER, &reg)) != 0 || HL_SYS(ioctl(fd, UFFDIO_WRITEPROTECT, &wp)) != 0) {
+        close(fd); /* closing unregisters */
+        return -1;
+    }
+    b->uffd = fd;
+    return 0;
+}
+
+/* Restores the pages written since the last scan (and those the host marked) from the snapshot,
+ * protecting the written ones again in the same PAGEMAP_SCAN. */
+static hl_status wp_async_restore(struct hl_backend *b, const uint8_t *snapshot, uint64_t *pages, hl_error *err)
+{
+    uint64_t n = 0;
+    for (uint64_t i = 0; i < b->ndirty; i++) { /* what the host wrote through its own view */
+        uint64_t p = b->dirty[i];
+        memcpy(b->host + p * PAGE, snapshot + p * PAGE, PAGE);
+        b->pflags[p] |= PF_DIRTY; /* restored: not counted again below */
+        n++;
+    }
+    struct hl_page_region vec[64];
+    uint64_t start = (uintptr_t)b->guest, end = start + b->size;
+    hl_status st = HL_OK;
+    while (start < end && !st) {
+        struct hl_pm_scan_arg a = {.size = sizeof a,
+                                   .flags = HL_PM_SCAN_WP_MATCHING | HL_PM_SCAN_CHECK_WPASYNC,
+                                   .start = start,
+                                   .end = end,
+                                   .vec = (uintptr_t)vec,
+                                   .vec_len = sizeof vec / sizeof vec[0],
+                                   .category_mask = HL_PAGE_IS_WRITTEN,
+                                   .return_mask = HL_PAGE_IS_WRITTEN};
+        long got = HL_SYS(ioctl(pagemap(), HL_PAGEMAP_SCAN, &a));
+        if (got < 0) {
+            st = hl_errorf(err, HL_E_POISONED, "PAGEMAP_SCAN of the guest's written pages failed: %s",
+                           strerror(errno));
+            break;
+        }
+        for (long i = 0; i < got && !st; i++) {
+            if (vec[i].start < start || vec[i].end > end || vec[i].end <= vec[i].start ||
+                (vec[i].start | vec[i].end) % PAGE) {
+                st = hl_errorf(err, HL_E_POISONED, "PAGEMAP_SCAN returned a region outside the guest");
+                break;
+            }
+            uint64_t off = vec[i].start - (uintptr_t)b->guest, len = vec[i].end - vec[i].start;
+            memcpy(b->host + off, snapshot + off, len);
+            for (uint64_t p = off / PAGE; p < (off + len) / PAGE; p++)
+                n += !(b->pflags[p] & PF_DIRTY);
+        }
+        if (a.walk_end <= start) break; /* no progress: cannot happen; never loop */
+        start = a.walk_end;
+    }
+    for (uint64_t i = 0; i < b->ndirty; i++)
+        b->pflags[b->dirty[i]] &= (uint8_t) ~(PF_DIRTY | PF_LISTED);
+    b->ndirty = 0;
+    *pages += n;
+    return st;
+}
+
 static hl_status inproc_track_dirty(hl_backend *b, hl_error *err)
 {
+    if (b->uffd >= 0 || wp_async_arm(b) == 0) {
+        b->ndirty = 0;
+        return HL_OK;
+    }
     /* every writable page becomes read-only, in runs of consecutive pages */
     for (uint64_t p = 0; p < b->npages;) {
         if (!(b->pflags[p] & PF_WRITABLE)) {
@@ -623,7 +751,7 @@ static hl_status inproc_track_dirty(hl_backend *b, hl_error *err)
 
 static void inproc_mark_dirty(hl_backend *b, uint64_t page)
 {
-    if (page < b->npages && b->tracking && !(b->pflags[page] & PF_LISTED)) {
+    if (page < b->npages && (b->tracking || b->uffd >= 0) && !(b->pflags[page] & PF_LISTED)) {
         b->pflags[page] |= PF_LISTED;
         b->dirty[b->ndirty++] = (uint32_t)page;
     }
@@ -633,6 +761,8 @@ static hl_status inproc_restore(hl_backend *b, const uint8_t *snapshot, int may_
                                 hl_error *err)
 {
     (void)may_drop; /* never: mem.host and the guest view share the memfd */
+    if (b->uffd >= 0)
+        return wp_async_restore(b, snapshot, pages, err);
     uint64_t n = b->ndirty;
     if (n > 1)
         qsort(b->dirty, n, sizeof(uint32_t), cmp_u32);
@@ -676,6 +806,7 @@ static void inproc_destroy(hl_backend *b)
     if (!b)
         return;
     hl_inproc_sys_stop(&b->sys);
+    if (b->uffd >= 0) close(b->uffd);
     munmap(b->guest, b->size);
     stack_t off = {.ss_flags = SS_DISABLE};
     sigaltstack(&off, NULL);

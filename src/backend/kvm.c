@@ -14,34 +14,17 @@
 #include <unistd.h>
 
 #include "backend/backend.h"
+#include "backend/kvm_internal.h"
 #include "backend/kvm_state.h"
 #include "backend/perms.h"
 #include "backend/x86_64.h"
 #include "util/errfmt.h"
 #include "util/syscount.h"
 
-#define PAGE 4096ull
+#define PAGE HL_KVM_PAGE
 #define KVM_BASE 0x200000ull /* guest physical = virtual address of the sandbox's first byte */
 
-struct hl_backend {
-    int kvm, vm, vcpu;
-    struct kvm_run *run;
-    size_t run_size;
-    uint8_t *host;
-    uint64_t size, base;
-    hl_io_handler io;
-    void *io_ctx;
-    pthread_t thread;
-    int signal;
-    atomic_int cancel_req;
-    hl_kvm_state *state0; /* the CPU state every run starts from */
-    uint64_t stubs_gpa, kstack_top, pt_gpa; /* where the exception stubs, the frame and the tables are */
-    uint64_t *bitmap;    /* KVM's dirty log */
-    uint64_t *host_bits; /* pages the host wrote */
-    size_t bitmap_bytes;
-};
-
-static int xioctl(int fd, unsigned long req, void *arg)
+int hl_kvm_ioctl(int fd, unsigned long req, void *arg)
 {
     int r;
     do
@@ -49,6 +32,7 @@ static int xioctl(int fd, unsigned long req, void *arg)
     while (r < 0 && errno == EINTR && req != KVM_RUN);
     return r;
 }
+#define xioctl hl_kvm_ioctl
 
 static hl_status open_kvm(int *out, hl_error *err)
 {
@@ -110,6 +94,7 @@ static void kvm_destroy(hl_backend *b)
 {
     if (!b)
         return;
+    hl_kvm_debug_free(b);
     if (b->run && b->run != MAP_FAILED)
         munmap(b->run, b->run_size);
     if (b->vcpu >= 0)
@@ -120,7 +105,7 @@ static void kvm_destroy(hl_backend *b)
         close(b->kvm);
     hl_kvm_state_free(b->state0);
     free(b->bitmap);
-    free(b->host_bits);
+    free((void *)b->host_bits);
     free(b);
 }
 
@@ -225,7 +210,9 @@ static hl_status kvm_create(hl_backend **out, const hl_mem *mem, const hl_layout
         goto fail;
     }
     long_mode_sregs(&sregs, b->base + pt->offset, sys_gpa);
-    if ((st = hl_kvm_state_save(&b->state0, b->kvm, b->vcpu, &sregs, err)))
+    int msr_filtered;
+    if ((st = hl_kvm_msr_filter(b->kvm, b->vm, &msr_filtered, err)) ||
+        (st = hl_kvm_state_save(&b->state0, b->kvm, b->vcpu, &sregs, msr_filtered, err)))
         goto fail;
     b->stubs_gpa = sys_gpa + 2 * PAGE;
     b->kstack_top = kstack_top;
@@ -485,27 +472,60 @@ static hl_status discard_pending(struct hl_backend *b, hl_error *err)
                      "the guest's last exit could not be completed (64 more exits)");
 }
 
-static hl_status run_loop(struct hl_backend *b, hl_run_result *res, hl_error *err)
+/* The guest halted in an exception stub whose first byte the debugger made a hlt. */
+static int trapped(struct hl_backend *b, hl_kvm_dx *dx)
+{
+    if (xioctl(b->vcpu, KVM_GET_REGS, &dx->regs) < 0) return 0;
+    uint64_t at = dx->regs.rip - 1;
+    return dx->regs.rip > b->stubs_gpa && at < b->stubs_gpa + HL_X86_IDT_ENTRIES * HL_X86_STUB_STRIDE &&
+           (at - b->stubs_gpa) % HL_X86_STUB_STRIDE == 0;
+}
+
+/* The debugger asked to stop the guest (a cancellation goes first). */
+static int kicked(struct hl_backend *b, hl_kvm_dx *dx)
+{
+    if (!dx || atomic_load(&b->cancel_req) || !atomic_exchange(dx->kick, 0)) return 0;
+    b->run->immediate_exit = atomic_load(&b->cancel_req);
+    dx->kind = HL_DX_INTERRUPT;
+    return 1;
+}
+
+hl_status hl_kvm_run_loop(struct hl_backend *b, hl_run_result *res, hl_error *err, hl_kvm_dx *dx)
 {
     for (;;) {
         if (atomic_load(&b->cancel_req)) {
             res->stop = HL_STOP_CANCELLED;
             return HL_OK;
         }
+        if (dx && atomic_load(dx->kick) && kicked(b, dx)) return HL_OK;
         if (HL_SYS(ioctl(b->vcpu, KVM_RUN, 0)) < 0) {
-            if (errno == EINTR || errno == EAGAIN)
+            if (errno == EINTR || errno == EAGAIN) {
+                if (kicked(b, dx)) return HL_OK;
                 continue; /* a cancel, or a stray signal: the loop decides */
+            }
             return hl_errorf(err, HL_E_BACKEND, "KVM_RUN failed: %s", strerror(errno));
         }
         struct kvm_run *r = b->run;
         switch (r->exit_reason) {
         case KVM_EXIT_HLT:
+            if (dx && dx->stubs_armed && trapped(b, dx)) {
+                dx->kind = HL_DX_TRAP;
+                return HL_OK;
+            }
             res->stop = HL_STOP_HALT;
+            return HL_OK;
+        case KVM_EXIT_DEBUG:
+            if (dx) {
+                dx->kind = HL_DX_DEBUG;
+                return HL_OK;
+            }
+            stopped(res, HL_STOP_FAULT, "unexpected KVM exit reason %u", (unsigned)r->exit_reason);
             return HL_OK;
         case KVM_EXIT_IO:
             if (r->io.direction != KVM_EXIT_IO_OUT) {
                 stopped(res, HL_STOP_FAULT, "the guest read from I/O port %u",
                         (unsigned)r->io.port);
+                if (dx) dx->kind = HL_DX_MMIO;
                 return HL_OK;
             }
             if (r->io.port == HL_PORT_EXCEPTION) {
@@ -520,12 +540,14 @@ static hl_status run_loop(struct hl_backend *b, hl_run_result *res, hl_error *er
             }
             if (b->io(b->io_ctx, r->io.port) != 0) {
                 res->stop = HL_STOP_ABORT;
+                if (dx) dx->kind = HL_DX_ABORT;
                 return HL_OK;
             }
             break;
         case KVM_EXIT_MMIO:
             stopped(res, HL_STOP_FAULT, "the guest accessed address %#llx, outside its memory",
                     (unsigned long long)r->mmio.phys_addr);
+            if (dx) dx->kind = HL_DX_MMIO;
             return HL_OK;
         case KVM_EXIT_SHUTDOWN:
             stopped(res, HL_STOP_FAULT, "%s",
@@ -557,12 +579,17 @@ static hl_status kvm_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_t s
     hl_status st = hl_kvm_state_reset(b->state0, b->vcpu, &regs, err);
     if (st) return st;
     b->run->exit_reason = KVM_EXIT_UNKNOWN;
-    st = run_loop(b, res, err);
-    if (res->stop == HL_STOP_HALT && !st) return HL_OK; /* hlt leaves nothing pending */
+    st = b->dbg ? hl_kvm_debug_run(b, res, err) : hl_kvm_run_loop(b, res, err, NULL);
+    if (res->stop == HL_STOP_HALT && !st) /* hlt leaves nothing pending */
+        return b->dbg ? hl_kvm_debug_end(b, err) : HL_OK;
     if (!st)
         capture_regs(b, res); /* where the guest stopped, before the exit is completed */
     /* every other end abandons the guest where it stopped */
-    hl_status dst = discard_pending(b, err);
+    hl_status dst = discard_pending(b, st ? NULL : err);
+    if (b->dbg) {
+        hl_status est = hl_kvm_debug_end(b, st || dst ? NULL : err);
+        if (!dst) dst = est;
+    }
     b->run->immediate_exit = atomic_load(&b->cancel_req);
     return st ? st : dst;
 }
@@ -616,8 +643,9 @@ static hl_status kvm_restore(hl_backend *b, const uint8_t *snapshot, int may_dro
         return st;
     uint64_t n = 0, run_first = 0, run_len = 0; /* a run of consecutive dirty pages */
     for (size_t w = 0; w < b->bitmap_bytes / 8; w++) {
-        uint64_t bits = b->bitmap[w] | b->host_bits[w];
-        b->host_bits[w] = 0;
+        /* a plain load first: the exchange (a locked instruction) only for words with bits set */
+        uint64_t host = atomic_load_explicit(&b->host_bits[w], memory_order_relaxed);
+        uint64_t bits = b->bitmap[w] | (host ? atomic_exchange(&b->host_bits[w], 0) : 0);
         while (bits) {
             uint64_t page = w * 64 + (uint64_t)__builtin_ctzll(bits);
             bits &= bits - 1;
@@ -638,10 +666,15 @@ static hl_status kvm_restore(hl_backend *b, const uint8_t *snapshot, int may_dro
     return HL_OK;
 }
 
-static void kvm_mark_dirty(hl_backend *b, uint64_t page)
+void hl_kvm_mark_dirty(hl_backend *b, uint64_t page)
 {
-    if (page < b->size / PAGE)
-        b->host_bits[page / 64] |= 1ull << (page % 64);
+    if (page < b->size / PAGE) /* atomic: the debugger's thread marks pages too */
+        atomic_fetch_or(&b->host_bits[page / 64], 1ull << (page % 64));
+}
+
+static hl_status kvm_debug_start(hl_backend *b, const hl_debug_setup *setup, hl_error *err)
+{
+    return hl_kvm_debug_start(b, setup, err);
 }
 
 const hl_backend_ops hl_backend_kvm = {
@@ -655,8 +688,9 @@ const hl_backend_ops hl_backend_kvm = {
     .run = kvm_run,
     .cancel = kvm_cancel,
     .track_dirty = kvm_track_dirty,
-    .mark_dirty = kvm_mark_dirty,
+    .mark_dirty = hl_kvm_mark_dirty,
     .restore = kvm_restore,
     .current_regs = kvm_current_regs,
     .destroy = kvm_destroy,
+    .debug_start = kvm_debug_start,
 };

@@ -170,6 +170,61 @@ static void cache_msrs(const struct kvm_msrs *m)
     pthread_mutex_unlock(&g_cache_lock);
 }
 
+/* What the filter lets the guest write (all in 0xC0000000-0xC0001FFF), and what the reset must
+ * then still put back: those but FS and GS base (part of sregs), and the kernel GS base. */
+static const uint32_t guest_writable_msrs[] = {0xC0000081, 0xC0000082, 0xC0000083, 0xC0000084,
+                                               0xC0000100, 0xC0000101};
+static const uint32_t filtered_reset_msrs[] = {0xC0000081, 0xC0000082, 0xC0000083, 0xC0000084,
+                                               0xC0000102};
+
+hl_status hl_kvm_msr_filter(int kvm_fd, int vm_fd, int *installed, hl_error *err)
+{
+    *installed = 0;
+    if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_MSR_FILTER) <= 0) return HL_OK;
+    static uint8_t all[0x2000 / 8], writable[0x2000 / 8];
+    memset(all, 0xFF, sizeof all);
+    memset(writable, 0, sizeof writable);
+    for (size_t i = 0; i < sizeof guest_writable_msrs / sizeof guest_writable_msrs[0]; i++) {
+        uint32_t bit = guest_writable_msrs[i] - 0xC0000000u;
+        writable[bit / 8] |= (uint8_t)(1u << (bit % 8));
+    }
+    struct kvm_msr_filter f;
+    memset(&f, 0, sizeof f);
+    f.flags = KVM_MSR_FILTER_DEFAULT_DENY;
+    const struct {
+        uint32_t flags, base;
+        uint8_t *bitmap;
+    } ranges[] = {
+        {KVM_MSR_FILTER_READ, 0x00000000u, all},  /* architectural (Intel-numbered) */
+        {KVM_MSR_FILTER_READ, 0xC0000000u, all},  /* x86-64 */
+        {KVM_MSR_FILTER_READ, 0xC0010000u, all},  /* AMD */
+        {KVM_MSR_FILTER_WRITE, 0xC0000000u, writable},
+    };
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
+        f.ranges[i].flags = ranges[i].flags;
+        f.ranges[i].base = ranges[i].base;
+        f.ranges[i].nmsrs = 0x2000;
+        f.ranges[i].bitmap = ranges[i].bitmap;
+    }
+    if (xioctl(vm_fd, KVM_X86_SET_MSR_FILTER, &f) < 0)
+        return hl_errorf(err, HL_E_BACKEND, "KVM_X86_SET_MSR_FILTER failed: %s", strerror(errno));
+    *installed = 1;
+    return HL_OK;
+}
+
+/* Keeps in m only the MSRs listed in keep (order kept). */
+static void keep_only(struct kvm_msrs *m, const uint32_t *keep, size_t nkeep)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < m->nmsrs; i++)
+        for (size_t k = 0; k < nkeep; k++)
+            if (m->entries[i].index == keep[k]) {
+                m->entries[n++] = m->entries[i];
+                break;
+            }
+    m->nmsrs = n;
+}
+
 static hl_status save_msrs(hl_kvm_state *s, int kvm_fd, int vcpu_fd, hl_error *err)
 {
     if (cached_msrs(s, vcpu_fd))
@@ -205,7 +260,7 @@ static hl_status save_msrs(hl_kvm_state *s, int kvm_fd, int vcpu_fd, hl_error *e
 }
 
 hl_status hl_kvm_state_save(hl_kvm_state **out, int kvm_fd, int vcpu_fd,
-                            const struct kvm_sregs *sregs, hl_error *err)
+                            const struct kvm_sregs *sregs, int msr_filtered, hl_error *err)
 {
     hl_kvm_state *s = calloc(1, sizeof(*s));
     if (!s) return hl_errorf(err, HL_E_NOMEM, "out of memory");
@@ -260,7 +315,10 @@ hl_status hl_kvm_state_save(hl_kvm_state **out, int kvm_fd, int vcpu_fd,
     s->has_tsc_offset = ioctl(vcpu_fd, KVM_HAS_DEVICE_ATTR, &tsc) == 0 &&
                         xioctl(vcpu_fd, KVM_GET_DEVICE_ATTR, &tsc) == 0;
     if ((st = save_msrs(s, kvm_fd, vcpu_fd, err))) goto fail;
-    if (!s->has_tsc_offset) { /* kernels before 5.16: a host write of 0 restarts the TSC at 0 */
+    if (msr_filtered) { /* the guest can change no other MSR, nor the TSC */
+        keep_only(s->msrs, filtered_reset_msrs, sizeof filtered_reset_msrs / sizeof filtered_reset_msrs[0]);
+        s->has_tsc_offset = 0;
+    } else if (!s->has_tsc_offset) { /* kernels before 5.16: a host write of 0 restarts the TSC at 0 */
         struct kvm_msr_entry *e = &s->msrs->entries[s->msrs->nmsrs++];
         memset(e, 0, sizeof(*e));
         e->index = MSR_IA32_TSC;
@@ -303,6 +361,8 @@ hl_status hl_kvm_state_reset(const hl_kvm_state *s, int vcpu_fd, const struct kv
                          strerror(errno));
     return HL_OK;
 }
+
+const struct kvm_sregs *hl_kvm_state_sregs(const hl_kvm_state *s) { return &s->sregs; }
 
 void hl_kvm_state_free(hl_kvm_state *s)
 {

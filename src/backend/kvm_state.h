@@ -15,17 +15,29 @@ typedef struct hl_kvm_state hl_kvm_state;
  * enforce the latter, so their MSRs and hypercalls fault. */
 hl_status hl_kvm_set_cpuid(int kvm_fd, int vcpu_fd, hl_error *err);
 
+/* Limits the guest's MSR accesses (KVM_X86_SET_MSR_FILTER, a VM ioctl; Linux 5.10+): reads of
+ * the architectural, x86-64 and AMD ranges are allowed, writes only to the MSRs the guest runtime
+ * sets (STAR, LSTAR, CSTAR, SFMASK, FS and GS base); every other access is a #GP in the guest.
+ * Then a call can change no other MSR, and the per-run reset needs only those (and the kernel GS
+ * base, which `swapgs` changes). *installed says whether the filter is in place (0 on a KVM
+ * without it: then every MSR is reset). */
+hl_status hl_kvm_msr_filter(int kvm_fd, int vm_fd, int *installed, hl_error *err);
+
 /* Records the state of a freshly created vCPU (after its CPUID is set) that every run is reset to:
  * `sregs` (long mode), XSAVE area (x87, SSE, AVX... with FCW 0x37F and MXCSR 0x1F80), XCR0, debug
  * registers with breakpoints off, no pending event, the TSC offset, and every MSR that KVM lets
  * the host read and write back (what a ring-0 guest could otherwise use to leave a value behind).
- */
+ * With msr_filtered (hl_kvm_msr_filter installed), only the MSRs the guest can still change, and
+ * no TSC offset (the guest cannot write the TSC). */
 hl_status hl_kvm_state_save(hl_kvm_state **out, int kvm_fd, int vcpu_fd,
-                            const struct kvm_sregs *sregs, hl_error *err);
+                            const struct kvm_sregs *sregs, int msr_filtered, hl_error *err);
 
 /* Puts the vCPU back to the saved state with general registers `regs`. */
 hl_status hl_kvm_state_reset(const hl_kvm_state *s, int vcpu_fd, const struct kvm_regs *regs,
                              hl_error *err);
+
+/* The special registers every run starts with (long mode, the sandbox's own tables). */
+const struct kvm_sregs *hl_kvm_state_sregs(const hl_kvm_state *s);
 
 void hl_kvm_state_free(hl_kvm_state *s);
 

@@ -578,8 +578,8 @@ void hl_sb_core_after_run(hl_sandbox *sb, hl_status st)
     else if (sb->be && sb->ops->current_regs && sb->ops->current_regs(sb->be, &now))
         why.regs = &now; /* KVM after hlt: where the guest halted */
     switch (st) {
-    case HL_E_CANCELLED:
-        why.signo = SIGALRM; /* its time ran out */
+    case HL_E_CANCELLED: /* its time ran out, or the debugger killed it */
+        why.signo = r->stop == HL_STOP_DEBUGGER ? SIGKILL : SIGALRM;
         why.si_code = SI_KERNEL;
         break;
     case HL_E_GUEST_ABORT:

@@ -40,6 +40,12 @@ void hl_sb_host_wrote(hl_sandbox *sb, uint64_t off, uint64_t len)
         sb->ops->mark_dirty(sb->be, p);
 }
 
+/* What was added to the guest ELF's addresses: its code region's address less its first vaddr. */
+static uint64_t load_offset(const hl_sandbox *sb)
+{
+    return hl_layout_addr(&sb->layout, HL_REGION_CODE) - sb->elf.min_vaddr;
+}
+
 static void write_peb(hl_sandbox *sb)
 {
     hl_peb peb;
@@ -180,7 +186,7 @@ hl_status hl_sandbox_create(hl_sandbox **out, const char *path, const hl_config 
         return hl_errorf(err, e == ENOMEM ? HL_E_NOMEM : HL_E_IO, "cannot open guest binary `%s`: %s", path,
                          strerror(e));
     hl_status st = hl_sandbox_create_from_image(out, buf, len, cfg, err);
-    if (!st) { /* for core files: NT_FILE names it, gdb opens it */
+    if (!st) { /* for core files (NT_FILE names it, gdb opens it) and debuggers */
         char *abs = realpath(path, NULL);
         (*out)->guest_path = abs ? abs : strdup(path);
     }
@@ -446,6 +452,15 @@ void hl_sandbox_set_print(hl_sandbox *sb, hl_print_fn fn, void *user)
     hl_sb_leave(sb);
 }
 
+/* A run's time limit in ms (0: none). RunInProcess with gdb_port set has none: a debugger attached
+ * to the process stops the guest, and the clock, without the library knowing. (RunInHypervisor's
+ * stub tells the library when it holds the guest, and the limit is suspended meanwhile.) */
+static uint32_t time_limit(const hl_sandbox *sb, uint64_t ms)
+{
+    if (sb->cfg.gdb_port && sb->cfg.execution_mode == HL_MODE_RUN_IN_PROCESS) return 0;
+    return (uint32_t)ms;
+}
+
 static hl_status initialize(hl_sandbox *sb, hl_error *err);
 
 /* "name(i32, string) -> u64" */
@@ -540,7 +555,7 @@ static hl_status initialize(hl_sandbox *sb, hl_error *err)
         free(defs);
         if (st)
             return st;
-        st = hl_sb_job(sb, JOB_INIT, (uint32_t)sb->cfg.max_initialization_time,
+        st = hl_sb_job(sb, JOB_INIT, time_limit(sb, sb->cfg.max_initialization_time),
                        (uint32_t)sb->cfg.max_wait_for_cancellation, err);
     }
     if (st && st != HL_E_POISONED) {
@@ -592,7 +607,7 @@ static hl_status call(hl_sandbox *sb, const char *function, const hl_value *args
     sb->call_args = args;
     sb->call_nargs = nargs;
     memset(&sb->call_result, 0, sizeof(sb->call_result));
-    hl_status st = hl_sb_job(sb, JOB_CALL, (uint32_t)sb->cfg.max_execution_time,
+    hl_status st = hl_sb_job(sb, JOB_CALL, time_limit(sb, sb->cfg.max_execution_time),
                              (uint32_t)sb->cfg.max_wait_for_cancellation, err);
     if (st == HL_OK) st = hl_sb_keep_result(sb, &sb->call_result, err);
     if (result && st == HL_OK) *result = sb->call_result;
@@ -665,6 +680,65 @@ bool hl_sandbox_usable(const hl_sandbox *sb)
     bool usable = sb->state != SB_POISONED;
     hl_sb_leave(m);
     return usable;
+}
+
+hl_status hl_sandbox_debug_info(const hl_sandbox *sb, hl_debug_info *info)
+{
+    if (!info || !hl_struct_size_ok(info->struct_size, offsetof(hl_debug_info, gdb_port) + sizeof(uint16_t)))
+        return HL_E_INVALID_ARG;
+    hl_debug_info d = HL_DEBUG_INFO_INIT;
+    size_t size = info->struct_size;
+    hl_status st = HL_E_INVALID_ARG;
+    if (sb) { /* fixed once created: no gate needed */
+        d.mode = (hl_execution_mode)sb->cfg.execution_mode;
+        d.guest_path = sb->guest_path;
+        d.load_offset = load_offset(sb);
+        d.code_address = hl_layout_addr(&sb->layout, HL_REGION_CODE);
+        d.gdb_port = sb->cfg.execution_mode == HL_MODE_RUN_IN_HYPERVISOR ? (uint16_t)sb->cfg.gdb_port : 0;
+        st = HL_OK;
+    }
+    d.struct_size = size;
+    memcpy(info, &d, size < sizeof(d) ? size : sizeof(d));
+    return st;
+}
+
+int hl_sandbox_gdb_command(const hl_sandbox *sb, char *buf, size_t size)
+{
+    if (buf && size) buf[0] = '\0';
+    if (!sb) return -1;
+    if (sb->cfg.execution_mode == HL_MODE_RUN_IN_HYPERVISOR)
+        return sb->cfg.gdb_port ? snprintf(buf, size, "target remote 127.0.0.1:%u", (unsigned)sb->cfg.gdb_port) : -1;
+    if (!sb->guest_path) return -1;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) return -1;
+    /* gdb splits add-symbol-file's arguments like a shell: quote the path, escaping \ and " */
+    fputs("add-symbol-file \"", f);
+    for (const char *p = sb->guest_path; *p; p++) {
+        if (*p == '"' || *p == '\\') fputc('\\', f);
+        fputc(*p, f);
+    }
+    uint64_t off = load_offset(sb);
+    fprintf(f, "\" -o %#llx\n", (unsigned long long)off);
+    /* the guest's code is a read-only shared mapping, where gdb cannot write int3: marked
+     * read-only, its breakpoints (finish's and step's too) become hardware ones */
+    fputs("set mem inaccessible-by-default off", f);
+    for (size_t i = 0; i < sb->elf.nsegs; i++) {
+        const hl_elf_segment *seg = &sb->elf.segs[i];
+        if (!(seg->flags & HL_ELF_SEG_X)) continue;
+        uint64_t lo = (off + seg->vaddr) & ~(PAGE - 1), hi = (off + seg->vaddr + seg->memsz + PAGE - 1) & ~(PAGE - 1);
+        fprintf(f, "\nmem %#llx %#llx ro", (unsigned long long)lo, (unsigned long long)hi);
+    }
+    /* the library's own signals: write tracking after the snapshot, the guest's system calls */
+    fputs("\nhandle SIGSEGV nostop noprint pass\nhandle SIGSYS nostop noprint pass", f);
+    if (fclose(f) != 0) {
+        free(text);
+        return -1;
+    }
+    int n = snprintf(buf, size, "%s", text);
+    free(text);
+    return n;
 }
 
 /* Copies the counters into the caller's stats, as far as its struct_size reaches. */
@@ -776,6 +850,8 @@ static hl_status outcome(hl_sandbox *sb, const hl_run_result *r, const char *wha
     }
     case HL_STOP_PROTOCOL:
         return job_fail(sb, HL_E_GUEST_PROTOCOL, "the guest broke the protocol in %s: %s", what, r->detail);
+    case HL_STOP_DEBUGGER:
+        return job_fail(sb, HL_E_CANCELLED, "%s was ended by the debugger (gdb's `kill`)", what);
     case HL_STOP_FAULT: {
         if (r->vector == HL_VECTOR_NONE)
             return job_fail(sb, HL_E_GUEST_FAULT, "the guest stopped abnormally in %s: %s", what, r->detail);
@@ -1027,6 +1103,12 @@ void hl_sb_do_job(hl_sandbox *sb, job_kind kind)
     switch (kind) {
     case JOB_CREATE:
         st = sb->ops->create(&sb->be, &sb->mem, &sb->layout, &sb->elf, hl_sb_io, sb, &sb->layout.base, &e);
+        if (!st && sb->cfg.gdb_port && sb->ops->debug_start) {
+            uint64_t first = sb->elf.nsegs ? sb->elf.segs[0].vaddr : sb->elf.min_vaddr;
+            hl_debug_setup d = {(uint16_t)sb->cfg.gdb_port, load_offset(sb) + first,
+                                sb->cfg.gdb_stop == HL_GDB_STOP_INITIALIZATION ? 0 : 1, hl_sb_debug_pause, sb};
+            st = sb->ops->debug_start(sb->be, &d, &e);
+        }
         if (st)
             job_fail(sb, st, "%s", e.message);
         break;

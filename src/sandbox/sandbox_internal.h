@@ -87,6 +87,7 @@ struct hl_sandbox {
     job_kind job;
     int job_done;
     int run_done; /* the guest's run within the job has ended (the time limit stops there) */
+    int dbg_paused; /* the debugger holds the guest: the time limit does not count */
     int abandoned; /* destroyed while the thread was stuck: the thread frees the sandbox */
     /* the job's inputs and outputs */
     const char *call_name;
@@ -144,6 +145,9 @@ hl_status hl_sb_thread_start(hl_sandbox *sb, hl_error *err);
 hl_status hl_sb_job(hl_sandbox *sb, job_kind kind, uint32_t timeout_ms, uint32_t cancel_wait_ms, hl_error *err);
 /* On the sandbox thread: the guest's run is over; the caller stops timing. */
 void hl_sb_run_finished(hl_sandbox *sb);
+/* On the sandbox thread (the backend's debugger hook): the debugger holds the guest (1) or lets
+ * it go (0). The caller's time limit does not count the time held. */
+void hl_sb_debug_pause(void *sb, int paused);
 /* Ends the thread (or abandons it to free the sandbox itself when it is stuck). Returns 1 when
  * the caller must free the sandbox, 0 when the thread will. */
 int hl_sb_thread_stop(hl_sandbox *sb);

@@ -12,10 +12,8 @@ static void *worker_main(void *arg)
     pthread_mutex_lock(&sb->mu);
     uint64_t mark = hl_sys_now();
     for (;;) {
-        while (sb->job == JOB_NONE) {
-            hl_sys_add(1); /* a futex wait */
+        while (sb->job == JOB_NONE)
             pthread_cond_wait(&sb->cv_job, &sb->mu);
-        }
         job_kind kind = sb->job;
         pthread_mutex_unlock(&sb->mu);
         hl_backend_drain_cancel(); /* leftovers of an earlier job's cancellation */
@@ -23,7 +21,7 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&sb->mu);
         sb->job = JOB_NONE;
         sb->job_done = 1;
-        hl_sys_add(1); /* the wake below */
+        hl_sys_add(2); /* the hand-off, this side: the wait for the job and the wake below */
         sb->job_syscalls = hl_sys_now() - mark; /* this thread's share of the job, its wait included */
         mark = hl_sys_now();
         pthread_cond_broadcast(&sb->cv_done);
@@ -68,6 +66,15 @@ hl_status hl_sb_thread_start(hl_sandbox *sb, hl_error *err)
     return HL_OK;
 }
 
+void hl_sb_debug_pause(void *ctx, int paused)
+{
+    hl_sandbox *sb = ctx;
+    pthread_mutex_lock(&sb->mu);
+    sb->dbg_paused = paused;
+    pthread_cond_broadcast(&sb->cv_done);
+    pthread_mutex_unlock(&sb->mu);
+}
+
 static struct timespec after_ms(uint32_t ms)
 {
     struct timespec t;
@@ -86,6 +93,43 @@ static int before(const struct timespec *a, const struct timespec *b)
     return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 
+static void add_ns(struct timespec *t, int64_t ns)
+{
+    t->tv_sec += ns / 1000000000;
+    t->tv_nsec += (long)(ns % 1000000000);
+    if (t->tv_nsec >= 1000000000L) {
+        t->tv_sec++;
+        t->tv_nsec -= 1000000000L;
+    }
+}
+
+static int64_t ns_between(const struct timespec *a, const struct timespec *b)
+{
+    return (int64_t)(b->tv_sec - a->tv_sec) * 1000000000 + (b->tv_nsec - a->tv_nsec);
+}
+
+/* Waits (holding sb->mu) until the job or its run is done or *deadline passes; returns whether it
+ * is done. Time while a debugger holds the guest does not count: *deadline, and *also when not
+ * NULL, move on by it. */
+static int wait_done(hl_sandbox *sb, struct timespec *deadline, struct timespec *also)
+{
+    for (;;) {
+        if (sb->job_done || sb->run_done) return 1;
+        if (sb->dbg_paused) {
+            struct timespec t0 = after_ms(0);
+            while (sb->dbg_paused && !sb->job_done && !sb->run_done)
+                pthread_cond_wait(&sb->cv_done, &sb->mu);
+            struct timespec t1 = after_ms(0);
+            int64_t held = ns_between(&t0, &t1);
+            add_ns(deadline, held);
+            if (also) add_ns(also, held);
+            continue;
+        }
+        if (pthread_cond_timedwait(&sb->cv_done, &sb->mu, deadline) == ETIMEDOUT && !sb->dbg_paused)
+            return sb->job_done || sb->run_done;
+    }
+}
+
 hl_status hl_sb_job(hl_sandbox *sb, job_kind kind, uint32_t timeout_ms, uint32_t cancel_wait_ms, hl_error *err)
 {
     uint64_t mark = hl_sys_now();
@@ -95,23 +139,22 @@ hl_status hl_sb_job(hl_sandbox *sb, job_kind kind, uint32_t timeout_ms, uint32_t
     sb->job = kind;
     sb->job_done = 0;
     sb->run_done = 0;
+    sb->dbg_paused = 0;
     sb->job_status = HL_OK;
     hl_error_clear(&sb->job_err);
-    hl_sys_add(1); /* the wake */
+    /* the hand-off, this side: the wake below and the wait for the end. Counted as one each, as
+     * a model: whether a futex call is needed depends on the scheduling (the job may be done
+     * before the wait), and the statistics must not depend on it */
+    hl_sys_add(2);
     pthread_cond_signal(&sb->cv_job);
     if (timeout_ms == 0) {
-        while (!sb->job_done) {
-            hl_sys_add(1);
+        while (!sb->job_done)
             pthread_cond_wait(&sb->cv_done, &sb->mu);
-        }
     } else {
         struct timespec deadline = after_ms(timeout_ms);
         /* the limit covers the guest's run; the host's work after it (reading results, the
          * snapshot, the restore) is waited for without one */
-        while (!sb->job_done && !sb->run_done &&
-               HL_SYS(pthread_cond_timedwait(&sb->cv_done, &sb->mu, &deadline)) != ETIMEDOUT)
-            ;
-        if (!sb->job_done && !sb->run_done) {
+        if (!wait_done(sb, &deadline, NULL)) {
             /* too long: cancel, and keep cancelling (a signal can land at an unlucky moment)
              * until the run ends or the wait for cancellation runs out */
             struct timespec give_up = after_ms(cancel_wait_ms);
@@ -122,11 +165,9 @@ hl_status hl_sb_job(hl_sandbox *sb, job_kind kind, uint32_t timeout_ms, uint32_t
                 struct timespec next = after_ms(1);
                 if (!before(&next, &give_up))
                     next = give_up;
-                while (!sb->job_done && !sb->run_done &&
-                       pthread_cond_timedwait(&sb->cv_done, &sb->mu, &next) != ETIMEDOUT)
-                    ;
+                wait_done(sb, &next, &give_up);
                 struct timespec now = after_ms(0);
-                if (!sb->job_done && !sb->run_done && !before(&now, &give_up)) {
+                if (!sb->job_done && !sb->run_done && !sb->dbg_paused && !before(&now, &give_up)) {
                     sb->state = SB_POISONED;
                     pthread_mutex_unlock(&sb->mu);
                     return hl_errorf(err, HL_E_POISONED,
@@ -138,10 +179,8 @@ hl_status hl_sb_job(hl_sandbox *sb, job_kind kind, uint32_t timeout_ms, uint32_t
             }
         }
     }
-    while (!sb->job_done) {
-        hl_sys_add(1);
+    while (!sb->job_done)
         pthread_cond_wait(&sb->cv_done, &sb->mu);
-    }
     hl_status st = sb->job_status;
     uint64_t made = hl_sys_now() - mark + sb->job_syscalls;
     sb->stats.syscalls += made;

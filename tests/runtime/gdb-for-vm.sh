@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# gdb-for-vm.sh - CTest fixture of runtime.kvm.test_coredump: puts a gdb that runs inside the emulated VM at OUTDIR/gdb.
+# gdb-for-vm.sh - CTest fixture of the tests that run gdb (test_coredump, test_gdb): puts a gdb that runs inside the emulated VM at OUTDIR/gdb.
 #
 # usage: tests/runtime/gdb-for-vm.sh OUTDIR
 #

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "hyperlight/sandbox.h"
@@ -585,6 +586,41 @@ static int call_function(hl_sandbox *sb, const run_args *a)
     return rc;
 }
 
+/* True once a debugger (gdb) has attached to this process (/proc/self/status: TracerPid). */
+static bool traced(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    bool yes = false;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "TracerPid:", 10) == 0) yes = atoi(line + 10) != 0;
+    if (f) fclose(f);
+    return yes;
+}
+
+/* With gdb_port: says on stderr how to debug the guest. RunInHypervisor: the sandbox waits for
+ * gdb on the port at the call's (or initialisation's) entry. RunInProcess: gdb attaches to this
+ * process; the commands that give it the guest's symbols are printed, and the run waits until a
+ * debugger is attached. */
+static void announce_debugger(hl_sandbox *sb, const hl_config *cfg)
+{
+    char cmds[4096];
+    if (hl_sandbox_gdb_command(sb, cmds, sizeof cmds) < 0) return;
+    if (cfg->execution_mode != HL_MODE_RUN_IN_PROCESS) {
+        fprintf(stderr, "hyperlight: waiting for gdb on 127.0.0.1:%llu; in another terminal:\n"
+                        "    gdb GUEST -ex '%s'\n",
+                (unsigned long long)cfg->gdb_port, cmds);
+        return;
+    }
+    fprintf(stderr, "hyperlight: RunInProcess: attach gdb to this process and give it the guest's "
+                    "symbols:\n    gdb -p %ld\n", (long)getpid());
+    for (char *line = strtok(cmds, "\n"); line; line = strtok(NULL, "\n"))
+        fprintf(stderr, "    (gdb) %s\n", line);
+    fprintf(stderr, "    (gdb) continue\nhyperlight: waiting for a debugger to attach...\n");
+    while (!traced())
+        usleep(100 * 1000);
+}
+
 static void free_run_args(run_args *a) { cli_config_args_free(&a->cfg); }
 
 /* What a snapshot brings to the config, as hyperfile text: every size, the mode and every time
@@ -663,6 +699,7 @@ static int run_run(int argc, char **argv)
     } else {
         /* In json mode stdout carries only the JSON: the guest's output goes to stderr. */
         hl_sandbox_set_print(sb, print_to, a.json ? stderr : stdout);
+        if (cfg.gdb_port) announce_debugger(sb, &cfg);
         if (hl_sandbox_initialize(sb, &err) != HL_OK)
             rc = runtime_error(&err, mode);
         else if (a.list || a.layout)

@@ -1,0 +1,72 @@
+/* kvm_internal.h - the KVM backend's state, shared by kvm.c (the vCPU and its runs) and kvm_debug.c
+ * (the gdb stub's target). */
+#ifndef HL_KVM_INTERNAL_H
+#define HL_KVM_INTERNAL_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend/backend.h"
+#include "backend/kvm_state.h"
+
+#define HL_KVM_PAGE 4096ull
+
+struct hl_kvm_debug;
+
+struct hl_backend {
+    int kvm, vm, vcpu;
+    struct kvm_run *run;
+    size_t run_size;
+    uint8_t *host;
+    uint64_t size, base;
+    hl_io_handler io;
+    void *io_ctx;
+    pthread_t thread;
+    int signal;
+    atomic_int cancel_req;
+    hl_kvm_state *state0; /* the CPU state every run starts from */
+    uint64_t stubs_gpa, kstack_top, pt_gpa; /* where the exception stubs, the frame and the tables are */
+    uint64_t *bitmap;                /* KVM's dirty log */
+    atomic_uint_least64_t *host_bits; /* pages the host (or the debugger, on its thread) wrote */
+    size_t bitmap_bytes;
+    struct hl_kvm_debug *dbg; /* the gdb stub, when gdb_port is set */
+};
+
+/* ioctl, retried on EINTR (except KVM_RUN). */
+int hl_kvm_ioctl(int fd, unsigned long req, void *arg);
+
+/* Why a debugged run loop returned early (hl_kvm_dx.kind). */
+enum {
+    HL_DX_NONE,
+    HL_DX_INTERRUPT, /* the debugger's kick (an 0x03, or a debugger attaching) */
+    HL_DX_DEBUG,     /* KVM_EXIT_DEBUG: a single step, or a debug register while stepping */
+    HL_DX_TRAP,      /* the guest halted in a patched exception stub: an exception, regs holds it */
+    HL_DX_MMIO,      /* an access outside memory or a port read: res holds the fault */
+    HL_DX_ABORT,     /* the I/O handler ended the run (an abort, a panic) */
+};
+
+typedef struct hl_kvm_dx {
+    int stubs_armed;       /* the stubs start with hlt: look for HL_DX_TRAP */
+    atomic_int *kick;      /* the debugger's interrupt request */
+    int kind;
+    struct kvm_regs regs;  /* HL_DX_TRAP: the registers at the stub's hlt */
+} hl_kvm_dx;
+
+/* Runs the vCPU until the run ends (res), or, with dx, until a debugger event (dx->kind). */
+hl_status hl_kvm_run_loop(struct hl_backend *b, hl_run_result *res, hl_error *err, hl_kvm_dx *dx);
+/* The host wrote page `page` (any thread). */
+void hl_kvm_mark_dirty(struct hl_backend *b, uint64_t page);
+
+/* kvm_debug.c */
+hl_status hl_kvm_debug_start(struct hl_backend *b, const hl_debug_setup *setup, hl_error *err);
+void hl_kvm_debug_free(struct hl_backend *b);
+/* A run with the stub: waits for the debugger where asked, stops for it, applies its breakpoints. */
+hl_status hl_kvm_debug_run(struct hl_backend *b, hl_run_result *res, hl_error *err);
+/* After the run (and after its last exit was completed): takes the debug registers out of the
+ * guest and tells the server the run is over. */
+hl_status hl_kvm_debug_end(struct hl_backend *b, hl_error *err);
+
+#endif
