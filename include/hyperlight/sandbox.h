@@ -286,7 +286,8 @@ HL_API size_t hl_sandbox_last_core(const hl_sandbox *sb, char *buf, size_t size)
  * it by renaming a new file over it, as hl_snapshot_save does). */
 
 /* Writes sb's snapshot to path: the memory every call starts from (never the state of an open
- * call context), the config it was made with, its layout, the guest's function table, the host
+ * call context), the config it was made with (the debugging settings left at their defaults:
+ * they belong to the host that runs a sandbox), its layout, the guest's function table, the host
  * function table and what the guest's entry needs. Atomic: a temporary file in the same
  * directory, written, synced and renamed over path (mode 0644 less the umask). Pages that hold
  * only zeros are not written (holes of a sparse file). sb must be initialised and usable:

@@ -271,6 +271,15 @@ hl_status hl_sandbox_create_from_snapshot(hl_sandbox **out, const hl_snapshot *s
     sb->mem.prebuilt = 1;
     if (copy_functions(snap->guestfns, snap->nguestfns, &sb->guestfns, &sb->guestfn_names) != HL_OK) {
         st = hl_errorf(err, HL_E_NOMEM, "out of memory");
+    } else if (sb->ops->cow_restore && full.gdb_port && sb->ops->debug_start) {
+        /* with a debugger the backend writes into the exception stubs' page at creation: the
+         * snapshot this sandbox restores from must hold that too, so it gets a private copy of
+         * the image (a memfd, sealed at initialisation as a sandbox's own) and shares nothing */
+        sb->nguestfns = snap->nguestfns;
+        st = map_memory(sb, err);
+        for (size_t i = 0; !st && i < snap->nruns; i++)
+            memcpy(sb->mem.host + snap->runs[i].first * PAGE,
+                   snap->map + snap->image_off + snap->runs[i].first * PAGE, snap->runs[i].count * PAGE);
     } else if (sb->ops->cow_restore) {
         /* the file's image, copy-on-write: sandboxes from one file share its pages until they write */
         sb->nguestfns = snap->nguestfns;
@@ -393,6 +402,19 @@ static hl_status save(hl_sandbox *sb, const char *path, hl_error *err)
         return hl_errorf(err, HL_E_NOMEM, "out of memory");
     }
     int known = snapshot_data_pages(sb, maybe, npages);
+    /* the regions the host builds, as it builds them (a debugger's trampoline in the exception
+     * stubs' page is this sandbox's, not the snapshot's) */
+    const hl_layout_region *pt = &sb->layout.region[HL_REGION_PAGE_TABLES];
+    uint8_t *system = calloc(1, pt->size);
+    hl_error e = HL_ERROR_INIT;
+    if (!system || (sb->ops->build_system && sb->ops->build_system(&sb->layout, &sb->elf, system, &e) != HL_OK)) {
+        free(maybe);
+        free(peb_page);
+        free(system);
+        return system ? hl_errorf(err, e.status, "%s", e.message) : hl_errorf(err, HL_E_NOMEM, "out of memory");
+    }
+    if (!sb->ops->build_system)
+        memcpy(system, snap + pt->offset, pt->size); /* nothing host-built there: as it is */
     /* the PEB without what only this process means (where in-process guests call the host) */
     memcpy(peb_page, snap + sb->layout.region[HL_REGION_PEB].offset, PAGE);
     hl_peb peb;
@@ -400,8 +422,19 @@ static hl_status save(hl_sandbox *sb, const char *path, hl_error *err)
     peb.host_call = 0;
     peb.host_call_ctx = 0;
     memcpy(peb_page, &peb, sizeof(peb));
+    /* the debugging settings belong to the host that runs a sandbox, not to the snapshot */
+    hl_config saved = sb->cfg;
+    for (size_t f = 0; f < HL_CFG_FIELD_COUNT; f++) {
+        const hl_field_info *fi = hl_config_field_info((hl_config_field)f);
+        if (!(fi->flags & HL_FIELD_DEBUG))
+            continue;
+        if (fi->type == HL_FIELD_PATH)
+            hl_config_set_string(&saved, fi->id, "");
+        else
+            hl_config_set(&saved, fi->id, fi->def);
+    }
     hl_snap_source src = {
-        .cfg = &sb->cfg,
+        .cfg = &saved,
         .layout = &sb->layout,
         .elf = &sb->elf,
         .guestfns = sb->guestfns,
@@ -412,11 +445,13 @@ static hl_status save(hl_sandbox *sb, const char *path, hl_error *err)
         .thread_pointer = sb->snapshot_tp,
         .image = snap,
         .peb_page = peb_page,
+        .system = system,
         .maybe = known ? maybe : NULL,
     };
     hl_status st = hl_snap_write(&src, path, err);
     free(maybe);
     free(peb_page);
+    free(system);
     return st;
 }
 
@@ -994,12 +1029,13 @@ int64_t hl_sb_memory_diff(hl_sandbox *sb)
 
 /* A sandbox made from a snapshot file becomes ready: nothing of the guest runs. On a cow_restore
  * backend mem.host maps the file's image privately already, and restore copies from the file's
- * own mapping; otherwise the memory (a private copy of the image) is copied into an anonymous
- * snapshot, and the backend gets the guest's thread pointer back. */
+ * own mapping; otherwise the memory (a private copy of the image) becomes the snapshot as an
+ * initialised sandbox's does (sealed and mapped copy-on-write, or copied), and the backend gets
+ * the guest's thread pointer back. */
 static hl_status do_ready(hl_sandbox *sb)
 {
     hl_error e = HL_ERROR_INIT;
-    if (sb->ops->cow_restore) {
+    if (sb->ops->cow_restore && !sb->mem.fd_owned) { /* the file itself, mapped privately */
         sb->snapshot = (uint8_t *)sb->from->map + sb->from->image_off;
         sb->snapshot_borrowed = 1;
         sb->mem.snapshot_in_fd = 1;

@@ -124,8 +124,11 @@ static int page_is_zero(const uint8_t *p)
 /* The bytes of page p as the file holds them. */
 static const uint8_t *page_of(const hl_snap_source *src, uint64_t p)
 {
+    const hl_layout_region *pt = &src->layout->region[HL_REGION_PAGE_TABLES];
     if (p * PAGE == src->layout->region[HL_REGION_PEB].offset)
         return src->peb_page;
+    if (p * PAGE >= pt->offset && p * PAGE - pt->offset < pt->size)
+        return src->system + (p * PAGE - pt->offset);
     return src->image + p * PAGE;
 }
 
@@ -326,16 +329,16 @@ hl_status hl_snap_write(const hl_snap_source *src, const char *path, hl_error *e
         goto out;
     }
     int werr = pwrite_all(fd, meta, image_off, 0);
-    uint64_t peb = l->region[HL_REGION_PEB].offset / PAGE;
     for (size_t i = 0; i < nruns && !werr; i++) {
+        /* in stretches of pages that come from one buffer (the PEB and the host-built regions
+         * from their own) */
         uint64_t a = runs[i].first, z = a + runs[i].count;
-        if (peb >= a && peb < z) { /* the PEB page comes from its own buffer */
-            if (!werr && peb > a) werr = pwrite_all(fd, src->image + a * PAGE, (peb - a) * PAGE, image_off + a * PAGE);
-            if (!werr) werr = pwrite_all(fd, src->peb_page, PAGE, image_off + peb * PAGE);
-            if (!werr && z > peb + 1)
-                werr = pwrite_all(fd, src->image + (peb + 1) * PAGE, (z - peb - 1) * PAGE, image_off + (peb + 1) * PAGE);
-        } else {
-            werr = pwrite_all(fd, src->image + a * PAGE, (z - a) * PAGE, image_off + a * PAGE);
+        while (a < z && !werr) {
+            uint64_t b2 = a + 1;
+            while (b2 < z && page_of(src, b2) == page_of(src, b2 - 1) + PAGE)
+                b2++;
+            werr = pwrite_all(fd, page_of(src, a), (b2 - a) * PAGE, image_off + a * PAGE);
+            a = b2;
         }
     }
     if (!werr && ftruncate(fd, (off_t)(image_off + l->total_size)) != 0) /* the trailing holes */

@@ -92,6 +92,7 @@ typedef struct hl_snap_source {
     uint64_t dispatch, thread_pointer;
     const uint8_t *image;    /* the snapshot: layout->total_size bytes */
     const uint8_t *peb_page; /* written instead of the image's PEB page (host_call fields 0) */
+    const uint8_t *system;   /* written instead of the page tables region (as the host builds it) */
     const uint8_t *maybe;    /* per page: may hold data (others are written as holes); NULL: all */
 } hl_snap_source;
 

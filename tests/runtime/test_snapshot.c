@@ -550,6 +550,51 @@ static void test_config_must_agree(void **state)
     hl_snapshot_close(snap);
 }
 
+/* A debugger's settings come from the config: on KVM the gdb stub writes a trampoline into the
+ * exception stubs' page at creation. A snapshot saved from such a sandbox holds the stubs as the
+ * host builds them (it opens), and a sandbox made with gdb_port gets its own copy of the image,
+ * whose snapshot holds the trampoline (nothing differs after initialisation). */
+#define SNAP_PORT 47680
+
+static void test_debugger_settings(void **state)
+{
+    (void)state;
+    hl_config cfg;
+    rt_config(&cfg, "");
+    assert_int_equal(hl_config_set_gdb_port(&cfg, SNAP_PORT), HL_SET_OK);
+    hl_sandbox *orig = rt_sandbox_cfg("simpleguest", &cfg); /* stops at the first call: none made */
+    const char *path = path_of("debugged.hls");
+    save_ok(orig, path);
+    hl_sandbox_destroy(orig);
+    hl_snapshot *snap = open_ok(path);
+    hl_config c2;
+    hl_config_init(&c2);
+    assert_int_equal(hl_snapshot_get_config(snap, &c2), HL_OK);
+    assert_int_equal(c2.gdb_port, 0); /* not saved: the host's to give */
+    assert_int_equal(hl_config_set_gdb_port(&c2, SNAP_PORT + 1), HL_SET_OK);
+    hl_sandbox *sb = NULL;
+    hl_error err = HL_ERROR_INIT;
+    if (hl_sandbox_create_from_snapshot(&sb, snap, &c2, &err) != HL_OK || hl_sandbox_initialize(sb, &err) != HL_OK)
+        fail_msg("a debugged sandbox from the snapshot: %s", err.message);
+    assert_int_equal(hl_sb_memory_diff(sb), -1);
+    hl_debug_info info = HL_DEBUG_INFO_INIT;
+    assert_int_equal(hl_sandbox_debug_info(sb, &info), HL_OK);
+    if (rt_mode() == HL_MODE_RUN_IN_HYPERVISOR) {
+        assert_int_equal(info.gdb_port, SNAP_PORT + 1);
+        assert_int_equal(sb->mem.fd_owned, 1); /* its own copy */
+        const hl_layout_region *pt = &sb->layout.region[HL_REGION_PAGE_TABLES];
+        uint64_t stubs = pt->offset + pt->size - PAGE;
+        assert_memory_not_equal(sb->snapshot + stubs, snap->map + snap->image_off + stubs, PAGE);
+    }
+    hl_sandbox_destroy(sb);
+    sb = from_snapshot(snap, NULL, NULL); /* without a debugger: the file's pages */
+    if (rt_mode() == HL_MODE_RUN_IN_HYPERVISOR)
+        assert_int_equal(sb->mem.fd_owned, 0);
+    assert_int_equal(rt_ok(sb, "add", RT_ARGS(hl_i32(2), hl_i32(3))).u.i32, 5);
+    hl_sandbox_destroy(sb);
+    hl_snapshot_close(snap);
+}
+
 /* ---- many sandboxes from one snapshot ---- */
 
 #define THREADS 8
@@ -988,6 +1033,7 @@ int main(void)
         cmocka_unit_test(test_save_errors),
         cmocka_unit_test(test_host_functions),
         cmocka_unit_test(test_config_must_agree),
+        cmocka_unit_test(test_debugger_settings),
         cmocka_unit_test(test_many_from_one),
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_corrupted),
