@@ -54,18 +54,23 @@ static void usage(FILE *f, const char *argv0)
 {
     fprintf(f,
             "usage: %s [--mode inproc|kvm] [--guests DIR] [--counts N,N,...]\n"
+            "       %s --snapshot FILE [--counts N,N,...]\n"
             "Creates and initialises N sandboxes of simpleguest (default settings), calls `nothing`\n"
             "once on each (a call with restore), and reports the process's PSS and RSS growth per\n"
-            "sandbox (from /proc/self/smaps_rollup), for each N in turn (default 1,100,1000).\n",
-            argv0);
+            "sandbox (from /proc/self/smaps_rollup), for each N in turn (default 1,100,1000).\n"
+            "With --snapshot, the N sandboxes are made from the snapshot FILE (`hyperlight snapshot`\n"
+            "writes one; its mode is the snapshot's), opened once before the first reading.\n",
+            argv0, argv0);
 }
 
 int main(int argc, char **argv)
 {
-    const char *mode = "inproc", *guests = NULL, *counts = "1,100,1000";
+    const char *mode = "inproc", *guests = NULL, *counts = "1,100,1000", *snapshot = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--mode") == 0 && i + 1 < argc)
             mode = argv[++i];
+        else if (strcmp(argv[i], "--snapshot") == 0 && i + 1 < argc)
+            snapshot = argv[++i];
         else if (strcmp(argv[i], "--guests") == 0 && i + 1 < argc)
             guests = argv[++i];
         else if (strcmp(argv[i], "--counts") == 0 && i + 1 < argc)
@@ -83,9 +88,20 @@ int main(int argc, char **argv)
         usage(stderr, argv[0]);
         return 2;
     }
+    hl_snapshot *snap = NULL;
+    if (snapshot) {
+        hl_error err = HL_ERROR_INIT;
+        if (hl_snapshot_open(&snap, snapshot, &err) != HL_OK) {
+            fprintf(stderr, "bench_density: %s\n", err.message);
+            return 1;
+        }
+        kvm = hl_snapshot_mode(snap) == HL_MODE_RUN_IN_HYPERVISOR;
+    }
     char guest[PATH_MAX];
     snprintf(guest, sizeof guest, "%s/simpleguest", guests ? guests : ".");
-    if (access(guest, R_OK) != 0) {
+    if (snapshot)
+        snprintf(guest, sizeof guest, "%s (snapshot)", snapshot);
+    else if (access(guest, R_OK) != 0) {
         fprintf(stderr, "bench_density: %s: %s (give --guests DIR)\n", guest, strerror(errno));
         return 1;
     }
@@ -98,14 +114,16 @@ int main(int argc, char **argv)
     hl_config cfg;
     hl_config_init(&cfg);
     hl_config_set_execution_mode(&cfg, kvm ? HL_MODE_RUN_IN_HYPERVISOR : HL_MODE_RUN_IN_PROCESS);
+    if (snap)
+        hl_snapshot_get_config(snap, &cfg);
     hl_config_set_max_initialization_time(&cfg, 60000);
     hl_config_set_max_execution_time(&cfg, 60000);
 
     printf("bench_density: mode %s, guest %s\n", kvm ? "RunInHypervisor (KVM)" : "RunInProcess", guest);
     printf("host memory of N live, initialised sandboxes, each called once (PSS and RSS growth of the\n"
            "process from /proc/self/smaps_rollup; KiB per sandbox = growth / N)\n\n");
-    printf("%6s  %12s  %12s  %12s  %12s  %14s  %12s  %8s\n", "N", "PSS KiB", "per sandbox", "RSS KiB",
-           "per sandbox", "anon/shmem PSS", "guest memory", "threads");
+    printf("%6s  %12s  %12s  %12s  %12s  %14s  %12s  %12s  %8s\n", "N", "PSS KiB", "per sandbox", "RSS KiB",
+           "per sandbox", "anon/shmem PSS", "guest memory", "dirtied KiB", "threads");
     uint64_t guest_kib = 0;
     for (const char *p = counts; *p;) {
         char *end;
@@ -119,16 +137,21 @@ int main(int argc, char **argv)
         if (!sb) return 1;
         memory before, after;
         read_memory(&before);
+        uint64_t dirtied = 0; /* pages the call dirtied (and the restore copied back), all sandboxes */
         for (unsigned long i = 0; i < n; i++) {
             hl_error err = HL_ERROR_INIT;
             hl_value result;
-            if (hl_sandbox_create(&sb[i], guest, &cfg, &err) != HL_OK ||
+            if ((snap ? hl_sandbox_create_from_snapshot(&sb[i], snap, &cfg, &err)
+                      : hl_sandbox_create(&sb[i], guest, &cfg, &err)) != HL_OK ||
                 hl_sandbox_initialize(sb[i], &err) != HL_OK ||
                 hl_sandbox_call(sb[i], "nothing", NULL, 0, &result, &err) != HL_OK) {
                 fprintf(stderr, "bench_density: sandbox %lu of %lu: %s\n", i + 1, n, err.message);
                 return 1;
             }
             guest_kib = hl_sandbox_layout(sb[i])->total_size / 1024;
+            hl_sandbox_stats st = HL_SANDBOX_STATS_INIT;
+            hl_sandbox_get_stats(sb[i], &st);
+            dirtied += st.last_restore_pages;
         }
         if (read_memory(&after) != 0) {
             fprintf(stderr, "bench_density: cannot read /proc/self/smaps_rollup\n");
@@ -138,14 +161,17 @@ int main(int argc, char **argv)
         char split[32];
         snprintf(split, sizeof split, "%lld/%lld", (after.anon - before.anon) / (long long)n,
                  (after.shmem - before.shmem) / (long long)n);
-        printf("%6lu  %12lld  %12.1f  %12lld  %12.1f  %14s  %12llu  %8ld\n", n, dp, (double)dp / (double)n,
-               dr, (double)dr / (double)n, split, (unsigned long long)guest_kib, after.threads);
+        printf("%6lu  %12lld  %12.1f  %12lld  %12.1f  %14s  %12llu  %12.1f  %8ld\n", n, dp, (double)dp / (double)n,
+               dr, (double)dr / (double)n, split, (unsigned long long)guest_kib, (double)dirtied * 4.0 / (double)n,
+               after.threads);
         fflush(stdout);
         for (unsigned long i = 0; i < n; i++)
             hl_sandbox_destroy(sb[i]);
         free(sb);
     }
     printf("\n(per sandbox: KiB of host memory one more initialised sandbox costs; guest memory: the\n"
-           "sandbox's size in KiB, of which only the pages it touched are resident)\n");
+           "sandbox's size in KiB, of which only the pages it touched are resident; dirtied: KiB of\n"
+           "pages the call dirtied per sandbox, which its restore copied back and which stay its own)\n");
+    hl_snapshot_close(snap);
     return 0;
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -238,6 +239,81 @@ static void bench_create(const bench *b, uint64_t heap, size_t warmup, size_t it
     free(d);
 }
 
+typedef struct snapshot_result {
+    stats open, create, destroy, first_call;
+    uint64_t file_bytes, disk_bytes;
+} snapshot_result;
+
+/* A simpleguest snapshot saved to a file: opening it (reading and verifying it, once per file),
+ * then creating a sandbox from it and making it ready (hl_sandbox_create_from_snapshot and
+ * hl_sandbox_initialize, which runs no guest code), its first call, and its destroy. */
+static snapshot_result bench_snapshot(const bench *b)
+{
+    snapshot_result r;
+    memset(&r, 0, sizeof(r));
+    const char *tmp = getenv("TMPDIR");
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/bench_sandbox-%d.hls", tmp && *tmp ? tmp : "/tmp", (int)getpid());
+    hl_config cfg = make_config(b, 0);
+    hl_sandbox *orig = open_sandbox(b->simple, &cfg, false);
+    hl_error e = HL_ERROR_INIT;
+    if (hl_snapshot_save(orig, path, &e) != HL_OK) die_hl("hl_snapshot_save", &e);
+    hl_sandbox_destroy(orig); /* RunInProcess: one sandbox at the snapshot's address at a time */
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        r.file_bytes = (uint64_t)st.st_size;
+        r.disk_bytes = (uint64_t)st.st_blocks * 512;
+    }
+    size_t n = b->create_iters;
+    uint64_t *o = xcalloc(n), *c = xcalloc(n), *d = xcalloc(n), *f = xcalloc(n), *sys = xcalloc(n);
+    hl_snapshot *snap = NULL;
+    for (size_t i = 0; i < b->create_warmup + n; i++) {
+        uint64_t t0 = now_ns();
+        hl_snapshot *s2 = NULL;
+        if (hl_snapshot_open(&s2, path, &e) != HL_OK) die_hl("hl_snapshot_open", &e);
+        uint64_t t1 = now_ns();
+        if (snap)
+            hl_snapshot_close(s2);
+        else
+            snap = s2;
+        if (i >= b->create_warmup) o[i - b->create_warmup] = t1 - t0;
+    }
+    for (size_t i = 0; i < b->create_warmup + n; i++) {
+        hl_sandbox *sb = NULL;
+        uint64_t t0 = now_ns();
+        if (hl_sandbox_create_from_snapshot(&sb, snap, &cfg, &e) != HL_OK)
+            die_hl("hl_sandbox_create_from_snapshot", &e);
+        if (hl_sandbox_initialize(sb, &e) != HL_OK) die_hl("hl_sandbox_initialize (snapshot)", &e);
+        uint64_t t1 = now_ns();
+        hl_sandbox_stats stt = HL_SANDBOX_STATS_INIT;
+        hl_sandbox_get_stats(sb, &stt);
+        hl_value result;
+        call_or_die(sb, "nothing", NULL, 0, &result);
+        uint64_t t2 = now_ns();
+        hl_sandbox_destroy(sb);
+        uint64_t t3 = now_ns();
+        if (i >= b->create_warmup) {
+            c[i - b->create_warmup] = t1 - t0;
+            f[i - b->create_warmup] = t2 - t1;
+            d[i - b->create_warmup] = t3 - t2;
+            sys[i - b->create_warmup] = stt.syscalls;
+        }
+    }
+    hl_snapshot_close(snap);
+    unlink(path);
+    r.open = summarise(o, n);
+    r.create = summarise(c, n);
+    r.create.syscalls = (int64_t)summarise(sys, n).median;
+    r.first_call = summarise(f, n);
+    r.destroy = summarise(d, n);
+    free(o);
+    free(c);
+    free(d);
+    free(f);
+    free(sys);
+    return r;
+}
+
 /* Calls `nothing` inside one call context: no restore between calls. */
 static stats bench_no_restore(const bench *b, hl_sandbox *sb)
 {
@@ -425,6 +501,8 @@ int main(int argc, char **argv)
     bench_create(&b, 0, b.create_warmup, b.create_iters, &create, &destroy, &default_size);
     progress("sandbox create + initialise, destroy, 256 MiB");
     bench_create(&b, LARGE_HEAP, 1, LARGE_CREATE_ITERS, &create_large, &destroy_large, &large_size);
+    progress("sandboxes from a snapshot file");
+    snapshot_result snapr = bench_snapshot(&b);
     hl_config cfg = make_config(&b, 0);
     hl_sandbox *simple = open_sandbox(b.simple, &cfg, false);
     hl_sandbox *callback = open_sandbox(b.callback, &cfg, true);
@@ -466,6 +544,15 @@ int main(int argc, char **argv)
     }
     add_row("sandbox create + initialise (simpleguest)", create, b_create, vm_create.median);
     add_row("sandbox destroy", destroy, kvm ? "bare VM destroy" : NULL, vm_destroy.median);
+    char sop[96];
+    snprintf(sop, sizeof(sop), "snapshot file open + verify (%llu KiB, %llu on disk)",
+             (unsigned long long)(snapr.file_bytes >> 10), (unsigned long long)(snapr.disk_bytes >> 10));
+    add_row(sop, snapr.open, NULL, 0);
+    add_row("sandbox from snapshot file (create + ready)", snapr.create, b_create, vm_create.median);
+    add_row("  the same, against create + initialise", snapr.create, "create + initialise, default",
+            create.median);
+    add_row("  its first call `nothing` (with restore)", snapr.first_call, NULL, 0);
+    add_row("  its destroy", snapr.destroy, kvm ? "bare VM destroy" : NULL, vm_destroy.median);
     add_row("sandbox create + initialise, 256 MiB heap", create_large,
             "create + initialise, default", create.median);
     add_row("sandbox destroy, 256 MiB heap", destroy_large, "destroy, default", destroy.median);

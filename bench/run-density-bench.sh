@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # run-density-bench.sh - host memory per initialised sandbox (bench_density): in-process, then on KVM inside the emulated VM.
+# Each mode also measures sandboxes made from one snapshot file (`hyperlight snapshot`;
+# in-process only one at a time can exist, at the snapshot's address).
 #
 # Usage: bench/run-density-bench.sh [BUILD_DIR]
 #   BUILD_DIR  an existing CMake build of this tree; by default build-bench/ (Release) is
@@ -27,17 +29,27 @@ else
         { log "error: the tree does not configure (see $build/configure.log)"; exit 1; }
 fi
 log "building bench_density in $build"
-cmake --build "$build" --target bench_density -j2 >/dev/null
+cmake --build "$build" --target bench_density hyperlight -j2 >/dev/null
 bench=$build/bin/bench_density
 guests=$build/guests
 echo "commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'); host: $(nproc) cores, Linux $(uname -r)"
 echo
 "$bench" --mode inproc --guests "$guests" --counts "$counts"
 echo
+# sandboxes made from a snapshot file: in-process one at a time (the snapshot's address)
+hl=$build/bin/hyperlight
+snap=$build/density-inproc.hls
+"$hl" snapshot --set execution_mode=RunInProcess "$guests/simpleguest" -o "$snap" 2>/dev/null
+"$bench" --snapshot "$snap" --counts 1,1
+echo
 [ "$kvm_mode" = none ] && exit 0
 if [ -c /dev/kvm ] && [ "$kvm_mode" != vm ] && "$bench" --mode kvm --guests "$guests" --counts "$vm_counts"; then
+    "$hl" snapshot "$guests/simpleguest" -o "$build/density-kvm.hls" 2>/dev/null &&
+        "$bench" --snapshot "$build/density-kvm.hls" --counts "$vm_counts"
     exit 0
 fi
 echo "KVM inside a QEMU VM (software emulation, kvm_amd), via scripts/vm-test.sh:"
-"$root/scripts/vm-test.sh" --quiet --mem "$vm_mem" --timeout 900 --dir "$guests" -- \
-    "$bench" --mode kvm --guests "$guests" --counts "$vm_counts" | tr -d '\r'
+"$root/scripts/vm-test.sh" --quiet --mem "$vm_mem" --timeout 1500 --dir "$guests" --dir "$build/bin" -- \
+    sh -c "'$bench' --mode kvm --guests '$guests' --counts '$vm_counts' && echo &&
+           '$hl' snapshot '$guests/simpleguest' -o /tmp/density-kvm.hls 2>/dev/null &&
+           '$bench' --snapshot /tmp/density-kvm.hls --counts '$vm_counts'" | tr -d '\r'

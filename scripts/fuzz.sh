@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # fuzz.sh - builds the libFuzzer targets with clang (ASan+UBSan) and runs each for SECONDS (default 60).
-# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]   (targets: fuzz_toml fuzz_hyperfile)
+# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
+#        (targets: fuzz_toml fuzz_hyperfile fuzz_elf fuzz_codec fuzz_gdbstub fuzz_snapshot)
 # Prints each target's executions, coverage and findings; exits 1 if any target found a crash.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_toml fuzz_hyperfile fuzz_elf fuzz_codec fuzz_gdbstub)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_toml fuzz_hyperfile fuzz_elf fuzz_codec fuzz_gdbstub fuzz_snapshot)
 
 bash scripts/install-deps.sh >/dev/null
 CC=clang cmake -S . -B build-fuzz -DHL_FUZZ=ON -DHL_SANITIZE=ON -DHL_BENCH=OFF \
@@ -32,9 +33,12 @@ for t in "${targets[@]}"; do
       i=$((i + 1)); { printf '\x00'; cat "$f"; } > "$work/$name/suite-$i"
     done
   fi
+  # a snapshot file holds its guest's memory image: its seeds are whole files of ~150 KiB
+  max_len=8192
+  [ "$name" = snapshot ] && max_len=262144
   log=build-fuzz/$t.log
   rc=0
-  ASAN_OPTIONS=detect_leaks=1 ./build-fuzz/bin/$t -max_total_time="$secs" -max_len=8192 \
+  ASAN_OPTIONS=detect_leaks=1 ./build-fuzz/bin/$t -max_total_time="$secs" -max_len="$max_len" \
     -print_final_stats=1 -artifact_prefix="build-fuzz/findings/$name/" "$work/$name" >"$log" 2>&1 || rc=$?
   execs=$(grep -m1 'stat::number_of_executed_units' "$log" | awk '{print $2}')
   cov=$(grep -E '^#[0-9]+' "$log" | tail -1 | grep -o 'cov: [0-9]*' || true)

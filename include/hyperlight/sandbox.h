@@ -176,7 +176,10 @@ HL_API hl_status hl_sandbox_register(hl_sandbox *sb, const char *name, hl_type r
 HL_API void hl_sandbox_set_print(hl_sandbox *sb, hl_print_fn fn, void *user);
 
 /* Runs the guest's initialisation (hyperlight_main), bounded by max_initialization_time, reads
- * the guest's functions and takes the snapshot every call starts from. */
+ * the guest's functions and takes the snapshot every call starts from. For a sandbox made from a
+ * snapshot file (hl_sandbox_create_from_snapshot) no guest code runs: it checks that the
+ * registered host functions are exactly the snapshot's (HL_E_CONFIG naming the first difference;
+ * the sandbox stays as created) and makes the sandbox ready. */
 HL_API hl_status hl_sandbox_initialize(hl_sandbox *sb, hl_error *err);
 
 /* Calls a guest function. On success *result holds the value (STRING/BYTES data valid until the
@@ -258,6 +261,82 @@ HL_API hl_status hl_sandbox_dump_core(hl_sandbox *sb, const char *path, char *wr
  * buf (truncated to size, NUL-terminated; buf may be NULL with size 0); returns its length. */
 HL_API size_t hl_sandbox_last_core(const hl_sandbox *sb, char *buf, size_t size);
 
+/* ---- snapshot files (docs/snapshots.md) ----
+ *
+ * An initialised sandbox's snapshot (the state every call starts from) can be saved to a file,
+ * and sandboxes created from that file without running the guest's initialisation again:
+ *
+ *     hl_snapshot_save(sb, "guest.hls", &err);            // once, from an initialised sandbox
+ *     hl_snapshot *snap;
+ *     hl_snapshot_open(&snap, "guest.hls", &err);          // reads and verifies the file once
+ *     hl_config cfg;
+ *     hl_config_init(&cfg);
+ *     hl_snapshot_get_config(snap, &cfg);                  // or the host's own config: it must
+ *     cfg.max_execution_time = 50;                         // agree on every size and the mode
+ *     hl_sandbox *sb;
+ *     hl_sandbox_create_from_snapshot(&sb, snap, &cfg, &err);
+ *     hl_sandbox_register(sb, "host_add", ...);            // the host functions it was made with
+ *     hl_sandbox_initialize(sb, &err);                     // checks them; runs no guest code
+ *     hl_snapshot_close(snap);                             // sandboxes keep what they need
+ *
+ * Everything read from a file is treated as hostile: a truncated, corrupted or forged file is an
+ * error (HL_E_CONFIG, its message beginning "snapshot `PATH`: "), never a crash; HL_E_IO when
+ * the file cannot be read. On KVM, sandboxes made from one file share its pages (the page
+ * cache) until they write them. The file must not be changed in place while it is open (replace
+ * it by renaming a new file over it, as hl_snapshot_save does). */
+
+/* Writes sb's snapshot to path: the memory every call starts from (never the state of an open
+ * call context), the config it was made with (the debugging settings left at their defaults:
+ * they belong to the host that runs a sandbox), its layout, the guest's function table, the host
+ * function table and what the guest's entry needs. Atomic: a temporary file in the same
+ * directory, written, synced and renamed over path (mode 0644 less the umask). Pages that hold
+ * only zeros are not written (holes of a sparse file). sb must be initialised and usable:
+ * HL_E_STATE otherwise (HL_E_POISONED for an unusable one), and from the sandbox's own
+ * callbacks; HL_E_IO (why in err) when the file cannot be written (nothing is left behind).
+ * Waits for a call in progress on another thread. */
+HL_API hl_status hl_snapshot_save(hl_sandbox *sb, const char *path, hl_error *err);
+
+typedef struct hl_snapshot hl_snapshot;
+
+/* Opens a snapshot file: reads it and verifies everything once (format, checksums of the header,
+ * the sections and the memory image, the config, the layout against the one the config and the
+ * guest's ELF information give, the function tables, the regions the host builds). The file stays
+ * mapped until the hl_snapshot and every sandbox made from it are gone. HL_E_IO when it cannot be
+ * read, HL_E_CONFIG when it is not a valid snapshot (the message says what is wrong). */
+HL_API hl_status hl_snapshot_open(hl_snapshot **out, const char *path, hl_error *err);
+/* Releases the caller's reference (NULL allowed); sandboxes made from it keep theirs. An open
+ * snapshot is read-only: any number of threads may create sandboxes from it at once; close it
+ * once the last hl_sandbox_create_from_snapshot that uses it has returned. */
+HL_API void hl_snapshot_close(hl_snapshot *snap);
+
+/* What the snapshot holds, valid while snap is open. The mode it runs in: */
+HL_API hl_execution_mode hl_snapshot_mode(const hl_snapshot *snap);
+/* The config it was made with, into cfg (initialised with hl_config_init: the values its
+ * struct_size holds; origins are "default"). HL_E_INVALID_ARG for NULL or an uninitialised cfg. */
+HL_API hl_status hl_snapshot_get_config(const hl_snapshot *snap, hl_config *cfg);
+HL_API const hl_layout *hl_snapshot_layout(const hl_snapshot *snap);
+/* The guest's functions, as hl_sandbox_function gives them. */
+HL_API size_t hl_snapshot_function_count(const hl_snapshot *snap);
+HL_API const hl_function_info *hl_snapshot_function(const hl_snapshot *snap, size_t i);
+/* The host functions the sandbox was initialised with (the guest calls them by name): a sandbox
+ * made from the snapshot must register exactly these. */
+HL_API size_t hl_snapshot_host_function_count(const hl_snapshot *snap);
+HL_API const hl_function_info *hl_snapshot_host_function(const hl_snapshot *snap, size_t i);
+
+/* Creates a sandbox from an open snapshot, without running the guest's initialisation: it takes
+ * the snapshot's memory, layout and guest function table. cfg must agree with the snapshot on
+ * everything that shapes memory (every size setting and execution_mode): otherwise HL_E_CONFIG,
+ * naming the first setting that differs with both values ("the snapshot was made with
+ * input_data_size = 16384, the config asks for 32768"); the time limits and the debugging
+ * settings are taken from cfg. Then register the host functions the snapshot was made with
+ * (hl_snapshot_host_function) and call hl_sandbox_initialize, which runs no guest code: it checks
+ * that the registered host functions are exactly the snapshot's (HL_E_CONFIG naming the first
+ * difference; the sandbox stays as created, so a missing one can still be registered) and makes
+ * the sandbox ready. RunInProcess: the snapshot's memory holds absolute addresses, so the sandbox
+ * must get exactly the snapshot's guest address, which one sandbox at a time can have in a
+ * process (HL_E_BACKEND when it is taken); its memory is a private copy. */
+HL_API hl_status hl_sandbox_create_from_snapshot(hl_sandbox **out, const hl_snapshot *snap,
+                                                 const hl_config *cfg, hl_error *err);
 /* ---- debugging (docs/debugging.md) ---- */
 
 /* Where the guest's code is, for a debugger. Start from HL_DEBUG_INFO_INIT (it sets struct_size:

@@ -56,12 +56,29 @@ typedef struct hl_run_result {
  * guest is paused; returns 0 to resume the guest, non-zero to end the run with HL_STOP_ABORT. */
 typedef int (*hl_io_handler)(void *ctx, uint32_t port);
 
-/* The sandbox's memory: one shared mapping the host reads and writes (`host`, always RW), and
- * the address at which the guest sees it (`guest_base`). */
+/* The sandbox's memory: the mapping the host reads and writes (`host`, always RW), the file it
+ * is mapped from, and where the snapshot lives once it is taken. */
 typedef struct hl_mem {
-    int fd;          /* a memfd holding the memory, for backends that map it again */
+    /* The file holding the memory: the sandbox's memfd (mapped shared until initialisation; a
+     * cow_restore backend's is sealed then and mapped privately), or, for a sandbox made from a
+     * snapshot file on a cow_restore backend, that file (read-only, mapped privately from the
+     * start; it belongs to the hl_snapshot). -1 when none. */
+    int fd;
+    uint64_t fd_off; /* where the memory starts in fd (a snapshot file's image offset; else 0) */
+    int fd_owned;    /* fd is closed with the sandbox */
     uint8_t *host;
     uint64_t size;
+    /* The snapshot is fd's contents at fd_off (a sealed memfd or a snapshot file, which `host`
+     * maps copy-on-write), rather than an anonymous copy. */
+    int snapshot_in_fd;
+    /* For create(): the memory already holds the host-built regions and the loaded guest (a
+     * snapshot file): the backend builds nothing into it. */
+    int prebuilt;
+    /* For create(): the guest address the sandbox's first byte must have (a snapshot file made
+     * by a backend without fixed_base), or 0 for the backend's choice. The core has reserved
+     * [want_base, want_base + size) with an inaccessible placeholder mapping (so that nothing
+     * else lands there first); create() takes it over, maps over it, and unmaps it on failure. */
+    uint64_t want_base;
 } hl_mem;
 
 typedef struct hl_backend hl_backend;
@@ -90,9 +107,16 @@ typedef struct hl_backend_ops {
      * create() maps the guest view). Called before create(); 0 means "decided by create". */
     uint64_t fixed_base;
     /* On the sandbox thread: prepares to run the guest in mem laid out as `layout` (the core has
-     * loaded the ELF; elf gives segment permissions). *base receives the guest base address. */
+     * loaded the ELF; elf gives segment permissions). *base receives the guest base address
+     * (mem->want_base when set, or an error). */
     hl_status (*create)(hl_backend **out, const hl_mem *mem, const hl_layout *layout, const hl_elf_info *elf,
                         hl_io_handler io, void *io_ctx, uint64_t *base, hl_error *err);
+    /* Writes the regions the host builds for this layout into `system` (the page tables
+     * region, zeroed by the caller, layout->region[HL_REGION_PAGE_TABLES].size bytes, for a
+     * sandbox at layout->base): KVM's page tables, GDT/TSS, IDT and exception stubs. NULL for a
+     * backend that builds none there (in-process: the region stays zero). create() uses it; a
+     * snapshot file's are compared with what it builds. */
+    hl_status (*build_system)(const hl_layout *layout, const hl_elf_info *elf, uint8_t *system, hl_error *err);
     /* Fills what the backend decides in the PEB: run_mode, host_call, host_call_ctx. */
     void (*fill_peb)(hl_backend *b, hl_peb *peb);
     /* Any thread, before a run is posted: forget an earlier cancel(). */
@@ -122,6 +146,12 @@ typedef struct hl_backend_ops {
      * hl_run_result describes them for an ABORT. Returns 1, or 0 when the backend cannot know
      * them (in-process, outside a host call). */
     int (*current_regs)(hl_backend *b, hl_cpu_regs *regs);
+    /* The guest's thread pointer the backend keeps between runs (in-process: the FS base the
+     * guest's C library set, loaded while guest code runs), 0 when it has none; and setting it
+     * (a sandbox made from a snapshot file). NULL for a backend that keeps none (KVM: the guest
+     * sets its own at every entry). Between jobs, or on the sandbox thread. */
+    uint64_t (*thread_pointer)(hl_backend *b);
+    void (*set_thread_pointer)(hl_backend *b, uint64_t tp);
     /* On the sandbox thread. */
     void (*destroy)(hl_backend *b);
     /* Optional (NULL: the backend has no debugger): on the sandbox thread, after create, before

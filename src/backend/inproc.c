@@ -13,6 +13,7 @@
 #include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <ucontext.h>
@@ -428,13 +429,44 @@ static hl_status protect(struct hl_backend *b, uint64_t off, uint64_t len, int p
     return HL_OK;
 }
 
+/* Where guest views go: a random 2 MiB-aligned address in [GUEST_LO, GUEST_HI), far from where
+ * the kernel places ordinary mappings (top-down from just below the stack) and the program's heap.
+ * The guest's memory holds absolute addresses once it has run, so a snapshot file of it must be
+ * mapped at the same address, in this process after the sandbox is gone, or in another process:
+ * an address nothing else is likely to take makes that work. Inside ASan's application range. */
+#define GUEST_LO 0x200000000000ull /* above ASan's shadow, which ends near 16 TiB */
+#define GUEST_HI 0x600000000000ull
+
+static uint8_t *map_guest_view(const hl_mem *mem)
+{
+    for (int attempt = 0; attempt < 16; attempt++) {
+        uint64_t r = 0;
+        if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+            break;
+        uint64_t at = GUEST_LO + (r % ((GUEST_HI - GUEST_LO - mem->size) >> 21) << 21);
+        void *p = mmap((void *)(uintptr_t)at, mem->size, PROT_NONE, MAP_SHARED | MAP_FIXED_NOREPLACE, mem->fd,
+                       (off_t)mem->fd_off);
+        if (p == (void *)(uintptr_t)at)
+            return p;
+        if (p != MAP_FAILED) /* before Linux 4.17 the flag is a hint */
+            munmap(p, mem->size);
+        else if (errno != EEXIST)
+            break;
+    }
+    return mmap(NULL, mem->size, PROT_NONE, MAP_SHARED, mem->fd, (off_t)mem->fd_off);
+}
+
 static hl_status inproc_create(hl_backend **out, const hl_mem *mem, const hl_layout *l, const hl_elf_info *elf,
                                hl_io_handler io, void *io_ctx, uint64_t *base, hl_error *err)
 {
     hl_backend_cancel_signal();
     struct hl_backend *b = calloc(1, sizeof(*b));
-    if (!b)
+    if (!b) {
+        if (mem->want_base)
+            munmap((void *)(uintptr_t)mem->want_base, mem->size);
         return hl_errorf(err, HL_E_NOMEM, "out of memory");
+    }
+    b->sys.slot = -1; /* not registered yet */
     b->size = mem->size;
     b->host = mem->host;
     b->npages = mem->size / PAGE;
@@ -446,16 +478,29 @@ static hl_status inproc_create(hl_backend **out, const hl_mem *mem, const hl_lay
     b->dirty = calloc(b->npages, sizeof(uint32_t));
     b->altstack_size = 64 * 1024;
     b->altstack = mmap(NULL, b->altstack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    b->guest = mmap(NULL, mem->size, PROT_NONE, MAP_SHARED, mem->fd, 0);
     hl_status st = HL_OK;
+    if (mem->want_base) {
+        /* a snapshot file's memory holds absolute addresses: over the core's placeholder there */
+        b->guest = mmap((void *)(uintptr_t)mem->want_base, mem->size, PROT_NONE, MAP_SHARED | MAP_FIXED, mem->fd,
+                        (off_t)mem->fd_off);
+        if (b->guest == MAP_FAILED) {
+            b->guest = NULL;
+            st = hl_errorf(err, HL_E_NOMEM, "could not map the guest's memory at %#llx (%llu bytes): %s",
+                           (unsigned long long)mem->want_base, (unsigned long long)mem->size, strerror(errno));
+            goto fail;
+        }
+    } else {
+        b->guest = map_guest_view(mem);
+    }
     if (!b->pflags || !b->dirty || b->altstack == MAP_FAILED || b->guest == MAP_FAILED) {
+        if (b->guest == MAP_FAILED)
+            b->guest = NULL;
         st = hl_errorf(err, HL_E_NOMEM, "could not map the guest's memory (%llu bytes)",
                        (unsigned long long)mem->size);
         goto fail;
     }
     stack_t ss = {.ss_sp = b->altstack, .ss_size = b->altstack_size, .ss_flags = 0};
     sigaltstack(&ss, NULL);
-    b->sys.slot = -1;
     b->sys.guest_lo = (uintptr_t)b->guest;
     b->sys.guest_hi = (uintptr_t)b->guest + mem->size;
     int e = hl_inproc_sys_install() != 0 ? errno : hl_inproc_sys_start(&b->sys, (uintptr_t)b->altstack, b->altstack_size);
@@ -487,8 +532,11 @@ static hl_status inproc_create(hl_backend **out, const hl_mem *mem, const hl_lay
     *out = b;
     return HL_OK;
 fail:
-    hl_inproc_sys_stop(&b->sys);
-    if (b->guest && b->guest != MAP_FAILED)
+    if (b->sys.slot >= 0 || b->sys.dispatch_on)
+        hl_inproc_sys_stop(&b->sys);
+    if (mem->want_base) /* the placeholder, or the view that replaced it: ours either way */
+        munmap((void *)(uintptr_t)mem->want_base, mem->size);
+    else if (b->guest && b->guest != MAP_FAILED)
         munmap(b->guest, mem->size);
     if (b->altstack && b->altstack != MAP_FAILED) {
         stack_t off = {.ss_flags = SS_DISABLE};
@@ -749,6 +797,10 @@ static int inproc_current_regs(hl_backend *b, hl_cpu_regs *out)
     return 1;
 }
 
+static uint64_t inproc_thread_pointer(hl_backend *b) { return b->sys.guest_fs; }
+
+static void inproc_set_thread_pointer(hl_backend *b, uint64_t tp) { b->sys.guest_fs = tp; }
+
 static void inproc_destroy(hl_backend *b)
 {
     if (!b)
@@ -776,5 +828,7 @@ const hl_backend_ops hl_backend_inproc = {
     .mark_dirty = inproc_mark_dirty,
     .restore = inproc_restore,
     .current_regs = inproc_current_regs,
+    .thread_pointer = inproc_thread_pointer,
+    .set_thread_pointer = inproc_set_thread_pointer,
     .destroy = inproc_destroy,
 };

@@ -109,6 +109,31 @@ static void kvm_destroy(hl_backend *b)
     free(b);
 }
 
+/* The page tables (identity map of the sandbox with each page's permissions), then in the
+ * region's last three pages the GDT and TSS, the IDT and the exception stubs. */
+static hl_status kvm_build_system(const hl_layout *l, const hl_elf_info *elf, uint8_t *system, hl_error *err)
+{
+    const hl_layout_region *pt = &l->region[HL_REGION_PAGE_TABLES];
+    uint64_t npages = l->total_size / PAGE;
+    if (pt->size < HL_X86_SYS_PAGES * PAGE)
+        return hl_errorf(err, HL_E_LAYOUT, "the page tables do not fit their region");
+    uint8_t *perms = malloc(npages ? npages : 1);
+    if (!perms)
+        return hl_errorf(err, HL_E_NOMEM, "out of memory");
+    hl_backend_page_perms(l, elf, 1, perms);
+    uint64_t sys_off = pt->size - HL_X86_SYS_PAGES * PAGE; /* within the region */
+    size_t used = hl_x86_build_page_tables(system, sys_off, l->base + pt->offset, l->base, perms, npages);
+    free(perms);
+    if (!used)
+        return hl_errorf(err, HL_E_LAYOUT, "the page tables do not fit their region");
+    uint64_t sys_gpa = l->base + pt->offset + sys_off;
+    uint64_t kstack_top = l->base + l->region[HL_REGION_KERNEL_STACK].offset + l->region[HL_REGION_KERNEL_STACK].size;
+    hl_x86_build_gdt_tss(system + sys_off, sys_gpa, kstack_top);
+    hl_x86_build_idt(system + sys_off + PAGE, sys_gpa + 2 * PAGE);
+    hl_x86_build_exception_stubs(system + sys_off + 2 * PAGE, HL_PORT_EXCEPTION);
+    return HL_OK;
+}
+
 static hl_status kvm_create(hl_backend **out, const hl_mem *mem, const hl_layout *l, const hl_elf_info *elf,
                             hl_io_handler io, void *io_ctx, uint64_t *base, hl_error *err)
 {
@@ -126,28 +151,20 @@ static hl_status kvm_create(hl_backend **out, const hl_mem *mem, const hl_layout
     hl_status st = open_kvm(&b->kvm, err);
     if (st)
         goto fail;
-    /* the long-mode structures, in the page tables region */
+    if (l->base != KVM_BASE) {
+        st = hl_errorf(err, HL_E_LAYOUT, "a KVM sandbox starts at guest address %#llx, not %#llx",
+                       (unsigned long long)KVM_BASE, (unsigned long long)l->base);
+        goto fail;
+    }
+    /* the long-mode structures, in the page tables region (already there in a snapshot file's
+     * memory, checked when it was opened) */
     const hl_layout_region *pt = &l->region[HL_REGION_PAGE_TABLES];
     uint64_t npages = mem->size / PAGE;
-    uint8_t *perms = malloc(npages);
-    if (!perms) {
-        st = hl_errorf(err, HL_E_NOMEM, "out of memory");
+    if (!mem->prebuilt && (st = kvm_build_system(l, elf, mem->host + pt->offset, err)))
         goto fail;
-    }
-    hl_backend_page_perms(l, elf, 1, perms);
     uint64_t sys_off = pt->offset + pt->size - HL_X86_SYS_PAGES * PAGE;
-    size_t used = hl_x86_build_page_tables(mem->host + pt->offset, sys_off - pt->offset, b->base + pt->offset,
-                                           b->base, perms, npages);
-    free(perms);
-    if (!used) {
-        st = hl_errorf(err, HL_E_LAYOUT, "the page tables do not fit their region");
-        goto fail;
-    }
     uint64_t sys_gpa = b->base + sys_off;
     uint64_t kstack_top = b->base + l->region[HL_REGION_KERNEL_STACK].offset + l->region[HL_REGION_KERNEL_STACK].size;
-    hl_x86_build_gdt_tss(mem->host + sys_off, sys_gpa, kstack_top);
-    hl_x86_build_idt(mem->host + sys_off + PAGE, sys_gpa + 2 * PAGE);
-    hl_x86_build_exception_stubs(mem->host + sys_off + 2 * PAGE, HL_PORT_EXCEPTION);
 
     if ((b->vm = ioctl(b->kvm, KVM_CREATE_VM, 0)) < 0) {
         st = hl_errorf(err, HL_E_BACKEND, "KVM_CREATE_VM failed: %s", strerror(errno));
@@ -665,6 +682,7 @@ const hl_backend_ops hl_backend_kvm = {
     .cow_restore = 1,
     .fixed_base = KVM_BASE,
     .create = kvm_create,
+    .build_system = kvm_build_system,
     .fill_peb = kvm_fill_peb,
     .prepare = kvm_prepare,
     .run = kvm_run,

@@ -4,6 +4,7 @@
 #include <asm/kvm_para.h>
 #include <cpuid.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,8 +37,37 @@ static int xioctl(int fd, unsigned long req, void *arg)
     return r;
 }
 
+/* What every vCPU of the process gets from the same KVM, found once and kept: the CPUID table
+ * (KVM's supported list, edited below) and the MSRs the host can read and write back (probed one
+ * by one on the first vCPU). Creating a sandbox then costs one KVM_SET_CPUID2 and one KVM_GET_MSRS
+ * instead of hundreds of ioctls. */
+static pthread_mutex_t g_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct kvm_cpuid2 *g_cpuid;
+static uint32_t *g_msr_indices;
+static uint32_t g_msr_count;
+
+static hl_status set_cpuid(int kvm_fd, int vcpu_fd, struct kvm_cpuid2 *c, hl_error *err)
+{
+    int r = xioctl(vcpu_fd, KVM_SET_CPUID2, c);
+    if (r < 0)
+        return hl_errorf(err, HL_E_BACKEND, "KVM_SET_CPUID2 failed: %s", strerror(errno));
+    /* without it (kernels before 5.10) a guest may still enable the PV MSRs: the per-run
+     * MSR reset below turns them off again before the next run */
+    struct kvm_enable_cap cap = {.cap = KVM_CAP_ENFORCE_PV_FEATURE_CPUID, .args = {1}};
+    if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_ENFORCE_PV_FEATURE_CPUID) > 0 &&
+        xioctl(vcpu_fd, KVM_ENABLE_CAP, &cap) < 0)
+        return hl_errorf(err, HL_E_BACKEND, "KVM_ENABLE_CAP(ENFORCE_PV_FEATURE_CPUID) failed: %s",
+                         strerror(errno));
+    return HL_OK;
+}
+
 hl_status hl_kvm_set_cpuid(int kvm_fd, int vcpu_fd, hl_error *err)
 {
+    pthread_mutex_lock(&g_cache_lock);
+    struct kvm_cpuid2 *cached = g_cpuid;
+    pthread_mutex_unlock(&g_cache_lock);
+    if (cached) /* never freed once set */
+        return set_cpuid(kvm_fd, vcpu_fd, cached, err);
     for (uint32_t n = 64; n <= 4096; n *= 2) {
         struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(struct kvm_cpuid_entry2));
         if (!c) return hl_errorf(err, HL_E_NOMEM, "out of memory");
@@ -54,19 +84,15 @@ hl_status hl_kvm_set_cpuid(int kvm_fd, int vcpu_fd, hl_error *err)
                 else if (e->function == 0x8000000A)
                     e->eax = e->ebx = e->ecx = e->edx = 0; /* SVM features */
             }
-            int r = xioctl(vcpu_fd, KVM_SET_CPUID2, c);
+            hl_status st = set_cpuid(kvm_fd, vcpu_fd, c, err);
+            pthread_mutex_lock(&g_cache_lock);
+            if (!st && !g_cpuid) {
+                g_cpuid = c; /* kept for the process's life */
+                c = NULL;
+            }
+            pthread_mutex_unlock(&g_cache_lock);
             free(c);
-            if (r < 0)
-                return hl_errorf(err, HL_E_BACKEND, "KVM_SET_CPUID2 failed: %s", strerror(errno));
-            /* without it (kernels before 5.10) a guest may still enable the PV MSRs: the per-run
-             * MSR reset below turns them off again before the next run */
-            struct kvm_enable_cap cap = {.cap = KVM_CAP_ENFORCE_PV_FEATURE_CPUID, .args = {1}};
-            if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_ENFORCE_PV_FEATURE_CPUID) > 0 &&
-                xioctl(vcpu_fd, KVM_ENABLE_CAP, &cap) < 0)
-                return hl_errorf(err, HL_E_BACKEND,
-                                 "KVM_ENABLE_CAP(ENFORCE_PV_FEATURE_CPUID) failed: %s",
-                                 strerror(errno));
-            return HL_OK;
+            return st;
         }
         int e = errno;
         free(c);
@@ -104,6 +130,45 @@ static void probe_msr(int vcpu_fd, struct kvm_msrs *m, uint32_t index)
     one.hdr.entries[0].index = index;
     if (ioctl(vcpu_fd, KVM_GET_MSRS, &one) != 1 || ioctl(vcpu_fd, KVM_SET_MSRS, &one) != 1) return;
     m->entries[m->nmsrs++] = one.hdr.entries[0];
+}
+
+/* The MSRs found by an earlier vCPU, read in one KVM_GET_MSRS: 1, or 0 when there are none yet
+ * or this vCPU does not read them all (then they are probed again). */
+static int cached_msrs(hl_kvm_state *s, int vcpu_fd)
+{
+    pthread_mutex_lock(&g_cache_lock);
+    uint32_t n = g_msr_count;
+    const uint32_t *idx = g_msr_indices;
+    pthread_mutex_unlock(&g_cache_lock);
+    if (!idx)
+        return 0;
+    s->msrs = calloc(1, sizeof(*s->msrs) + (n ? n : 1) * sizeof(struct kvm_msr_entry));
+    if (!s->msrs)
+        return 0;
+    s->msrs->nmsrs = n;
+    for (uint32_t i = 0; i < n; i++)
+        s->msrs->entries[i].index = idx[i];
+    if (n && HL_SYS(ioctl(vcpu_fd, KVM_GET_MSRS, s->msrs)) != (int)n) {
+        free(s->msrs);
+        s->msrs = NULL;
+        return 0;
+    }
+    return 1;
+}
+
+static void cache_msrs(const struct kvm_msrs *m)
+{
+    pthread_mutex_lock(&g_cache_lock);
+    if (!g_msr_indices) {
+        uint32_t *idx = malloc((m->nmsrs ? m->nmsrs : 1) * sizeof(*idx));
+        if (idx) {
+            for (uint32_t i = 0; i < m->nmsrs; i++)
+                idx[i] = m->entries[i].index;
+            g_msr_count = m->nmsrs;
+            g_msr_indices = idx; /* kept for the process's life */
+        }
+    }
+    pthread_mutex_unlock(&g_cache_lock);
 }
 
 /* What the filter lets the guest write (all in 0xC0000000-0xC0001FFF), and what the reset must
@@ -163,6 +228,8 @@ static void keep_only(struct kvm_msrs *m, const uint32_t *keep, size_t nkeep)
 
 static hl_status save_msrs(hl_kvm_state *s, int kvm_fd, int vcpu_fd, hl_error *err)
 {
+    if (cached_msrs(s, vcpu_fd))
+        return HL_OK;
     struct kvm_msr_list probe = {.nmsrs = 0};
     if (ioctl(kvm_fd, KVM_GET_MSR_INDEX_LIST, &probe) < 0 && errno != E2BIG)
         return hl_errorf(err, HL_E_BACKEND, "KVM_GET_MSR_INDEX_LIST failed: %s", strerror(errno));
@@ -189,6 +256,7 @@ static hl_status save_msrs(hl_kvm_state *s, int kvm_fd, int vcpu_fd, hl_error *e
         probe_msr(vcpu_fd, s->msrs, 0x200 + 2 * v);
         probe_msr(vcpu_fd, s->msrs, 0x201 + 2 * v);
     }
+    cache_msrs(s->msrs);
     return HL_OK;
 }
 

@@ -1,6 +1,8 @@
 /* codec.c - encodes calls/results for guests and decodes what guests wrote, checking every byte. */
 #include "sandbox/codec.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -295,6 +297,25 @@ hl_status hl_codec_write_fn_table(uint8_t *buf, uint64_t size, uint32_t magic, c
     return HL_OK;
 }
 
+/* Whose table is read, for messages: the guest's (written at initialisation: a protocol error),
+ * or one from a file (`what` names it: every problem is HL_E_CONFIG). */
+typedef struct table_src {
+    const char *what; /* NULL: the guest's */
+    uint32_t magic;
+} table_src;
+
+static hl_status table_err(const table_src *src, hl_error *err, hl_status guest_status, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static hl_status table_err(const table_src *src, hl_error *err, hl_status guest_status, const char *fmt, ...)
+{
+    char msg[HL_ERROR_MESSAGE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return hl_errorf(err, src->what ? HL_E_CONFIG : guest_status, "%s", msg);
+}
+
 static int by_name(const void *a, const void *b)
 {
     return strcmp((*(const hl_function_info *const *)a)->name, (*(const hl_function_info *const *)b)->name);
@@ -302,27 +323,31 @@ static int by_name(const void *a, const void *b)
 
 /* Names are printable (no control characters: they reach terminals and logs) and unique (a call
  * by name must have one signature). Sorting keeps the duplicate check O(n log n). */
-static hl_status check_names(const hl_function_info *fns, uint32_t n, hl_error *err)
+static hl_status check_names(const table_src *src, const hl_function_info *fns, uint32_t n, hl_error *err)
 {
+    const char *whose = src->what ? src->what : "the guest's function";
     for (uint32_t i = 0; i < n; i++)
         for (const unsigned char *p = (const unsigned char *)fns[i].name; *p; p++)
             if (*p < 0x20 || *p == 0x7F)
-                return hl_errorf(err, HL_E_GUEST_PROTOCOL,
-                                 "the guest's function %u's name has a control character (byte %#x at offset %u): "
+                return table_err(src, err, HL_E_GUEST_PROTOCOL,
+                                 "%s %u's name has a control character (byte %#x at offset %u): "
                                  "names must be printable",
-                                 i + 1, *p, (unsigned)(p - (const unsigned char *)fns[i].name));
+                                 whose, i + 1, *p, (unsigned)(p - (const unsigned char *)fns[i].name));
     const hl_function_info **sorted = malloc((n ? n : 1) * sizeof(*sorted));
     if (!sorted)
-        return hl_errorf(err, HL_E_NOMEM, "out of memory checking the guest's function table");
+        return hl_errorf(err, HL_E_NOMEM, "out of memory checking %s table", src->what ? src->what : "the guest's function");
     for (uint32_t i = 0; i < n; i++)
         sorted[i] = &fns[i];
     qsort(sorted, n, sizeof(*sorted), by_name);
     for (uint32_t i = 1; i < n; i++)
         if (strcmp(sorted[i - 1]->name, sorted[i]->name) == 0) {
             unsigned a = (unsigned)(sorted[i - 1] - fns) + 1, b = (unsigned)(sorted[i] - fns) + 1;
-            hl_status st = hl_errorf(err, HL_E_GUEST_PROTOCOL,
-                                     "the guest registers `%s` twice (functions %u and %u): each name must be unique",
-                                     sorted[i]->name, a < b ? a : b, a < b ? b : a);
+            hl_status st = src->what
+                               ? table_err(src, err, HL_E_CONFIG, "%s table has `%s` twice (entries %u and %u)", src->what,
+                                           sorted[i]->name, a < b ? a : b, a < b ? b : a)
+                               : hl_errorf(err, HL_E_GUEST_PROTOCOL,
+                                           "the guest registers `%s` twice (functions %u and %u): each name must be unique",
+                                           sorted[i]->name, a < b ? a : b, a < b ? b : a);
             free(sorted);
             return st;
         }
@@ -330,30 +355,37 @@ static hl_status check_names(const hl_function_info *fns, uint32_t n, hl_error *
     return HL_OK;
 }
 
-hl_status hl_codec_read_fn_table(const uint8_t *buf, uint64_t size, hl_function_info **fns, size_t *n,
-                                 char **names, hl_error *err)
+static hl_status read_table(const table_src *src, const uint8_t *buf, uint64_t size, hl_function_info **fns, size_t *n,
+                            char **names, hl_error *err)
 {
     *fns = NULL;
     *n = 0;
     *names = NULL;
     hl_host_fn_table t;
+    const char *what = src->what;
     if (size < sizeof(t))
-        return hl_errorf(err, HL_E_GUEST_PROTOCOL, "output_data_size is too small for the guest's function table");
+        return what ? table_err(src, err, HL_E_CONFIG, "%s table is shorter than its header (%llu bytes)", what,
+                                (unsigned long long)size)
+                    : hl_errorf(err, HL_E_GUEST_PROTOCOL, "output_data_size is too small for the guest's function table");
     memcpy(&t, buf, sizeof(t));
-    if (t.magic != HL_MSG_GUESTFN_MAGIC)
-        return hl_errorf(err, HL_E_GUEST_PROTOCOL, "the guest did not write its function table (is it built with the Hyperlight guest SDK?)");
+    if (t.magic != src->magic)
+        return what ? table_err(src, err, HL_E_CONFIG, "%s table has the wrong magic number (%#x)", what, t.magic)
+                    : hl_errorf(err, HL_E_GUEST_PROTOCOL,
+                                "the guest did not write its function table (is it built with the Hyperlight guest SDK?)");
     if (t.total_len > size)
-        return hl_errorf(err, HL_E_TOO_LARGE,
-                         "the guest's table of %u functions needs %u bytes, more than output_data_size (%llu bytes): raise output_data_size",
-                         t.count, t.total_len, (unsigned long long)size);
+        return what ? table_err(src, err, HL_E_CONFIG, "%s table says it has %u bytes, more than its %llu", what, t.total_len,
+                                (unsigned long long)size)
+                    : hl_errorf(err, HL_E_TOO_LARGE,
+                                "the guest's table of %u functions needs %u bytes, more than output_data_size (%llu bytes): raise output_data_size",
+                                t.count, t.total_len, (unsigned long long)size);
     if (t.total_len < sizeof(t) || t.count > (t.total_len - sizeof(t)) / sizeof(hl_fn_def))
-        return hl_errorf(err, HL_E_GUEST_PROTOCOL, "the guest's function table is malformed");
+        return table_err(src, err, HL_E_GUEST_PROTOCOL, "%s table is malformed", what ? what : "the guest's function");
     uint8_t *copy = malloc(t.total_len + 1);
     hl_function_info *out = calloc(t.count ? t.count : 1, sizeof(*out));
     if (!copy || !out) {
         free(copy);
         free(out);
-        return hl_errorf(err, HL_E_NOMEM, "out of memory reading the guest's function table");
+        return hl_errorf(err, HL_E_NOMEM, "out of memory reading %s table", what ? what : "the guest's function");
     }
     memcpy(copy, buf, t.total_len);
     copy[t.total_len] = 0;
@@ -365,7 +397,8 @@ hl_status hl_codec_read_fn_table(const uint8_t *buf, uint64_t size, hl_function_
             memchr(copy + d.name_off, 0, d.name_len) || d.argc > HL_MAX_PARAMS || d.ret >= HL_TYPE_COUNT) {
             free(copy);
             free(out);
-            return hl_errorf(err, HL_E_GUEST_PROTOCOL, "entry %u of the guest's function table is malformed", i);
+            return table_err(src, err, HL_E_GUEST_PROTOCOL, "entry %u of %s table is malformed", i,
+                             what ? what : "the guest's function");
         }
         out[i].name = (const char *)copy + d.name_off;
         out[i].ret = (hl_type)d.ret;
@@ -374,12 +407,13 @@ hl_status hl_codec_read_fn_table(const uint8_t *buf, uint64_t size, hl_function_
             if (d.params[k] == HL_TYPE_VOID || d.params[k] >= HL_TYPE_COUNT) {
                 free(copy);
                 free(out);
-                return hl_errorf(err, HL_E_GUEST_PROTOCOL, "entry %u of the guest's function table has a bad parameter type", i);
+                return table_err(src, err, HL_E_GUEST_PROTOCOL, "entry %u of %s table has a bad parameter type", i,
+                                 what ? what : "the guest's function");
             }
             out[i].params[k] = (hl_type)d.params[k];
         }
     }
-    hl_status st = check_names(out, t.count, err);
+    hl_status st = check_names(src, out, t.count, err);
     if (st) {
         free(copy);
         free(out);
@@ -389,4 +423,26 @@ hl_status hl_codec_read_fn_table(const uint8_t *buf, uint64_t size, hl_function_
     *n = t.count;
     *names = (char *)copy;
     return HL_OK;
+}
+
+hl_status hl_codec_read_fn_table(const uint8_t *buf, uint64_t size, hl_function_info **fns, size_t *n,
+                                 char **names, hl_error *err)
+{
+    table_src src = {NULL, HL_MSG_GUESTFN_MAGIC};
+    return read_table(&src, buf, size, fns, n, names, err);
+}
+
+hl_status hl_codec_parse_fn_table(const uint8_t *buf, uint64_t size, uint32_t magic, const char *what,
+                                  hl_function_info **fns, size_t *n, char **names, hl_error *err)
+{
+    table_src src = {what, magic};
+    return read_table(&src, buf, size, fns, n, names, err);
+}
+
+uint64_t hl_codec_fn_table_size(const hl_function_info *fns, size_t n)
+{
+    uint64_t size = sizeof(hl_host_fn_table) + (uint64_t)n * sizeof(hl_fn_def);
+    for (size_t i = 0; i < n; i++)
+        size += strlen(fns[i].name) + 1;
+    return size;
 }

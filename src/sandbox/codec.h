@@ -56,4 +56,12 @@ hl_status hl_codec_write_fn_table(uint8_t *buf, uint64_t size, uint32_t magic, c
 hl_status hl_codec_read_fn_table(const uint8_t *buf, uint64_t size, hl_function_info **fns, size_t *n,
                                  char **names, hl_error *err);
 
+/* The same for a table from elsewhere (a snapshot file's): `magic` is expected, `what` names the
+ * table in messages ("the snapshot's host function table"), and every problem is HL_E_CONFIG. */
+hl_status hl_codec_parse_fn_table(const uint8_t *buf, uint64_t size, uint32_t magic, const char *what,
+                                  hl_function_info **fns, size_t *n, char **names, hl_error *err);
+
+/* Bytes hl_codec_write_fn_table needs for a table. */
+uint64_t hl_codec_fn_table_size(const hl_function_info *fns, size_t n);
+
 #endif

@@ -302,9 +302,9 @@ int hl_core_signal_of_vector(unsigned vector, uint64_t error_code, int *si_code)
 static void pages_present(const hl_sandbox *sb, uint8_t *present, uint64_t npages)
 {
     memset(present, 0, npages);
-    off_t pos = 0, size = (off_t)sb->mem.size;
-    int ok = 1;
-    while (pos < size) {
+    off_t base = (off_t)sb->mem.fd_off, pos = base, size = base + (off_t)sb->mem.size;
+    int ok = sb->mem.fd >= 0;
+    while (ok && pos < size) {
         off_t d = lseek(sb->mem.fd, pos, SEEK_DATA);
         if (d < 0) {
             ok = errno == ENXIO; /* no data after pos */
@@ -317,11 +317,13 @@ static void pages_present(const hl_sandbox *sb, uint8_t *present, uint64_t npage
         }
         if (h > size)
             h = size;
-        for (uint64_t p = (uint64_t)d / PAGE; p < ((uint64_t)h + PAGE - 1) / PAGE && p < npages; p++)
+        if (d >= size)
+            break;
+        for (uint64_t p = (uint64_t)(d - base) / PAGE; p < ((uint64_t)(h - base) + PAGE - 1) / PAGE && p < npages; p++)
             present[p] = 1;
         pos = h;
     }
-    int cow = sb->snapshot_taken && sb->ops->cow_restore;
+    int cow = (sb->snapshot_taken || sb->from) && sb->ops->cow_restore;
     if (ok && !cow)
         return;
     unsigned char *vec = malloc(npages);

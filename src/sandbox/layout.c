@@ -91,3 +91,30 @@ too_big:
                      (unsigned long long)(cfg->input_data_size >> 10),
                      (unsigned long long)(cfg->output_data_size >> 10));
 }
+
+static hl_region peb_region(const hl_layout *l, hl_region_id id, uint64_t size)
+{
+    hl_region r = {hl_layout_addr(l, id), size};
+    return r;
+}
+
+void hl_layout_peb(const hl_config *c, const hl_layout *l, hl_peb *peb)
+{
+    memset(peb, 0, sizeof(*peb));
+    peb->magic = HL_PEB_MAGIC;
+    peb->abi_version = HL_ABI_VERSION;
+    peb->run_mode = c->execution_mode == HL_MODE_RUN_IN_PROCESS ? HL_RUN_IN_PROCESS : HL_RUN_HYPERVISOR;
+    peb->base = l->base;
+    peb->total_size = l->total_size;
+    peb->code = peb_region(l, HL_REGION_CODE, l->region[HL_REGION_CODE].size);
+    peb->host_function_definitions = peb_region(l, HL_REGION_HOST_FUNCTIONS, c->function_definition_size);
+    peb->host_exception = peb_region(l, HL_REGION_HOST_EXCEPTION, c->host_exception_size);
+    peb->guest_error = peb_region(l, HL_REGION_GUEST_ERROR, c->guest_error_buffer_size);
+    peb->input = peb_region(l, HL_REGION_INPUT, c->input_data_size);
+    peb->output = peb_region(l, HL_REGION_OUTPUT, c->output_data_size);
+    peb->panic_context = peb_region(l, HL_REGION_PANIC_CONTEXT, c->guest_panic_context_buffer_size);
+    peb->heap = peb_region(l, HL_REGION_HEAP, l->region[HL_REGION_HEAP].size);
+    peb->stack = peb_region(l, HL_REGION_STACK, l->region[HL_REGION_STACK].size);
+    peb->kernel_stack = peb_region(l, HL_REGION_KERNEL_STACK, l->region[HL_REGION_KERNEL_STACK].size);
+    peb->stack_cookie_addr = hl_layout_addr(l, HL_REGION_STACK);
+}

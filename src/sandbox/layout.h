@@ -11,6 +11,11 @@
 hl_status hl_layout_compute(const hl_config *cfg, const hl_elf_info *elf, uint64_t base, hl_layout *out,
                             hl_error *err);
 
+/* The PEB the host writes for this config and layout (what the guest reads its regions from):
+ * every host field but those the backend decides (host_call, host_call_ctx: 0 here; run_mode
+ * from the config); the guest's fields (dispatch_function, syscall_entry, thread_pointer) 0. */
+void hl_layout_peb(const hl_config *cfg, const hl_layout *l, hl_peb *peb);
+
 /* Guest address of a region's first byte. */
 static inline uint64_t hl_layout_addr(const hl_layout *l, hl_region_id id)
 {

@@ -40,12 +40,6 @@ void hl_sb_host_wrote(hl_sandbox *sb, uint64_t off, uint64_t len)
         sb->ops->mark_dirty(sb->be, p);
 }
 
-static hl_region region_of(const hl_sandbox *sb, hl_region_id id, uint64_t size)
-{
-    hl_region r = {hl_layout_addr(&sb->layout, id), size};
-    return r;
-}
-
 /* What was added to the guest ELF's addresses: its code region's address less its first vaddr. */
 static uint64_t load_offset(const hl_sandbox *sb)
 {
@@ -55,24 +49,7 @@ static uint64_t load_offset(const hl_sandbox *sb)
 static void write_peb(hl_sandbox *sb)
 {
     hl_peb peb;
-    memset(&peb, 0, sizeof(peb));
-    const hl_config *c = &sb->cfg;
-    peb.magic = HL_PEB_MAGIC;
-    peb.abi_version = HL_ABI_VERSION;
-    peb.run_mode = c->execution_mode == HL_MODE_RUN_IN_PROCESS ? HL_RUN_IN_PROCESS : HL_RUN_HYPERVISOR;
-    peb.base = sb->layout.base;
-    peb.total_size = sb->layout.total_size;
-    peb.code = region_of(sb, HL_REGION_CODE, sb->layout.region[HL_REGION_CODE].size);
-    peb.host_function_definitions = region_of(sb, HL_REGION_HOST_FUNCTIONS, c->function_definition_size);
-    peb.host_exception = region_of(sb, HL_REGION_HOST_EXCEPTION, c->host_exception_size);
-    peb.guest_error = region_of(sb, HL_REGION_GUEST_ERROR, c->guest_error_buffer_size);
-    peb.input = region_of(sb, HL_REGION_INPUT, c->input_data_size);
-    peb.output = region_of(sb, HL_REGION_OUTPUT, c->output_data_size);
-    peb.panic_context = region_of(sb, HL_REGION_PANIC_CONTEXT, c->guest_panic_context_buffer_size);
-    peb.heap = region_of(sb, HL_REGION_HEAP, sb->layout.region[HL_REGION_HEAP].size);
-    peb.stack = region_of(sb, HL_REGION_STACK, sb->layout.region[HL_REGION_STACK].size);
-    peb.kernel_stack = region_of(sb, HL_REGION_KERNEL_STACK, sb->layout.region[HL_REGION_KERNEL_STACK].size);
-    peb.stack_cookie_addr = hl_layout_addr(&sb->layout, HL_REGION_STACK);
+    hl_layout_peb(&sb->cfg, &sb->layout, &peb);
     if (sb->ops->fill_peb)
         sb->ops->fill_peb(sb->be, &peb);
     memcpy(sb_region(sb, HL_REGION_PEB), &peb, sizeof(peb));
@@ -109,6 +86,8 @@ static hl_status map_memory(hl_sandbox *sb, hl_error *err)
 {
     sb->mem.size = sb->layout.total_size;
     sb->mem.fd = memfd_create("hyperlight-sandbox", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    sb->mem.fd_off = 0;
+    sb->mem.fd_owned = 1;
     if (sb->mem.fd < 0)
         return hl_errorf(err, HL_E_NOMEM, "memfd_create failed: %s", strerror(errno));
     if (ftruncate(sb->mem.fd, (off_t)sb->mem.size) != 0)
@@ -121,6 +100,23 @@ static hl_status map_memory(hl_sandbox *sb, hl_error *err)
                          (unsigned long long)sb->mem.size, strerror(errno));
     }
     return HL_OK;
+}
+
+static atomic_ullong serials;
+
+/* A sandbox object with its gate, for a checked config; NULL when memory runs out. */
+static hl_sandbox *new_sandbox(const hl_config *full)
+{
+    hl_sandbox *sb = calloc(1, sizeof(*sb));
+    if (!sb)
+        return NULL;
+    hl_backend_sandbox_hold(); /* the cancel signal stays as it is until hl_sb_free */
+    sb->serial = atomic_fetch_add(&serials, 1) + 1;
+    sb->cfg = *full;
+    sb->mem.fd = -1;
+    hl_sb_gate_init(sb);
+    sb->ops = full->execution_mode == HL_MODE_RUN_IN_PROCESS ? &hl_backend_inproc : &hl_backend_kvm;
+    return sb;
 }
 
 hl_status hl_sandbox_create_from_image(hl_sandbox **out, const void *image, size_t len, const hl_config *cfg,
@@ -139,16 +135,9 @@ hl_status hl_sandbox_create_from_image(hl_sandbox **out, const void *image, size
     hl_status vst = check_config(&full, err);
     if (vst)
         return vst;
-    hl_sandbox *sb = calloc(1, sizeof(*sb));
+    hl_sandbox *sb = new_sandbox(&full);
     if (!sb)
         return hl_errorf(err, HL_E_NOMEM, "out of memory");
-    hl_backend_sandbox_hold(); /* the cancel signal stays as it is until hl_sb_free */
-    static atomic_ullong serials;
-    sb->serial = atomic_fetch_add(&serials, 1) + 1;
-    sb->cfg = full;
-    sb->mem.fd = -1;
-    hl_sb_gate_init(sb);
-    sb->ops = full.execution_mode == HL_MODE_RUN_IN_PROCESS ? &hl_backend_inproc : &hl_backend_kvm;
     hl_status st = hl_elf_parse(image, len, &sb->elf, err);
     if (!st)
         st = hl_layout_compute(&sb->cfg, &sb->elf, sb->ops->fixed_base ? sb->ops->fixed_base : NOMINAL_BASE,
@@ -211,6 +200,279 @@ hl_status hl_sandbox_create(hl_sandbox **out, const char *path, const hl_config 
     return st;
 }
 
+/* ---- snapshot files ---- */
+
+/* A deep copy of a function table (names into one block). */
+static hl_status copy_functions(const hl_function_info *src, size_t n, hl_function_info **fns, char **names)
+{
+    size_t bytes = 1;
+    for (size_t i = 0; i < n; i++)
+        bytes += strlen(src[i].name) + 1;
+    *fns = calloc(n ? n : 1, sizeof(**fns));
+    *names = malloc(bytes);
+    if (!*fns || !*names) {
+        free(*fns);
+        free(*names);
+        *fns = NULL;
+        *names = NULL;
+        return HL_E_NOMEM;
+    }
+    char *at = *names;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(src[i].name) + 1;
+        (*fns)[i] = src[i];
+        memcpy(at, src[i].name, len);
+        (*fns)[i].name = at;
+        at += len;
+    }
+    return HL_OK;
+}
+
+/* The settings that shape memory: every size and the execution mode. */
+static int shapes_memory(const hl_field_info *fi)
+{
+    return fi->type == HL_FIELD_SIZE || fi->id == HL_CFG_EXECUTION_MODE;
+}
+
+hl_status hl_sandbox_create_from_snapshot(hl_sandbox **out, const hl_snapshot *snap, const hl_config *cfg,
+                                          hl_error *err)
+{
+    if (hl_error_check(err) != HL_OK) return HL_E_INVALID_ARG;
+    hl_error_clear(err);
+    if (!out || !snap || !cfg)
+        return hl_errorf(err, HL_E_INVALID_ARG, "hl_sandbox_create_from_snapshot: NULL argument");
+    *out = NULL;
+    hl_config full;
+    if (hl_config_import(&full, cfg) != HL_OK)
+        return hl_errorf(err, HL_E_INVALID_ARG,
+                         "hl_sandbox_create_from_snapshot: the hl_config was not initialised (hl_config_init)");
+    full.struct_size = sizeof full;
+    hl_status st = check_config(&full, err);
+    if (st)
+        return st;
+    for (size_t f = 0; f < HL_CFG_FIELD_COUNT; f++) {
+        const hl_field_info *fi = hl_config_field_info((hl_config_field)f);
+        if (!shapes_memory(fi) || hl_config_get(&full, fi->id) == hl_config_get(&snap->cfg, fi->id))
+            continue;
+        char made[64], asked[64];
+        hl_config_format_value(&snap->cfg, fi->id, made, sizeof(made));
+        hl_config_format_value(&full, fi->id, asked, sizeof(asked));
+        return hl_errorf(err, HL_E_CONFIG, "the snapshot was made with %s = %s, the config asks for %s", fi->key, made,
+                         asked);
+    }
+    hl_sandbox *sb = new_sandbox(&full);
+    if (!sb)
+        return hl_errorf(err, HL_E_NOMEM, "out of memory");
+    sb->from = hl_snap_ref(snap);
+    sb->elf = snap->elf;
+    sb->layout = snap->layout;
+    sb->dispatch = snap->dispatch;
+    sb->mem.size = snap->layout.total_size;
+    sb->mem.prebuilt = 1;
+    if (copy_functions(snap->guestfns, snap->nguestfns, &sb->guestfns, &sb->guestfn_names) != HL_OK) {
+        st = hl_errorf(err, HL_E_NOMEM, "out of memory");
+    } else if (sb->ops->cow_restore && full.gdb_port && sb->ops->debug_start) {
+        /* with a debugger the backend writes into the exception stubs' page at creation: the
+         * snapshot this sandbox restores from must hold that too, so it gets a private copy of
+         * the image (a memfd, sealed at initialisation as a sandbox's own) and shares nothing */
+        sb->nguestfns = snap->nguestfns;
+        st = map_memory(sb, err);
+        for (size_t i = 0; !st && i < snap->nruns; i++)
+            memcpy(sb->mem.host + snap->runs[i].first * PAGE,
+                   snap->map + snap->image_off + snap->runs[i].first * PAGE, snap->runs[i].count * PAGE);
+    } else if (sb->ops->cow_restore) {
+        /* the file's image, copy-on-write: sandboxes from one file share its pages until they write */
+        sb->nguestfns = snap->nguestfns;
+        sb->mem.host = mmap(NULL, sb->mem.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, snap->fd,
+                            (off_t)snap->image_off);
+        if (sb->mem.host == MAP_FAILED) {
+            sb->mem.host = NULL;
+            st = hl_errorf(err, HL_E_NOMEM, "could not map the snapshot's memory (%llu bytes): %s",
+                           (unsigned long long)sb->mem.size, strerror(errno));
+        } else {
+            sb->mem.fd = snap->fd; /* the hl_snapshot's: sb->from keeps it open */
+            sb->mem.fd_off = snap->image_off;
+            sb->mem.fd_owned = 0;
+        }
+    } else {
+        /* absolute addresses in the image: at the snapshot's base, in a private copy; the base
+         * is held by a placeholder at once, before this sandbox's own mappings (and thread stack)
+         * are placed */
+        sb->nguestfns = snap->nguestfns;
+        uint64_t base = snap->layout.base;
+        void *r = mmap((void *)(uintptr_t)base, sb->mem.size, PROT_NONE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+        if (r != MAP_FAILED && r != (void *)(uintptr_t)base) { /* before Linux 4.17: only a hint */
+            munmap(r, sb->mem.size);
+            r = MAP_FAILED;
+            errno = EEXIST;
+        }
+        if (r == MAP_FAILED) {
+            int e = errno;
+            st = hl_errorf(err, HL_E_BACKEND,
+                           "the snapshot's guest memory must be at address %#llx (%llu bytes), but %s: a "
+                           "RunInProcess snapshot holds absolute addresses, so one sandbox from it can live in "
+                           "a process at a time",
+                           (unsigned long long)base, (unsigned long long)sb->mem.size,
+                           e == EEXIST ? "something is mapped there in this process already (another sandbox from "
+                                         "the same snapshot?)"
+                                       : strerror(e));
+        } else {
+            sb->reserved = r;
+            sb->mem.want_base = base;
+            st = map_memory(sb, err);
+        }
+        for (size_t i = 0; !st && i < snap->nruns; i++)
+            memcpy(sb->mem.host + snap->runs[i].first * PAGE,
+                   snap->map + snap->image_off + snap->runs[i].first * PAGE, snap->runs[i].count * PAGE);
+    }
+    if (!st)
+        st = hl_sb_thread_start(sb, err);
+    if (!st) {
+        sb->reserved = NULL; /* create() takes the placeholder over, and drops it if it fails */
+        st = hl_sb_job(sb, JOB_CREATE, 0, 0, err);
+    }
+    if (!st) {
+        /* what the backend decides in the PEB (in-process: where to call the host), written only
+         * when it differs (a KVM sandbox's memory stays the file's) */
+        hl_peb peb, now;
+        memcpy(&peb, sb_region(sb, HL_REGION_PEB), sizeof(peb));
+        now = peb;
+        if (sb->ops->fill_peb)
+            sb->ops->fill_peb(sb->be, &peb);
+        if (memcmp(&peb, &now, sizeof(peb)) != 0)
+            memcpy(sb_region(sb, HL_REGION_PEB), &peb, sizeof(peb));
+        memcpy(sb->cookie, sb_region(sb, HL_REGION_STACK), sizeof(sb->cookie));
+        sb->state = SB_CREATED;
+        *out = sb;
+        return HL_OK;
+    }
+    hl_sandbox_destroy(sb);
+    return st;
+}
+
+/* Which pages of the snapshot may hold data (1) and which are certainly zero (0), into maybe:
+ * the data of the file it lives in (SEEK_DATA), or the resident pages of an anonymous copy
+ * (without swap, where a page swapped out would look untouched). 0 when neither can tell. */
+static int snapshot_data_pages(const hl_sandbox *sb, uint8_t *maybe, uint64_t npages)
+{
+    memset(maybe, 0, npages);
+    if (sb->mem.snapshot_in_fd) {
+        off_t base = (off_t)sb->mem.fd_off, pos = base, end = base + (off_t)sb->mem.size;
+        while (pos < end) {
+            off_t d = lseek(sb->mem.fd, pos, SEEK_DATA);
+            if (d < 0)
+                return errno == ENXIO; /* no data after pos */
+            if (d >= end)
+                return 1;
+            off_t h = lseek(sb->mem.fd, d, SEEK_HOLE);
+            if (h < 0 || h <= d)
+                return 0;
+            if (h > end)
+                h = end;
+            for (uint64_t p = (uint64_t)(d - base) / PAGE; p < ((uint64_t)(h - base) + PAGE - 1) / PAGE && p < npages; p++)
+                maybe[p] = 1;
+            pos = h;
+        }
+        return 1;
+    }
+    struct sysinfo si;
+    if (sysinfo(&si) != 0 || si.totalswap != 0 || mincore(sb->snapshot, sb->mem.size, maybe) != 0)
+        return 0;
+    for (uint64_t p = 0; p < npages; p++)
+        maybe[p] &= 1;
+    return 1;
+}
+
+static hl_status save(hl_sandbox *sb, const char *path, hl_error *err)
+{
+    uint64_t npages = sb->mem.size / PAGE;
+    const uint8_t *snap = sb->snapshot;
+    uint64_t hoff = sb->layout.region[HL_REGION_HOST_FUNCTIONS].offset;
+    hl_host_fn_table t;
+    memcpy(&t, snap + hoff, sizeof(t));
+    if (t.magic != HL_MSG_HOSTFN_MAGIC || t.total_len < sizeof(t) || t.total_len > sb->cfg.function_definition_size)
+        return hl_errorf(err, HL_E_STATE, "cannot save a snapshot: the host function region was changed after the host "
+                                          "wrote it");
+    uint8_t *maybe = malloc(npages ? npages : 1);
+    uint8_t *peb_page = malloc(PAGE);
+    if (!maybe || !peb_page) {
+        free(maybe);
+        free(peb_page);
+        return hl_errorf(err, HL_E_NOMEM, "out of memory");
+    }
+    int known = snapshot_data_pages(sb, maybe, npages);
+    /* the regions the host builds, as it builds them (a debugger's trampoline in the exception
+     * stubs' page is this sandbox's, not the snapshot's) */
+    const hl_layout_region *pt = &sb->layout.region[HL_REGION_PAGE_TABLES];
+    uint8_t *system = calloc(1, pt->size);
+    hl_error e = HL_ERROR_INIT;
+    if (!system || (sb->ops->build_system && sb->ops->build_system(&sb->layout, &sb->elf, system, &e) != HL_OK)) {
+        free(maybe);
+        free(peb_page);
+        free(system);
+        return system ? hl_errorf(err, e.status, "%s", e.message) : hl_errorf(err, HL_E_NOMEM, "out of memory");
+    }
+    if (!sb->ops->build_system)
+        memcpy(system, snap + pt->offset, pt->size); /* nothing host-built there: as it is */
+    /* the PEB without what only this process means (where in-process guests call the host) */
+    memcpy(peb_page, snap + sb->layout.region[HL_REGION_PEB].offset, PAGE);
+    hl_peb peb;
+    memcpy(&peb, peb_page, sizeof(peb));
+    peb.host_call = 0;
+    peb.host_call_ctx = 0;
+    memcpy(peb_page, &peb, sizeof(peb));
+    /* the debugging settings belong to the host that runs a sandbox, not to the snapshot */
+    hl_config saved = sb->cfg;
+    for (size_t f = 0; f < HL_CFG_FIELD_COUNT; f++) {
+        const hl_field_info *fi = hl_config_field_info((hl_config_field)f);
+        if (!(fi->flags & HL_FIELD_DEBUG))
+            continue;
+        if (fi->type == HL_FIELD_PATH)
+            hl_config_set_string(&saved, fi->id, "");
+        else
+            hl_config_set(&saved, fi->id, fi->def);
+    }
+    hl_snap_source src = {
+        .cfg = &saved,
+        .layout = &sb->layout,
+        .elf = &sb->elf,
+        .guestfns = sb->guestfns,
+        .nguestfns = sb->nguestfns,
+        .hostfn_table = snap + hoff,
+        .hostfn_len = t.total_len,
+        .dispatch = sb->dispatch,
+        .thread_pointer = sb->snapshot_tp,
+        .image = snap,
+        .peb_page = peb_page,
+        .system = system,
+        .maybe = known ? maybe : NULL,
+    };
+    hl_status st = hl_snap_write(&src, path, err);
+    free(maybe);
+    free(peb_page);
+    free(system);
+    return st;
+}
+
+hl_status hl_snapshot_save(hl_sandbox *sb, const char *path, hl_error *err)
+{
+    if (hl_error_check(err) != HL_OK) return HL_E_INVALID_ARG;
+    hl_error_clear(err);
+    if (!sb || !path)
+        return hl_errorf(err, HL_E_INVALID_ARG, "hl_snapshot_save: NULL argument");
+    hl_status st = hl_sb_enter(sb, "hl_snapshot_save", err);
+    if (st) return st;
+    if (sb->state == SB_POISONED)
+        st = hl_errorf(err, HL_E_POISONED, "cannot save a snapshot of an unusable sandbox");
+    else if (sb->state != SB_READY)
+        st = hl_errorf(err, HL_E_STATE, "cannot save a snapshot before hl_sandbox_initialize");
+    else
+        st = save(sb, path, err);
+    hl_sb_leave(sb);
+    return st;
+}
+
 void hl_sandbox_set_print(hl_sandbox *sb, hl_print_fn fn, void *user)
 {
     if (!sb) return;
@@ -236,6 +498,64 @@ static uint32_t time_limit(const hl_sandbox *sb, uint64_t ms)
 
 static hl_status initialize(hl_sandbox *sb, hl_error *err);
 
+/* "name(i32, string) -> u64" */
+static void signature(const hl_function_info *f, char *buf, size_t size)
+{
+    size_t n = (size_t)snprintf(buf, size, "%s(", f->name);
+    for (size_t i = 0; i < f->nparams && n < size; i++)
+        n += (size_t)snprintf(buf + n, size - n, "%s%s", i ? ", " : "", hl_type_name(f->params[i]));
+    if (n < size)
+        snprintf(buf + n, size - n, ") -> %s", hl_type_name(f->ret));
+}
+
+static int same_signature(const hl_function_info *a, const hl_function_info *b)
+{
+    if (a->ret != b->ret || a->nparams != b->nparams)
+        return 0;
+    for (size_t i = 0; i < a->nparams; i++)
+        if (a->params[i] != b->params[i])
+            return 0;
+    return 1;
+}
+
+/* A sandbox made from a snapshot file: the guest was initialised with the snapshot's host
+ * function table in its memory and calls those functions by name, so the registered ones must
+ * be exactly those (in any order). */
+static hl_status check_host_functions(hl_sandbox *sb, hl_error *err)
+{
+    const hl_snapshot *snap = sb->from;
+    char want[HL_MAX_NAME_LEN + 200], got[HL_MAX_NAME_LEN + 200];
+    for (size_t i = 0; i < snap->nhostfns; i++) {
+        const hl_function_info *f = &snap->hostfns[i];
+        const host_fn *h = NULL;
+        for (size_t k = 0; k < sb->nhostfns && !h; k++)
+            if (strcmp(sb->hostfns[k].name, f->name) == 0)
+                h = &sb->hostfns[k];
+        signature(f, want, sizeof(want));
+        if (!h)
+            return hl_errorf(err, HL_E_CONFIG,
+                             "the snapshot was made with host function %s, which is not registered", want);
+        if (!same_signature(&h->info, f)) {
+            signature(&h->info, got, sizeof(got));
+            return hl_errorf(err, HL_E_CONFIG, "host function `%s` is registered as %s, the snapshot was made with %s",
+                             f->name, got, want);
+        }
+    }
+    for (size_t k = 0; k < sb->nhostfns; k++) {
+        int known = 0;
+        for (size_t i = 0; i < snap->nhostfns && !known; i++)
+            known = strcmp(sb->hostfns[k].name, snap->hostfns[i].name) == 0;
+        if (!known) {
+            signature(&sb->hostfns[k].info, got, sizeof(got));
+            return hl_errorf(err, HL_E_CONFIG,
+                             "host function %s is registered, but the snapshot was made without it (its guest "
+                             "cannot call it)",
+                             got);
+        }
+    }
+    return HL_OK;
+}
+
 hl_status hl_sandbox_initialize(hl_sandbox *sb, hl_error *err)
 {
     if (hl_error_check(err) != HL_OK) return HL_E_INVALID_ARG;
@@ -254,18 +574,25 @@ static hl_status initialize(hl_sandbox *sb, hl_error *err)
     if (sb->state != SB_CREATED)
         return hl_errorf(err, HL_E_STATE, "the sandbox is %s",
                          sb->state == SB_READY ? "already initialised" : "unusable (a failed initialisation is not retried)");
-    hl_function_info *defs = calloc(sb->nhostfns ? sb->nhostfns : 1, sizeof(*defs));
-    if (!defs)
-        return hl_errorf(err, HL_E_NOMEM, "out of memory");
-    for (size_t i = 0; i < sb->nhostfns; i++)
-        defs[i] = sb->hostfns[i].info;
-    hl_status st = hl_codec_write_fn_table(sb_region(sb, HL_REGION_HOST_FUNCTIONS), sb->cfg.function_definition_size,
-                                           HL_MSG_HOSTFN_MAGIC, defs, sb->nhostfns, "function_definition_size", err);
-    free(defs);
-    if (st)
-        return st;
-    st = hl_sb_job(sb, JOB_INIT, time_limit(sb, sb->cfg.max_initialization_time),
-                   (uint32_t)sb->cfg.max_wait_for_cancellation, err);
+    hl_status st;
+    if (sb->from) { /* the guest was initialised with the snapshot's table; nothing runs */
+        if ((st = check_host_functions(sb, err)))
+            return st; /* still as created: a missing function can be registered */
+        st = hl_sb_job(sb, JOB_INIT, 0, 0, err);
+    } else {
+        hl_function_info *defs = calloc(sb->nhostfns ? sb->nhostfns : 1, sizeof(*defs));
+        if (!defs)
+            return hl_errorf(err, HL_E_NOMEM, "out of memory");
+        for (size_t i = 0; i < sb->nhostfns; i++)
+            defs[i] = sb->hostfns[i].info;
+        st = hl_codec_write_fn_table(sb_region(sb, HL_REGION_HOST_FUNCTIONS), sb->cfg.function_definition_size,
+                                     HL_MSG_HOSTFN_MAGIC, defs, sb->nhostfns, "function_definition_size", err);
+        free(defs);
+        if (st)
+            return st;
+        st = hl_sb_job(sb, JOB_INIT, time_limit(sb, sb->cfg.max_initialization_time),
+                       (uint32_t)sb->cfg.max_wait_for_cancellation, err);
+    }
     if (st && st != HL_E_POISONED) {
         /* the guest's memory is no longer as created: no second attempt; forget what it made */
         free(sb->guestfns);
@@ -273,9 +600,10 @@ static hl_status initialize(hl_sandbox *sb, hl_error *err)
         sb->guestfns = NULL;
         sb->guestfn_names = NULL;
         sb->nguestfns = 0;
-        if (sb->snapshot)
+        if (sb->snapshot && !sb->snapshot_borrowed)
             munmap(sb->snapshot, sb->mem.size);
         sb->snapshot = NULL;
+        sb->snapshot_borrowed = 0;
         sb->snapshot_taken = 0;
         sb->state = SB_POISONED;
     }
@@ -484,10 +812,13 @@ void hl_sb_free(hl_sandbox *sb)
     }
     if (sb->mem.host)
         munmap(sb->mem.host, sb->mem.size);
-    if (sb->mem.fd >= 0)
+    if (sb->mem.fd >= 0 && sb->mem.fd_owned)
         close(sb->mem.fd);
-    if (sb->snapshot)
+    if (sb->snapshot && !sb->snapshot_borrowed)
         munmap(sb->snapshot, sb->mem.size);
+    if (sb->reserved)
+        munmap(sb->reserved, sb->mem.size);
+    hl_snapshot_close(sb->from);
     hl_sb_free_hostfns(sb);
     free(sb->guestfns);
     free(sb->guestfn_names);
@@ -672,9 +1003,12 @@ static hl_status take_snapshot(hl_sandbox *sb)
             sb->snapshot = NULL;
             return job_fail(sb, HL_E_NOMEM, "mapping the snapshot failed: %s", strerror(errno));
         }
+        sb->mem.snapshot_in_fd = 1;
         sb->snapshot_taken = 1;
         return HL_OK;
     }
+    if (sb->ops->thread_pointer)
+        sb->snapshot_tp = sb->ops->thread_pointer(sb->be);
     sb->snapshot = mmap(NULL, sb->mem.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (sb->snapshot == MAP_FAILED) {
         sb->snapshot = NULL;
@@ -693,8 +1027,37 @@ int64_t hl_sb_memory_diff(hl_sandbox *sb)
     return -1;
 }
 
+/* A sandbox made from a snapshot file becomes ready: nothing of the guest runs. On a cow_restore
+ * backend mem.host maps the file's image privately already, and restore copies from the file's
+ * own mapping; otherwise the memory (a private copy of the image) becomes the snapshot as an
+ * initialised sandbox's does (sealed and mapped copy-on-write, or copied), and the backend gets
+ * the guest's thread pointer back. */
+static hl_status do_ready(hl_sandbox *sb)
+{
+    hl_error e = HL_ERROR_INIT;
+    if (sb->ops->cow_restore && !sb->mem.fd_owned) { /* the file itself, mapped privately */
+        sb->snapshot = (uint8_t *)sb->from->map + sb->from->image_off;
+        sb->snapshot_borrowed = 1;
+        sb->mem.snapshot_in_fd = 1;
+        sb->snapshot_taken = 1;
+    } else {
+        if (sb->ops->set_thread_pointer)
+            sb->ops->set_thread_pointer(sb->be, sb->from->thread_pointer);
+        hl_status st = take_snapshot(sb);
+        if (st)
+            return st;
+    }
+    hl_status st = sb->ops->track_dirty(sb->be, &e);
+    if (st)
+        return job_fail(sb, st, "%s", e.message);
+    sb->state = SB_READY;
+    return HL_OK;
+}
+
 static hl_status do_init(hl_sandbox *sb)
 {
+    if (sb->from)
+        return do_ready(sb);
     uint8_t *out = sb_region(sb, HL_REGION_OUTPUT);
     memset(out, 0, sizeof(hl_host_fn_table));
     sb->host_result_off = 0;

@@ -10,6 +10,7 @@
 #include "sandbox/codec.h"
 #include "sandbox/elf.h"
 #include "sandbox/layout.h"
+#include "sandbox/snapshot.h"
 
 typedef struct host_fn {
     char *name;
@@ -35,10 +36,17 @@ struct hl_sandbox {
     hl_layout layout;
     hl_elf_info elf;
     hl_mem mem;
-    uint8_t *snapshot; /* a copy of the memory after initialisation (backends without cow_restore) */
+    /* The state every call starts from, read-only: an anonymous copy of the memory after
+     * initialisation (backends without cow_restore), or a shared read-only view of the file it
+     * lives in (mem.snapshot_in_fd: the sealed memfd, or the snapshot file's image). */
+    uint8_t *snapshot;
+    int snapshot_borrowed; /* `snapshot` is the snapshot file's mapping (from->map): not unmapped */
     int snapshot_taken; /* initialisation is over: the state every call starts from is kept, in
                          * `snapshot` or (cow_restore) in the sealed mem.fd that mem.host maps
                          * privately */
+    uint64_t snapshot_tp; /* the backend's guest thread pointer when the snapshot was taken */
+    hl_snapshot *from;    /* the snapshot file the sandbox was made from (a reference), or NULL */
+    uint8_t *reserved;    /* the placeholder at mem.want_base until the backend takes it over */
     const hl_backend_ops *ops;
     hl_backend *be;
 

@@ -11,7 +11,11 @@ Modes (each is one CTest test; exit 0 pass, 1 fail, 77 skipped):
             arguments stands for the HIP's sample hyperfile (the case is skipped where it is
             missing, failed under CI=true). ${GUESTS} stands for the build's guest directory
             (--guests): the output shows it as ${GUESTS} again, and in such a case hexadecimal
-            addresses of 9 digits or more (fault addresses, rip) show as 0xADDR.
+            addresses of 9 digits or more (fault addresses, rip) show as 0xADDR. ${TMP} stands
+            for a fresh temporary directory (removed afterwards; shown as ${TMP}). DIR/NAME.setup,
+            if present, is one more command's arguments (one per line, the same substitutions),
+            run first: it must succeed, and its output is not compared (e.g. `snapshot ... -o
+            ${TMP}/s.hls` before a case that runs the snapshot).
   roundtrip --cli CLI       `hyperlight init` output loaded back gives exactly the defaults.
   docs      --cli CLI --doc FILE
             The text of FILE between <!-- BEGIN GENERATED KEYS --> and <!-- END GENERATED KEYS -->
@@ -73,13 +77,29 @@ def mask_guests(text, guests):
     return re.sub(rb"0x[0-9a-fA-F]{9,}", b"0xADDR", text)
 
 
+def read_args(path):
+    with open(path, encoding="utf-8") as f:
+        return [line.rstrip("\n") for line in f if line.strip() != ""]
+
+
 def mode_case(a):
     base = os.path.join(a.dir, a.name)
+    setup = read_args(base + ".setup") if os.path.exists(base + ".setup") else None
+    if any("${TMP}" in x for x in (setup or [])) or (
+            os.path.exists(base + ".args") and any("${TMP}" in x for x in read_args(base + ".args"))):
+        with tempfile.TemporaryDirectory() as tmp:
+            return case_in(a, base, setup, tmp)
+    return case_in(a, base, setup, None)
+
+
+def case_in(a, base, setup, tmp):
     if os.path.exists(base + ".args"):
-        with open(base + ".args", encoding="utf-8") as f:
-            args = [line.rstrip("\n") for line in f if line.strip() != ""]
+        args = read_args(base + ".args")
     else:
         args = ["check", a.name + ".toml"]
+    if tmp:
+        args = [x.replace("${TMP}", tmp) for x in args]
+        setup = [x.replace("${TMP}", tmp) for x in setup] if setup else setup
     sample = os.path.abspath(a.sample) if a.sample else ""
     if any("${SAMPLE}" in x for x in args):
         if not sample or not os.path.exists(sample):
@@ -91,12 +111,19 @@ def mode_case(a):
             return SKIP
         args = [x.replace("${SAMPLE}", sample) for x in args]
     guests = os.path.abspath(a.guests) if a.guests else ""
-    uses_guests = any("${GUESTS}" in x for x in args)
+    uses_guests = any("${GUESTS}" in x for x in args + (setup or []))
     if uses_guests:
         if not guests or not os.path.isdir(guests):
             print(f"FAIL: the guest directory {a.guests!r} does not exist (build the guests)")
             return 1
         args = [x.replace("${GUESTS}", guests) for x in args]
+        setup = [x.replace("${GUESTS}", guests) for x in setup] if setup else setup
+    if setup:
+        code, out, err = run([a.cli] + setup, cwd=a.dir)
+        if code != 0:
+            print(f"FAIL: the setup command {setup!r} exited {code}")
+            sys.stdout.write((out + err).decode("utf-8", "replace"))
+            return 1
     stdin = b""
     if os.path.exists(base + ".stdin"):
         with open(base + ".stdin", "rb") as f:
@@ -105,6 +132,8 @@ def mode_case(a):
     if sample:
         out = out.replace(sample.encode(), b"${SAMPLE}")
         err = err.replace(sample.encode(), b"${SAMPLE}")
+    if tmp:
+        out, err = (x.replace(tmp.encode(), b"${TMP}") for x in (out, err))
     if uses_guests:
         out, err = (mask_guests(x, guests) for x in (out, err))
     actual = compose(code, out, err)

@@ -31,6 +31,7 @@ extern const cli_command cli_cmd_init;
 extern const cli_command cli_cmd_schema;
 extern const cli_command cli_cmd_reference;
 extern const cli_command cli_cmd_run;
+extern const cli_command cli_cmd_snapshot;
 
 /* Prints "error: MESSAGE", the command's usage line and a pointer to --help on stderr, and
  * returns CLI_INVALID. */
@@ -135,7 +136,9 @@ hl_status cli_policy_build(const cli_policy_args *a, hl_policy *policy, hl_diag_
 typedef struct cli_config_args {
     const char *hyperfile, *profile;
     const char **sets; /* room for argc entries (cli_config_args_init) */
-    size_t set_count;
+    size_t set_count, set_room;
+    char **owned;      /* the --set texts of --gdb and --core-dump */
+    size_t nowned;
     cli_policy_args policy;
 } cli_config_args;
 
@@ -148,6 +151,15 @@ void cli_config_args_free(cli_config_args *a);
  * value. */
 int cli_config_option(const cli_command *cmd, int argc, char **argv, int *i, cli_config_args *a);
 
+/* The debugging shorthands of `run` and `snapshot`: --gdb PORT (--set gdb_port=PORT) and
+ * --core-dump DIR (--set core_dump=on-fault --set core_dump_dir=DIR), applied in order with the
+ * other --set. Same returns as cli_config_option. */
+int cli_debug_option(const cli_command *cmd, int argc, char **argv, int *i, cli_config_args *a);
+#define CLI_CORE_DUMP_OPTION_HELP                                                                  \
+    "  --core-dump DIR      Write an ELF core file to DIR if the guest faults, aborts or\n"      \
+    "                       overflows its stack (--set core_dump=on-fault\n"                     \
+    "                       --set core_dump_dir=DIR); open it with `gdb GUEST CORE`\n"
+
 /* Checks the options together after parsing (--profile needs --hyperfile, ...); CLI_OK or the
  * status of a usage error. */
 int cli_config_args_check(const cli_command *cmd, const cli_config_args *a);
@@ -157,6 +169,9 @@ int cli_config_args_check(const cli_command *cmd, const cli_config_args *a);
  * stderr. Returns CLI_OK, CLI_INVALID (an invalid hyperfile or --set value) or CLI_FAILED (out of
  * memory). */
 int cli_config_build(const cli_config_args *a, hl_config *cfg);
+/* The same with `base` (hyperfile TOML, shown as `base_name` in diagnostics) applied first, over
+ * the defaults and under the host policy, as a hyperfile would be: what a snapshot brings. */
+int cli_config_build_over(const cli_config_args *a, const char *base, const char *base_name, hl_config *cfg);
 
 /* Prints a command's full help (usage line then help text) on out. */
 void cli_print_help(const cli_command *cmd, FILE *out);

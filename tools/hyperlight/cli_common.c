@@ -193,7 +193,8 @@ void cli_print_help(const cli_command *cmd, FILE *out)
 bool cli_config_args_init(cli_config_args *a, int argc)
 {
     memset(a, 0, sizeof *a);
-    a->sets = calloc(argc > 0 ? (size_t)argc : 1, sizeof *a->sets);
+    a->set_room = argc > 0 ? (size_t)argc : 1;
+    a->sets = calloc(a->set_room, sizeof *a->sets);
     if (a->sets == NULL || !cli_policy_args_init(&a->policy, argc)) {
         free(a->sets);
         a->sets = NULL;
@@ -204,6 +205,11 @@ bool cli_config_args_init(cli_config_args *a, int argc)
 
 void cli_config_args_free(cli_config_args *a)
 {
+    for (size_t i = 0; i < a->nowned; i++)
+        free(a->owned[i]);
+    free(a->owned);
+    a->owned = NULL;
+    a->nowned = 0;
     free(a->sets);
     a->sets = NULL;
     cli_policy_args_free(&a->policy);
@@ -223,6 +229,42 @@ int cli_config_option(const cli_command *cmd, int argc, char **argv, int *i, cli
         return -1;
     }
     a->sets[a->set_count++] = value;
+    return 1;
+}
+
+/* Adds "KEYVALUE" as a --set (applied in order with the other --set); false when memory (or
+ * room) runs out. A repeated shorthand is applied again: the last wins. */
+static bool add_shorthand(cli_config_args *a, const char *key, const char *value)
+{
+    if (a->set_count >= a->set_room) return false; /* `--core-dump=DIR` repeated past argc */
+    size_t n = strlen(key) + strlen(value) + 1;
+    char *text = malloc(n);
+    if (text == NULL) return false;
+    snprintf(text, n, "%s%s", key, value);
+    char **grown = realloc(a->owned, (a->nowned + 1) * sizeof *grown);
+    if (grown == NULL) {
+        free(text);
+        return false;
+    }
+    a->owned = grown;
+    a->owned[a->nowned++] = text;
+    a->sets[a->set_count++] = text;
+    return true;
+}
+
+int cli_debug_option(const cli_command *cmd, int argc, char **argv, int *i, cli_config_args *a)
+{
+    const char *arg = argv[*i], *value;
+    int got;
+    if ((got = cli_option_value(cmd, argc, argv, i, "--gdb", &value)) == 0 &&
+        (got = cli_option_value(cmd, argc, argv, i, "--core-dump", &value)) == 0)
+        return 0;
+    if (got < 0) return -1;
+    if (!add_shorthand(a, arg[2] == 'g' ? "gdb_port=" : "core_dump_dir=", value) ||
+        (arg[2] == 'c' && !add_shorthand(a, "core_dump=", "on-fault"))) {
+        cli_fail(CLI_FAILED, "out of memory");
+        return -1;
+    }
     return 1;
 }
 
@@ -276,6 +318,11 @@ static bool apply_set(hl_config *cfg, const char *assignment, hl_diag_list *diag
 
 int cli_config_build(const cli_config_args *a, hl_config *cfg)
 {
+    return cli_config_build_over(a, NULL, NULL, cfg);
+}
+
+int cli_config_build_over(const cli_config_args *a, const char *base, const char *base_name, hl_config *cfg)
+{
     hl_diag_list *diags = hl_diag_list_new();
     if (diags == NULL) return cli_fail(CLI_FAILED, "out of memory");
     hl_config_init(cfg);
@@ -291,7 +338,19 @@ int cli_config_build(const cli_config_args *a, hl_config *cfg)
     }
     const char *name = NULL;
     bool ok = true, loaded = true;
-    if (a->hyperfile != NULL) {
+    if (base != NULL) {
+        hl_load_options options = {.struct_size = sizeof(hl_load_options),
+                                   .policy = a->policy.given ? &policy : NULL};
+        hl_status status = hl_config_load_string(cfg, base, strlen(base), base_name, &options, diags);
+        if (status != HL_OK) {
+            ok = loaded = false;
+            name = base_name;
+            if (hl_diag_error_count(diags) == 0)
+                hl_diag_add(diags, HL_SEV_ERROR, NULL, 0, 0, 0, 0, NULL, "could not load `%s`: %s", name,
+                            hl_status_str(status));
+        }
+    }
+    if (loaded && a->hyperfile != NULL) {
         name = strcmp(a->hyperfile, "-") == 0 ? "<stdin>" : a->hyperfile;
         hl_status status = load_hyperfile(cfg, a, a->policy.given ? &policy : NULL, diags);
         if (status != HL_OK) {

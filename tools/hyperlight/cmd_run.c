@@ -20,13 +20,22 @@ const cli_command cli_cmd_run = {
              "                      [--min KEY=VALUE]... [--forbid-in-process] [--forbid-debugging]\n"
              "                      [--gdb PORT] [--core-dump DIR]\n"
              "                      [--format text|json] GUEST FUNCTION [ARG...]\n"
-             "       hyperlight run [OPTIONS] GUEST [--list] [--layout]",
+             "       hyperlight run [OPTIONS] GUEST [--list] [--layout]\n"
+             "       hyperlight run [OPTIONS] --snapshot FILE FUNCTION [ARG...]\n"
+             "       hyperlight run [OPTIONS] --snapshot FILE [--list] [--layout]",
     .help =
         "Creates a sandbox from GUEST (a guest binary built with the guest SDK) with the\n"
         "configuration `hyperlight config` prints for the same options, initialises it, calls\n"
         "FUNCTION with each ARG converted to the type the guest registered for it, and prints\n"
         "the result on standard output. What the guest prints goes to standard output too\n"
         "(to standard error with --format json).\n"
+        "\n"
+        "With --snapshot FILE (written by `hyperlight snapshot`) there is no GUEST: the sandbox\n"
+        "is created from the snapshot, without running the guest's initialisation again. The\n"
+        "snapshot brings the sizes, execution_mode and time limits it was made with (checked\n"
+        "against the host policy as a hyperfile's would be); --hyperfile and --set may change\n"
+        "the time limits and debugging settings, and any size or mode they give must equal the\n"
+        "snapshot's. --list and --layout read the snapshot without creating a sandbox.\n"
         "\n"
         "Options:\n"
         "  --hyperfile FILE     Load FILE (`-` for standard input); without it, the defaults\n"
@@ -35,9 +44,8 @@ const cli_command cli_cmd_run = {
         "                       --set execution_mode=RunInProcess --set max_execution_time=50ms\n"
         "  --gdb PORT           Wait for gdb on 127.0.0.1:PORT at the call's entry (the same as\n"
         "                       --set gdb_port=PORT; RunInProcess: print how to attach gdb)\n"
-        "  --core-dump DIR      Write an ELF core file to DIR if the guest faults, aborts or\n"
-        "                       overflows its stack (--set core_dump=on-fault\n"
-        "                       --set core_dump_dir=DIR); open it with `gdb GUEST CORE`\n"
+        CLI_CORE_DUMP_OPTION_HELP
+        "  --snapshot FILE      Create the sandbox from the snapshot FILE instead of a GUEST\n"
         "  --format text|json   text (the default): the value alone (nothing for void);\n"
         "                       json: {\"function\": NAME, \"type\": TYPE, \"value\": VALUE}\n"
         "  --list               List the guest's functions, one per line: add(i32, i32) -> i32\n"
@@ -77,36 +85,14 @@ const cli_command cli_cmd_run = {
 };
 
 typedef struct run_args {
-    cli_config_args cfg; /* --hyperfile, --profile, --set */
-    char **owned_sets;   /* the --set texts of --gdb and --core-dump */
-    size_t nowned;
-    size_t set_room;     /* entries cfg.sets has room for (argc) */
+    cli_config_args cfg; /* --hyperfile, --profile, --set, --gdb, --core-dump, the policy */
     const char *format;
     bool json, list, layout;
+    const char *snapshot; /* --snapshot FILE: instead of a guest */
     const char *guest, *function;
     char **args;
     size_t nargs;
 } run_args;
-
-/* Adds "KEYVALUE" as a --set of a shorthand option (applied in order with the other --set);
- * false when memory (or room) runs out. A repeated shorthand is applied again: the last wins. */
-static bool add_shorthand(run_args *a, const char *key, const char *value)
-{
-    if (a->cfg.set_count >= a->set_room) return false; /* `--core-dump=DIR` repeated past argc */
-    size_t n = strlen(key) + strlen(value) + 1;
-    char *text = malloc(n);
-    if (text == NULL) return false;
-    snprintf(text, n, "%s%s", key, value);
-    char **grown = realloc(a->owned_sets, (a->nowned + 1) * sizeof *grown);
-    if (grown == NULL) {
-        free(text);
-        return false;
-    }
-    a->owned_sets = grown;
-    a->owned_sets[a->nowned++] = text;
-    a->cfg.sets[a->cfg.set_count++] = text;
-    return true;
-}
 
 /* Parses the arguments into a; returns CLI_OK or the status of a usage error. */
 static int parse_args(int argc, char **argv, run_args *a)
@@ -132,37 +118,40 @@ static int parse_args(int argc, char **argv, run_args *a)
                 i++;
                 continue;
             }
-            const char *value;
-            if ((got = cli_option_value(cmd, argc, argv, &i, "--gdb", &value)) != 0 ||
-                (got = cli_option_value(cmd, argc, argv, &i, "--core-dump", &value)) != 0) {
-                if (got < 0) return CLI_INVALID;
-                if (!add_shorthand(a, arg[2] == 'g' ? "gdb_port=" : "core_dump_dir=", value) ||
-                    (arg[2] == 'c' && !add_shorthand(a, "core_dump=", "on-fault")))
-                    return cli_fail(CLI_FAILED, "out of memory");
-                continue;
-            }
-            if ((got = cli_config_option(cmd, argc, argv, &i, &a->cfg)) != 0 ||
+            if ((got = cli_debug_option(cmd, argc, argv, &i, &a->cfg)) != 0 ||
+                (got = cli_option_value(cmd, argc, argv, &i, "--snapshot", &a->snapshot)) != 0 ||
+                (got = cli_config_option(cmd, argc, argv, &i, &a->cfg)) != 0 ||
                 (got = cli_option_value(cmd, argc, argv, &i, "--format", &a->format)) != 0) {
                 if (got < 0) return CLI_INVALID;
                 continue;
             }
             return cli_usage_error(cmd, "unknown option '%s'", arg);
         }
-        if (a->guest == NULL)
+        if (a->guest == NULL && a->snapshot == NULL)
             a->guest = arg;
         else
             a->function = arg;
         i++;
     }
+    if (a->snapshot != NULL && a->guest != NULL) { /* --snapshot came after the first word */
+        if (a->function != NULL)
+            return cli_usage_error(cmd, "--snapshot takes no GUEST (the snapshot holds it), got '%s'", a->guest);
+        a->function = a->guest;
+        a->guest = NULL;
+    }
     if (strcmp(a->format, "text") != 0 && strcmp(a->format, "json") != 0)
         return cli_usage_error(cmd, "unknown format '%s' (expected text or json)", a->format);
     a->json = strcmp(a->format, "json") == 0;
-    if (a->guest == NULL) return cli_usage_error(cmd, "missing the GUEST binary");
+    if (a->snapshot != NULL && a->snapshot[0] == '\0')
+        return cli_usage_error(cmd, "the snapshot file name is empty");
+    if (a->guest == NULL && a->snapshot == NULL)
+        return cli_usage_error(cmd, "missing the GUEST binary (or --snapshot FILE)");
     if ((a->list || a->layout) && a->function != NULL)
         return cli_usage_error(cmd, "%s takes no FUNCTION, got '%s'",
                                a->list ? "--list" : "--layout", a->function);
     if (!a->list && !a->layout && a->function == NULL)
-        return cli_usage_error(cmd, "missing the FUNCTION to call (--list shows the guest's)");
+        return cli_usage_error(cmd, "missing the FUNCTION to call (--list shows the %s's)",
+                               a->snapshot ? "snapshot" : "guest");
     return cli_config_args_check(cmd, &a->cfg);
 }
 
@@ -251,13 +240,14 @@ static void print_signature(FILE *out, const hl_function_info *f)
     fprintf(out, ") -> %s\n", hl_type_name(f->ret));
 }
 
-/* One signature per line (json: an array, no newline after it). */
-static void list_functions(const hl_sandbox *sb, bool json)
+/* One signature per line (json: an array, no newline after it): the sandbox's functions, or the
+ * snapshot's when sb is NULL. */
+static void list_functions(const hl_sandbox *sb, const hl_snapshot *snap, bool json)
 {
-    size_t n = hl_sandbox_function_count(sb);
+    size_t n = sb ? hl_sandbox_function_count(sb) : hl_snapshot_function_count(snap);
     if (json) putchar('[');
     for (size_t i = 0; i < n; i++) {
-        const hl_function_info *f = hl_sandbox_function(sb, i);
+        const hl_function_info *f = sb ? hl_sandbox_function(sb, i) : hl_snapshot_function(snap, i);
         if (!json) {
             print_signature(stdout, f);
             continue;
@@ -295,14 +285,15 @@ static void print_layout(const hl_layout *l, bool json)
     printf("stack %" PRIu64 " bytes, heap %" PRIu64 " bytes\n", l->stack_size, l->heap_size);
 }
 
-/* --list and --layout; in json both together make one object {"functions", "layout"}. */
-static void show_guest(const hl_sandbox *sb, const run_args *a)
+/* --list and --layout of a sandbox, or of a snapshot when sb is NULL; in json both together make
+ * one object {"functions", "layout"}. */
+static void show_guest(const hl_sandbox *sb, const hl_snapshot *snap, const run_args *a)
 {
     bool both = a->list && a->layout;
     if (a->json && both) fputs("{\"functions\": ", stdout);
-    if (a->list) list_functions(sb, a->json);
+    if (a->list) list_functions(sb, snap, a->json);
     if (a->json && both) fputs(",\n\"layout\": ", stdout);
-    if (a->layout) print_layout(hl_sandbox_layout(sb), a->json);
+    if (a->layout) print_layout(sb ? hl_sandbox_layout(sb) : hl_snapshot_layout(snap), a->json);
     if (a->json) fputs(both ? "}\n" : "\n", stdout);
 }
 
@@ -547,7 +538,10 @@ static int unknown_function(const hl_sandbox *sb, const run_args *a)
                  best);
     else
         cli_fail(CLI_INVALID, "the guest has no function `%s`", a->function);
-    fprintf(stderr, "  = help: `hyperlight run %s --list` lists its functions\n", a->guest);
+    if (a->snapshot)
+        fprintf(stderr, "  = help: `hyperlight run --snapshot %s --list` lists its functions\n", a->snapshot);
+    else
+        fprintf(stderr, "  = help: `hyperlight run %s --list` lists its functions\n", a->guest);
     return CLI_INVALID;
 }
 
@@ -627,22 +621,67 @@ static void announce_debugger(hl_sandbox *sb, const hl_config *cfg)
         usleep(100 * 1000);
 }
 
-static void free_run_args(run_args *a)
+static void free_run_args(run_args *a) { cli_config_args_free(&a->cfg); }
+
+/* What a snapshot brings to the config, as hyperfile text: every size, the mode and every time
+ * limit that is not its default (the debugging settings are the host's, never the snapshot's).
+ * NULL when memory runs out. */
+static char *snapshot_toml(const hl_snapshot *snap)
 {
-    for (size_t i = 0; i < a->nowned; i++)
-        free(a->owned_sets[i]);
-    free(a->owned_sets);
-    cli_config_args_free(&a->cfg);
+    hl_config made, defaults;
+    hl_config_init(&made);
+    hl_config_init(&defaults);
+    if (hl_snapshot_get_config(snap, &made) != HL_OK) return NULL;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (f == NULL) return NULL;
+    for (size_t i = 0; i < hl_config_field_count(); i++) {
+        const hl_field_info *fi = hl_config_field_info((hl_config_field)i);
+        if ((fi->flags & HL_FIELD_DEBUG) || (fi->type != HL_FIELD_SIZE && fi->type != HL_FIELD_DURATION &&
+                                             fi->id != HL_CFG_EXECUTION_MODE) ||
+            hl_config_get(&made, fi->id) == hl_config_get(&defaults, fi->id))
+            continue;
+        char value[64];
+        hl_config_format_value(&made, fi->id, value, sizeof value);
+        fprintf(f, fi->type == HL_FIELD_SIZE ? "%s = %s\n" : "%s = \"%s\"\n", fi->key, value);
+    }
+    if (fclose(f) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
 }
 
 static int run_run(int argc, char **argv)
 {
-    run_args a = {.format = "text", .set_room = argc > 0 ? (size_t)argc : 1};
+    run_args a = {.format = "text"};
     if (!cli_config_args_init(&a.cfg, argc)) return cli_fail(CLI_FAILED, "out of memory");
     int rc = parse_args(argc, argv, &a);
     hl_config cfg;
-    if (rc == CLI_OK) rc = cli_config_build(&a.cfg, &cfg);
+    hl_snapshot *snap = NULL;
+    hl_error err = HL_ERROR_INIT;
+    if (rc == CLI_OK && a.snapshot != NULL) {
+        if (hl_snapshot_open(&snap, a.snapshot, &err) != HL_OK) {
+            rc = runtime_error(&err, HL_MODE_RUN_IN_HYPERVISOR);
+        } else {
+            char *base = snapshot_toml(snap);
+            size_t n = strlen(a.snapshot) + 32;
+            char *name = malloc(n);
+            if (base == NULL || name == NULL) {
+                rc = cli_fail(CLI_FAILED, "out of memory");
+            } else {
+                snprintf(name, n, "%s (its config)", a.snapshot);
+                rc = cli_config_build_over(&a.cfg, base, name, &cfg);
+            }
+            free(base);
+            free(name);
+        }
+    } else if (rc == CLI_OK) {
+        rc = cli_config_build(&a.cfg, &cfg);
+    }
     if (rc != CLI_OK) {
+        hl_snapshot_close(snap);
         free_run_args(&a);
         return rc;
     }
@@ -652,8 +691,10 @@ static int run_run(int argc, char **argv)
                  "(RunInProcess is for debugging)");
 
     hl_sandbox *sb = NULL;
-    hl_error err = HL_ERROR_INIT;
-    if (hl_sandbox_create(&sb, a.guest, &cfg, &err) != HL_OK) {
+    if (snap != NULL && (a.list || a.layout)) {
+        show_guest(NULL, snap, &a); /* the snapshot says it all: no sandbox needed */
+    } else if ((snap != NULL ? hl_sandbox_create_from_snapshot(&sb, snap, &cfg, &err)
+                             : hl_sandbox_create(&sb, a.guest, &cfg, &err)) != HL_OK) {
         rc = runtime_error(&err, mode);
     } else {
         /* In json mode stdout carries only the JSON: the guest's output goes to stderr. */
@@ -662,11 +703,12 @@ static int run_run(int argc, char **argv)
         if (hl_sandbox_initialize(sb, &err) != HL_OK)
             rc = runtime_error(&err, mode);
         else if (a.list || a.layout)
-            show_guest(sb, &a);
+            show_guest(sb, NULL, &a);
         else
             rc = call_function(sb, &a);
     }
     hl_sandbox_destroy(sb);
+    hl_snapshot_close(snap);
     free_run_args(&a);
     return rc;
 }

@@ -26,8 +26,8 @@ static const cli_command cmd_help = {
 /* The commands, in the order `hyperlight --help` lists them. A new command is one file defining
  * a cli_command and one line here. */
 static const cli_command *const commands[] = {
-    &cli_cmd_run,    &cli_cmd_check,     &cli_cmd_config, &cli_cmd_init,
-    &cli_cmd_schema, &cli_cmd_reference, &cmd_help,
+    &cli_cmd_run,  &cli_cmd_snapshot, &cli_cmd_check,     &cli_cmd_config,
+    &cli_cmd_init, &cli_cmd_schema,   &cli_cmd_reference, &cmd_help,
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
