@@ -652,10 +652,16 @@ static int pagemap(void)
 
 /* Arms asynchronous write protection over the whole guest view; 0, or -1 (nothing changed) when
  * the kernel cannot (then the mprotect tracking is used). */
+/* PAGEMAP_SCAN walks every page of the range (about 3 ns each here: 0.2 ms for 256 MiB), the
+ * mprotect tracking pays per written page (a fault and an mprotect, some microseconds): above
+ * this size the scan costs more than a typical call's faults, so large sandboxes keep mprotect. */
+#define WP_ASYNC_MAX_PAGES (64ull * 1024 * 1024 / PAGE)
+
 static int wp_async_arm(struct hl_backend *b)
 {
     const char *force = getenv("HL_INPROC_DIRTY");
     if (force && strcmp(force, "mprotect") == 0) return -1;
+    if (b->npages > WP_ASYNC_MAX_PAGES) return -1;
     if (pagemap() < 0) return -1;
     int fd = (int)HL_SYS(syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK));
     if (fd < 0) /* unprivileged, with vm.unprivileged_userfaultfd = 0: user-mode faults only */

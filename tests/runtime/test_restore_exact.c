@@ -134,6 +134,15 @@ static void test_syscall_counts(void **state)
     else
         assert_true(b.last_call_syscalls >= a.last_call_syscalls);
     hl_sandbox_destroy(sb);
+    if (rt_mode() != HL_MODE_RUN_IN_PROCESS) return;
+    /* over 64 MiB the scan would walk more pages than the faults cost: mprotect tracking there */
+    sb = rt_sandbox("simpleguest", "heap_size_override = \"128MiB\"\n");
+    rt_ok(sb, "nothing", RT_NOARGS);
+    assert_int_equal(hl_sandbox_get_stats(sb, &a), HL_OK);
+    rt_ok(sb, "dirty_pages", RT_ARGS(hl_u64(8)));
+    assert_int_equal(hl_sandbox_get_stats(sb, &b), HL_OK);
+    assert_true(b.last_call_syscalls >= a.last_call_syscalls + 2 * 8);
+    hl_sandbox_destroy(sb);
 }
 
 int main(void)
