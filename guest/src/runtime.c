@@ -367,6 +367,9 @@ static int write_result(const char *name, const hlg_value *ret)
 
 void hlg_dispatch(hl_peb *peb)
 {
+    /* The outermost guest frame: the host enters here (KVM: with a zero return address), so a
+     * debugger's or a core's backtrace ends here rather than at a frame `0x0 in ??` */
+    __asm__ volatile(".cfi_undefined rip");
     g_peb = peb;
     hlg_arm_cpu();
     g_error_set = 0;
