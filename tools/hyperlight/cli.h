@@ -66,6 +66,8 @@ char *cli_read_stdin(size_t *len);
 
 /* Prints "warning: MESSAGE" on stderr (in colour on a terminal). */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Warns (cli_warn) that a RunInProcess guest is not isolated; nothing for RunInHypervisor. */
+void cli_warn_mode(hl_execution_mode mode);
 
 /* Levenshtein distance of two short words (99 when either is over 32 bytes), for "did you
  * mean" suggestions. */

@@ -59,6 +59,13 @@ void cli_warn(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+void cli_warn_mode(hl_execution_mode mode)
+{
+    if (mode == HL_MODE_RUN_IN_PROCESS)
+        cli_warn("execution_mode is RunInProcess: the guest is not isolated from this process "
+                 "(RunInProcess is for debugging)");
+}
+
 size_t cli_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);

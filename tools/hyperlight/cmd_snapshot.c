@@ -88,9 +88,7 @@ static int run_snapshot(int argc, char **argv)
         return rc;
     }
     hl_execution_mode mode = (hl_execution_mode)cfg.execution_mode;
-    if (mode == HL_MODE_RUN_IN_PROCESS)
-        cli_warn("execution_mode is RunInProcess: the guest is not isolated from this process "
-                 "(RunInProcess is for debugging)");
+    cli_warn_mode(mode);
     hl_sandbox *sb = NULL;
     hl_error err = HL_ERROR_INIT;
     hl_status st = hl_sandbox_create(&sb, guest, &cfg, &err);
