@@ -1,17 +1,11 @@
 /* x86_64.c - builds long-mode page tables, GDT, TSS, IDT and exception stubs into byte buffers. */
 #include "backend/x86_64.h"
+#include "util/bytes.h"
 
 #include <string.h>
 
 #define PAGE 4096ull
 
-static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
 
 static uint64_t div_up(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 
@@ -35,11 +29,11 @@ size_t hl_x86_build_page_tables(uint8_t *pt, size_t pt_size, uint64_t pt_gpa, ui
     memset(pt, 0, need);
     /* page 0: PML4; page 1: PDPT; then PDs (one per GiB); then PTs (one per 2 MiB) */
     const uint64_t inner = HL_PTE_P | HL_PTE_RW | HL_PTE_A;
-    put64(pt, (pt_gpa + PAGE) | inner);
+    hl_put64(pt, (pt_gpa + PAGE) | inner);
     for (uint64_t g = 0; g < npd; g++)
-        put64(pt + PAGE + g * 8, (pt_gpa + (2 + g) * PAGE) | inner);
+        hl_put64(pt + PAGE + g * 8, (pt_gpa + (2 + g) * PAGE) | inner);
     for (uint64_t t = 0; t < npt; t++)
-        put64(pt + (2 + t / 512) * PAGE + (t % 512) * 8, (pt_gpa + (2 + npd + t) * PAGE) | inner);
+        hl_put64(pt + (2 + t / 512) * PAGE + (t % 512) * 8, (pt_gpa + (2 + npd + t) * PAGE) | inner);
     for (uint64_t i = 0; i < npages; i++) {
         if (!(perms[i] & HL_PERM_PRESENT))
             continue;
@@ -49,7 +43,7 @@ size_t hl_x86_build_page_tables(uint8_t *pt, size_t pt_size, uint64_t pt_gpa, ui
             e |= HL_PTE_RW;
         if (!(perms[i] & HL_PERM_EXEC))
             e |= HL_PTE_NX;
-        put64(pt + (2 + npd + vpn / 512) * PAGE + (vpn % 512) * 8, e);
+        hl_put64(pt + (2 + npd + vpn / 512) * PAGE + (vpn % 512) * 8, e);
     }
     return (size_t)need;
 }
@@ -61,7 +55,7 @@ uint64_t hl_x86_walk(const uint8_t *pt, size_t pt_size, uint64_t pt_gpa, uint64_
         uint64_t idx = (va >> (12 + 9 * level)) & 511;
         if (table < pt_gpa || table - pt_gpa + PAGE > pt_size)
             return 0;
-        uint64_t e = get64(pt + (table - pt_gpa) + idx * 8);
+        uint64_t e = hl_get64(pt + (table - pt_gpa) + idx * 8);
         if (!(e & HL_PTE_P))
             return 0;
         if (level == 0)
@@ -85,16 +79,16 @@ static uint64_t seg_desc(int code)
 void hl_x86_build_gdt_tss(uint8_t *page, uint64_t page_gpa, uint64_t ist1_top)
 {
     memset(page, 0, PAGE);
-    put64(page + HL_X86_SEL_CODE, seg_desc(1));
-    put64(page + HL_X86_SEL_DATA, seg_desc(0));
+    hl_put64(page + HL_X86_SEL_CODE, seg_desc(1));
+    hl_put64(page + HL_X86_SEL_DATA, seg_desc(0));
     uint64_t base = page_gpa + HL_X86_TSS_OFFSET, limit = HL_X86_TSS_SIZE - 1;
     uint64_t lo = (limit & 0xFFFF) | ((base & 0xFFFFFF) << 16) | (0x8Bull << 40) /* P, busy 64-bit TSS */ |
                   (((limit >> 16) & 0xF) << 48) | (((base >> 24) & 0xFF) << 56);
-    put64(page + HL_X86_SEL_TSS, lo);
-    put64(page + HL_X86_SEL_TSS + 8, base >> 32);
+    hl_put64(page + HL_X86_SEL_TSS, lo);
+    hl_put64(page + HL_X86_SEL_TSS + 8, base >> 32);
     uint8_t *tss = page + HL_X86_TSS_OFFSET;
-    put64(tss + 4, ist1_top);  /* RSP0 */
-    put64(tss + 36, ist1_top); /* IST1 */
+    hl_put64(tss + 4, ist1_top);  /* RSP0 */
+    hl_put64(tss + 36, ist1_top); /* IST1 */
     tss[102] = HL_X86_TSS_SIZE; /* I/O map base beyond the limit: no I/O bitmap */
 }
 
@@ -105,8 +99,8 @@ void hl_x86_build_idt(uint8_t *idt, uint64_t stubs_gpa)
         uint64_t h = stubs_gpa + v * HL_X86_STUB_STRIDE;
         uint64_t lo = (h & 0xFFFF) | ((uint64_t)HL_X86_SEL_CODE << 16) | (1ull << 32) /* IST 1 */ |
                       (0x8Eull << 40) /* P, DPL 0, 64-bit interrupt gate */ | (((h >> 16) & 0xFFFF) << 48);
-        put64(idt + v * 16, lo);
-        put64(idt + v * 16 + 8, h >> 32);
+        hl_put64(idt + v * 16, lo);
+        hl_put64(idt + v * 16 + 8, h >> 32);
     }
 }
 

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "util/errfmt.h"
+#include "util/bytes.h"
 
-static uint64_t align8(uint64_t x) { return (x + 7u) & ~(uint64_t)7u; }
 
 static int is_var(uint32_t t) { return t == HL_TYPE_STRING || t == HL_TYPE_BYTES; }
 
@@ -41,13 +41,13 @@ uint8_t *hl_buf_set(hl_buf *b, const void *src, size_t n)
 static uint64_t value_size(const hl_value *v)
 {
     if (is_var(v->type))
-        return sizeof(hl_msg_value) + align8((uint64_t)v->u.buf.len + 1);
+        return sizeof(hl_msg_value) + hl_align8((uint64_t)v->u.buf.len + 1);
     return sizeof(hl_msg_value) + (v->type == HL_TYPE_VOID ? 0 : 8);
 }
 
 uint64_t hl_codec_call_size(const char *name, const hl_value *args, size_t nargs)
 {
-    uint64_t n = align8(sizeof(hl_msg_call) + strlen(name) + 1);
+    uint64_t n = hl_align8(sizeof(hl_msg_call) + strlen(name) + 1);
     for (size_t i = 0; i < nargs; i++)
         n += value_size(&args[i]);
     return n;
@@ -61,7 +61,7 @@ static void put_value(uint8_t *p, const hl_value *v)
         memcpy(p, &h, sizeof(h));
         if (h.len)
             memcpy(p + sizeof(h), v->u.buf.ptr, h.len);
-        memset(p + sizeof(h) + h.len, 0, align8((uint64_t)h.len + 1) - h.len);
+        memset(p + sizeof(h) + h.len, 0, hl_align8((uint64_t)h.len + 1) - h.len);
         return;
     }
     uint64_t raw = 0;
@@ -102,8 +102,8 @@ hl_status hl_codec_write_call(uint8_t *buf, uint64_t size, const char *name, con
     memcpy(buf, &c, sizeof(c));
     uint64_t off = sizeof(c);
     memcpy(buf + off, name, name_len);
-    memset(buf + off + name_len, 0, align8(off + name_len + 1) - off - name_len);
-    off = align8(off + name_len + 1);
+    memset(buf + off + name_len, 0, hl_align8(off + name_len + 1) - off - name_len);
+    off = hl_align8(off + name_len + 1);
     for (size_t i = 0; i < nargs; i++) {
         put_value(buf + off, &args[i]);
         off += value_size(&args[i]);
@@ -140,11 +140,11 @@ static int get_value(const uint8_t *p, uint64_t *off, uint64_t end, hl_value *v)
     if (h.type >= HL_TYPE_COUNT)
         return -1;
     if (is_var(h.type)) {
-        if (h.len >= room || align8((uint64_t)h.len + 1) > room || (h.type == HL_TYPE_STRING && d[h.len] != 0))
+        if (h.len >= room || hl_align8((uint64_t)h.len + 1) > room || (h.type == HL_TYPE_STRING && d[h.len] != 0))
             return -1;
         v->u.buf.ptr = d;
         v->u.buf.len = h.len;
-        *off += sizeof(h) + align8((uint64_t)h.len + 1);
+        *off += sizeof(h) + hl_align8((uint64_t)h.len + 1);
         return 0;
     }
     if (h.type == HL_TYPE_VOID) {
@@ -227,7 +227,7 @@ hl_status hl_codec_read_call(const uint8_t *buf, uint64_t size, hl_buf *store, c
     n[c.name_len] = '\0'; /* our copy: terminate it whatever the guest wrote */
     if (memchr(n, 0, c.name_len))
         return hl_errorf(err, HL_E_GUEST_PROTOCOL, "the guest wrote a host function name with a NUL byte");
-    uint64_t off = align8(sizeof(c) + c.name_len + 1);
+    uint64_t off = hl_align8(sizeof(c) + c.name_len + 1);
     for (uint32_t i = 0; i < c.argc; i++)
         if (get_value(p, &off, total, &args[i]) != 0 || args[i].type == HL_TYPE_VOID)
             return hl_errorf(err, HL_E_GUEST_PROTOCOL, "the guest wrote a malformed argument %u for `%s`", i + 1, n);

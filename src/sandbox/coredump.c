@@ -18,6 +18,7 @@
 #include "sandbox/sandbox_internal.h"
 #include "util/errfmt.h"
 #include "util/structsize.h"
+#include "util/bytes.h"
 
 #define PAGE 4096ull
 
@@ -79,8 +80,6 @@ static void put(obuf *b, const void *data, size_t n)
     b->len += n;
 }
 
-static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 
 /* One note named "CORE" (as Linux's), name and descriptor padded to 4 bytes. */
 static void note(obuf *b, uint32_t type, const void *desc, size_t descsz)
@@ -103,11 +102,11 @@ static void copy_str(uint8_t *dst, size_t size, const char *s)
 static void build_notes(obuf *b, const hl_core_desc *d)
 {
     uint8_t prs[PRSTATUS_SIZE] = {0};
-    put32(prs + 0, (uint32_t)d->signo);
-    put32(prs + 4, (uint32_t)d->si_code);
+    hl_put32(prs + 0, (uint32_t)d->signo);
+    hl_put32(prs + 4, (uint32_t)d->si_code);
     uint16_t cursig = (uint16_t)d->signo;
     memcpy(prs + PRSTATUS_CURSIG, &cursig, 2);
-    put32(prs + PRSTATUS_PID, (uint32_t)d->pid);
+    hl_put32(prs + PRSTATUS_PID, (uint32_t)d->pid);
     uint64_t ur[UR_COUNT] = {0};
     const hl_cpu_regs *r = d->regs;
     if (r) {
@@ -122,22 +121,22 @@ static void build_notes(obuf *b, const hl_core_desc *d)
     ur[UR_ORIG_RAX] = UINT64_MAX; /* not in a system call: nothing for a debugger to restart */
     memcpy(prs + PRSTATUS_REG, ur, sizeof ur);
     int fpvalid = r && r->has_fxsave;
-    put32(prs + PRSTATUS_FPVALID, (uint32_t)fpvalid);
+    hl_put32(prs + PRSTATUS_FPVALID, (uint32_t)fpvalid);
     note(b, NT_PRSTATUS, prs, sizeof prs);
 
     uint8_t psi[PRPSINFO_SIZE] = {0};
     psi[PRPSINFO_SNAME] = 'R';
-    put32(psi + PRPSINFO_PID, (uint32_t)d->pid);
+    hl_put32(psi + PRPSINFO_PID, (uint32_t)d->pid);
     copy_str(psi + PRPSINFO_FNAME, 16, d->fname);
     copy_str(psi + PRPSINFO_PSARGS, 80, d->psargs);
     note(b, NT_PRPSINFO, psi, sizeof psi);
 
     if (d->signo) {
         uint8_t si[SIGINFO_SIZE] = {0};
-        put32(si + 0, (uint32_t)d->signo);
-        put32(si + 8, (uint32_t)d->si_code);
+        hl_put32(si + 0, (uint32_t)d->signo);
+        hl_put32(si + 8, (uint32_t)d->si_code);
         if (d->has_addr)
-            put64(si + 16, d->fault_addr);
+            hl_put64(si + 16, d->fault_addr);
         note(b, NT_SIGINFO, si, sizeof si);
     }
 
@@ -162,12 +161,12 @@ static void build_notes(obuf *b, const hl_core_desc *d)
             b->oom = 1;
             return;
         }
-        put64(f, d->nmaps);
-        put64(f + 8, PAGE);
+        hl_put64(f, d->nmaps);
+        hl_put64(f + 8, PAGE);
         for (size_t i = 0; i < d->nmaps; i++) {
-            put64(f + 16 + i * 24, d->maps[i].start);
-            put64(f + 16 + i * 24 + 8, d->maps[i].end);
-            put64(f + 16 + i * 24 + 16, d->maps[i].offset / PAGE);
+            hl_put64(f + 16 + i * 24, d->maps[i].start);
+            hl_put64(f + 16 + i * 24 + 8, d->maps[i].end);
+            hl_put64(f + 16 + i * 24 + 16, d->maps[i].offset / PAGE);
             memcpy(f + 16 + d->nmaps * 24 + i * plen, d->file_path, plen);
         }
         note(b, NT_FILE, f, size);
@@ -302,27 +301,7 @@ int hl_core_signal_of_vector(unsigned vector, uint64_t error_code, int *si_code)
 static void pages_present(const hl_sandbox *sb, uint8_t *present, uint64_t npages)
 {
     memset(present, 0, npages);
-    off_t base = (off_t)sb->mem.fd_off, pos = base, size = base + (off_t)sb->mem.size;
-    int ok = sb->mem.fd >= 0;
-    while (ok && pos < size) {
-        off_t d = lseek(sb->mem.fd, pos, SEEK_DATA);
-        if (d < 0) {
-            ok = errno == ENXIO; /* no data after pos */
-            break;
-        }
-        off_t h = lseek(sb->mem.fd, d, SEEK_HOLE);
-        if (h < 0 || h <= d) {
-            ok = 0;
-            break;
-        }
-        if (h > size)
-            h = size;
-        if (d >= size)
-            break;
-        for (uint64_t p = (uint64_t)(d - base) / PAGE; p < ((uint64_t)(h - base) + PAGE - 1) / PAGE && p < npages; p++)
-            present[p] = 1;
-        pos = h;
-    }
+    int ok = hl_sb_fd_data_pages(&sb->mem, present, npages);
     int cow = (sb->snapshot_taken || sb->from) && sb->ops->cow_restore;
     if (ok && !cow)
         return;

@@ -18,12 +18,12 @@
 #include "util/errfmt.h"
 #include "util/file.h"
 #include "util/structsize.h"
+#include "util/bytes.h"
 
 #define PAGE ((uint64_t)HL_PAGE_SIZE)
 #define MAX_GUEST_FILE ((size_t)256 << 20)
 #define NOMINAL_BASE 0x200000ull /* used for sizing before the real base is known */
 
-static uint64_t align8(uint64_t x) { return (x + 7u) & ~(uint64_t)7u; }
 
 static uint64_t now_ns(void)
 {
@@ -351,31 +351,36 @@ hl_status hl_sandbox_create_from_snapshot(hl_sandbox **out, const hl_snapshot *s
     return st;
 }
 
+int hl_sb_fd_data_pages(const hl_mem *mem, uint8_t *map, uint64_t npages)
+{
+    if (mem->fd < 0) return 0;
+    off_t base = (off_t)mem->fd_off, pos = base, end = base + (off_t)mem->size;
+    while (pos < end) {
+        off_t d = lseek(mem->fd, pos, SEEK_DATA);
+        if (d < 0)
+            return errno == ENXIO; /* no data after pos */
+        if (d >= end)
+            return 1;
+        off_t h = lseek(mem->fd, d, SEEK_HOLE);
+        if (h < 0 || h <= d)
+            return 0;
+        if (h > end)
+            h = end;
+        for (uint64_t p = (uint64_t)(d - base) / PAGE; p < ((uint64_t)(h - base) + PAGE - 1) / PAGE && p < npages; p++)
+            map[p] = 1;
+        pos = h;
+    }
+    return 1;
+}
+
 /* Which pages of the snapshot may hold data (1) and which are certainly zero (0), into maybe:
  * the data of the file it lives in (SEEK_DATA), or the resident pages of an anonymous copy
  * (without swap, where a page swapped out would look untouched). 0 when neither can tell. */
 static int snapshot_data_pages(const hl_sandbox *sb, uint8_t *maybe, uint64_t npages)
 {
     memset(maybe, 0, npages);
-    if (sb->mem.snapshot_in_fd) {
-        off_t base = (off_t)sb->mem.fd_off, pos = base, end = base + (off_t)sb->mem.size;
-        while (pos < end) {
-            off_t d = lseek(sb->mem.fd, pos, SEEK_DATA);
-            if (d < 0)
-                return errno == ENXIO; /* no data after pos */
-            if (d >= end)
-                return 1;
-            off_t h = lseek(sb->mem.fd, d, SEEK_HOLE);
-            if (h < 0 || h <= d)
-                return 0;
-            if (h > end)
-                h = end;
-            for (uint64_t p = (uint64_t)(d - base) / PAGE; p < ((uint64_t)(h - base) + PAGE - 1) / PAGE && p < npages; p++)
-                maybe[p] = 1;
-            pos = h;
-        }
-        return 1;
-    }
+    if (sb->mem.snapshot_in_fd)
+        return hl_sb_fd_data_pages(&sb->mem, maybe, npages);
     struct sysinfo si;
     if (sysinfo(&si) != 0 || si.totalswap != 0 || mincore(sb->snapshot, sb->mem.size, maybe) != 0)
         return 0;
@@ -1098,7 +1103,7 @@ static hl_status do_call(hl_sandbox *sb)
     hl_sb_host_wrote(sb, sb->layout.region[HL_REGION_INPUT].offset, len);
     memset(out, 0, sizeof(hl_msg_result));
     hl_sb_host_wrote(sb, sb->layout.region[HL_REGION_OUTPUT].offset, sizeof(hl_msg_result));
-    sb->host_result_off = align8(len);
+    sb->host_result_off = hl_align8(len);
     st = run_guest(sb, sb->dispatch, what);
     sb->stats.calls++;
     if (st == HL_OK) {

@@ -110,6 +110,11 @@ struct hl_sandbox {
  * before the snapshot. Call it between calls (on any thread, with no call in progress). */
 int64_t hl_sb_memory_diff(hl_sandbox *sb);
 
+/* Marks in map (one byte per page of mem, not cleared first) the pages that hold data in the
+ * file mem lives in (SEEK_DATA/SEEK_HOLE over [fd_off, fd_off + size)). 1 when it could tell,
+ * 0 when the file cannot say (no fd, no SEEK_DATA). */
+int hl_sb_fd_data_pages(const hl_mem *mem, uint8_t *map, uint64_t npages);
+
 /* Host memory of a region. */
 static inline uint8_t *sb_region(hl_sandbox *sb, hl_region_id id) { return sb->mem.host + sb->layout.region[id].offset; }
 static inline uint64_t sb_region_size(const hl_sandbox *sb, hl_region_id id) { return sb->layout.region[id].size; }

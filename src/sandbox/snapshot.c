@@ -23,6 +23,7 @@
 #include "util/errfmt.h"
 #include "util/hash64.h"
 #include "util/structsize.h"
+#include "util/bytes.h"
 
 #define PAGE ((uint64_t)HL_PAGE_SIZE)
 #define NOMINAL_BASE 0x200000ull /* as sandbox.c sizes an in-process sandbox before its base is known */
@@ -32,22 +33,7 @@
 /* Bytes of metadata (header and sections) a file may have before its image. */
 #define META_MAX ((uint64_t)128 << 20)
 
-static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
-static uint32_t get32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
 static uint64_t round_page(uint64_t x) { return (x + PAGE - 1) & ~(PAGE - 1); }
-static uint64_t align8(uint64_t x) { return (x + 7u) & ~(uint64_t)7u; }
 
 static const char *section_name(uint32_t id)
 {
@@ -100,13 +86,13 @@ static uint8_t *wbuf_grow(wbuf *b, uint64_t n)
 static void wbuf_u32(wbuf *b, uint32_t v)
 {
     uint8_t *p = wbuf_grow(b, 4);
-    if (p) put32(p, v);
+    if (p) hl_put32(p, v);
 }
 
 static void wbuf_u64(wbuf *b, uint64_t v)
 {
     uint8_t *p = wbuf_grow(b, 8);
-    if (p) put64(p, v);
+    if (p) hl_put64(p, v);
 }
 
 static void wbuf_bytes(wbuf *b, const void *src, uint64_t n)
@@ -264,11 +250,11 @@ hl_status hl_snap_write(const hl_snap_source *src, const char *path, hl_error *e
         }
 
     /* the header, the sections at 8-byte boundaries, the image at a page boundary */
-    uint64_t hsize = HL_SNAP_HEADER_SIZE(HL_SNAP_SEC_COUNT), off = align8(hsize);
+    uint64_t hsize = HL_SNAP_HEADER_SIZE(HL_SNAP_SEC_COUNT), off = hl_align8(hsize);
     uint64_t sec_off[HL_SNAP_SEC_COUNT + 1];
     for (int i = 1; i <= HL_SNAP_SEC_COUNT; i++) {
         sec_off[i] = off;
-        off = align8(off + sec[i].len);
+        off = hl_align8(off + sec[i].len);
     }
     uint64_t image_off = round_page(off);
     meta = calloc(1, image_off);
@@ -277,33 +263,33 @@ hl_status hl_snap_write(const hl_snap_source *src, const char *path, hl_error *e
         goto out;
     }
     memcpy(meta + HL_SNAP_OFF_MAGIC, HL_SNAP_MAGIC, 8);
-    put32(meta + HL_SNAP_OFF_VERSION, HL_SNAP_FORMAT_VERSION);
-    put32(meta + HL_SNAP_OFF_HEADER_SIZE, (uint32_t)hsize);
-    put32(meta + HL_SNAP_OFF_FLAGS, 0);
-    put32(meta + HL_SNAP_OFF_LIB_VERSION, HL_VERSION_NUMBER);
-    put32(meta + HL_SNAP_OFF_ABI_VERSION, HL_ABI_VERSION);
-    put32(meta + HL_SNAP_OFF_MODE, (uint32_t)src->cfg->execution_mode);
-    put64(meta + HL_SNAP_OFF_BASE, l->base);
-    put64(meta + HL_SNAP_OFF_TOTAL_SIZE, l->total_size);
-    put64(meta + HL_SNAP_OFF_IMAGE_OFFSET, image_off);
-    put64(meta + HL_SNAP_OFF_STORED_PAGES, stored);
-    put32(meta + HL_SNAP_OFF_SECTION_COUNT, HL_SNAP_SEC_COUNT);
+    hl_put32(meta + HL_SNAP_OFF_VERSION, HL_SNAP_FORMAT_VERSION);
+    hl_put32(meta + HL_SNAP_OFF_HEADER_SIZE, (uint32_t)hsize);
+    hl_put32(meta + HL_SNAP_OFF_FLAGS, 0);
+    hl_put32(meta + HL_SNAP_OFF_LIB_VERSION, HL_VERSION_NUMBER);
+    hl_put32(meta + HL_SNAP_OFF_ABI_VERSION, HL_ABI_VERSION);
+    hl_put32(meta + HL_SNAP_OFF_MODE, (uint32_t)src->cfg->execution_mode);
+    hl_put64(meta + HL_SNAP_OFF_BASE, l->base);
+    hl_put64(meta + HL_SNAP_OFF_TOTAL_SIZE, l->total_size);
+    hl_put64(meta + HL_SNAP_OFF_IMAGE_OFFSET, image_off);
+    hl_put64(meta + HL_SNAP_OFF_STORED_PAGES, stored);
+    hl_put32(meta + HL_SNAP_OFF_SECTION_COUNT, HL_SNAP_SEC_COUNT);
     hl_hash64_state ih;
     hl_hash64_init(&ih, HL_SNAP_SEED_IMAGE);
     for (size_t i = 0; i < nruns; i++)
         for (uint64_t p = runs[i].first; p < runs[i].first + runs[i].count; p++)
             hl_hash64_update(&ih, page_of(src, p), PAGE);
-    put64(meta + HL_SNAP_OFF_IMAGE_HASH, hl_hash64_final(&ih));
+    hl_put64(meta + HL_SNAP_OFF_IMAGE_HASH, hl_hash64_final(&ih));
     for (int i = 1; i <= HL_SNAP_SEC_COUNT; i++) {
         uint8_t *ent = meta + HL_SNAP_FIXED_SIZE + (uint64_t)(i - 1) * HL_SNAP_ENTRY_SIZE;
-        put32(ent, (uint32_t)i);
-        put64(ent + 8, sec_off[i]);
-        put64(ent + 16, sec[i].len);
-        put64(ent + 24, hl_hash64(sec[i].data ? sec[i].data : (const uint8_t *)"", sec[i].len, (uint64_t)i));
+        hl_put32(ent, (uint32_t)i);
+        hl_put64(ent + 8, sec_off[i]);
+        hl_put64(ent + 16, sec[i].len);
+        hl_put64(ent + 24, hl_hash64(sec[i].data ? sec[i].data : (const uint8_t *)"", sec[i].len, (uint64_t)i));
         if (sec[i].len)
             memcpy(meta + sec_off[i], sec[i].data, sec[i].len);
     }
-    put64(meta + hsize - 8, hl_hash64(meta, hsize - 8, HL_SNAP_SEED_HEADER));
+    hl_put64(meta + hsize - 8, hl_hash64(meta, hsize - 8, HL_SNAP_SEED_HEADER));
 
     /* a fresh file beside path (the kernel applies the umask to 0644), renamed over it at the end */
     size_t plen = strlen(path);
@@ -408,17 +394,17 @@ static hl_status parse_elf(const section *sec, hl_elf_info *e, const char *name,
         return bad(err, name, "the ELF information section has %llu bytes, fewer than its %u fixed ones",
                    (unsigned long long)sec->size, HL_SNAP_ELF_FIXED);
     memset(e, 0, sizeof(*e));
-    e->entry = get64(d);
-    e->min_vaddr = get64(d + 8);
-    e->span = get64(d + 16);
-    e->rela_vaddr = get64(d + 24);
-    e->rela_size = get64(d + 32);
-    e->phdr_vaddr = get64(d + 40);
-    e->phnum = get64(d + 48);
-    e->note_stack_size = get64(d + 56);
-    e->note_heap_size = get64(d + 64);
-    uint32_t phdr_loaded = get32(d + 72), has_resources = get32(d + 76), nsegs = get32(d + 80);
-    if (phdr_loaded > 1 || has_resources > 1 || get32(d + 84) != 0)
+    e->entry = hl_get64(d);
+    e->min_vaddr = hl_get64(d + 8);
+    e->span = hl_get64(d + 16);
+    e->rela_vaddr = hl_get64(d + 24);
+    e->rela_size = hl_get64(d + 32);
+    e->phdr_vaddr = hl_get64(d + 40);
+    e->phnum = hl_get64(d + 48);
+    e->note_stack_size = hl_get64(d + 56);
+    e->note_heap_size = hl_get64(d + 64);
+    uint32_t phdr_loaded = hl_get32(d + 72), has_resources = hl_get32(d + 76), nsegs = hl_get32(d + 80);
+    if (phdr_loaded > 1 || has_resources > 1 || hl_get32(d + 84) != 0)
         return bad(err, name, "the ELF information has flags other than 0 and 1");
     if (nsegs == 0 || nsegs > HL_ELF_MAX_SEGMENTS)
         return bad(err, name, "the ELF information lists %u segments (1 to %d)", nsegs, HL_ELF_MAX_SEGMENTS);
@@ -439,12 +425,12 @@ static hl_status parse_elf(const section *sec, hl_elf_info *e, const char *name,
     for (uint32_t i = 0; i < nsegs; i++) {
         const uint8_t *s = d + HL_SNAP_ELF_FIXED + (uint64_t)i * HL_SNAP_ELF_SEGMENT;
         hl_elf_segment *g = &e->segs[i];
-        g->vaddr = get64(s);
-        g->memsz = get64(s + 8);
-        g->offset = get64(s + 16);
-        g->filesz = get64(s + 24);
-        g->flags = get32(s + 32);
-        if (get32(s + 36) != 0 || (g->flags & ~(HL_ELF_SEG_R | HL_ELF_SEG_W | HL_ELF_SEG_X)))
+        g->vaddr = hl_get64(s);
+        g->memsz = hl_get64(s + 8);
+        g->offset = hl_get64(s + 16);
+        g->filesz = hl_get64(s + 24);
+        g->flags = hl_get32(s + 32);
+        if (hl_get32(s + 36) != 0 || (g->flags & ~(HL_ELF_SEG_R | HL_ELF_SEG_W | HL_ELF_SEG_X)))
             return bad(err, name, "segment %u has unknown flags", i + 1);
         if ((g->flags & HL_ELF_SEG_W) && (g->flags & HL_ELF_SEG_X))
             return bad(err, name, "segment %u is both writable and executable", i + 1);
@@ -501,20 +487,20 @@ hl_status hl_snap_parse(hl_snapshot *s, const uint8_t *data, uint64_t len, int f
                    HL_SNAP_FIXED_SIZE);
     if (memcmp(data, HL_SNAP_MAGIC, 8) != 0)
         return bad(err, name, "not a hyperlight snapshot (its first bytes are not the snapshot magic number)");
-    uint32_t version = get32(data + HL_SNAP_OFF_VERSION);
+    uint32_t version = hl_get32(data + HL_SNAP_OFF_VERSION);
     if (version != HL_SNAP_FORMAT_VERSION)
         return bad(err, name, "format version %u; this library reads version %u", version, HL_SNAP_FORMAT_VERSION);
-    uint32_t nsec = get32(data + HL_SNAP_OFF_SECTION_COUNT), hsize = get32(data + HL_SNAP_OFF_HEADER_SIZE);
+    uint32_t nsec = hl_get32(data + HL_SNAP_OFF_SECTION_COUNT), hsize = hl_get32(data + HL_SNAP_OFF_HEADER_SIZE);
     if (nsec == 0 || nsec > HL_SNAP_MAX_SECTIONS || hsize != HL_SNAP_HEADER_SIZE(nsec))
         return bad(err, name, "the header's size (%u bytes) and section count (%u) do not agree", hsize, nsec);
     if (hsize > len)
         return bad(err, name, "the file is truncated: %llu bytes, its header alone has %u", (unsigned long long)len,
                    hsize);
-    if (get64(data + hsize - 8) != hl_hash64(data, hsize - 8, HL_SNAP_SEED_HEADER))
+    if (hl_get64(data + hsize - 8) != hl_hash64(data, hsize - 8, HL_SNAP_SEED_HEADER))
         return bad(err, name, "the header's checksum does not match (the file is corrupted)");
-    uint32_t flags = get32(data + HL_SNAP_OFF_FLAGS), abi = get32(data + HL_SNAP_OFF_ABI_VERSION);
-    uint32_t mode = get32(data + HL_SNAP_OFF_MODE);
-    if (flags != 0 || get32(data + HL_SNAP_OFF_RESERVED) != 0)
+    uint32_t flags = hl_get32(data + HL_SNAP_OFF_FLAGS), abi = hl_get32(data + HL_SNAP_OFF_ABI_VERSION);
+    uint32_t mode = hl_get32(data + HL_SNAP_OFF_MODE);
+    if (flags != 0 || hl_get32(data + HL_SNAP_OFF_RESERVED) != 0)
         return bad(err, name, "the header has flags this library does not know (%#x)", flags);
     if (abi != HL_ABI_VERSION)
         return bad(err, name, "its guest speaks host/guest ABI version %u; this library speaks version %u", abi,
@@ -522,9 +508,9 @@ hl_status hl_snap_parse(hl_snapshot *s, const uint8_t *data, uint64_t len, int f
     if (mode != HL_MODE_RUN_IN_HYPERVISOR && mode != HL_MODE_RUN_IN_PROCESS)
         return bad(err, name, "unknown execution mode %u in the header", mode);
     s->mode = (hl_execution_mode)mode;
-    s->library_version = get32(data + HL_SNAP_OFF_LIB_VERSION);
-    uint64_t base = get64(data + HL_SNAP_OFF_BASE), total = get64(data + HL_SNAP_OFF_TOTAL_SIZE);
-    uint64_t image_off = get64(data + HL_SNAP_OFF_IMAGE_OFFSET), stored = get64(data + HL_SNAP_OFF_STORED_PAGES);
+    s->library_version = hl_get32(data + HL_SNAP_OFF_LIB_VERSION);
+    uint64_t base = hl_get64(data + HL_SNAP_OFF_BASE), total = hl_get64(data + HL_SNAP_OFF_TOTAL_SIZE);
+    uint64_t image_off = hl_get64(data + HL_SNAP_OFF_IMAGE_OFFSET), stored = hl_get64(data + HL_SNAP_OFF_STORED_PAGES);
     if (total == 0 || total % PAGE || total > HL_CONFIG_MAX_TOTAL_MEMORY)
         return bad(err, name, "its memory size (%llu bytes) is not whole pages of at most %llu MiB",
                    (unsigned long long)total, (unsigned long long)(HL_CONFIG_MAX_TOTAL_MEMORY >> 20));
@@ -553,9 +539,9 @@ hl_status hl_snap_parse(hl_snapshot *s, const uint8_t *data, uint64_t len, int f
     int seen[HL_SNAP_SEC_COUNT + 1] = {0};
     for (uint32_t i = 0; i < nsec; i++) {
         const uint8_t *ent = data + HL_SNAP_FIXED_SIZE + (uint64_t)i * HL_SNAP_ENTRY_SIZE;
-        uint32_t id = get32(ent);
-        uint64_t off = get64(ent + 8), size = get64(ent + 16);
-        if (id < 1 || id > HL_SNAP_SEC_COUNT || get32(ent + 4) != 0)
+        uint32_t id = hl_get32(ent);
+        uint64_t off = hl_get64(ent + 8), size = hl_get64(ent + 16);
+        if (id < 1 || id > HL_SNAP_SEC_COUNT || hl_get32(ent + 4) != 0)
             return bad(err, name, "section %u has an unknown id (%u)", i + 1, id);
         if (seen[id])
             return bad(err, name, "the %s section appears twice", section_name(id));
@@ -567,7 +553,7 @@ hl_status hl_snap_parse(hl_snapshot *s, const uint8_t *data, uint64_t len, int f
             return bad(err, name, "the %s section (offset %llu, %llu bytes) lies outside the metadata (%u to %llu)",
                        section_name(id), (unsigned long long)off, (unsigned long long)size, hsize,
                        (unsigned long long)image_off);
-        if (get64(ent + 24) != hl_hash64(data + off, size, id))
+        if (hl_get64(ent + 24) != hl_hash64(data + off, size, id))
             return bad(err, name, "the %s section's checksum does not match (the file is corrupted)", section_name(id));
         sec[id].data = data + off;
         sec[id].off = off;
@@ -610,17 +596,17 @@ hl_status hl_snap_parse(hl_snapshot *s, const uint8_t *data, uint64_t len, int f
     if ((st = parse_elf(&sec[HL_SNAP_SEC_ELF], &s->elf, name, err)))
         return st;
     const section *ls = &sec[HL_SNAP_SEC_LAYOUT];
-    if (ls->size != HL_SNAP_LAYOUT_SIZE || get32(ls->data) != HL_REGION_COUNT || get32(ls->data + 4) != 0)
+    if (ls->size != HL_SNAP_LAYOUT_SIZE || hl_get32(ls->data) != HL_REGION_COUNT || hl_get32(ls->data + 4) != 0)
         return bad(err, name, "the layout section is not %u regions in %u bytes", HL_REGION_COUNT, HL_SNAP_LAYOUT_SIZE);
     hl_layout *l = &s->layout;
     memset(l, 0, sizeof(*l));
-    l->base = get64(ls->data + 8);
-    l->total_size = get64(ls->data + 16);
-    l->stack_size = get64(ls->data + 24);
-    l->heap_size = get64(ls->data + 32);
+    l->base = hl_get64(ls->data + 8);
+    l->total_size = hl_get64(ls->data + 16);
+    l->stack_size = hl_get64(ls->data + 24);
+    l->heap_size = hl_get64(ls->data + 32);
     for (int r = 0; r < HL_REGION_COUNT; r++) {
-        l->region[r].offset = get64(ls->data + 40 + 16 * r);
-        l->region[r].size = get64(ls->data + 48 + 16 * r);
+        l->region[r].offset = hl_get64(ls->data + 40 + 16 * r);
+        l->region[r].size = hl_get64(ls->data + 48 + 16 * r);
     }
     hl_layout want;
     hl_error lerr = HL_ERROR_INIT;
@@ -653,20 +639,20 @@ hl_status hl_snap_parse(hl_snapshot *s, const uint8_t *data, uint64_t len, int f
     if ((st = hl_codec_parse_fn_table(gs->data, gs->size, HL_MSG_GUESTFN_MAGIC, "the guest function", &s->guestfns,
                                       &s->nguestfns, &s->guestfn_names, &terr)))
         return st == HL_E_NOMEM ? hl_errorf(err, st, "%s", terr.message) : bad(err, name, "%s", terr.message);
-    if (get32(gs->data + 8) != gs->size)
+    if (hl_get32(gs->data + 8) != gs->size)
         return bad(err, name, "the guest function table's length is not its section's");
     if ((st = hl_codec_parse_fn_table(hs->data, hs->size, HL_MSG_HOSTFN_MAGIC, "the host function", &s->hostfns,
                                       &s->nhostfns, &s->hostfn_names, &terr)))
         return st == HL_E_NOMEM ? hl_errorf(err, st, "%s", terr.message) : bad(err, name, "%s", terr.message);
-    if (get32(hs->data + 8) != hs->size)
+    if (hl_get32(hs->data + 8) != hs->size)
         return bad(err, name, "the host function table's length is not its section's");
 
     /* the entry state */
     const section *ss = &sec[HL_SNAP_SEC_STATE];
-    if (ss->size != HL_SNAP_STATE_SIZE || get64(ss->data + 16) || get64(ss->data + 24))
+    if (ss->size != HL_SNAP_STATE_SIZE || hl_get64(ss->data + 16) || hl_get64(ss->data + 24))
         return bad(err, name, "the entry state section is not %u bytes with its reserved words 0", HL_SNAP_STATE_SIZE);
-    s->dispatch = get64(ss->data);
-    s->thread_pointer = get64(ss->data + 8);
+    s->dispatch = hl_get64(ss->data);
+    s->thread_pointer = hl_get64(ss->data + 8);
     uint64_t code = hl_layout_addr(l, HL_REGION_CODE);
     int in_code = 0;
     for (size_t i = 0; i < s->elf.nsegs; i++) {
@@ -688,7 +674,7 @@ hl_status hl_snap_parse(hl_snapshot *s, const uint8_t *data, uint64_t len, int f
     uint64_t npages = total / PAGE;
     if (ps->size < 8)
         return bad(err, name, "the page map section is shorter than its count");
-    uint64_t nruns = get64(ps->data);
+    uint64_t nruns = hl_get64(ps->data);
     if (nruns > npages / 2 + 1 || ps->size != 8 + 16 * nruns)
         return bad(err, name, "the page map's run count (%llu) does not fit its section (%llu bytes)",
                    (unsigned long long)nruns, (unsigned long long)ps->size);
@@ -698,7 +684,7 @@ hl_status hl_snap_parse(hl_snapshot *s, const uint8_t *data, uint64_t len, int f
     s->nruns = nruns;
     uint64_t counted = 0, next = 0; /* runs in order, apart, inside the image */
     for (uint64_t i = 0; i < nruns; i++) {
-        uint64_t first = get64(ps->data + 8 + 16 * i), count = get64(ps->data + 16 + 16 * i);
+        uint64_t first = hl_get64(ps->data + 8 + 16 * i), count = hl_get64(ps->data + 16 + 16 * i);
         if (count == 0 || first < next || first > npages || count > npages - first)
             return bad(err, name, "the page map's run %llu (pages %llu, %llu of them) is not after the last, inside the "
                        "%llu pages",
@@ -725,7 +711,7 @@ hl_status hl_snap_parse(hl_snapshot *s, const uint8_t *data, uint64_t len, int f
     }
     if (!hole_is_zero(data, image_off + hole * PAGE, image_off + total, fd))
         return bad(err, name, "a page after %llu is a hole in its page map but holds data", (unsigned long long)hole);
-    if (hl_hash64_final(&ih) != get64(data + HL_SNAP_OFF_IMAGE_HASH))
+    if (hl_hash64_final(&ih) != hl_get64(data + HL_SNAP_OFF_IMAGE_HASH))
         return bad(err, name, "the memory image's checksum does not match (the file is corrupted)");
 
     /* the regions the host builds: exactly what this host builds for the layout */
@@ -796,32 +782,32 @@ void hl_snap_rehash(uint8_t *data, uint64_t len)
 {
     if (len < HL_SNAP_FIXED_SIZE)
         return;
-    uint32_t nsec = get32(data + HL_SNAP_OFF_SECTION_COUNT);
+    uint32_t nsec = hl_get32(data + HL_SNAP_OFF_SECTION_COUNT);
     if (nsec > HL_SNAP_MAX_SECTIONS || HL_SNAP_HEADER_SIZE(nsec) > len)
         return;
     uint64_t hsize = HL_SNAP_HEADER_SIZE(nsec);
-    uint64_t image_off = get64(data + HL_SNAP_OFF_IMAGE_OFFSET), total = get64(data + HL_SNAP_OFF_TOTAL_SIZE);
+    uint64_t image_off = hl_get64(data + HL_SNAP_OFF_IMAGE_OFFSET), total = hl_get64(data + HL_SNAP_OFF_TOTAL_SIZE);
     for (uint32_t i = 0; i < nsec; i++) {
         uint8_t *ent = data + HL_SNAP_FIXED_SIZE + (uint64_t)i * HL_SNAP_ENTRY_SIZE;
-        uint64_t off = get64(ent + 8), size = get64(ent + 16);
+        uint64_t off = hl_get64(ent + 8), size = hl_get64(ent + 16);
         if (off <= len && size <= len - off)
-            put64(ent + 24, hl_hash64(data + off, size, get32(ent)));
-        if (get32(ent) == HL_SNAP_SEC_PAGE_MAP && off <= len && size <= len - off && size >= 8 && image_off <= len &&
+            hl_put64(ent + 24, hl_hash64(data + off, size, hl_get32(ent)));
+        if (hl_get32(ent) == HL_SNAP_SEC_PAGE_MAP && off <= len && size <= len - off && size >= 8 && image_off <= len &&
             total <= len - image_off) {
-            uint64_t nruns = get64(data + off);
+            uint64_t nruns = hl_get64(data + off);
             if (nruns <= (size - 8) / 16) {
                 hl_hash64_state ih;
                 hl_hash64_init(&ih, HL_SNAP_SEED_IMAGE);
                 for (uint64_t r = 0; r < nruns; r++) {
-                    uint64_t first = get64(data + off + 8 + 16 * r), count = get64(data + off + 16 + 16 * r);
+                    uint64_t first = hl_get64(data + off + 8 + 16 * r), count = hl_get64(data + off + 16 + 16 * r);
                     if (first <= total / PAGE && count <= total / PAGE - first)
                         hl_hash64_update(&ih, data + image_off + first * PAGE, count * PAGE);
                 }
-                put64(data + HL_SNAP_OFF_IMAGE_HASH, hl_hash64_final(&ih));
+                hl_put64(data + HL_SNAP_OFF_IMAGE_HASH, hl_hash64_final(&ih));
             }
         }
     }
-    put64(data + hsize - 8, hl_hash64(data, hsize - 8, HL_SNAP_SEED_HEADER));
+    hl_put64(data + hsize - 8, hl_hash64(data, hsize - 8, HL_SNAP_SEED_HEADER));
 }
 
 /* ---- hl_snapshot ---- */
