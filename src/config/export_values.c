@@ -1,5 +1,6 @@
 /* export_values.c - a config written as JSON or TOML; helpers the other writers share. */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -81,6 +82,21 @@ const char *hl_export_type_name(const hl_field_info *info)
     return "?";
 }
 
+/* The forms of every enum field, written once: "a string, exactly "a" or "b" (case matters)". */
+static char enum_forms[HL_CFG_FIELD_COUNT][256];
+static pthread_once_t enum_forms_once = PTHREAD_ONCE_INIT;
+
+static void write_enum_forms(void)
+{
+    for (size_t f = 0; f < HL_CFG_FIELD_COUNT; f++) {
+        const hl_field_info *info = hl_config_field_info((hl_config_field)f);
+        if (info->type != HL_FIELD_ENUM) continue;
+        char list[200];
+        hl_format_range(info, 0, info->nchoices - 1, false, list, sizeof list);
+        snprintf(enum_forms[f], sizeof enum_forms[f], "a string, exactly %s (case matters)", list);
+    }
+}
+
 const char *hl_export_type_forms(const hl_field_info *info)
 {
     switch (info->type) {
@@ -90,14 +106,9 @@ const char *hl_export_type_forms(const hl_field_info *info)
     case HL_FIELD_DURATION:
         return "an integer of milliseconds, or a string with a unit like \"100ms\", \"1.5s\", "
                "\"2000us\" (ns, us, ms, s)";
-    case HL_FIELD_ENUM: {
-        static char forms[HL_CFG_FIELD_COUNT][256]; /* written once per field, same text each time */
-        char list[200];
-        hl_format_range(info, 0, info->nchoices - 1, false, list, sizeof list);
-        snprintf(forms[info->id], sizeof forms[info->id], "a string, exactly %s (case matters)",
-                 list);
-        return forms[info->id];
-    }
+    case HL_FIELD_ENUM:
+        pthread_once(&enum_forms_once, write_enum_forms);
+        return enum_forms[info->id];
     case HL_FIELD_INTEGER:
         return "a whole number, written without quotes";
     case HL_FIELD_PATH:
