@@ -52,7 +52,7 @@ typedef struct hl_run_result {
     int has_regs;
 } hl_run_result;
 
-/* The core's handler for a guest signal (a port write). Runs on the sandbox thread while the
+/* The core's handler for a guest signal (a port write). Runs on the job's thread while the
  * guest is paused; returns 0 to resume the guest, non-zero to end the run with HL_STOP_ABORT. */
 typedef int (*hl_io_handler)(void *ctx, uint32_t port);
 
@@ -88,12 +88,16 @@ typedef struct hl_debug_setup {
     uint16_t port;        /* listens on 127.0.0.1:port */
     uint64_t text_seg;    /* where the guest ELF's first loadable segment was loaded (qOffsets) */
     int stop_run;         /* the run that first waits for a debugger: 0 initialisation, 1 the first call */
-    /* on the sandbox thread: the debugger holds the guest (1) or lets it go (0); time limits
+    /* on the job's thread: the debugger holds the guest (1) or lets it go (0); time limits
      * do not count while it is held */
     void (*pause)(void *ctx, int paused);
     void *ctx;
 } hl_debug_setup;
 
+/* The core calls a backend's ops one at a time per sandbox, each on the thread of the job that
+ * needs it: the caller of the public function, any thread, and not always the same one from job
+ * to job ("the job's thread" below). Jobs of other sandboxes may run on the same thread inside a
+ * run of this one (a host function calling another sandbox). */
 typedef struct hl_backend_ops {
     const char *name;
     /* True when the guest runs from mem.host itself (KVM maps that address): after
@@ -106,7 +110,7 @@ typedef struct hl_backend_ops {
     /* Guest address where the sandbox's first byte will live (KVM: fixed; in-process: wherever
      * create() maps the guest view). Called before create(); 0 means "decided by create". */
     uint64_t fixed_base;
-    /* On the sandbox thread: prepares to run the guest in mem laid out as `layout` (the core has
+    /* On the job's thread: prepares to run the guest in mem laid out as `layout` (the core has
      * loaded the ELF; elf gives segment permissions). *base receives the guest base address
      * (mem->want_base when set, or an error). */
     hl_status (*create)(hl_backend **out, const hl_mem *mem, const hl_layout *layout, const hl_elf_info *elf,
@@ -119,21 +123,22 @@ typedef struct hl_backend_ops {
     hl_status (*build_system)(const hl_layout *layout, const hl_elf_info *elf, uint8_t *system, hl_error *err);
     /* Fills what the backend decides in the PEB: run_mode, host_call, host_call_ctx. */
     void (*fill_peb)(hl_backend *b, hl_peb *peb);
-    /* Any thread, before a run is posted: forget an earlier cancel(). */
+    /* On the job's thread, before its run (and before its time limit starts): forget an earlier
+     * cancel(); cancel() signals this thread from now on. */
     void (*prepare)(hl_backend *b);
-    /* On the sandbox thread: runs from `entry` with `arg` as the first argument and the stack at
+    /* On the job's thread: runs from `entry` with `arg` as the first argument and the stack at
      * `stack_top`, until the guest halts, aborts, faults or is cancelled. Nothing of the run may
      * resume in a later one; a backend that cannot ensure that returns HL_E_POISONED. */
     hl_status (*run)(hl_backend *b, uint64_t entry, uint64_t arg, uint64_t stack_top, hl_run_result *res,
                      hl_error *err);
     /* Any thread: makes a run in progress end with HL_STOP_CANCELLED as soon as possible. */
     void (*cancel)(hl_backend *b);
-    /* On the sandbox thread: from now on, record the pages the guest writes. */
+    /* On the job's thread: from now on, record the pages the guest writes. */
     hl_status (*track_dirty)(hl_backend *b, hl_error *err);
-    /* On the sandbox thread: the host wrote page `page` through its own view; restore copies it
+    /* On the job's thread: the host wrote page `page` through its own view; restore copies it
      * back too (counted once even if the guest wrote it as well). */
     void (*mark_dirty)(hl_backend *b, uint64_t page);
-    /* On the sandbox thread: returns every page the guest wrote (or the host marked) since
+    /* On the job's thread: returns every page the guest wrote (or the host marked) since
      * tracking began or the last restore to its contents in `snapshot` (same layout as mem) and
      * starts recording afresh. Pages are copied back, which keeps them mapped for the next call;
      * with `may_drop` (mem.host is a private copy-on-write mapping of the snapshot, see
@@ -141,7 +146,7 @@ typedef struct hl_backend_ops {
      * snapshot again and give their memory back. Adds the number of pages restored to *pages. */
     hl_status (*restore)(hl_backend *b, const uint8_t *snapshot, int may_drop, uint64_t *pages,
                          hl_error *err);
-    /* On the sandbox thread, while the guest waits for the host (from the I/O handler: a host
+    /* On the job's thread, while the guest waits for the host (from the I/O handler: a host
      * call, a log, a service) or after a run until the next: the guest's registers now, as
      * hl_run_result describes them for an ABORT. Returns 1, or 0 when the backend cannot know
      * them (in-process, outside a host call). */
@@ -149,22 +154,22 @@ typedef struct hl_backend_ops {
     /* The guest's thread pointer the backend keeps between runs (in-process: the FS base the
      * guest's C library set, loaded while guest code runs), 0 when it has none; and setting it
      * (a sandbox made from a snapshot file). NULL for a backend that keeps none (KVM: the guest
-     * sets its own at every entry). Between jobs, or on the sandbox thread. */
+     * sets its own at every entry). Between jobs, or on the job's thread. */
     uint64_t (*thread_pointer)(hl_backend *b);
     void (*set_thread_pointer)(hl_backend *b, uint64_t tp);
-    /* On the sandbox thread. */
+    /* On the job's thread. */
     void (*destroy)(hl_backend *b);
-    /* Optional (NULL: the backend has no debugger): on the sandbox thread, after create, before
+    /* Optional (NULL: the backend has no debugger): on the job's thread, after create, before
      * the first run: serve a gdb remote debugger as `setup` says (HL_E_IO when the port cannot
      * be listened on). */
     hl_status (*debug_start)(hl_backend *b, const hl_debug_setup *setup, hl_error *err);
 } hl_backend_ops;
 
-/* The signal cancel() sends to the sandbox thread (hl_cancel_signal(), cancel_signal.c); installs
- * the process-wide handlers (again: an application may have replaced them). Call on the sandbox
- * thread: it also blocks the signal there, so that it never interrupts host code (host
- * functions, the core); a backend unblocks it only while guest code runs (in-process: around the
- * guest's code; KVM: through KVM_SET_SIGNAL_MASK for KVM_RUN). */
+/* The signal cancel() sends to the thread running the guest (hl_cancel_signal(),
+ * cancel_signal.c); installs the process-wide handlers (again: an application may have replaced
+ * them). A backend blocks it on the running thread for the length of a run, except while guest
+ * code runs (in-process: around the guest's code; KVM: through KVM_SET_SIGNAL_MASK for KVM_RUN),
+ * so that it never interrupts host code (host functions, the core). */
 int hl_backend_cancel_signal(void);
 /* The signal in use, for any thread and signal handlers (0 before the first sandbox). Fixed
  * while any sandbox exists. */

@@ -15,10 +15,10 @@
  * by default, checked against SIGRTMAX); here the in-process backend handles the signal itself
  * (it jumps out of guest code and chains nothing), so two sandboxes with two signals would need
  * two handlers for the same job: the choice is the application's, once, like any signal it
- * reserves. It may change only while no sandbox exists: a sandbox thread blocks the signal, the
- * KVM backend runs the guest with it unblocked, and a cancel sends it; all three must agree for
- * the sandbox's whole life. `live` counts sandboxes from the start of their creation to their
- * last free (a poisoned sandbox is freed by its own thread, later than destroy). */
+ * reserves. It may change only while no sandbox exists: a run blocks the signal on its thread
+ * except while guest code runs, the KVM backend runs the guest with it unblocked, and a cancel
+ * sends it; all three must agree for the sandbox's whole life. `live` counts sandboxes from the
+ * start of their creation to their free. */
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int chosen; /* 0: the default */
@@ -99,7 +99,6 @@ int hl_backend_cancel_signal(void)
     hl_inproc_install_handlers(sig);
     installed = sig;
     pthread_mutex_unlock(&lock);
-    hl_backend_cancel_mask(SIG_BLOCK);
     return sig;
 }
 

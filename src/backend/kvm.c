@@ -238,8 +238,10 @@ static void kvm_fill_peb(hl_backend *b, hl_peb *peb)
     peb->host_call_ctx = 0;
 }
 
+/* On the thread about to run the guest (the caller's): cancel() and the debugger signal it. */
 static void kvm_prepare(hl_backend *b)
 {
+    b->thread = pthread_self();
     atomic_store(&b->cancel_req, 0);
     b->run->immediate_exit = 0;
 }
@@ -501,7 +503,10 @@ hl_status hl_kvm_run_loop(struct hl_backend *b, hl_run_result *res, hl_error *er
         if (HL_SYS(ioctl(b->vcpu, KVM_RUN, 0)) < 0) {
             if (errno == EINTR || errno == EAGAIN) {
                 if (kicked(b, dx)) return HL_OK;
-                continue; /* a cancel, or a stray signal: the loop decides */
+                /* a cancel (the loop ends), or a stray one: a cancel signal left pending by an
+                 * earlier run, blocked outside KVM_RUN, would interrupt every KVM_RUN: gone */
+                if (!atomic_load(&b->cancel_req)) hl_backend_drain_cancel();
+                continue;
             }
             return hl_errorf(err, HL_E_BACKEND, "KVM_RUN failed: %s", strerror(errno));
         }
@@ -566,6 +571,8 @@ hl_status hl_kvm_run_loop(struct hl_backend *b, hl_run_result *res, hl_error *er
     }
 }
 
+static hl_status finish_run(hl_backend *b, hl_run_result *res, hl_status st, hl_error *err);
+
 static hl_status kvm_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_t stack_top,
                          hl_run_result *res, hl_error *err)
 {
@@ -579,7 +586,21 @@ static hl_status kvm_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_t s
     hl_status st = hl_kvm_state_reset(b->state0, b->vcpu, &regs, err);
     if (st) return st;
     b->run->exit_reason = KVM_EXIT_UNKNOWN;
+    /* the cancel signal is blocked on this thread while the run lasts, except inside KVM_RUN
+     * (KVM_SET_SIGNAL_MASK): host functions' system calls are never cut short by it */
+    sigset_t cancel, caller;
+    sigemptyset(&cancel);
+    sigaddset(&cancel, b->signal);
+    HL_SYS(pthread_sigmask(SIG_BLOCK, &cancel, &caller));
     st = b->dbg ? hl_kvm_debug_run(b, res, err) : hl_kvm_run_loop(b, res, err, NULL);
+    st = finish_run(b, res, st, err);
+    HL_SYS(pthread_sigmask(SIG_SETMASK, &caller, NULL));
+    return st;
+}
+
+/* How the run ended, made final: the registers where it stopped, the exit completed. */
+static hl_status finish_run(hl_backend *b, hl_run_result *res, hl_status st, hl_error *err)
+{
     if (res->stop == HL_STOP_HALT && !st) /* hlt leaves nothing pending */
         return b->dbg ? hl_kvm_debug_end(b, err) : HL_OK;
     if (!st)

@@ -544,10 +544,7 @@ void hl_sb_core_after_run(hl_sandbox *sb, hl_status st)
     int error = st == HL_E_CANCELLED || st == HL_E_GUEST_ERROR;
     if (!fault && !(error && mode == HL_CORE_DUMP_ALWAYS_ON_ERROR))
         return;
-    pthread_mutex_lock(&sb->mu);
-    int gone = sb->abandoned || sb->state == SB_POISONED; /* the caller gave up on this call */
-    pthread_mutex_unlock(&sb->mu);
-    if (gone)
+    if (sb->state == SB_POISONED) /* the call could not be stopped in time: given up */
         return;
     const hl_run_result *r = &sb->last_run;
     hl_core_why why = {0};

@@ -77,7 +77,7 @@ hl_status hl_sb_core_dump(struct hl_sandbox *sb, const hl_core_why *why, const c
 
 /* The automatic dump after a failed run (core_dump setting): decides from st whether to write,
  * writes, and appends "; core dumped to PATH" or "; core dump not written: WHY" to the job's
- * error message. On the sandbox thread, before memory is restored. */
+ * error message. On the job's thread, before memory is restored. */
 void hl_sb_core_after_run(struct hl_sandbox *sb, hl_status st);
 
 #endif

@@ -9,7 +9,7 @@
  * once; the gate lets one caller in at a time and the others wait their turn, so every call
  * runs whole and returns its own result. The gate is not a mutex held for the call: waiters
  * sleep on a condition variable, so destroy can tell them to leave (HL_E_STATE) and wait until
- * the last one has gone before it frees anything. The sandbox's own thread (its host functions
+ * the last one has gone before it frees anything. The thread running the sandbox's job (its host functions
  * and print function) is refused at the gate instead of waiting for itself. */
 
 struct hl_result_slot {
@@ -32,11 +32,6 @@ void hl_sb_gate_free(hl_sandbox *sb)
     sb->nslots = 0;
     pthread_mutex_destroy(&sb->gate_mu);
     pthread_cond_destroy(&sb->gate_cv);
-}
-
-int hl_sb_on_own_thread(const hl_sandbox *sb)
-{
-    return sb->thread_started && pthread_equal(pthread_self(), sb->thread);
 }
 
 hl_status hl_sb_enter(hl_sandbox *sb, const char *what, hl_error *err)

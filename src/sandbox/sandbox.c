@@ -145,8 +145,6 @@ hl_status hl_sandbox_create_from_image(hl_sandbox **out, const void *image, size
     if (!st)
         st = map_memory(sb, err);
     if (!st)
-        st = hl_sb_thread_start(sb, err);
-    if (!st)
         st = hl_sb_job(sb, JOB_CREATE, 0, 0, err);
     if (!st) {
         uint64_t code = sb->layout.region[HL_REGION_CODE].offset;
@@ -326,8 +324,6 @@ hl_status hl_sandbox_create_from_snapshot(hl_sandbox **out, const hl_snapshot *s
             memcpy(sb->mem.host + snap->runs[i].first * PAGE,
                    snap->map + snap->image_off + snap->runs[i].first * PAGE, snap->runs[i].count * PAGE);
     }
-    if (!st)
-        st = hl_sb_thread_start(sb, err);
     if (!st) {
         sb->reserved = NULL; /* create() takes the placeholder over, and drops it if it fails */
         st = hl_sb_job(sb, JOB_CREATE, 0, 0, err);
@@ -810,11 +806,8 @@ hl_status hl_sandbox_get_stats(const hl_sandbox *sb, hl_sandbox_stats *stats)
 
 void hl_sb_free(hl_sandbox *sb)
 {
-    if (sb->thread_started) {
-        pthread_mutex_destroy(&sb->mu);
-        pthread_cond_destroy(&sb->cv_job);
-        pthread_cond_destroy(&sb->cv_done);
-    }
+    if (sb->be)
+        hl_sb_job(sb, JOB_EXIT, 0, 0, NULL);
     if (sb->mem.host)
         munmap(sb->mem.host, sb->mem.size);
     if (sb->mem.fd >= 0 && sb->mem.fd_owned)
@@ -838,10 +831,10 @@ void hl_sb_free(hl_sandbox *sb)
 
 void hl_sandbox_destroy(hl_sandbox *sb)
 {
-    if (sb && hl_sb_begin_destroy(sb) && hl_sb_thread_stop(sb)) hl_sb_free(sb);
+    if (sb && hl_sb_begin_destroy(sb)) hl_sb_free(sb);
 }
 
-/* ---- on the sandbox thread ---- */
+/* ---- on the job's thread ---- */
 
 static hl_status job_fail(hl_sandbox *sb, hl_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static hl_status job_fail(hl_sandbox *sb, hl_status st, const char *fmt, ...)
@@ -935,7 +928,10 @@ static hl_status run_guest(hl_sandbox *sb, uint64_t entry, const char *what)
     hl_error e = HL_ERROR_INIT;
     sb->io_status = HL_OK;
     uint64_t stack_top = hl_layout_addr(&sb->layout, HL_REGION_STACK) + sb->layout.region[HL_REGION_STACK].size;
-    hl_status st = sb->ops->run(sb->be, entry, hl_layout_addr(&sb->layout, HL_REGION_PEB), stack_top, r, &e);
+    hl_status st = hl_sb_run_begin(sb);
+    if (st)
+        return st;
+    st = sb->ops->run(sb->be, entry, hl_layout_addr(&sb->layout, HL_REGION_PEB), stack_top, r, &e);
     hl_sb_run_finished(sb);
     if (st == HL_E_POISONED) /* the backend cannot vouch for the vCPU any more */
         sb->state = SB_POISONED;

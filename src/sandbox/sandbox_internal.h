@@ -11,6 +11,7 @@
 #include "sandbox/elf.h"
 #include "sandbox/layout.h"
 #include "sandbox/snapshot.h"
+#include "sandbox/watchdog.h"
 
 typedef struct host_fn {
     char *name;
@@ -79,16 +80,11 @@ struct hl_sandbox {
     hl_run_result last_run; /* how the job's guest run ended (its registers for a core) */
     char last_core[HL_CONFIG_PATH_MAX + 256]; /* the last automatic core's path, "" if none */
 
-    /* the sandbox thread and the job it is given */
-    pthread_t thread;
-    int thread_started;
-    pthread_mutex_t mu;
-    pthread_cond_t cv_job, cv_done;
-    job_kind job;
-    int job_done;
-    int run_done; /* the guest's run within the job has ended (the time limit stops there) */
-    int dbg_paused; /* the debugger holds the guest: the time limit does not count */
-    int abandoned; /* destroyed while the thread was stuck: the thread frees the sandbox */
+    /* the job in progress (job.c): it runs on the thread that passed the gate */
+    _Atomic uintptr_t runner; /* that thread's mark while a job runs, else 0 */
+    uint32_t job_limit_ms, job_cancel_wait_ms; /* the guest run's time limit (0: none) */
+    hl_watch watch;  /* the run's registration with the watchdog */
+    int run_gave_up; /* the run ended only after max_wait_for_cancellation: poisoned */
     /* the job's inputs and outputs */
     const char *call_name;
     const hl_value *call_args;
@@ -96,7 +92,6 @@ struct hl_sandbox {
     hl_value call_result;
     hl_status job_status;
     hl_error job_err;
-    uint64_t job_syscalls; /* system calls the sandbox thread made for the last job (syscount.h) */
 
     /* the gate every public entry point passes: one caller at a time (gate.c) */
     pthread_mutex_t gate_mu;
@@ -130,33 +125,33 @@ int hl_sb_io_fail(hl_sandbox *sb, hl_status st, const char *msg);
 int hl_sb_serve_service(hl_sandbox *sb);
 void hl_sb_free_hostfns(hl_sandbox *sb);
 
-/* The gate (gate.c). enter waits for the callers before it (HL_E_STATE on the sandbox's own
- * thread, or once destroy has begun); leave lets the next one in. begin_destroy refuses on the
- * sandbox's own thread (returns 0), else turns waiting callers away, waits for the one inside
+/* Whether the calling thread is running a job of sb (a host function or print function of it:
+ * job.c). */
+int hl_sb_on_own_thread(const hl_sandbox *sb);
+/* The gate (gate.c). enter waits for the callers before it (HL_E_STATE on a thread running
+ * a job of the sandbox, or once destroy has begun); leave lets the next one in. begin_destroy refuses on the
+ * thread running a job of the sandbox (returns 0), else turns waiting callers away, waits for the one inside
  * and returns 1: the caller may then free the sandbox. keep_result moves a STRING/BYTES
  * result's data into the calling thread's own buffer (valid until that thread's next call). */
 void hl_sb_gate_init(hl_sandbox *sb);
 void hl_sb_gate_free(hl_sandbox *sb);
-int hl_sb_on_own_thread(const hl_sandbox *sb);
 hl_status hl_sb_enter(hl_sandbox *sb, const char *what, hl_error *err);
 void hl_sb_leave(hl_sandbox *sb);
 int hl_sb_begin_destroy(hl_sandbox *sb);
 hl_status hl_sb_keep_result(hl_sandbox *sb, const hl_value *v, hl_error *err);
 
-/* Thread plumbing (worker.c). */
-hl_status hl_sb_thread_start(hl_sandbox *sb, hl_error *err);
-/* Runs a job on the sandbox thread and waits. timeout_ms 0 waits for ever; otherwise, past it the
- * run is cancelled and retried for cancel_wait_ms, after which the sandbox is poisoned. */
+/* Jobs (job.c). hl_sb_job runs one on the calling thread (the one inside the gate). timeout_ms 0
+ * runs the guest without a limit; otherwise, past it the run is cancelled, and a run that has not
+ * ended cancel_wait_ms later poisons the sandbox (when it ends). */
 hl_status hl_sb_job(hl_sandbox *sb, job_kind kind, uint32_t timeout_ms, uint32_t cancel_wait_ms, hl_error *err);
-/* On the sandbox thread: the guest's run is over; the caller stops timing. */
+/* Around the guest's run within a job: the time limit starts (an error in job_err when the
+ * watchdog cannot be started) and stops. */
+hl_status hl_sb_run_begin(hl_sandbox *sb);
 void hl_sb_run_finished(hl_sandbox *sb);
-/* On the sandbox thread (the backend's debugger hook): the debugger holds the guest (1) or lets
- * it go (0). The caller's time limit does not count the time held. */
+/* The backend's debugger hook: the debugger holds the guest (1) or lets it go (0). The time
+ * limit does not count the time held. */
 void hl_sb_debug_pause(void *sb, int paused);
-/* Ends the thread (or abandons it to free the sandbox itself when it is stuck). Returns 1 when
- * the caller must free the sandbox, 0 when the thread will. */
-int hl_sb_thread_stop(hl_sandbox *sb);
-/* Runs on the sandbox thread: the job itself (sandbox.c). */
+/* The job itself (sandbox.c), on the thread running it. */
 void hl_sb_do_job(hl_sandbox *sb, job_kind kind);
 void hl_sb_free(hl_sandbox *sb);
 

@@ -1,0 +1,201 @@
+/* watchdog.c - time limits of guest runs, enforced by one thread for the whole process. */
+#include "sandbox/watchdog.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
+
+#include "util/errfmt.h"
+#include "util/syscount.h"
+
+/* Guest runs happen on their callers' threads; one watchdog thread, started by the first run
+ * with a limit, keeps the list of runs in progress and sleeps until the earliest deadline. A run
+ * registers with a lock and, only when its deadline is earlier than the one the watchdog sleeps
+ * until, a wake-up. A run that ends does not wake it: the watchdog finds the list changed when its
+ * timer goes off. So calls that follow each other with the same limit cost no system call here,
+ * and the watchdog wakes about once per limit, not once per call. */
+
+#define RESEND_NS 1000000 /* a cancel signal can land at an unlucky moment: sent again every ms */
+#define FOREVER INT64_MAX
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv;
+static int started;       /* the thread runs (in this process: not after a fork) */
+static int64_t wake_at = FOREVER; /* when the watchdog's sleep ends */
+static hl_watch *head;
+
+static int64_t now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* One pass over the runs: cancels the late ones; returns when the next thing is due. */
+static int64_t tick(int64_t now)
+{
+    int64_t next = FOREVER;
+    for (hl_watch *w = head; w; w = w->next) {
+        if (w->paused || w->gave_up)
+            continue;
+        if (!w->fired && now < w->deadline) {
+            next = min64(next, w->deadline);
+            continue;
+        }
+        if (w->fired && now >= w->give_up) {
+            w->gave_up = 1; /* cancel_req stays set: the run still ends as soon as it can */
+            continue;
+        }
+        if (!w->fired || now >= w->resend) {
+            w->fired = 1;
+            w->cancel(w->ctx);
+            w->resend = now + RESEND_NS;
+        }
+        next = min64(next, min64(w->resend, w->give_up));
+    }
+    return next;
+}
+
+static void *watchdog_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&lock);
+    for (;;) {
+        int64_t next = tick(now_ns());
+        wake_at = next;
+        if (next == FOREVER) {
+            pthread_cond_wait(&cv, &lock);
+        } else {
+            struct timespec t = {(time_t)(next / 1000000000), (long)(next % 1000000000)};
+            pthread_cond_timedwait(&cv, &lock, &t);
+        }
+    }
+    return NULL;
+}
+
+/* After fork the child has no watchdog thread (and the lock may have been held by a thread that
+ * does not exist there): start afresh. Runs in progress are the parent's. */
+static void after_fork_child(void)
+{
+    pthread_mutex_init(&lock, NULL);
+    started = 0;
+    wake_at = FOREVER;
+    head = NULL;
+}
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static void init_once(void)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_atfork(NULL, NULL, after_fork_child);
+}
+
+/* Under the lock. The thread takes no signal: the application's go to its own threads. */
+static int start_thread(void)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 64 * 1024);
+    pthread_t t;
+    int rc = pthread_create(&t, &attr, watchdog_main, NULL);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc == 0)
+        started = 1;
+    return rc;
+}
+
+hl_status hl_watch_start(hl_watch *w, void (*cancel)(void *ctx), void *ctx, uint32_t limit_ms,
+                         uint32_t cancel_wait_ms, hl_error *err)
+{
+    w->armed = 0;
+    if (limit_ms == 0)
+        return HL_OK;
+    pthread_once(&once, init_once);
+    w->cancel = cancel;
+    w->ctx = ctx;
+    w->deadline = now_ns() + (int64_t)limit_ms * 1000000;
+    w->give_up = w->deadline + (int64_t)cancel_wait_ms * 1000000;
+    w->resend = w->deadline;
+    w->fired = w->gave_up = w->paused = 0;
+    pthread_mutex_lock(&lock);
+    if (!started) {
+        int rc = start_thread();
+        if (rc != 0) {
+            pthread_mutex_unlock(&lock);
+            return hl_errorf(err, HL_E_NOMEM, "could not start the watchdog thread that enforces time limits (error %d)",
+                             rc);
+        }
+        hl_sys_add(1);
+    }
+    w->prev = NULL;
+    w->next = head;
+    if (head)
+        head->prev = w;
+    head = w;
+    w->armed = 1;
+    if (w->deadline < wake_at) { /* earlier than the watchdog will look: wake it */
+        wake_at = w->deadline;
+        pthread_cond_signal(&cv);
+        hl_sys_add(1);
+    }
+    pthread_mutex_unlock(&lock);
+    return HL_OK;
+}
+
+int hl_watch_stop(hl_watch *w)
+{
+    if (!w->armed)
+        return 0;
+    pthread_mutex_lock(&lock);
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    w->armed = 0;
+    int gave_up = w->gave_up;
+    pthread_mutex_unlock(&lock);
+    return gave_up;
+}
+
+void hl_watch_pause(hl_watch *w, int paused)
+{
+    pthread_mutex_lock(&lock);
+    if (w->armed && paused && !w->paused) {
+        w->paused = 1;
+        w->paused_at = now_ns();
+    } else if (w->armed && !paused && w->paused) {
+        int64_t held = now_ns() - w->paused_at;
+        w->paused = 0;
+        w->deadline += held;
+        w->give_up += held;
+        w->resend += held;
+        int64_t due = w->fired ? w->resend : w->deadline;
+        if (due < wake_at) {
+            wake_at = due;
+            pthread_cond_signal(&cv);
+        }
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+int hl_watch_fired(hl_watch *w)
+{
+    pthread_mutex_lock(&lock);
+    int f = w->armed && w->fired;
+    pthread_mutex_unlock(&lock);
+    return f;
+}
