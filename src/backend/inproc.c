@@ -192,7 +192,7 @@ __asm__(".text\n"
 static const int fault_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP};
 #define NFAULT (sizeof(fault_signals) / sizeof(fault_signals[0]))
 /* the actions ours replaced: the fault signals', then the cancel signal's (written under
- * cancel_signal.c's lock, before a sandbox thread of the signal runs) */
+ * cancel_signal.c's lock, before a guest runs with the signal) */
 static struct sigaction previous[NFAULT + 1];
 
 static void chain(int sig, siginfo_t *si, void *uc)
