@@ -1,4 +1,4 @@
-/* inproc.c - the RunInProcess backend: the guest runs on the sandbox thread, in this process, unisolated. */
+/* inproc.c - the RunInProcess backend: the guest runs on the calling thread, in this process, unisolated. */
 #include "backend/backend.h"
 
 #include <errno.h>
@@ -26,8 +26,9 @@
 
 /* How it works. The guest's pages are mapped a second time (the "guest view") with the guest's
  * permissions: code executable, the host function and host exception regions read-only, guard
- * pages inaccessible. The guest runs on the sandbox thread, on its own stack region. Signals tell
- * the backend what happened:
+ * pages inaccessible. The guest runs on whatever thread calls run(), on its own stack region (each
+ * thread that runs guests gets, at its first run, an alternate signal stack and Syscall User
+ * Dispatch: inproc_sys.c). Signals tell the backend what happened:
  *  - a fault (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP) in guest code ends the run as a fault;
  *  - after the snapshot the backend records the pages the guest writes (restore copies those
  *    back from the snapshot). On Linux 6.7 and later, with userfaultfd's asynchronous write
@@ -37,10 +38,12 @@
  *    are read-only in the guest view: the first write to a page faults, the page is recorded as
  *    dirty and made writable;
  *  - cancel() sends the cancel signal (hl_cancel_signal(): SIGRTMIN+5 unless the application
- *    chose another, cancel_signal.c) to the thread. The thread keeps it blocked except while guest code runs, so it is handled only there (the handler jumps out of the
- *    guest at once) and never interrupts host code: a host function's sleep or poll is not cut
- *    short; the cancellation takes effect when it returns to the guest (the core gives up after
- *    max_wait_for_cancellation).
+ *    chose another, cancel_signal.c) to the thread running the guest. run() runs guest code with
+ *    the caller's signal mask minus that signal, and blocks it again while a host function runs
+ *    (a host function's sleep or poll is not cut short; the cancellation takes effect when it
+ *    returns to the guest, and the core gives up after max_wait_for_cancellation). The caller's
+ *    mask is back when run() returns. The handler jumps out of the guest at once; a signal that
+ *    finds no guest code running (a cancel that came late, or a stale one) does nothing.
  *  - guest code may leave EFLAGS.DF/AC, MXCSR and the x87 control word as it likes; every way
  *    back into host code (return, host call, signal) puts the host's state back first, and a
  *    host call gives the guest its own state back when it returns.
@@ -67,13 +70,21 @@ struct hl_backend {
     uint64_t ndirty;
     int tracking; /* mprotect tracking armed: a write fault to a writable page records it */
     int uffd;     /* >= 0: asynchronous userfaultfd write protection of the guest view */
+    /* the thread of the run in progress (running): cancel() signals it under run_lock, so never
+     * a thread that has finished the run (and may have exited) */
+    pthread_mutex_t run_lock;
     pthread_t thread;
+    int running;
     atomic_int cancel_req;
     atomic_int in_guest;
     sigjmp_buf jb;
     hl_run_result *res;
-    void *altstack;
-    size_t altstack_size;
+    /* for the run in progress: its thread's state, the run it is nested in (or NULL), the
+     * caller's signal mask (back on every way out), the mask guest code runs with (the caller's
+     * without the cancel signal) and the cancel signal's set (blocked for host functions) */
+    hl_inproc_thread *run_thread;
+    hl_inproc_sys *outer;
+    sigset_t caller_mask, guest_mask, cancel_set;
     /* while a port write is served: what the trampoline saved on the guest's stack (see
      * crossing_regs), and the port */
     const uint64_t *crossing;
@@ -178,11 +189,10 @@ __asm__(".text\n"
         "    ret\n"
         ".size hl_inproc_host_trampoline, .-hl_inproc_host_trampoline\n");
 
-static _Thread_local struct hl_backend *tls_backend;
 static const int fault_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP};
 #define NFAULT (sizeof(fault_signals) / sizeof(fault_signals[0]))
 /* the actions ours replaced: the fault signals', then the cancel signal's (written under
- * cancel_signal.c's lock, before a sandbox thread of the signal runs) */
+ * cancel_signal.c's lock, before a guest runs with the signal) */
 static struct sigaction previous[NFAULT + 1];
 
 static void chain(int sig, siginfo_t *si, void *uc)
@@ -283,9 +293,9 @@ static void crossing_regs(const struct hl_backend *b, hl_cpu_regs *o)
     o->fs_base = guest_fs_base(b);
 }
 
-static void on_signal_body(int sig, siginfo_t *si, void *ucv)
+/* b: the backend of the run in progress on this thread, or NULL. */
+static void on_signal_body(struct hl_backend *b, int sig, siginfo_t *si, void *ucv)
 {
-    struct hl_backend *b = tls_backend;
     if (sig == hl_backend_current_signal()) {
         if (b && atomic_load(&b->in_guest) && atomic_load(&b->cancel_req)) {
             b->res->stop = HL_STOP_CANCELLED;
@@ -325,17 +335,20 @@ static void on_signal_body(int sig, siginfo_t *si, void *ucv)
 }
 
 /* Every handled signal starts here, without thread-local storage: FS may be the guest's. The
- * sandbox is found from the alternate stack the handler runs on; host code gets the host's FS
- * and system calls, and a return into the guest gives them back. */
+ * thread is found from the alternate stack the handler runs on (ours only while a run is in
+ * progress), and through it the run; host code gets the host's FS and system calls, and a return
+ * into the guest gives them back. */
 HL_TLS_FREE static void on_signal(int sig, siginfo_t *si, void *ucv)
 {
     /* the kernel clears DF for a handler, not AC: a guest's AC must not fault the handler */
     __asm__ volatile("pushfq\n\tandq $~0x40000, (%%rsp)\n\tpopfq" ::: "memory", "cc");
-    hl_inproc_sys *s = hl_inproc_sys_of_stack((uintptr_t)&sig);
-    int in_guest = s && (s->fs_is_guest || s->selector);
+    hl_inproc_thread *t = hl_inproc_thread_of_stack((uintptr_t)&sig);
+    hl_inproc_sys *s = t ? t->cur : NULL;
+    int in_guest = s && (t->fs_is_guest || t->selector);
     if (in_guest)
         hl_inproc_to_host(s);
-    on_signal_body(sig, si, ucv);
+    on_signal_body(s ? (struct hl_backend *)(void *)((char *)s - offsetof(struct hl_backend, sys)) : NULL, sig, si,
+                   ucv);
     if (in_guest) /* back into the guest (a dirty page recorded, or a signal not for it) */
         hl_inproc_to_guest(s);
 }
@@ -384,9 +397,10 @@ void hl_inproc_release_signal(int old)
     memset(&previous[NFAULT], 0, sizeof(previous[NFAULT]));
 }
 
-/* From the trampoline, in host state. The cancel signal is blocked while host code runs; a
- * cancel that arrives meanwhile stays pending until the guest would run again, and then ends
- * the run (in_guest is set before the signal is unblocked, so it cannot be missed). */
+/* From the trampoline, in host state. The cancel signal is blocked while the host function runs;
+ * a cancel that arrives meanwhile stays pending until the guest would run again, and then ends
+ * the run (in_guest is set before the signal is unblocked, so it cannot be missed; and
+ * cancel_req is checked first). */
 void hl_inproc_host_call(struct hl_backend *b, uint32_t port, const uint64_t *saved)
 {
     if (port == HL_PORT_TLS) { /* the guest's C library set its thread pointer */
@@ -394,7 +408,7 @@ void hl_inproc_host_call(struct hl_backend *b, uint32_t port, const uint64_t *sa
         return;
     }
     atomic_store(&b->in_guest, 0);
-    hl_backend_cancel_mask(SIG_BLOCK);
+    HL_SYS(pthread_sigmask(SIG_BLOCK, &b->cancel_set, NULL));
     b->crossing = saved;
     b->crossing_port = port;
     int stop = b->io(b->io_ctx, port);
@@ -407,7 +421,8 @@ void hl_inproc_host_call(struct hl_backend *b, uint32_t port, const uint64_t *sa
     }
     b->crossing = NULL;
     atomic_store(&b->in_guest, 1);
-    hl_backend_cancel_mask(SIG_UNBLOCK);
+    /* the run's guest mask again, whatever the host function did to the mask */
+    HL_SYS(pthread_sigmask(SIG_SETMASK, &b->guest_mask, NULL));
 }
 
 static int prot_of_perm(uint8_t perm)
@@ -459,25 +474,22 @@ static uint8_t *map_guest_view(const hl_mem *mem)
 static hl_status inproc_create(hl_backend **out, const hl_mem *mem, const hl_layout *l, const hl_elf_info *elf,
                                hl_io_handler io, void *io_ctx, uint64_t *base, hl_error *err)
 {
-    hl_backend_cancel_signal();
+    hl_backend_cancel_signal(); /* the handlers (again: an application may have replaced them) */
     struct hl_backend *b = calloc(1, sizeof(*b));
     if (!b) {
         if (mem->want_base)
             munmap((void *)(uintptr_t)mem->want_base, mem->size);
         return hl_errorf(err, HL_E_NOMEM, "out of memory");
     }
-    b->sys.slot = -1; /* not registered yet */
+    pthread_mutex_init(&b->run_lock, NULL);
     b->size = mem->size;
     b->host = mem->host;
     b->npages = mem->size / PAGE;
     b->io = io;
     b->io_ctx = io_ctx;
-    b->thread = pthread_self();
     b->uffd = -1;
     b->pflags = calloc(b->npages, 1);
     b->dirty = calloc(b->npages, sizeof(uint32_t));
-    b->altstack_size = 64 * 1024;
-    b->altstack = mmap(NULL, b->altstack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     hl_status st = HL_OK;
     if (mem->want_base) {
         /* a snapshot file's memory holds absolute addresses: over the core's placeholder there */
@@ -492,18 +504,18 @@ static hl_status inproc_create(hl_backend **out, const hl_mem *mem, const hl_lay
     } else {
         b->guest = map_guest_view(mem);
     }
-    if (!b->pflags || !b->dirty || b->altstack == MAP_FAILED || b->guest == MAP_FAILED) {
+    if (!b->pflags || !b->dirty || b->guest == MAP_FAILED) {
         if (b->guest == MAP_FAILED)
             b->guest = NULL;
         st = hl_errorf(err, HL_E_NOMEM, "could not map the guest's memory (%llu bytes)",
                        (unsigned long long)mem->size);
         goto fail;
     }
-    stack_t ss = {.ss_sp = b->altstack, .ss_size = b->altstack_size, .ss_flags = 0};
-    sigaltstack(&ss, NULL);
     b->sys.guest_lo = (uintptr_t)b->guest;
     b->sys.guest_hi = (uintptr_t)b->guest + mem->size;
-    int e = hl_inproc_sys_install() != 0 ? errno : hl_inproc_sys_start(&b->sys, (uintptr_t)b->altstack, b->altstack_size);
+    /* the threads that run the guest set dispatch up at their first run; whether the kernel has
+     * it is known now, without touching this thread */
+    int e = hl_inproc_sys_install() != 0 ? errno : hl_inproc_sys_check();
     if (e) {
         st = hl_errorf(err, HL_E_BACKEND,
                        "RunInProcess needs Linux's Syscall User Dispatch (Linux 5.11 or later) to keep the guest's "
@@ -532,17 +544,11 @@ static hl_status inproc_create(hl_backend **out, const hl_mem *mem, const hl_lay
     *out = b;
     return HL_OK;
 fail:
-    if (b->sys.slot >= 0 || b->sys.dispatch_on)
-        hl_inproc_sys_stop(&b->sys);
     if (mem->want_base) /* the placeholder, or the view that replaced it: ours either way */
         munmap((void *)(uintptr_t)mem->want_base, mem->size);
     else if (b->guest && b->guest != MAP_FAILED)
         munmap(b->guest, mem->size);
-    if (b->altstack && b->altstack != MAP_FAILED) {
-        stack_t off = {.ss_flags = SS_DISABLE};
-        sigaltstack(&off, NULL);
-        munmap(b->altstack, b->altstack_size);
-    }
+    pthread_mutex_destroy(&b->run_lock);
     free(b->pflags);
     free(b->dirty);
     free(b);
@@ -558,19 +564,44 @@ static void inproc_fill_peb(hl_backend *b, hl_peb *peb)
 
 static void inproc_prepare(hl_backend *b) { atomic_store(&b->cancel_req, 0); }
 
+/* A run on the calling thread, which may already be inside another in-process run (a host
+ * function of sandbox A calling sandbox B): the thread's current run is saved and put back
+ * (hl_inproc_run_begin/end), and the signal mask is the caller's again on the way out. System
+ * calls when the thread is set up, FSGSBASE is there and no host function is called: two (the
+ * mask opened for the guest, and put back), plus two when the application has its own
+ * alternate signal stack on the thread (ours swapped in and out). */
 static hl_status inproc_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_t stack_top, hl_run_result *res,
                             hl_error *err)
 {
-    (void)err;
     memset(res, 0, sizeof(*res));
+    int e = 0;
+    hl_inproc_thread *t = hl_inproc_thread_get(&e);
+    if (!t)
+        return hl_errorf(err, HL_E_BACKEND, "RunInProcess could not set this thread up to run a guest "
+                         "(its alternate signal stack, Syscall User Dispatch): %s", strerror(e));
+    hl_inproc_sys *outer = NULL;
+    if ((e = hl_inproc_run_begin(t, &b->sys, &outer)) != 0)
+        return hl_errorf(err, HL_E_BACKEND, "RunInProcess could not put its alternate signal stack in place: %s",
+                         strerror(e));
+    b->run_thread = t;
+    b->outer = outer;
     b->res = res;
-    tls_backend = b;
     b->peb_addr = arg;
-    b->sys.host_fs = hl_inproc_read_fs(); /* rdfsbase, or arch_prctl (counted below) */
     b->sys.syscall_entry = &((const hl_peb *)(uintptr_t)arg)->syscall_entry;
     __asm__ volatile("fnstcw %0\n\tstmxcsr %1" : "=m"(b->host_fcw), "=m"(b->host_mxcsr));
-    hl_backend_drain_cancel();
-    if (sigsetjmp(b->jb, 1) == 0) { /* saves the mask: the cancel signal blocked */
+    sigemptyset(&b->cancel_set);
+    sigaddset(&b->cancel_set, hl_backend_current_signal());
+    pthread_mutex_lock(&b->run_lock); /* cancel() may signal this thread from now on */
+    b->thread = pthread_self();
+    b->running = 1;
+    pthread_mutex_unlock(&b->run_lock);
+    /* one system call: the caller's mask comes back, the cancel signal is open. A cancel pending
+     * from before (this run's prepare() reset cancel_req) is delivered now and does nothing:
+     * in_guest is still 0. */
+    HL_SYS(pthread_sigmask(SIG_UNBLOCK, &b->cancel_set, &b->caller_mask));
+    b->guest_mask = b->caller_mask;
+    sigdelset(&b->guest_mask, hl_backend_current_signal());
+    if (sigsetjmp(b->jb, 0) == 0) { /* no mask saved: the caller's is set below on every way out */
         atomic_store(&b->in_guest, 1);
         if (atomic_load(&b->cancel_req)) { /* cancelled before it ran: its entry state */
             atomic_store(&b->in_guest, 0);
@@ -581,10 +612,8 @@ static hl_status inproc_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_
             res->regs.fs_base = guest_fs_base(b);
             res->has_regs = 1;
         } else {
-            hl_backend_cancel_mask(SIG_UNBLOCK);
             hl_inproc_call_on_stack(entry, arg, stack_top, b);
             atomic_store(&b->in_guest, 0);
-            hl_backend_cancel_mask(SIG_BLOCK);
             res->stop = HL_STOP_HALT;
         }
     }
@@ -594,17 +623,30 @@ static hl_status inproc_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_
         :
         : "m"(b->host_fcw), "m"(b->host_mxcsr)
         : "memory", "cc");
-    tls_backend = NULL;
-    /* sigsetjmp's mask (rt_sigprocmask), and the handlers' and crossings' own system calls */
-    hl_sys_add(1 + b->sys.syscalls);
+    /* a handler's jump left its own mask (the fault and cancel signals blocked); a host call's
+     * abort left the cancel signal blocked: the caller's mask, whichever way */
+    HL_SYS(pthread_sigmask(SIG_SETMASK, &b->caller_mask, NULL));
+    pthread_mutex_lock(&b->run_lock);
+    b->running = 0;
+    pthread_mutex_unlock(&b->run_lock);
+    hl_inproc_run_end(b->run_thread, &b->sys, b->outer);
+    b->run_thread = NULL;
+    /* the handlers' and crossings' own system calls (no TLS there) */
+    hl_sys_add(b->sys.syscalls);
     b->sys.syscalls = 0;
     return HL_OK;
 }
 
+/* Any thread, any time: a run in progress ends as soon as its guest code runs (now, or when its
+ * host function returns); with no run in progress only cancel_req is set (prepare() clears it
+ * before the next). */
 static void inproc_cancel(hl_backend *b)
 {
     atomic_store(&b->cancel_req, 1);
-    pthread_kill(b->thread, hl_backend_current_signal());
+    pthread_mutex_lock(&b->run_lock);
+    if (b->running)
+        pthread_kill(b->thread, hl_backend_current_signal());
+    pthread_mutex_unlock(&b->run_lock);
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -811,12 +853,9 @@ static void inproc_destroy(hl_backend *b)
 {
     if (!b)
         return;
-    hl_inproc_sys_stop(&b->sys);
     if (b->uffd >= 0) close(b->uffd);
     munmap(b->guest, b->size);
-    stack_t off = {.ss_flags = SS_DISABLE};
-    sigaltstack(&off, NULL);
-    munmap(b->altstack, b->altstack_size);
+    pthread_mutex_destroy(&b->run_lock);
     free(b->pflags);
     free(b->dirty);
     free(b);
