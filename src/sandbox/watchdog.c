@@ -76,11 +76,22 @@ static void *watchdog_main(void *arg)
     return NULL;
 }
 
-/* After fork the child has no watchdog thread (and the lock may have been held by a thread that
- * does not exist there): start afresh. Runs in progress are the parent's. */
+static void init_cv(void)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&cv, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+/* After fork the child has no watchdog thread, and the lock and the condition variable hold the
+ * state of threads that do not exist there (a waiter the condition variable would wait for):
+ * start afresh. Runs in progress are the parent's. */
 static void after_fork_child(void)
 {
     pthread_mutex_init(&lock, NULL);
+    init_cv();
     started = 0;
     wake_at = FOREVER;
     head = NULL;
@@ -89,11 +100,7 @@ static void after_fork_child(void)
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static void init_once(void)
 {
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&cv, &ca);
-    pthread_condattr_destroy(&ca);
+    init_cv();
     pthread_atfork(NULL, NULL, after_fork_child);
 }
 

@@ -275,9 +275,10 @@ static void test_destroy_from_own_host_function_is_ignored(void **state)
     hl_sandbox_destroy(d.sb);
 }
 
-/* A host function that blocks, uncancellably, until released; afterwards no callback of the
- * destroyed sandbox may run, and the callbacks' user data (freed right after destroy) is never
- * touched again. */
+/* A host function that blocks, uncancellably, until released, past the time limit and the wait
+ * for cancellation. Host functions run on the caller's thread, so the call returns when it does:
+ * HL_E_POISONED, and the guest runs no further (no other host function or print of that call);
+ * after destroy the callbacks' user data may be freed and no callback touches it again. */
 static atomic_int release, blocked, blocker_returned, destroyed, calls_after_destroy;
 
 typedef struct cb_data {
@@ -308,32 +309,54 @@ static void print_counting(void *user, const char *text, size_t len)
     ((cb_data *)user)->prints++;
 }
 
-static void test_destroyed_stuck_sandbox_runs_no_callbacks(void **state)
+typedef struct stuck_call {
+    hl_sandbox *sb;
+    hl_status st;
+    atomic_int returned;
+} stuck_call;
+
+static void *call_count_thread(void *arg)
+{
+    stuck_call *c = arg;
+    hl_value v;
+    hl_error e = HL_ERROR_INIT;
+    c->st = hl_sandbox_call(c->sb, "call_count", RT_ARGS(hl_u32(1000)), &v, &e);
+    atomic_store(&c->returned, 1);
+    return NULL;
+}
+
+static void test_stuck_host_function_poisons_when_it_returns(void **state)
 {
     cb_data *d = calloc(1, sizeof(*d));
     hl_config cfg;
     rt_config(&cfg, "max_execution_time = \"20ms\"\nmax_wait_for_cancellation = \"10ms\"\n");
-    hl_sandbox *sb = NULL;
+    stuck_call c = {NULL, HL_OK, 0};
     hl_error e = HL_ERROR_INIT;
-    assert_int_equal(hl_sandbox_create(&sb, rt_guest("callbackguest"), &cfg, &e), HL_OK);
+    assert_int_equal(hl_sandbox_create(&c.sb, rt_guest("callbackguest"), &cfg, &e), HL_OK);
     const hl_type ii[] = {HL_TYPE_I32, HL_TYPE_I32};
     assert_int_equal(
-        hl_sandbox_register(sb, "host_add", HL_TYPE_I32, ii, 2, host_add_blocking, d, &e), HL_OK);
-    hl_sandbox_set_print(sb, print_counting, d);
-    assert_int_equal(hl_sandbox_initialize(sb, &e), HL_OK);
+        hl_sandbox_register(c.sb, "host_add", HL_TYPE_I32, ii, 2, host_add_blocking, d, &e), HL_OK);
+    hl_sandbox_set_print(c.sb, print_counting, d);
+    assert_int_equal(hl_sandbox_initialize(c.sb, &e), HL_OK);
     /* 1000 host calls; the first blocks past every limit */
-    hl_value v;
-    assert_int_equal(hl_sandbox_call(sb, "call_count", RT_ARGS(hl_u32(1000)), &v, &e),
-                     HL_E_POISONED);
-    assert_int_equal(atomic_load(&blocked), 1);
-    assert_false(hl_sandbox_usable(sb));
-    hl_sandbox_destroy(sb);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, call_count_thread, &c), 0);
+    while (!atomic_load(&blocked))
+        rt_sleep_ms(1);
+    unsigned prints = d->prints;
+    rt_sleep_ms(200); /* well past 20 + 10 ms: the caller still waits for its host function */
+    assert_int_equal(atomic_load(&c.returned), 0);
+    atomic_store(&release, 1);
+    pthread_join(th, NULL);
+    assert_int_equal(c.st, HL_E_POISONED);
+    assert_int_equal(atomic_load(&blocker_returned), 1);
+    assert_int_equal(d->adds, 1);        /* the guest did not go on to its next host call */
+    assert_int_equal(d->prints, prints); /* nor print */
+    assert_false(hl_sandbox_usable(c.sb));
+    hl_sandbox_destroy(c.sb);
     atomic_store(&destroyed, 1);
     free(d); /* the caller may free the callbacks' data right after destroy */
-    atomic_store(&release, 1);
-    while (!atomic_load(&blocker_returned))
-        rt_sleep_ms(1);
-    rt_sleep_ms(300); /* time for anything that would still run */
+    rt_sleep_ms(50);
     assert_int_equal(atomic_load(&calls_after_destroy), 0);
 }
 
@@ -345,7 +368,7 @@ int main(void)
         cmocka_unit_test(test_initialize_from_many_threads),
         cmocka_unit_test(test_destroy_waits_for_a_running_call),
         cmocka_unit_test(test_destroy_from_own_host_function_is_ignored),
-        cmocka_unit_test(test_destroyed_stuck_sandbox_runs_no_callbacks),
+        cmocka_unit_test(test_stuck_host_function_poisons_when_it_returns),
     };
     return rt_run("sandbox_threads", tests);
 }

@@ -389,24 +389,23 @@ static void test_max_wait_for_cancellation(void **state)
     assert_int_equal(atomic_load(&hosts.spins_done), 2);
     hl_sandbox_destroy(sb);
 
-    /* the host function outlasts limit + wait: the sandbox is given up */
+    /* the host function outlasts limit + wait: the call returns when it does (host functions run
+     * on the caller's thread), and the sandbox is given up */
     rt_hosts stuck = {0};
     sb = rt_callback_sandbox("max_execution_time = \"50ms\"\nmax_wait_for_cancellation = \"20ms\"\n", &stuck);
     t0 = rt_now_ms();
     hl_error e = rt_fails(sb, "call_spinning", HL_E_POISONED, 0, "could not be stopped within max_wait_for_cancellation (20 ms)",
-                          RT_ARGS(hl_u32(4000)));
+                          RT_ARGS(hl_u32(300)));
     took = rt_now_ms() - t0;
     rt_contains(e.message, "unusable");
-    assert_true(took >= 50 + 20);
-    assert_true(took < 50 + 20 + 5000);
-    assert_int_equal(atomic_load(&stuck.spinning), 1); /* the host function is still running */
+    assert_true(took >= 300);
+    assert_true(took < 300 + 5000);
+    assert_int_equal(atomic_load(&stuck.spinning), 0); /* the host function ran to its end */
+    assert_int_equal(atomic_load(&stuck.spins_done), 1);
     assert_false(hl_sandbox_usable(sb));
     rt_fails(sb, "add_via_host", HL_E_POISONED, 0, "unusable", RT_ARGS(hl_i32(1), hl_i32(2)));
     assert_int_equal(hl_sandbox_context_begin(sb, &e), HL_E_STATE);
-    hl_sandbox_destroy(sb); /* returns at once; the sandbox thread cleans up when the host function ends */
-    while (atomic_load(&stuck.spinning))
-        rt_sleep_ms(10);
-    rt_sleep_ms(200);
+    hl_sandbox_destroy(sb);
 }
 
 static void test_execution_mode(void **state)
