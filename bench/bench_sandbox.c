@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -324,6 +325,68 @@ static stats bench_no_restore(const bench *b, hl_sandbox *sb)
     return s;
 }
 
+/* `nothing` without restore, called by two threads taking turns: each call runs on a different
+ * thread than the one before (KVM: the vCPU changes threads every call). Times the calls alone. */
+typedef struct turns {
+    const bench *b;
+    hl_sandbox *sb;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t turn, total;
+    uint64_t *ns;
+} turns;
+
+typedef struct turn_arg {
+    turns *t;
+    size_t parity;
+} turn_arg;
+
+static void *take_turns(void *arg)
+{
+    turn_arg *a = arg;
+    turns *t = a->t;
+    hl_value result;
+    for (;;) {
+        pthread_mutex_lock(&t->mu);
+        while (t->turn < t->total && t->turn % 2 != a->parity)
+            pthread_cond_wait(&t->cv, &t->mu);
+        size_t i = t->turn;
+        pthread_mutex_unlock(&t->mu);
+        if (i >= t->total)
+            return NULL;
+        uint64_t t0 = now_ns();
+        call_or_die(t->sb, "nothing", NULL, 0, &result);
+        uint64_t t1 = now_ns();
+        pthread_mutex_lock(&t->mu);
+        t->ns[i] = t1 - t0;
+        t->turn++;
+        pthread_cond_broadcast(&t->cv);
+        pthread_mutex_unlock(&t->mu);
+    }
+}
+
+static stats bench_two_threads(const bench *b, hl_sandbox *sb)
+{
+    hl_error e = HL_ERROR_INIT;
+    if (hl_sandbox_context_begin(sb, &e) != HL_OK) die_hl("hl_sandbox_context_begin", &e);
+    turns t = {b, sb, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, b->warmup + b->iters, NULL};
+    t.ns = xcalloc(t.total);
+    turn_arg args[2] = {{&t, 0}, {&t, 1}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        if (pthread_create(&th[i], NULL, take_turns, &args[i]) != 0) {
+            fprintf(stderr, "bench_sandbox: pthread_create failed\n");
+            exit(1);
+        }
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    if (hl_sandbox_context_end(sb, &e) != HL_OK) die_hl("hl_sandbox_context_end", &e);
+    stats s = summarise(t.ns + b->warmup, b->iters);
+    s.syscalls = -1;
+    free(t.ns);
+    return s;
+}
+
 typedef struct restore_result {
     stats restore, call;
     uint64_t pages; /* median pages copied back */
@@ -515,6 +578,7 @@ int main(int argc, char **argv)
     progress("calls");
     stats with_restore = time_calls(&b, simple, "nothing", NULL, 0);
     stats no_restore = bench_no_restore(&b, simple);
+    stats two_threads = bench_two_threads(&b, simple);
     stats host_call = time_calls(&b, callback, "add_via_host", args, 2);
     hl_sandbox_destroy(simple);
     hl_sandbox_destroy(callback);
@@ -558,6 +622,7 @@ int main(int argc, char **argv)
     add_row("sandbox destroy, 256 MiB heap", destroy_large, "destroy, default", destroy.median);
     add_row("call `nothing`, with restore", with_restore, b_io, port_io.median);
     add_row("call `nothing`, no restore (in a call context)", no_restore, b_io, port_io.median);
+    add_row("  the same, two threads taking turns", two_threads, "no restore, one thread", no_restore.median);
     add_row("call `add_via_host` (1 host call), with restore", host_call, b_io, port_io.median);
     stats extra = {.derived = true,
                    .median = host_call.median > with_restore.median

@@ -64,8 +64,9 @@ typedef struct hl_host_call hl_host_call;
 
 /* A host function: args has the registered parameters (checked); fill *result (its type is
  * preset to the registered return type) and return 0, or return hl_host_call_fail(...). Runs on
- * the sandbox's own thread, with the cancel signal blocked: its system calls (sleep, poll, read)
- * are never interrupted by a cancellation, which takes effect when it returns. It runs with the
+ * the thread that made the call (hl_sandbox_call's caller), with the cancel signal blocked: its
+ * system calls (sleep, poll, read) are never interrupted by a cancellation, which takes effect
+ * when it returns; the caller waits for it however long it takes. It runs with the
  * C ABI's CPU state (DF and AC clear, the host's MXCSR and x87 control word) whatever the guest
  * left. STRING/BYTES results must stay valid until the function returns (hl_host_call_alloc
  * gives such memory). */
@@ -94,7 +95,11 @@ typedef void (*hl_print_fn)(void *user, const char *text, size_t len);
  * waiting spares every caller a retry loop; the time limits count from when a call's turn comes.
  * Deadlocks are the caller's to avoid: a host function of sandbox A that calls sandbox B while a
  * host function of B calls A waits for ever.
- * From the sandbox's own callbacks (its host functions and print function, on its thread):
+ * A call runs on the calling thread: the guest (KVM's vCPU, or the in-process guest) runs there,
+ * host functions and the print function are called there, and no thread is started for it (one
+ * watchdog thread per process enforces time limits). A host function of sandbox A may call
+ * sandbox B; B's call then runs on the same thread, inside A's.
+ * From the sandbox's own callbacks (its host functions and print function, during its call):
  * hl_sandbox_call, initialize, register and context_begin/end fail with HL_E_STATE (they would
  * wait for the call that runs the callback); set_print, get_stats, usable, dump_core and
  * last_core work; destroy is ignored (see hl_sandbox_destroy). The function table, layout, config and mode are fixed at
@@ -103,8 +108,9 @@ typedef void (*hl_print_fn)(void *user, const char *text, size_t len);
 typedef struct hl_sandbox hl_sandbox;
 
 /* The cancel signal. A call past its time limit is stopped by sending a realtime signal to the
- * sandbox's thread (KVM: it makes KVM_RUN return; RunInProcess: its handler leaves guest code).
- * The library blocks it on sandbox threads except while guest code runs, installs a handler for
+ * thread running it (KVM: it makes KVM_RUN return; RunInProcess: its handler leaves guest code).
+ * The library blocks it on that thread while the call runs except while guest code runs (and
+ * gives the thread its own mask back when the call returns), installs a handler for
  * it when a sandbox is created, and ignores it elsewhere; an application must not use the same
  * signal for its own purposes. One signal for the whole process, SIGRTMIN +
  * HL_CANCEL_SIGNAL_DEFAULT_OFFSET unless changed (Hyperlight's SandboxConfiguration has the same
@@ -113,7 +119,7 @@ typedef struct hl_sandbox hl_sandbox;
 
 /* Chooses the cancel signal: signo from SIGRTMIN to SIGRTMAX (e.g. SIGRTMIN + 2), or 0 for the
  * default. Allowed before the first sandbox is created, or later while none exists (every
- * sandbox destroyed; a poisoned one counts until its thread has freed it): HL_E_STATE otherwise,
+ * sandbox destroyed): HL_E_STATE otherwise,
  * HL_E_INVALID_ARG for a signal outside the realtime range. The signal given up gets back the
  * action it had before the library installed its handler. Thread-safe. */
 HL_API hl_status hl_set_cancel_signal(int signo, hl_error *err);
@@ -185,8 +191,8 @@ HL_API hl_status hl_sandbox_initialize(hl_sandbox *sb, hl_error *err);
 /* Calls a guest function. On success *result holds the value (STRING/BYTES data valid until the
  * calling thread's next call on sb, or sb's destroy: each calling thread has its own). A call
  * that runs past max_execution_time is cancelled (HL_E_CANCELLED) and the sandbox stays usable;
- * one that cannot be stopped within max_wait_for_cancellation makes the sandbox unusable
- * (HL_E_POISONED). After each call memory returns to the snapshot, unless a call context is open.
+ * one that cannot be stopped within max_wait_for_cancellation (a host function that ran on)
+ * makes the sandbox unusable (HL_E_POISONED, returned when the host function returns). After each call memory returns to the snapshot, unless a call context is open.
  * Waits for another thread's call on sb to end first (see Threads above). */
 HL_API hl_status hl_sandbox_call(hl_sandbox *sb, const char *function, const hl_value *args,
                                  size_t nargs, hl_value *result, hl_error *err);
@@ -376,10 +382,8 @@ HL_API int hl_sandbox_gdb_command(const hl_sandbox *sb, char *buf, size_t size);
  * still waiting for their turn get HL_E_STATE. It must be the last use of sb: no thread may
  * start using sb once destroy has been called. Called from the sandbox's own host function or
  * print function it does nothing (the sandbox stays valid and the call goes on; destroy it after
- * the call has returned). A sandbox whose call could not be stopped (HL_E_POISONED) is freed by
- * its thread once the stuck host function returns; from the moment destroy returns, none of its
- * host functions or its print function is called again (the stuck one aside, which only
- * finishes), so their user data may be freed right after destroy. */
+ * the call has returned). From the moment destroy returns, none of its host functions or its print
+ * function is called again, so their user data may be freed right after destroy. */
 HL_API void hl_sandbox_destroy(hl_sandbox *sb);
 
 #ifdef __cplusplus
