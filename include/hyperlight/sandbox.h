@@ -226,12 +226,15 @@ typedef struct hl_sandbox_stats {
     uint64_t last_core_bytes; /* size of the last core file written (automatic or on demand) */
     uint64_t last_core_ns;    /* and how long writing it took */
     /* System calls the library made for this sandbox, counted by the library itself: ioctls
-     * (KVM_RUN and the vCPU state), mprotect, madvise, signal masks, and the hand-off between
-     * the calling thread and the sandbox's, counted as 4 per call (a wake and a wait on each
-     * side, whether or not the scheduling needed the futex). In total, and for the last
-     * hl_sandbox_call (its restore included). */
+     * (KVM_RUN and the vCPU state), mprotect, madvise, signal masks, and the watchdog's wake-up
+     * when a call's deadline is earlier than the one it sleeps until. In total, and for the
+     * last hl_sandbox_call (its restore included). */
     uint64_t syscalls;
     uint64_t last_call_syscalls;
+    /* How long the last guest run took (initialisation or call): the backend's run, from the
+     * vCPU's reset (KVM) to the guest's end, its host calls included; not the arguments'
+     * encoding, the result's decoding or the restore. */
+    uint64_t last_run_ns;
 } hl_sandbox_stats;
 #define HL_SANDBOX_STATS_INIT HL_STRUCT_INIT(hl_sandbox_stats)
 /* Fills stats (all counters zero for NULL sb or a sandbox being destroyed); waits for a call in

@@ -107,6 +107,10 @@ typedef struct hl_backend_ops {
      * pages. A backend with a second view of mem.fd (in-process) cannot: its views would
      * diverge. */
     int cow_restore;
+    /* True when running the guest on another thread than the last run's costs much (KVM: before
+     * Linux changed how it tracks a vCPU's thread, KVM_RUN waits for an RCU grace period when the
+     * thread changes): a sandbox called from thread after thread then gets a thread of its own. */
+    int thread_move_costly;
     /* Guest address where the sandbox's first byte will live (KVM: fixed; in-process: wherever
      * create() maps the guest view). Called before create(); 0 means "decided by create". */
     uint64_t fixed_base;

@@ -701,6 +701,7 @@ static hl_status kvm_debug_start(hl_backend *b, const hl_debug_setup *setup, hl_
 const hl_backend_ops hl_backend_kvm = {
     .name = "kvm",
     .cow_restore = 1,
+    .thread_move_costly = 1,
     .fixed_base = KVM_BASE,
     .create = kvm_create,
     .build_system = kvm_build_system,

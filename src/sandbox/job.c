@@ -1,4 +1,6 @@
 /* job.c - runs a sandbox's jobs (create, initialise, call, restore, exit) on the caller's thread, the guest's run under the watchdog. */
+#include <signal.h>
+
 #include "sandbox/sandbox_internal.h"
 #include "util/errfmt.h"
 #include "util/syscount.h"
@@ -8,7 +10,14 @@
  * print function are called on that thread too. No hand-off, no thread per sandbox. The time
  * limit of the guest's run is the watchdog's (watchdog.c): it cancels the run from its own
  * thread. A run that a host function keeps from ending past max_wait_for_cancellation makes the
- * sandbox unusable when it finally ends: the caller waits for its own host function. */
+ * sandbox unusable when it finally ends: the caller waits for its own host function.
+ *
+ * One exception: on a backend where moving the guest to another thread costs much
+ * (thread_move_costly: KVM, where KVM_RUN on a vCPU whose last run was on another thread may wait
+ * for an RCU grace period, milliseconds), a sandbox whose runs have moved between threads twice
+ * (initialised on one thread and called from another is one move, and costs once) is being
+ * called by several threads: it gets a thread of its own, and from then on its jobs are handed
+ * to that thread (two context switches per call, instead of a grace period per change). */
 
 /* A per-thread address: unique among live threads, compared atomically. */
 static _Thread_local char thread_mark;
@@ -49,19 +58,105 @@ void hl_sb_debug_pause(void *ctx, int paused)
     hl_watch_pause(&sb->watch, paused);
 }
 
-hl_status hl_sb_job(hl_sandbox *sb, job_kind kind, uint32_t timeout_ms, uint32_t cancel_wait_ms, hl_error *err)
+/* Runs the job on this thread: the sandbox's inputs are set, its outputs (job_status, job_err)
+ * are written. */
+static void run_job(hl_sandbox *sb, job_kind kind)
 {
     uint64_t mark = hl_sys_now();
-    if (sb->be && (kind == JOB_INIT || kind == JOB_CALL))
-        sb->ops->prepare(sb->be);
+    int runs = sb->be && (kind == JOB_INIT || kind == JOB_CALL);
+    if (runs)
+        sb->ops->prepare(sb->be); /* cancel() signals this thread from now on */
+    uintptr_t outer = atomic_exchange(&sb->runner, (uintptr_t)&thread_mark);
+    hl_sb_do_job(sb, kind);
+    atomic_store(&sb->runner, outer);
+    if (runs)
+        sb->run_thread = (uintptr_t)&thread_mark;
+    sb->job_syscalls = hl_sys_now() - mark;
+}
+
+static void *sandbox_thread(void *arg)
+{
+    hl_sandbox *sb = arg;
+    pthread_mutex_lock(&sb->mu);
+    for (;;) {
+        while (sb->posted == JOB_NONE)
+            pthread_cond_wait(&sb->cv, &sb->mu);
+        job_kind kind = sb->posted;
+        pthread_mutex_unlock(&sb->mu);
+        run_job(sb, kind);
+        pthread_mutex_lock(&sb->mu);
+        sb->posted = JOB_NONE;
+        sb->posted_done = 1;
+        pthread_cond_broadcast(&sb->cv);
+        if (kind == JOB_EXIT)
+            break;
+    }
+    pthread_mutex_unlock(&sb->mu);
+    return NULL;
+}
+
+/* Whether the job should go to the sandbox's own thread, starting it when the sandbox has just
+ * shown that several threads call it. */
+static int use_own_thread(hl_sandbox *sb, job_kind kind)
+{
+    if (sb->thread_on)
+        return 1;
+    if (!sb->ops->thread_move_costly || (kind != JOB_INIT && kind != JOB_CALL) || !sb->run_thread ||
+        sb->run_thread == (uintptr_t)&thread_mark || ++sb->moves < 2)
+        return 0;
+    pthread_mutex_init(&sb->mu, NULL);
+    pthread_cond_init(&sb->cv, NULL);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 1024 * 1024); /* host functions run there */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* the application's signals go to its own threads */
+    int rc = pthread_create(&sb->thread, &attr, sandbox_thread, sb);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) { /* no thread: the runs keep moving, slower but right */
+        pthread_mutex_destroy(&sb->mu);
+        pthread_cond_destroy(&sb->cv);
+        return 0;
+    }
+    hl_sys_add(1);
+    sb->thread_on = 1;
+    return 1;
+}
+
+/* Hands the job to the sandbox's thread and waits for it (no limit here: the watchdog stops the
+ * guest). The hand-off is counted as 4 system calls, a wake and a wait on each side, as a model:
+ * whether the futex is needed depends on the scheduling, and the counts must not. */
+static void hand_off(hl_sandbox *sb, job_kind kind)
+{
+    pthread_mutex_lock(&sb->mu);
+    sb->posted = kind;
+    sb->posted_done = 0;
+    pthread_cond_broadcast(&sb->cv);
+    while (!sb->posted_done)
+        pthread_cond_wait(&sb->cv, &sb->mu);
+    pthread_mutex_unlock(&sb->mu);
+    sb->job_syscalls += 4;
+    if (kind == JOB_EXIT) {
+        pthread_join(sb->thread, NULL);
+        pthread_mutex_destroy(&sb->mu);
+        pthread_cond_destroy(&sb->cv);
+        sb->thread_on = 0;
+    }
+}
+
+hl_status hl_sb_job(hl_sandbox *sb, job_kind kind, uint32_t timeout_ms, uint32_t cancel_wait_ms, hl_error *err)
+{
     sb->job_status = HL_OK;
     sb->job_limit_ms = timeout_ms;
     sb->job_cancel_wait_ms = cancel_wait_ms;
     sb->run_gave_up = 0;
     hl_error_clear(&sb->job_err);
-    uintptr_t outer = atomic_exchange(&sb->runner, (uintptr_t)&thread_mark);
-    hl_sb_do_job(sb, kind);
-    atomic_store(&sb->runner, outer);
+    if (use_own_thread(sb, kind))
+        hand_off(sb, kind);
+    else
+        run_job(sb, kind);
     hl_status st = sb->job_status;
     if (sb->run_gave_up) {
         sb->state = SB_POISONED;
@@ -73,9 +168,8 @@ hl_status hl_sb_job(hl_sandbox *sb, job_kind kind, uint32_t timeout_ms, uint32_t
     } else if (err && st != HL_OK) {
         hl_error_copy(err, &sb->job_err);
     }
-    uint64_t made = hl_sys_now() - mark;
-    sb->stats.syscalls += made;
+    sb->stats.syscalls += sb->job_syscalls;
     if (kind == JOB_CALL)
-        sb->stats.last_call_syscalls = made;
+        sb->stats.last_call_syscalls = sb->job_syscalls;
     return st;
 }

@@ -931,7 +931,9 @@ static hl_status run_guest(hl_sandbox *sb, uint64_t entry, const char *what)
     hl_status st = hl_sb_run_begin(sb);
     if (st)
         return st;
+    uint64_t t0 = now_ns();
     st = sb->ops->run(sb->be, entry, hl_layout_addr(&sb->layout, HL_REGION_PEB), stack_top, r, &e);
+    sb->stats.last_run_ns = now_ns() - t0;
     hl_sb_run_finished(sb);
     if (st == HL_E_POISONED) /* the backend cannot vouch for the vCPU any more */
         sb->state = SB_POISONED;

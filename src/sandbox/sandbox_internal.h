@@ -85,6 +85,17 @@ struct hl_sandbox {
     uint32_t job_limit_ms, job_cancel_wait_ms; /* the guest run's time limit (0: none) */
     hl_watch watch;  /* the run's registration with the watchdog */
     int run_gave_up; /* the run ended only after max_wait_for_cancellation: poisoned */
+    uint64_t job_syscalls; /* system calls the thread that ran the last job made for it */
+    /* Where the guest last ran (a thread's mark), how often a run moved to another thread, and
+     * the sandbox's own thread once moving got expensive (job.c) */
+    uintptr_t run_thread;
+    unsigned moves;
+    int thread_on;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    job_kind posted;  /* a job for the thread, JOB_NONE when none */
+    int posted_done;
     /* the job's inputs and outputs */
     const char *call_name;
     const hl_value *call_args;

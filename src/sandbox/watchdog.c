@@ -23,6 +23,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv;
 static int started;       /* the thread runs (in this process: not after a fork) */
 static int64_t wake_at = FOREVER; /* when the watchdog's sleep ends */
+static int64_t recent;            /* the deadline of the run registered last */
 static hl_watch *head;
 
 static int64_t now_ns(void)
@@ -64,7 +65,12 @@ static void *watchdog_main(void *arg)
     (void)arg;
     pthread_mutex_lock(&lock);
     for (;;) {
-        int64_t next = tick(now_ns());
+        int64_t now = now_ns();
+        int64_t next = tick(now);
+        /* nothing to watch: sleep until the last run's deadline all the same, so that the next
+         * run, whose deadline is later when its limit is the same, need not wake the watchdog */
+        if (next == FOREVER && recent > now)
+            next = recent;
         wake_at = next;
         if (next == FOREVER) {
             pthread_cond_wait(&cv, &lock);
@@ -94,6 +100,7 @@ static void after_fork_child(void)
     init_cv();
     started = 0;
     wake_at = FOREVER;
+    recent = 0;
     head = NULL;
 }
 
@@ -152,6 +159,7 @@ hl_status hl_watch_start(hl_watch *w, void (*cancel)(void *ctx), void *ctx, uint
         head->prev = w;
     head = w;
     w->armed = 1;
+    recent = w->deadline;
     if (w->deadline < wake_at) { /* earlier than the watchdog will look: wake it */
         wake_at = w->deadline;
         pthread_cond_signal(&cv);

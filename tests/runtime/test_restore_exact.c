@@ -112,12 +112,15 @@ static int inproc_uses_wp_async(void)
 }
 
 /* The library's own count of its system calls: the same call costs the same every time, the
- * total adds up, and a call that dirties more pages in-process costs more (one fault each). */
+ * total adds up, and a call that dirties more pages in-process costs more (one fault each). The
+ * first call may count one more: the watchdog's wake-up, when its deadline is earlier than the
+ * initialisation's. */
 static void test_syscall_counts(void **state)
 {
     (void)state;
     hl_sandbox *sb = rt_sandbox("simpleguest", "");
     hl_sandbox_stats a = HL_SANDBOX_STATS_INIT, b = HL_SANDBOX_STATS_INIT;
+    rt_ok(sb, "nothing", RT_NOARGS);
     rt_ok(sb, "nothing", RT_NOARGS);
     assert_int_equal(hl_sandbox_get_stats(sb, &a), HL_OK);
     rt_ok(sb, "nothing", RT_NOARGS);
