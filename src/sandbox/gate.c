@@ -42,8 +42,11 @@ hl_status hl_sb_enter(hl_sandbox *sb, const char *what, hl_error *err)
                          "would wait for itself)",
                          what);
     pthread_mutex_lock(&sb->gate_mu);
+    /* first come, first served: a thread that leaves and comes straight back (it still has the
+     * CPU) must not overtake the ones woken to go in */
+    uint64_t ticket = sb->gate_next++;
     sb->gate_waiting++;
-    while (sb->gate_busy && !sb->destroying)
+    while ((sb->gate_busy || ticket != sb->gate_serving) && !sb->destroying)
         pthread_cond_wait(&sb->gate_cv, &sb->gate_mu);
     sb->gate_waiting--;
     if (sb->destroying) {
@@ -60,6 +63,7 @@ void hl_sb_leave(hl_sandbox *sb)
 {
     pthread_mutex_lock(&sb->gate_mu);
     sb->gate_busy = 0;
+    sb->gate_serving++;
     pthread_cond_broadcast(&sb->gate_cv);
     pthread_mutex_unlock(&sb->gate_mu);
 }

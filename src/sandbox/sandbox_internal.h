@@ -108,6 +108,7 @@ struct hl_sandbox {
     pthread_mutex_t gate_mu;
     pthread_cond_t gate_cv;
     int gate_busy, gate_waiting, destroying;
+    uint64_t gate_next, gate_serving; /* tickets: callers go in in the order they came */
     struct hl_result_slot *slots; /* each calling thread's last STRING/BYTES result */
     size_t nslots;
 };
