@@ -423,9 +423,53 @@ static int forge_result(const hlg_value *a, hlg_value *r)
     raw_result(type, &bits, type == HL_TYPE_VOID ? 0 : 8);
 }
 
+/* Two pages of known contents in the guest's data (the snapshot holds them). */
+static volatile uint64_t page_a[512] __attribute__((aligned(4096))) = {0xAAAAAAAAAAAAAAAAull, 1};
+static volatile uint64_t page_b[512] __attribute__((aligned(4096))) = {0xBBBBBBBBBBBBBBBBull, 2};
+
+/* The leaf entry mapping va in the tables CR3 points at (4 KiB pages; tables identity-mapped). */
+static volatile uint64_t *leaf_pte(uint64_t va)
+{
+    uint64_t cr3;
+    __asm__ volatile("mov %%cr3, %0" : "=r"(cr3));
+    uint64_t table = cr3 & 0x000FFFFFFFFFF000ull;
+    for (int level = 3; level > 0; level--)
+        table = ((volatile uint64_t *)(uintptr_t)table)[(va >> (12 + 9 * level)) & 511] & 0x000FFFFFFFFFF000ull;
+    return &((volatile uint64_t *)(uintptr_t)table)[(va >> 12) & 511];
+}
+
+/* Maps page_a's address onto page_b's frame (CR0.WP lifted) and reads through it, so that the
+ * translation is cached; with a[0] != 0 it then writes the entry back as it was, without a
+ * flush: the tables look untouched, the cached translation still aliases. Either way the next
+ * call must see page_a as the snapshot has it. Returns what page_a's address read. */
+static int alias_pages(const hlg_value *a, hlg_value *r)
+{
+    uint64_t cr0;
+    __asm__ volatile("mov %%cr0, %0" : "=r"(cr0));
+    __asm__ volatile("mov %0, %%cr0" : : "r"(cr0 & ~(1ull << 16)));
+    volatile uint64_t *pte = leaf_pte((uint64_t)(uintptr_t)page_a);
+    uint64_t old = *pte;
+    *pte = (old & ~0x000FFFFFFFFFF000ull) | ((uint64_t)(uintptr_t)page_b & 0x000FFFFFFFFFF000ull);
+    __asm__ volatile("invlpg (%0)" : : "r"(page_a) : "memory");
+    r->u.u64 = page_a[0];
+    if (a[0].u.u32)
+        *pte = old;
+    __asm__ volatile("mov %0, %%cr0" : : "r"(cr0));
+    return 0;
+}
+
+static int read_page_a(const hlg_value *a, hlg_value *r)
+{
+    (void)a;
+    r->u.u64 = page_a[0];
+    return 0;
+}
+
 void hyperlight_main(void)
 {
     hlg_register("add", HL_TYPE_I32, HLG_PARAMS(HL_TYPE_I32, HL_TYPE_I32), add);
+    hlg_register("alias_pages", HL_TYPE_U64, HLG_PARAMS(HL_TYPE_U32), alias_pages);
+    hlg_register("read_page_a", HL_TYPE_U64, HLG_NO_PARAMS, read_page_a);
     hlg_register("mmio_read", HL_TYPE_U64, HLG_PARAMS(HL_TYPE_U64), mmio_read);
     hlg_register("mmio_write", HL_TYPE_U64, HLG_PARAMS(HL_TYPE_U64), mmio_write);
     hlg_register("port_in", HL_TYPE_VOID, HLG_PARAMS(HL_TYPE_U32), port_in);

@@ -245,6 +245,25 @@ static void test_xsave_state_reset(void **state)
     assert_int_equal(rt_ok(sb, "ymm_read", RT_NOARGS).u.u64, 0);
 }
 
+/* A guest that edits its page tables leaves translations cached (the TLB, or KVM's shadow pages
+ * under shadow paging) that the restored tables no longer say: the next call must translate as
+ * the snapshot does, whether the tables were left edited (restore copies them back) or written
+ * back by the guest itself without a flush (the tables look untouched). */
+static void test_no_stale_translations(void **state)
+{
+    KVM_ONLY();
+    hl_sandbox *sb = *state;
+    assert_int_equal(rt_ok(sb, "read_page_a", RT_NOARGS).u.u64, 0xAAAAAAAAAAAAAAAAull);
+    for (uint32_t put_back = 0; put_back < 2; put_back++) {
+        for (int i = 0; i < 3; i++) {
+            assert_int_equal(rt_ok(sb, "alias_pages", RT_ARGS(hl_u32(put_back))).u.u64, 0xBBBBBBBBBBBBBBBBull);
+            assert_int_equal(rt_ok(sb, "read_page_a", RT_NOARGS).u.u64, 0xAAAAAAAAAAAAAAAAull);
+            assert_int_equal(rt_ok(sb, "read_page_a", RT_NOARGS).u.u64, 0xAAAAAAAAAAAAAAAAull);
+        }
+    }
+    next_calls_clean(sb);
+}
+
 /* State a ring-0 guest changes without a WRMSR the filter refuses, which the trimmed per-run reset
  * must still put back: the kernel GS base through swapgs, PKRU through WRPKRU, DR0-DR3 and DR7. */
 static void test_state_without_wrmsr_reset(void **state)
@@ -473,6 +492,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tsc_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_paravirt_msrs_write_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_xsave_state_reset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_stale_translations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_without_wrmsr_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forged_exception_reports, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sysenter_is_a_guest_fault, setup, teardown),
