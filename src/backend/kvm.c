@@ -105,6 +105,9 @@ static void kvm_destroy(hl_backend *b)
         close(b->kvm);
     hl_kvm_state_free(b->state0);
     free(b->bitmap);
+    free(b->clear_bits);
+    free(b->streak);
+    free(b->seen);
     free((void *)b->host_bits);
     free(b);
 }
@@ -173,6 +176,11 @@ static hl_status kvm_create(hl_backend **out, const hl_mem *mem, const hl_layout
     struct kvm_userspace_memory_region region = {.slot = 0, .flags = KVM_MEM_LOG_DIRTY_PAGES,
                                                  .guest_phys_addr = b->base, .memory_size = mem->size,
                                                  .userspace_addr = (uint64_t)(uintptr_t)mem->host};
+    /* before the slot: restore protects again only what it chooses (see kvm_restore) */
+    struct kvm_enable_cap manual = {.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
+                                    .args = {KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE}};
+    b->manual_protect = ioctl(b->kvm, KVM_CHECK_EXTENSION, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) > 0 &&
+                        xioctl(b->vm, KVM_ENABLE_CAP, &manual) == 0;
     if (xioctl(b->vm, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
         st = hl_errorf(err, HL_E_BACKEND, "KVM_SET_USER_MEMORY_REGION failed: %s", strerror(errno));
         goto fail;
@@ -218,7 +226,9 @@ static hl_status kvm_create(hl_backend **out, const hl_mem *mem, const hl_layout
     b->kstack_top = kstack_top;
     b->pt_gpa = b->base + pt->offset;
     b->bitmap_bytes = ((npages + 63) / 64) * 8;
-    if (!(b->bitmap = calloc(1, b->bitmap_bytes)) || !(b->host_bits = calloc(1, b->bitmap_bytes))) {
+    if (!(b->bitmap = calloc(1, b->bitmap_bytes)) || !(b->host_bits = calloc(1, b->bitmap_bytes)) ||
+        (b->manual_protect && (!(b->clear_bits = calloc(1, b->bitmap_bytes)) || !(b->streak = calloc(1, npages)) ||
+                               !(b->seen = calloc(npages, sizeof(uint32_t)))))) {
         st = hl_errorf(err, HL_E_NOMEM, "out of memory");
         goto fail;
     }
@@ -634,7 +644,25 @@ static hl_status get_dirty_log(struct hl_backend *b, hl_error *err)
     return HL_OK;
 }
 
-static hl_status kvm_track_dirty(hl_backend *b, hl_error *err) { return get_dirty_log(b, err); }
+/* Manual protection: protects again (and forgets) the pages set in bits. */
+static hl_status clear_dirty_log(struct hl_backend *b, uint64_t *bits, hl_error *err)
+{
+    struct kvm_clear_dirty_log c = {.slot = 0, .num_pages = (uint32_t)(b->size / PAGE), .first_page = 0};
+    c.dirty_bitmap = bits;
+    if (xioctl(b->vm, KVM_CLEAR_DIRTY_LOG, &c) < 0)
+        return hl_errorf(err, HL_E_POISONED, "KVM_CLEAR_DIRTY_LOG failed: %s", strerror(errno));
+    return HL_OK;
+}
+
+/* From now on every page the guest writes is logged: the log is emptied (and, with manual
+ * protection, every page it named protected again). */
+static hl_status kvm_track_dirty(hl_backend *b, hl_error *err)
+{
+    hl_status st = get_dirty_log(b, err);
+    if (!st && b->manual_protect)
+        st = clear_dirty_log(b, b->bitmap, err);
+    return st;
+}
 
 /* Runs of at least this many dirty pages are dropped rather than copied when that is allowed:
  * a dropped page costs a fault (a nested page fault, under nested virtualisation a VM exit of
@@ -656,12 +684,33 @@ static hl_status restore_run(struct hl_backend *b, const uint8_t *snapshot, int 
     return HL_OK;
 }
 
+/* With manual protection: whether page, found dirty, is hot (left writable, compared at every
+ * restore) or is to be protected again (its bit set in clear_bits). */
+static int page_hot(struct hl_backend *b, uint64_t page)
+{
+    if (b->streak[page] == HL_KVM_HOT)
+        return 1;
+    b->streak[page] = b->seen[page] + 1 == b->restores ? (uint8_t)(b->streak[page] + 1) : 1;
+    b->seen[page] = b->restores;
+    if (b->streak[page] >= HL_KVM_HOT_AFTER) {
+        b->streak[page] = HL_KVM_HOT; /* left writable from now on */
+        return 0;                     /* (this once it was written with a fault: copy it as usual) */
+    }
+    b->clear_bits[page / 64] |= 1ull << (page % 64);
+    return 0;
+}
+
 static hl_status kvm_restore(hl_backend *b, const uint8_t *snapshot, int may_drop, uint64_t *pages,
                              hl_error *err)
 {
     hl_status st = get_dirty_log(b, err);
     if (st)
         return st;
+    int demote = 0;
+    if (b->manual_protect && ++b->restores % HL_KVM_HOT_PERIOD == 0) {
+        demote = 1; /* every hot page is protected again below and must earn it afresh */
+        b->restores++; /* never 0 (seen[] starts at 0) */
+    }
     uint64_t n = 0, run_first = 0, run_len = 0; /* a run of consecutive dirty pages */
     for (size_t w = 0; w < b->bitmap_bytes / 8; w++) {
         /* a plain load first: the exchange (a locked instruction) only for words with bits set */
@@ -670,6 +719,18 @@ static hl_status kvm_restore(hl_backend *b, const uint8_t *snapshot, int may_dro
         while (bits) {
             uint64_t page = w * 64 + (uint64_t)__builtin_ctzll(bits);
             bits &= bits - 1;
+            if (b->manual_protect && page_hot(b, page)) {
+                /* written or not (it is not protected, the log cannot tell): as the snapshot has it */
+                if (memcmp(b->host + page * PAGE, snapshot + page * PAGE, PAGE) != 0) {
+                    memcpy(b->host + page * PAGE, snapshot + page * PAGE, PAGE);
+                    n++;
+                }
+                if (demote) {
+                    b->streak[page] = 0;
+                    b->clear_bits[w] |= 1ull << (page % 64);
+                }
+                continue;
+            }
             n++;
             if (run_len && page == run_first + run_len) {
                 run_len++;
@@ -684,7 +745,13 @@ static hl_status kvm_restore(hl_backend *b, const uint8_t *snapshot, int may_dro
     if (run_len && (st = restore_run(b, snapshot, may_drop, run_first, run_len, err)))
         return st;
     *pages += n;
-    return HL_OK;
+    if (b->manual_protect) {
+        /* the copies above happen before the pages are protected again: a write after the
+         * protection is logged, and nothing writes in between (the guest is not running) */
+        st = clear_dirty_log(b, b->clear_bits, err);
+        memset(b->clear_bits, 0, b->bitmap_bytes);
+    }
+    return st;
 }
 
 void hl_kvm_mark_dirty(hl_backend *b, uint64_t page)

@@ -30,10 +30,24 @@ struct hl_backend {
     hl_kvm_state *state0; /* the CPU state every run starts from */
     uint64_t stubs_gpa, kstack_top, pt_gpa; /* where the exception stubs, the frame and the tables are */
     uint64_t *bitmap;                /* KVM's dirty log */
+    /* Manual dirty-log protection (KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2): restore re-protects only
+     * the dirty pages that are not "hot". A page dirty at HL_KVM_HOT_AFTER restores in a row is
+     * hot: left writable (no write fault per call), reported dirty by every KVM_GET_DIRTY_LOG,
+     * compared with the snapshot and copied back when it differs at every restore; every
+     * HL_KVM_HOT_PERIOD restores all pages are protected again and earn it afresh. */
+    int manual_protect;
+    uint64_t *clear_bits; /* the pages to protect again (KVM_CLEAR_DIRTY_LOG) */
+    uint8_t *streak;      /* per page: restores in a row that found it dirty; HOT when hot */
+    uint32_t *seen;       /* per page: the restore that last found it dirty */
+    uint32_t restores;
     atomic_uint_least64_t *host_bits; /* pages the host (or the debugger, on its thread) wrote */
     size_t bitmap_bytes;
     struct hl_kvm_debug *dbg; /* the gdb stub, when gdb_port is set */
 };
+
+#define HL_KVM_HOT_AFTER 3
+#define HL_KVM_HOT 255
+#define HL_KVM_HOT_PERIOD 1024
 
 /* ioctl, retried on EINTR (except KVM_RUN). */
 int hl_kvm_ioctl(int fd, unsigned long req, void *arg);

@@ -52,6 +52,15 @@ static void test_every_page_class(void **state)
     expect_snapshot(sb, "stack_alloc(48 KiB)");
     rt_ok(sb, "set_static", RT_ARGS(hl_i64(5)));
     expect_snapshot(sb, "set_static");
+    /* pages every call writes (the static data, the stack, the output) are left writable after a
+     * few calls in a row (KVM: no write fault per call) and compared at every restore instead:
+     * still restored, whatever the next call leaves in them */
+    for (int i = 0; i < 8; i++) {
+        rt_ok(sb, "set_static", RT_ARGS(hl_i64(100 + i)));
+        expect_snapshot(sb, "set_static, calls in a row");
+        assert_int_equal(rt_ok(sb, "get_static", RT_NOARGS).u.i64, 7);
+        expect_snapshot(sb, "get_static, calls in a row");
+    }
     rt_ok(sb, "huge_output", RT_ARGS(hl_u32(30000)));
     expect_snapshot(sb, "huge_output");
     /* every abnormal ending: guest error, abort, panic, faults, cancellation */
