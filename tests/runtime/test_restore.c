@@ -8,6 +8,19 @@
  * buffers, the guest runtime's globals. A small constant. */
 #define OVERHEAD 16
 
+/* A repeated call restores the same pages as the first time; on KVM pages that every call writes
+ * are left writable after a few calls and copied back only when they differ from the snapshot,
+ * so a repeat may restore fewer, never more, and never fewer than it changed (at least one: the
+ * result in the output buffer). */
+#define assert_repeat(got, first, changed)                                                         \
+    do {                                                                                           \
+        uint64_t got_ = (got);                                                                     \
+        if (rt_mode() == HL_MODE_RUN_IN_PROCESS)                                                   \
+            assert_int_equal(got_, (first));                                                       \
+        else                                                                                       \
+            assert_true(got_ >= (changed) && got_ <= (first));                                     \
+    } while (0)
+
 static uint64_t restored_after(hl_sandbox *sb, const char *fn, const hl_value *args, size_t n)
 {
     rt_ok_at(__FILE__, __LINE__, sb, fn, args, n);
@@ -36,9 +49,9 @@ static void dirty_pages_follow(const char *toml, uint64_t heap)
                       (unsigned long long)(heap >> 10), (unsigned long long)ns[i], (unsigned long long)pages,
                       (unsigned long long)(st.last_restore_ns / 1000), (unsigned long long)base);
         /* the same call again costs the same: the restore re-armed exactly those pages */
-        assert_int_equal(restored_after(sb, "dirty_pages", RT_ARGS(hl_u64(ns[i]))), pages);
+        assert_repeat(restored_after(sb, "dirty_pages", RT_ARGS(hl_u64(ns[i]))), pages, ns[i]);
         /* and a call that dirties nothing is back to the base cost */
-        assert_int_equal(restored_after(sb, "nothing", RT_NOARGS), base);
+        assert_repeat(restored_after(sb, "nothing", RT_NOARGS), base, 1);
     }
     /* the restored memory is the snapshot's: the heap is whole, the static is 7 */
     assert_int_equal(rt_ok(sb, "heap_free", RT_NOARGS).u.u64, rt_heap_free_initial(heap));
@@ -95,7 +108,7 @@ static void test_context_defers_restore(void **state)
     assert_true(after.last_restore_pages >= 24);
     assert_true(after.last_restore_pages < 24 + 2 * OVERHEAD);
     assert_int_equal(rt_ok(sb, "get_static", RT_NOARGS).u.i64, 7);
-    assert_int_equal(restored_after(sb, "nothing", RT_NOARGS), base);
+    assert_repeat(restored_after(sb, "nothing", RT_NOARGS), base, 1);
     hl_sandbox_destroy(sb);
 }
 
@@ -113,7 +126,7 @@ static void test_restore_after_failures(void **state)
         assert_int_not_equal(hl_sandbox_call(sb, fns[i], &arg, i == 0, &v, &err), HL_OK);
         assert_int_equal(hl_sandbox_get_stats(sb, &st), HL_OK);
         assert_true(st.last_restore_pages < OVERHEAD);
-        assert_int_equal(restored_after(sb, "nothing", RT_NOARGS), base);
+        assert_repeat(restored_after(sb, "nothing", RT_NOARGS), base, 1);
     }
     assert_int_equal(rt_ok(sb, "get_static", RT_NOARGS).u.i64, 7);
     hl_sandbox_destroy(sb);
