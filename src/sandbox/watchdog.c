@@ -52,6 +52,8 @@ static int64_t tick(int64_t now)
             continue;
         }
         if (!w->fired || now >= w->resend) {
+            if (!w->fired && now > w->deadline) /* the wait counts from the first cancel */
+                w->give_up += now - w->deadline;
             w->fired = 1;
             w->cancel(w->ctx);
             w->resend = now + RESEND_NS;

@@ -195,6 +195,31 @@ static void test_fork_inside_a_run(void **state)
     hl_watch_stop(&w_other);
 }
 
+/* The wait for cancellation counts from the first cancel: a watchdog that gets to a run late (it
+ * was not scheduled, or another run's cancel held it) still gives it the whole wait before giving
+ * up. Here the first watch's cancel holds the watchdog 60 ms, past the second's limit and wait. */
+static void slow_cancel(void *ctx)
+{
+    counted *c = ctx;
+    if (atomic_fetch_add(&c->calls, 1) == 0)
+        sleep_ms(60);
+}
+
+static void test_wait_counts_from_the_first_cancel(void **state)
+{
+    (void)state;
+    counted slow = {0, 0}, c = {0, 0};
+    hl_watch w_slow, w;
+    hl_error e = HL_ERROR_INIT;
+    assert_int_equal(hl_watch_start(&w_slow, slow_cancel, &slow, 5, 1000, &e), HL_OK);
+    assert_int_equal(hl_watch_start(&w, on_cancel, &c, 15, 30, &e), HL_OK);
+    while (!atomic_load(&c.calls))
+        sleep_ms(1);
+    sleep_ms(5); /* the run ends 5 ms after its first cancel: well within its 30 ms wait */
+    assert_int_equal(hl_watch_stop(&w), 0);
+    hl_watch_stop(&w_slow);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -204,6 +229,7 @@ int main(void)
         cmocka_unit_test(test_earlier_deadline_wakes),
         cmocka_unit_test(test_many_threads),
         cmocka_unit_test(test_fork_inside_a_run),
+        cmocka_unit_test(test_wait_counts_from_the_first_cancel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
