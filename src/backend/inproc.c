@@ -84,7 +84,7 @@ struct hl_backend {
      * without the cancel signal) and the cancel signal's set (blocked for host functions) */
     hl_inproc_thread *run_thread;
     hl_inproc_sys *outer;
-    sigset_t caller_mask, guest_mask, cancel_set;
+    sigset_t caller_mask, guest_mask, host_mask, cancel_set;
     /* while a port write is served: what the trampoline saved on the guest's stack (see
      * crossing_regs), and the port */
     const uint64_t *crossing;
@@ -408,7 +408,7 @@ void hl_inproc_host_call(struct hl_backend *b, uint32_t port, const uint64_t *sa
         return;
     }
     atomic_store(&b->in_guest, 0);
-    HL_SYS(pthread_sigmask(SIG_BLOCK, &b->cancel_set, NULL));
+    HL_SYS(pthread_sigmask(SIG_SETMASK, &b->host_mask, NULL)); /* the caller's, the cancel signal blocked */
     b->crossing = saved;
     b->crossing_port = port;
     int stop = b->io(b->io_ctx, port);
@@ -591,6 +591,13 @@ static hl_status inproc_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_
     __asm__ volatile("fnstcw %0\n\tstmxcsr %1" : "=m"(b->host_fcw), "=m"(b->host_mxcsr));
     sigemptyset(&b->cancel_set);
     sigaddset(&b->cancel_set, hl_backend_current_signal());
+    /* guest code runs with the cancel signal and the fault signals open, whatever the caller
+     * blocks (a worker thread that blocks every signal): a fault with its signal blocked would
+     * kill the process (the kernel forces the default action), and the mprotect dirty tracking
+     * takes a SIGSEGV at the first write to each page */
+    sigset_t open = b->cancel_set;
+    for (size_t i = 0; i < NFAULT; i++)
+        sigaddset(&open, fault_signals[i]);
     pthread_mutex_lock(&b->run_lock); /* cancel() may signal this thread from now on */
     b->thread = pthread_self();
     b->running = 1;
@@ -598,9 +605,13 @@ static hl_status inproc_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_
     /* one system call: the caller's mask comes back, the cancel signal is open. A cancel pending
      * from before (this run's prepare() reset cancel_req) is delivered now and does nothing:
      * in_guest is still 0. */
-    HL_SYS(pthread_sigmask(SIG_UNBLOCK, &b->cancel_set, &b->caller_mask));
+    HL_SYS(pthread_sigmask(SIG_UNBLOCK, &open, &b->caller_mask));
     b->guest_mask = b->caller_mask;
+    b->host_mask = b->caller_mask;
     sigdelset(&b->guest_mask, hl_backend_current_signal());
+    for (size_t i = 0; i < NFAULT; i++)
+        sigdelset(&b->guest_mask, fault_signals[i]);
+    sigaddset(&b->host_mask, hl_backend_current_signal());
     if (sigsetjmp(b->jb, 0) == 0) { /* no mask saved: the caller's is set below on every way out */
         atomic_store(&b->in_guest, 1);
         if (atomic_load(&b->cancel_req)) { /* cancelled before it ran: its entry state */

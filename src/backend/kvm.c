@@ -137,6 +137,19 @@ static hl_status kvm_build_system(const hl_layout *l, const hl_elf_info *elf, ui
     return HL_OK;
 }
 
+/* The signal mask of the thread while it is inside KVM_RUN: mask (bit n-1 for signal n). */
+static int set_guest_sigmask(struct hl_backend *b, uint64_t mask)
+{
+    _Alignas(8) uint8_t smbuf[sizeof(struct kvm_signal_mask) + sizeof(mask)];
+    struct kvm_signal_mask *sm = (struct kvm_signal_mask *)smbuf;
+    sm->len = sizeof(mask);
+    memcpy(sm->sigset, &mask, sizeof(mask));
+    if (xioctl(b->vcpu, KVM_SET_SIGNAL_MASK, sm) < 0)
+        return -1;
+    b->guest_sigmask = mask;
+    return 0;
+}
+
 static hl_status kvm_create(hl_backend **out, const hl_mem *mem, const hl_layout *l, const hl_elf_info *elf,
                             hl_io_handler io, void *io_ctx, uint64_t *base, hl_error *err)
 {
@@ -190,12 +203,7 @@ static hl_status kvm_create(hl_backend **out, const hl_mem *mem, const hl_layout
         goto fail;
     }
     /* the cancel signal is blocked on this thread except inside KVM_RUN */
-    uint64_t guest_mask = hl_backend_guest_sigmask();
-    _Alignas(8) uint8_t smbuf[sizeof(struct kvm_signal_mask) + sizeof(guest_mask)];
-    struct kvm_signal_mask *sm = (struct kvm_signal_mask *)smbuf;
-    sm->len = sizeof(guest_mask);
-    memcpy(sm->sigset, &guest_mask, sizeof(guest_mask));
-    if (xioctl(b->vcpu, KVM_SET_SIGNAL_MASK, sm) < 0) {
+    if (set_guest_sigmask(b, hl_backend_guest_sigmask()) < 0) {
         st = hl_errorf(err, HL_E_BACKEND, "KVM_SET_SIGNAL_MASK failed: %s", strerror(errno));
         goto fail;
     }
@@ -602,6 +610,19 @@ static hl_status kvm_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_t s
     sigemptyset(&cancel);
     sigaddset(&cancel, b->signal);
     HL_SYS(pthread_sigmask(SIG_BLOCK, &cancel, &caller));
+    /* inside KVM_RUN the thread has the vCPU's mask, set for the thread that created the sandbox:
+     * the caller's own (another thread's may differ) with the cancel signal open, or a signal the
+     * caller blocks would be delivered to it while the guest runs. Set again only when it differs
+     * (no system call when the same threads keep calling). */
+    uint64_t want = 0;
+    for (int sig = 1; sig <= 64; sig++)
+        if (sig != b->signal && sigismember(&caller, sig) == 1)
+            want |= 1ull << (sig - 1);
+    if (want != b->guest_sigmask && set_guest_sigmask(b, want) < 0) {
+        st = hl_errorf(err, HL_E_BACKEND, "KVM_SET_SIGNAL_MASK failed: %s", strerror(errno));
+        HL_SYS(pthread_sigmask(SIG_SETMASK, &caller, NULL));
+        return st;
+    }
     st = b->dbg ? hl_kvm_debug_run(b, res, err) : hl_kvm_run_loop(b, res, err, NULL);
     st = finish_run(b, res, st, err);
     HL_SYS(pthread_sigmask(SIG_SETMASK, &caller, NULL));

@@ -26,6 +26,7 @@ struct hl_backend {
     void *io_ctx;
     pthread_t thread;
     int signal;
+    uint64_t guest_sigmask; /* the vCPU's KVM_SET_SIGNAL_MASK: the running caller's mask, cancel open */
     atomic_int cancel_req;
     hl_kvm_state *state0; /* the CPU state every run starts from */
     uint64_t stubs_gpa, kstack_top, pt_gpa; /* where the exception stubs, the frame and the tables are */

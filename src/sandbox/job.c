@@ -46,10 +46,17 @@ hl_status hl_sb_run_begin(hl_sandbox *sb)
 
 void hl_sb_run_finished(hl_sandbox *sb)
 {
+    int watched = sb->watch.armed;
     if (hl_watch_stop(&sb->watch)) {
         sb->run_gave_up = 1;
         sb->state = SB_POISONED;
     }
+    /* the watchdog is done with this run (it set `fired` under its lock): a cancel signal it sent
+     * while the signal was blocked here (a host function ran, or the run was ending) would stay
+     * pending on the caller's thread when the caller blocks it, for whatever the application does
+     * with that signal later. cancel_req, not the signal, is what stops a run, an outer one's too */
+    if (watched && sb->watch.fired)
+        hl_backend_drain_cancel();
 }
 
 void hl_sb_debug_pause(void *ctx, int paused)

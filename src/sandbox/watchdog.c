@@ -25,6 +25,7 @@ static int started;       /* the thread runs (in this process: not after a fork)
 static int64_t wake_at = FOREVER; /* when the watchdog's sleep ends */
 static int64_t recent;            /* the deadline of the run registered last */
 static hl_watch *head;
+static unsigned forks; /* forks into this process (after_fork_child): the list is this process's */
 
 static int64_t now_ns(void)
 {
@@ -51,6 +52,8 @@ static int64_t tick(int64_t now)
             continue;
         }
         if (!w->fired || now >= w->resend) {
+            if (!w->fired && now > w->deadline) /* the wait counts from the first cancel */
+                w->give_up += now - w->deadline;
             w->fired = 1;
             w->cancel(w->ctx);
             w->resend = now + RESEND_NS;
@@ -102,6 +105,7 @@ static void after_fork_child(void)
     wake_at = FOREVER;
     recent = 0;
     head = NULL;
+    forks++;
 }
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -153,6 +157,7 @@ hl_status hl_watch_start(hl_watch *w, void (*cancel)(void *ctx), void *ctx, uint
         }
         hl_sys_add(1);
     }
+    w->forks = forks;
     w->prev = NULL;
     w->next = head;
     if (head)
@@ -174,6 +179,11 @@ int hl_watch_stop(hl_watch *w)
     if (!w->armed)
         return 0;
     pthread_mutex_lock(&lock);
+    if (w->forks != forks) { /* started before a fork, in the parent: not in this list */
+        w->armed = 0;
+        pthread_mutex_unlock(&lock);
+        return 0;
+    }
     if (w->prev)
         w->prev->next = w->next;
     else
@@ -189,6 +199,10 @@ int hl_watch_stop(hl_watch *w)
 void hl_watch_pause(hl_watch *w, int paused)
 {
     pthread_mutex_lock(&lock);
+    if (w->forks != forks) {
+        pthread_mutex_unlock(&lock);
+        return;
+    }
     if (w->armed && paused && !w->paused) {
         w->paused = 1;
         w->paused_at = now_ns();

@@ -175,6 +175,34 @@ static void test_host_function_not_interrupted(void **state)
     assert_int_equal(hl_set_cancel_signal(0, NULL), HL_OK);
 }
 
+/* A thread that blocks the cancel signal itself: a cancellation signalled while its host function
+ * ran (the signal blocked) is not left pending on the application's thread after the call, where
+ * it would reach whatever the application later does with that signal (its own handler once the
+ * library has moved to another signal, the default action, a sigwait). */
+static void test_no_cancel_left_pending(void **state)
+{
+    (void)state;
+    int sig = hl_cancel_signal();
+    sigset_t set, saved, pending;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    pthread_sigmask(SIG_BLOCK, &set, &saved);
+    rt_hosts hosts;
+    memset(&hosts, 0, sizeof(hosts));
+    hl_sandbox *sb = rt_callback_sandbox("max_execution_time = \"30ms\"\nmax_wait_for_cancellation = \"255ms\"\n",
+                                         &hosts);
+    rt_fails(sb, "call_spinning", HL_E_CANCELLED, 0, "max_execution_time (30 ms)", RT_ARGS(hl_u32(80)));
+    sigpending(&pending);
+    int left = sigismember(&pending, sig) == 1;
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&set, NULL, &zero) == sig) /* clean for the next tests, whatever happened */
+        ;
+    rt_ok(sb, "call_spinning", RT_ARGS(hl_u32(1)));
+    hl_sandbox_destroy(sb);
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
+    assert_false(left);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -183,6 +211,7 @@ int main(void)
         cmocka_unit_test(test_changed_signal_cancels),
         cmocka_unit_test(test_move_after_use),
         cmocka_unit_test(test_host_function_not_interrupted),
+        cmocka_unit_test(test_no_cancel_left_pending),
     };
     return rt_run("cancel_signal", tests);
 }

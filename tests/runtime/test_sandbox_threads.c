@@ -1,9 +1,12 @@
 /* test_sandbox_threads.c - the thread contract: shared sandboxes, destroy from anywhere. */
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "rt.h"
 
@@ -360,6 +363,136 @@ static void test_stuck_host_function_poisons_when_it_returns(void **state)
     assert_int_equal(atomic_load(&calls_after_destroy), 0);
 }
 
+/* ---- the caller's signal mask ---- */
+
+static int same_mask(const sigset_t *a, const sigset_t *b)
+{
+    for (int s = 1; s < 65; s++)
+        if (sigismember(a, s) != sigismember(b, s)) return 0;
+    return 1;
+}
+
+/* A worker thread that blocks every signal (the usual pattern of an application that takes its
+ * signals with sigwait or signalfd on one thread) calls a sandbox created on a thread that blocks
+ * none: guest faults, writes (dirty tracking), cancels and ordinary calls all work there, the
+ * process lives, and the worker's mask is what it was. */
+static void *all_blocked_worker(void *arg)
+{
+    hl_sandbox *sb = arg;
+    sigset_t all, before, after;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    pthread_sigmask(SIG_BLOCK, NULL, &before);
+    hl_value v;
+    hl_error e = HL_ERROR_INIT;
+    for (int i = 0; i < 3; i++) {
+        if (hl_sandbox_call(sb, "set_static", RT_ARGS(hl_i64(i)), &v, &e) != HL_OK) _exit(10);
+        if (hl_sandbox_call(sb, "write_readonly", RT_NOARGS, &v, &e) != HL_E_GUEST_FAULT) _exit(11);
+        if (hl_sandbox_call(sb, "spin", RT_NOARGS, &v, &e) != HL_E_CANCELLED) _exit(12);
+        if (hl_sandbox_call(sb, "add", RT_ARGS(hl_i32(i), hl_i32(2)), &v, &e) != HL_OK || v.u.i32 != i + 2)
+            _exit(13);
+        pthread_sigmask(SIG_BLOCK, NULL, &after);
+        if (!same_mask(&before, &after)) _exit(14);
+    }
+    return NULL;
+}
+
+static void run_in_child(void (*body)(const char *dirty), const char *dirty)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        body(dirty);
+        _exit(0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (WIFSIGNALED(status)) fail_msg("the process died of signal %d", WTERMSIG(status));
+    if (WEXITSTATUS(status) != 0) fail_msg("the child failed with code %d", WEXITSTATUS(status));
+}
+
+static void all_blocked_body(const char *dirty)
+{
+    if (dirty) setenv("HL_INPROC_DIRTY", dirty, 1);
+    hl_sandbox *sb = rt_sandbox("simpleguest", "max_execution_time = \"50ms\"\n");
+    pthread_t th;
+    if (pthread_create(&th, NULL, all_blocked_worker, sb) != 0) _exit(2);
+    pthread_join(th, NULL);
+    hl_sandbox_destroy(sb);
+}
+
+static void test_caller_blocking_every_signal(void **state)
+{
+    (void)state;
+    run_in_child(all_blocked_body, NULL);
+    if (rt_mode() == HL_MODE_RUN_IN_PROCESS)
+        run_in_child(all_blocked_body, "mprotect"); /* guest writes fault (SIGSEGV) to be recorded */
+}
+
+/* A signal the calling thread blocks stays blocked while the guest runs, whichever thread created
+ * the sandbox (here one that blocks nothing): it is not delivered on the caller's thread during
+ * the call. */
+static atomic_int usr1_while_blocked;
+static pthread_t usr1_caller;
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    if (pthread_equal(pthread_self(), usr1_caller)) atomic_store(&usr1_while_blocked, 1);
+}
+
+typedef struct usr1_call {
+    hl_sandbox *sb;
+    hl_status st;
+    atomic_int started;
+    int drained;
+} usr1_call;
+
+static void *usr1_blocked_caller(void *arg)
+{
+    usr1_call *c = arg;
+    hl_value v;
+    hl_error e = HL_ERROR_INIT;
+    atomic_store(&c->started, 1);
+    c->st = hl_sandbox_call(c->sb, "spin", RT_NOARGS, &v, &e);
+    sigset_t usr1;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    struct timespec zero = {0, 0};
+    c->drained = sigtimedwait(&usr1, NULL, &zero) == SIGUSR1; /* still pending, for the caller */
+    return NULL;
+}
+
+static void test_caller_mask_holds_in_the_guest(void **state)
+{
+    (void)state;
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_usr1;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, &old);
+    sigset_t usr1, saved;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    pthread_sigmask(SIG_UNBLOCK, &usr1, &saved); /* the creating thread blocks nothing of it */
+    usr1_call c = {rt_sandbox("simpleguest", "max_execution_time = \"300ms\"\n"), HL_OK, 0, 0};
+    pthread_sigmask(SIG_BLOCK, &usr1, NULL); /* the caller (created now) inherits it blocked */
+    atomic_store(&usr1_while_blocked, 0);
+    assert_int_equal(pthread_create(&usr1_caller, NULL, usr1_blocked_caller, &c), 0);
+    while (!atomic_load(&c.started))
+        rt_sleep_ms(1);
+    rt_sleep_ms(100); /* inside the guest's spin */
+    pthread_kill(usr1_caller, SIGUSR1);
+    pthread_join(usr1_caller, NULL);
+    assert_int_equal(c.st, HL_E_CANCELLED);
+    assert_int_equal(atomic_load(&usr1_while_blocked), 0);
+    assert_true(c.drained);
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
+    sigaction(SIGUSR1, &old, NULL);
+    hl_sandbox_destroy(c.sb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -369,6 +502,8 @@ int main(void)
         cmocka_unit_test(test_destroy_waits_for_a_running_call),
         cmocka_unit_test(test_destroy_from_own_host_function_is_ignored),
         cmocka_unit_test(test_stuck_host_function_poisons_when_it_returns),
+        cmocka_unit_test(test_caller_blocking_every_signal),
+        cmocka_unit_test(test_caller_mask_holds_in_the_guest),
     };
     return rt_run("sandbox_threads", tests);
 }

@@ -5,7 +5,10 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -158,6 +161,65 @@ static void test_many_threads(void **state)
     assert_true(atomic_load(&args[3].c.calls) >= 1);
 }
 
+/* fork() inside a watched run (a host function that forks, whose child goes on): the child has no
+ * watchdog and none of the parent's runs; the run's end there (stop) must not bring a parent's
+ * watch, copied into the child, back into the child's list, where its limit would be enforced
+ * (cancel called on a run that does not exist there). */
+static void test_fork_inside_a_run(void **state)
+{
+    (void)state;
+    counted other = {0, 0}, mine = {0, 0};
+    hl_watch w_other, w_mine;
+    hl_error e = HL_ERROR_INIT;
+    /* another thread's run (registered first), then this thread's (the list's head) */
+    assert_int_equal(hl_watch_start(&w_other, on_cancel, &other, 40, 1000, &e), HL_OK);
+    assert_int_equal(hl_watch_start(&w_mine, on_cancel, &mine, 10000, 1000, &e), HL_OK);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        hl_watch_stop(&w_mine); /* this thread's run ends in the child */
+        counted c = {0, 0};
+        hl_watch w;
+        if (hl_watch_start(&w, on_cancel, &c, 5, 1000, &e) != HL_OK) _exit(2); /* the child's watchdog */
+        sleep_ms(100);
+        hl_watch_stop(&w);
+        if (atomic_load(&c.calls) == 0) _exit(3);     /* the child's own run is watched */
+        _exit(atomic_load(&other.calls) == 0 ? 0 : 1); /* the parent's is not */
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    hl_watch_stop(&w_mine);
+    hl_watch_stop(&w_other);
+}
+
+/* The wait for cancellation counts from the first cancel: a watchdog that gets to a run late (it
+ * was not scheduled, or another run's cancel held it) still gives it the whole wait before giving
+ * up. Here the first watch's cancel holds the watchdog 60 ms, past the second's limit and wait. */
+static void slow_cancel(void *ctx)
+{
+    counted *c = ctx;
+    if (atomic_fetch_add(&c->calls, 1) == 0)
+        sleep_ms(60);
+}
+
+static void test_wait_counts_from_the_first_cancel(void **state)
+{
+    (void)state;
+    counted slow = {0, 0}, c = {0, 0};
+    hl_watch w_slow, w;
+    hl_error e = HL_ERROR_INIT;
+    assert_int_equal(hl_watch_start(&w_slow, slow_cancel, &slow, 5, 1000, &e), HL_OK);
+    assert_int_equal(hl_watch_start(&w, on_cancel, &c, 15, 30, &e), HL_OK);
+    while (!atomic_load(&c.calls))
+        sleep_ms(1);
+    sleep_ms(5); /* the run ends 5 ms after its first cancel: well within its 30 ms wait */
+    assert_int_equal(hl_watch_stop(&w), 0);
+    hl_watch_stop(&w_slow);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -166,6 +228,8 @@ int main(void)
         cmocka_unit_test(test_pause),
         cmocka_unit_test(test_earlier_deadline_wakes),
         cmocka_unit_test(test_many_threads),
+        cmocka_unit_test(test_fork_inside_a_run),
+        cmocka_unit_test(test_wait_counts_from_the_first_cancel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
