@@ -104,13 +104,27 @@ static void *sandbox_thread(void *arg)
 
 /* Whether the job should go to the sandbox's own thread, starting it when the sandbox has just
  * shown that several threads call it. */
+/* Forks into this process: a sandbox's own thread started before a fork exists only in the
+ * parent, so the child runs the sandbox's jobs itself (destroy included: it must not wait for a
+ * thread that is not there). */
+static unsigned forks;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static void after_fork_child(void) { forks++; }
+static void count_forks(void) { pthread_atfork(NULL, NULL, after_fork_child); }
+
 static int use_own_thread(hl_sandbox *sb, job_kind kind)
 {
-    if (sb->thread_on)
-        return 1;
+    if (sb->thread_on) {
+        if (sb->thread_forks == forks)
+            return 1;
+        sb->thread_on = 0; /* a fork's child: its mutex and condition variable are copies, left be */
+        return 0;
+    }
     if (!sb->ops->thread_move_costly || (kind != JOB_INIT && kind != JOB_CALL) || !sb->run_thread ||
         sb->run_thread == (uintptr_t)&thread_mark || ++sb->moves < 2)
         return 0;
+    pthread_once(&fork_once, count_forks);
+    sb->thread_forks = forks;
     pthread_mutex_init(&sb->mu, NULL);
     pthread_cond_init(&sb->cv, NULL);
     pthread_attr_t attr;

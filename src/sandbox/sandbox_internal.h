@@ -91,6 +91,7 @@ struct hl_sandbox {
     uintptr_t run_thread;
     unsigned moves;
     int thread_on;
+    unsigned thread_forks; /* job.c's fork count when the thread started */
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;

@@ -493,6 +493,57 @@ static void test_caller_mask_holds_in_the_guest(void **state)
     hl_sandbox_destroy(c.sb);
 }
 
+/* A sandbox called from several threads (on KVM it then has a thread of its own), and a fork:
+ * the child's destroy must not wait for a thread that exists only in the parent, and the parent
+ * goes on using the sandbox. */
+static pthread_barrier_t all_called;
+
+/* One call, then wait until every thread has made its own: the threads are alive together (a
+ * thread that has exited may hand its stack, and so its identity, to the next one). */
+static void *one_call(void *arg)
+{
+    hl_value v;
+    hl_error e = HL_ERROR_INIT;
+    *(hl_status *)((void **)arg)[1] = hl_sandbox_call(((void **)arg)[0], "add", RT_ARGS(hl_i32(2), hl_i32(3)), &v, &e);
+    pthread_barrier_wait(&all_called);
+    return NULL;
+}
+
+static void test_fork_after_threads(void **state)
+{
+    hl_sandbox *sb = rt_sandbox("simpleguest", "");
+    /* three threads: the runs move at least twice */
+    hl_status st[3] = {HL_E_STATE, HL_E_STATE, HL_E_STATE};
+    void *args[3][2] = {{sb, &st[0]}, {sb, &st[1]}, {sb, &st[2]}};
+    pthread_t th[3];
+    pthread_barrier_init(&all_called, NULL, 3);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, one_call, args[i]), 0);
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(st[i], HL_OK);
+    }
+    pthread_barrier_destroy(&all_called);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(20); /* a hang would be the failure: die by SIGALRM instead */
+        hl_value v;
+        hl_error e = HL_ERROR_INIT;
+        (void)hl_sandbox_call(sb, "add", RT_ARGS(hl_i32(1), hl_i32(1)), &v, &e); /* any outcome */
+        hl_sandbox_destroy(sb);
+        _exit(0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (WIFSIGNALED(status))
+        fail_msg("the child died of signal %d (SIGALRM: destroy waited for the parent's thread)", WTERMSIG(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(rt_ok(sb, "add", RT_ARGS(hl_i32(40), hl_i32(2))).u.i32, 42);
+    hl_sandbox_destroy(sb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -504,6 +555,7 @@ int main(void)
         cmocka_unit_test(test_stuck_host_function_poisons_when_it_returns),
         cmocka_unit_test(test_caller_blocking_every_signal),
         cmocka_unit_test(test_caller_mask_holds_in_the_guest),
+        cmocka_unit_test(test_fork_after_threads),
     };
     return rt_run("sandbox_threads", tests);
 }
