@@ -22,6 +22,17 @@
 /* A per-thread address: unique among live threads, compared atomically. */
 static _Thread_local char thread_mark;
 
+/* A number per thread, never given twice in the process (unlike a thread's addresses, which a
+ * later thread may get when an earlier one has exited): where a run happened. */
+static _Thread_local uint64_t thread_number;
+static _Atomic uint64_t threads_numbered;
+static uint64_t this_thread(void)
+{
+    if (!thread_number)
+        thread_number = atomic_fetch_add(&threads_numbered, 1) + 1;
+    return thread_number;
+}
+
 int hl_sb_on_own_thread(const hl_sandbox *sb)
 {
     return atomic_load(&((hl_sandbox *)sb)->runner) == (uintptr_t)&thread_mark;
@@ -77,7 +88,7 @@ static void run_job(hl_sandbox *sb, job_kind kind)
     hl_sb_do_job(sb, kind);
     atomic_store(&sb->runner, outer);
     if (runs)
-        sb->run_thread = (uintptr_t)&thread_mark;
+        sb->run_thread = this_thread();
     sb->job_syscalls = hl_sys_now() - mark;
 }
 
@@ -121,7 +132,7 @@ static int use_own_thread(hl_sandbox *sb, job_kind kind)
         return 0;
     }
     if (!sb->ops->thread_move_costly || (kind != JOB_INIT && kind != JOB_CALL) || !sb->run_thread ||
-        sb->run_thread == (uintptr_t)&thread_mark || ++sb->moves < 2)
+        sb->run_thread == this_thread() || ++sb->moves < 2)
         return 0;
     pthread_once(&fork_once, count_forks);
     sb->thread_forks = forks;

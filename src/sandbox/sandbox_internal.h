@@ -86,9 +86,9 @@ struct hl_sandbox {
     hl_watch watch;  /* the run's registration with the watchdog */
     int run_gave_up; /* the run ended only after max_wait_for_cancellation: poisoned */
     uint64_t job_syscalls; /* system calls the thread that ran the last job made for it */
-    /* Where the guest last ran (a thread's mark), how often a run moved to another thread, and
+    /* Where the guest last ran (a thread number, job.c), how often a run moved to another thread, and
      * the sandbox's own thread once moving got expensive (job.c) */
-    uintptr_t run_thread;
+    uint64_t run_thread;
     unsigned moves;
     int thread_on;
     unsigned thread_forks; /* job.c's fork count when the thread started */
