@@ -260,6 +260,46 @@ static hl_status save_msrs(hl_kvm_state *s, int kvm_fd, int vcpu_fd, hl_error *e
     return HL_OK;
 }
 
+/* Guest code starts as under an ordinary OS: CR4.OSXSAVE on and XCR0 enabling every user state
+ * component the vCPU offers that needs no permission (x87, SSE, AVX, the AVX-512 trio, PKRU),
+ * so that a guest compiled for AVX runs as it does in-process. Without it (the vCPU's XCR0 as
+ * created, x87 only) AVX instructions fault. The per-run reset puts XCR0 back, and XSAVE's image
+ * puts every component's state back (the ones not in it to their initial state). Left as created
+ * when the vCPU has no XSAVE or KVM refuses the value. */
+static void enable_xsave(hl_kvm_state *s, int vcpu_fd)
+{
+    uint32_t xsave_bit = 0;
+    uint64_t offered = 0;
+    pthread_mutex_lock(&g_cache_lock);
+    for (uint32_t i = 0; g_cpuid && i < g_cpuid->nent; i++) {
+        const struct kvm_cpuid_entry2 *e = &g_cpuid->entries[i];
+        if (e->function == 1)
+            xsave_bit = e->ecx & (1u << 26);
+        else if (e->function == 0xD && e->index == 0)
+            offered = ((uint64_t)e->edx << 32) | e->eax;
+    }
+    pthread_mutex_unlock(&g_cache_lock);
+    uint64_t want = offered & (0x7ull | 0xE0ull | 0x200ull);
+    if (!xsave_bit || !(want & 1))
+        return;
+    if ((want & 0xE0ull) != 0xE0ull || !(want & 4))
+        want &= ~0xE0ull; /* AVX-512 only whole, and on top of AVX */
+    if (!(want & 2))
+        want &= ~4ull; /* AVX on top of SSE */
+    for (uint32_t i = 0; i < s->xcrs.nr_xcrs; i++) {
+        if (s->xcrs.xcrs[i].xcr != 0)
+            continue;
+        uint64_t was = s->xcrs.xcrs[i].value;
+        s->xcrs.xcrs[i].value = want;
+        if (xioctl(vcpu_fd, KVM_SET_XCRS, &s->xcrs) < 0) {
+            s->xcrs.xcrs[i].value = was;
+            return;
+        }
+        s->sregs.cr4 |= 1ull << 18; /* OSXSAVE */
+        return;
+    }
+}
+
 hl_status hl_kvm_state_save(hl_kvm_state **out, int kvm_fd, int vcpu_fd,
                             const struct kvm_sregs *sregs, int msr_filtered, hl_error *err)
 {
@@ -326,6 +366,7 @@ hl_status hl_kvm_state_save(hl_kvm_state **out, int kvm_fd, int vcpu_fd,
             goto fail;
         }
         s->has_xcrs = 1;
+        enable_xsave(s, vcpu_fd);
     }
     struct kvm_device_attr tsc = {.group = KVM_VCPU_TSC_CTRL,
                                   .attr = KVM_VCPU_TSC_OFFSET,
