@@ -134,6 +134,7 @@ static hl_status kvm_build_system(const hl_layout *l, const hl_elf_info *elf, ui
     hl_x86_build_gdt_tss(system + sys_off, sys_gpa, kstack_top);
     hl_x86_build_idt(system + sys_off + PAGE, sys_gpa + 2 * PAGE);
     hl_x86_build_exception_stubs(system + sys_off + 2 * PAGE, HL_PORT_EXCEPTION);
+    hl_x86_build_entry(system + sys_off + 2 * PAGE);
     return HL_OK;
 }
 
@@ -231,6 +232,7 @@ static hl_status kvm_create(hl_backend **out, const hl_mem *mem, const hl_layout
         (st = hl_kvm_state_save(&b->state0, b->kvm, b->vcpu, &sregs, msr_filtered, err)))
         goto fail;
     b->stubs_gpa = sys_gpa + 2 * PAGE;
+    b->stub_xcr0 = hl_kvm_state_stub_xcr0(b->state0);
     b->kstack_top = kstack_top;
     b->pt_gpa = b->base + pt->offset;
     b->bitmap_bytes = ((npages + 63) / 64) * 8;
@@ -601,7 +603,15 @@ static hl_status kvm_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_t s
     regs.rsp = stack_top - 8; /* as after a call: rsp + 8 is 16-byte aligned */
     regs.rdi = arg;
     regs.rflags = 2;
-    hl_status st = hl_kvm_state_reset(b->state0, b->vcpu, &regs, err);
+    /* the entry stub resets XCR0 and the XSAVE state (x86_64.h); not under a debugger, whose
+     * loader and breakpoints expect the run to start at the entry itself */
+    int by_stub = b->stub_xcr0 && !b->dbg;
+    if (by_stub) {
+        regs.rip = b->stubs_gpa + HL_X86_ENTRY_OFFSET;
+        regs.r8 = b->stub_xcr0;
+        regs.r9 = entry;
+    }
+    hl_status st = hl_kvm_state_reset(b->state0, b->vcpu, &regs, by_stub, err);
     if (st) return st;
     b->run->exit_reason = KVM_EXIT_UNKNOWN;
     /* the cancel signal is blocked on this thread while the run lasts, except inside KVM_RUN

@@ -389,7 +389,17 @@ fail:
     return st;
 }
 
-hl_status hl_kvm_state_reset(const hl_kvm_state *s, int vcpu_fd, const struct kvm_regs *regs,
+uint64_t hl_kvm_state_stub_xcr0(const hl_kvm_state *s)
+{
+    if (!s->has_xcrs || !s->xsave || !(s->sregs.cr4 & (1ull << 18)))
+        return 0;
+    for (uint32_t i = 0; i < s->xcrs.nr_xcrs; i++)
+        if (s->xcrs.xcrs[i].xcr == 0)
+            return s->xcrs.xcrs[i].value;
+    return 0;
+}
+
+hl_status hl_kvm_state_reset(const hl_kvm_state *s, int vcpu_fd, const struct kvm_regs *regs, int by_stub,
                              hl_error *err)
 {
     const char *what = NULL;
@@ -397,14 +407,14 @@ hl_status hl_kvm_state_reset(const hl_kvm_state *s, int vcpu_fd, const struct kv
                                   .attr = KVM_VCPU_TSC_OFFSET,
                                   .addr = (uint64_t)(uintptr_t)&s->tsc_offset};
     /* XCR0 before XSAVE: KVM refuses XSAVE components that XCR0 does not enable */
-    if (s->has_xcrs && xioctl(vcpu_fd, KVM_SET_XCRS, (void *)&s->xcrs) < 0)
+    if (s->has_xcrs && !by_stub && xioctl(vcpu_fd, KVM_SET_XCRS, (void *)&s->xcrs) < 0)
         what = "KVM_SET_XCRS";
     else if (xioctl(vcpu_fd, KVM_SET_SREGS, (void *)&s->sregs) < 0)
         what = "KVM_SET_SREGS";
     else if (xioctl(vcpu_fd, KVM_SET_REGS, (void *)regs) < 0)
         what = "KVM_SET_REGS";
-    else if (s->xsave ? xioctl(vcpu_fd, KVM_SET_XSAVE, s->xsave) < 0
-                      : xioctl(vcpu_fd, KVM_SET_FPU, (void *)&s->fpu) < 0)
+    else if (!by_stub && (s->xsave ? xioctl(vcpu_fd, KVM_SET_XSAVE, s->xsave) < 0
+                                   : xioctl(vcpu_fd, KVM_SET_FPU, (void *)&s->fpu) < 0))
         what = "KVM_SET_XSAVE";
     else if (xioctl(vcpu_fd, KVM_SET_DEBUGREGS, (void *)&s->debug) < 0)
         what = "KVM_SET_DEBUGREGS";

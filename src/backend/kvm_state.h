@@ -32,9 +32,14 @@ hl_status hl_kvm_msr_filter(int kvm_fd, int vm_fd, int *installed, hl_error *err
 hl_status hl_kvm_state_save(hl_kvm_state **out, int kvm_fd, int vcpu_fd,
                             const struct kvm_sregs *sregs, int msr_filtered, hl_error *err);
 
-/* Puts the vCPU back to the saved state with general registers `regs`. */
-hl_status hl_kvm_state_reset(const hl_kvm_state *s, int vcpu_fd, const struct kvm_regs *regs,
+/* Puts the vCPU back to the saved state with general registers `regs`. With by_stub, XCR0 and
+ * the XSAVE state are left to the entry stub the run starts at (x86_64.h: hl_x86_build_entry). */
+hl_status hl_kvm_state_reset(const hl_kvm_state *s, int vcpu_fd, const struct kvm_regs *regs, int by_stub,
                              hl_error *err);
+
+/* The XCR0 every run starts with when the entry stub can reset the XSAVE state (CR4.OSXSAVE is
+ * on in the saved state and KVM has XSAVE), else 0. */
+uint64_t hl_kvm_state_stub_xcr0(const hl_kvm_state *s);
 
 /* The special registers every run starts with (long mode, the sandbox's own tables). */
 const struct kvm_sregs *hl_kvm_state_sregs(const hl_kvm_state *s);

@@ -134,6 +134,51 @@ void hl_x86_build_exception_stubs(uint8_t *page, uint8_t port)
     }
 }
 
+/* The stub, assembled here and copied into the page at HL_X86_ENTRY_OFFSET: the xrstor's
+ * rip-relative operand is the image's place relative to the stub's, the same in the copy. */
+__asm__(".pushsection .rodata\n"
+        ".globl hl_x86_entry_code\n"
+        ".hidden hl_x86_entry_code\n"
+        ".globl hl_x86_entry_code_end\n"
+        ".hidden hl_x86_entry_code_end\n"
+        "hl_x86_entry_code:\n"
+        "    xor %ecx, %ecx\n"
+        "    xgetbv\n"
+        "    shl $32, %rdx\n"
+        "    or %rax, %rdx\n"
+        "    cmp %r8, %rdx\n"
+        "    je 1f\n"
+        "    mov %r8, %rax\n"
+        "    mov %r8, %rdx\n"
+        "    shr $32, %rdx\n"
+        "    xsetbv\n"
+        "1:  mov $-1, %eax\n"
+        "    mov $-1, %edx\n"
+        "    xrstor64 hl_x86_entry_code + 0x800(%rip)\n" /* HL_X86_XSAVE_INIT_OFFSET - HL_X86_ENTRY_OFFSET */
+        "    xor %eax, %eax\n"
+        "    xor %edx, %edx\n"
+        "    xor %ecx, %ecx\n"
+        "    xor %r8d, %r8d\n"
+        "    push %r9\n"
+        "    xor %r9d, %r9d\n"
+        "    ret\n"
+        "hl_x86_entry_code_end:\n"
+        ".popsection\n");
+_Static_assert(HL_X86_XSAVE_INIT_OFFSET - HL_X86_ENTRY_OFFSET == 0x800, "the stub's xrstor operand");
+_Static_assert(HL_X86_ENTRY_OFFSET >= HL_X86_IDT_ENTRIES * HL_X86_STUB_STRIDE, "past the exception stubs");
+
+void hl_x86_build_entry(uint8_t *page)
+{
+    size_t n = (size_t)(hl_x86_entry_code_end - hl_x86_entry_code);
+    memcpy(page + HL_X86_ENTRY_OFFSET, hl_x86_entry_code, n);
+    uint8_t *img = page + HL_X86_XSAVE_INIT_OFFSET;
+    memset(img, 0, 576); /* legacy area and header: XSTATE_BV 0, every component initial */
+    img[0] = 0x7F;       /* FCW 0x037F (the initial state's anyway) */
+    img[1] = 0x03;
+    img[24] = 0x80; /* MXCSR 0x1F80: xrstor loads it from here whenever SSE or AVX is requested */
+    img[25] = 0x1F;
+}
+
 const char *hl_x86_vector_name(unsigned v)
 {
     static const char *const names[32] = {

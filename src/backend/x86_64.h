@@ -61,6 +61,20 @@ void hl_x86_build_exception_stubs(uint8_t *page, uint8_t port);
  * believes an exception report only from there). */
 unsigned hl_x86_stub_out_offset(unsigned vector);
 
+/* The entry stub every KVM run starts at (in the stubs' page, at HL_X86_ENTRY_OFFSET), and the
+ * XSAVE image it loads (at HL_X86_XSAVE_INIT_OFFSET, 64-byte aligned: every component in its
+ * initial state, MXCSR 0x1F80). With r8 = the XCR0 the run must have and r9 = where the guest
+ * starts, it sets XCR0 only when it differs (an exit; the guest rarely changes it), loads the
+ * image with every component XCR0 enables (xrstor: x87, SSE, AVX, AVX-512, PKRU in their
+ * initial state), clears rax, rcx, rdx, r8 and r9 and jumps to r9. Instead of KVM_SET_XCRS and
+ * KVM_SET_XSAVE before every run (the two largest ioctls of the reset). The kvm_debug loader
+ * uses 0x800. */
+#define HL_X86_ENTRY_OFFSET 0x400
+#define HL_X86_XSAVE_INIT_OFFSET 0xC00
+void hl_x86_build_entry(uint8_t *page);
+/* The stub's code, for tests. */
+extern const uint8_t hl_x86_entry_code[], hl_x86_entry_code_end[];
+
 /* True for the vectors where the CPU pushes an error code. */
 int hl_x86_vector_has_error_code(unsigned vector);
 /* "#PF page fault", "#GP general protection", ... */

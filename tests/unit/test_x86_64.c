@@ -277,6 +277,22 @@ static void test_stubs(void **state)
     assert_int_equal(hl_x86_stub_out_offset(6), 5);
     for (size_t i = HL_X86_IDT_ENTRIES * HL_X86_STUB_STRIDE; i < PAGE; i++)
         assert_int_equal(page[i], 0xF4);
+    /* the entry stub and its XSAVE image go past the stubs, the rest stays hlt */
+    hl_x86_build_entry(page);
+    size_t code = (size_t)(hl_x86_entry_code_end - hl_x86_entry_code);
+    assert_true(code > 20 && HL_X86_ENTRY_OFFSET + code < 0x800);
+    assert_memory_equal(page + HL_X86_ENTRY_OFFSET, hl_x86_entry_code, code);
+    assert_int_equal(page[HL_X86_ENTRY_OFFSET + code - 1], 0xC3); /* ret to r9 */
+    const uint8_t *img = page + HL_X86_XSAVE_INIT_OFFSET;
+    assert_int_equal(HL_X86_XSAVE_INIT_OFFSET % 64, 0);
+    assert_int_equal(img[0] | img[1] << 8, 0x037F);
+    assert_int_equal(img[24] | img[25] << 8 | img[26] << 16 | img[27] << 24, 0x1F80);
+    for (size_t i = 512; i < 576; i++) /* XSTATE_BV and XCOMP_BV 0: initial state, standard form */
+        assert_int_equal(img[i], 0);
+    for (size_t i = HL_X86_IDT_ENTRIES * HL_X86_STUB_STRIDE; i < HL_X86_ENTRY_OFFSET; i++)
+        assert_int_equal(page[i], 0xF4);
+    for (size_t i = HL_X86_ENTRY_OFFSET + code; i < HL_X86_XSAVE_INIT_OFFSET; i++)
+        assert_int_equal(page[i], 0xF4);
     assert_string_equal(hl_x86_vector_name(14), "#PF page fault");
     assert_string_equal(hl_x86_vector_name(13), "#GP general protection");
     assert_string_equal(hl_x86_vector_name(0), "#DE divide error");
