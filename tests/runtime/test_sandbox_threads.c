@@ -332,7 +332,9 @@ static void test_stuck_host_function_poisons_when_it_returns(void **state)
 {
     cb_data *d = calloc(1, sizeof(*d));
     hl_config cfg;
-    rt_config(&cfg, "max_execution_time = \"20ms\"\nmax_wait_for_cancellation = \"10ms\"\n");
+    /* a limit the guest reaches its first host call within even under emulation on a loaded
+     * machine (a cancellation before it would end the call without blocking) */
+    rt_config(&cfg, "max_execution_time = \"300ms\"\nmax_wait_for_cancellation = \"10ms\"\n");
     stuck_call c = {NULL, HL_OK, 0};
     hl_error e = HL_ERROR_INIT;
     assert_int_equal(hl_sandbox_create(&c.sb, rt_guest("callbackguest"), &cfg, &e), HL_OK);
@@ -344,10 +346,12 @@ static void test_stuck_host_function_poisons_when_it_returns(void **state)
     /* 1000 host calls; the first blocks past every limit */
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, call_count_thread, &c), 0);
-    while (!atomic_load(&blocked))
+    while (!atomic_load(&blocked) && !atomic_load(&c.returned))
         rt_sleep_ms(1);
+    if (!atomic_load(&blocked))
+        fail_msg("the call ended (%s) before its first host call", hl_status_str(c.st));
     unsigned prints = d->prints;
-    rt_sleep_ms(200); /* well past 20 + 10 ms: the caller still waits for its host function */
+    rt_sleep_ms(600); /* well past 300 + 10 ms: the caller still waits for its host function */
     assert_int_equal(atomic_load(&c.returned), 0);
     atomic_store(&release, 1);
     pthread_join(th, NULL);
