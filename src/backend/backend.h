@@ -2,6 +2,7 @@
 #ifndef HL_BACKEND_H
 #define HL_BACKEND_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "hyperlight/sandbox.h"
@@ -178,15 +179,13 @@ int hl_backend_cancel_signal(void);
 /* The signal in use, for any thread and signal handlers (0 before the first sandbox). Fixed
  * while any sandbox exists. */
 int hl_backend_current_signal(void);
-/* Blocks (SIG_BLOCK) or unblocks (SIG_UNBLOCK) the cancel signal on the calling thread. */
-void hl_backend_cancel_mask(int how);
 /* Discards the cancel signals pending on the calling (sandbox) thread: re-sent while a host
  * function ran, they would otherwise queue up (a realtime signal) and interrupt the next runs;
  * cancel_req is what says whether a run is cancelled, the signal only wakes the thread. */
 void hl_backend_drain_cancel(void);
-/* The calling thread's signal mask without the cancel signal, as the kernel's 64-bit mask (bit
- * n-1 for signal n): the mask to run guest code with. */
-uint64_t hl_backend_guest_sigmask(void);
+/* The signal mask `of` (NULL: the calling thread's) without the cancel signal, as the kernel's
+ * 64-bit mask (bit n-1 for signal n): the mask to run guest code with. */
+uint64_t hl_backend_guest_sigmask(const sigset_t *of);
 /* A sandbox begins to exist (at the start of its creation) / has been freed: the cancel signal
  * may change only while none exists. */
 void hl_backend_sandbox_hold(void);

@@ -80,15 +80,6 @@ void hl_backend_sandbox_release(void)
     pthread_mutex_unlock(&lock);
 }
 
-/* Blocks or unblocks the cancel signal on this thread. */
-void hl_backend_cancel_mask(int how)
-{
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, hl_backend_current_signal());
-    HL_SYS(pthread_sigmask(how, &set, NULL));
-}
-
 int hl_backend_current_signal(void) { return atomic_load(&current); }
 
 int hl_backend_cancel_signal(void)
@@ -115,14 +106,17 @@ void hl_backend_drain_cancel(void)
         ;
 }
 
-uint64_t hl_backend_guest_sigmask(void)
+uint64_t hl_backend_guest_sigmask(const sigset_t *of)
 {
     int cancel = hl_backend_current_signal();
     sigset_t cur;
-    pthread_sigmask(SIG_BLOCK, NULL, &cur);
+    if (!of) {
+        pthread_sigmask(SIG_BLOCK, NULL, &cur);
+        of = &cur;
+    }
     uint64_t mask = 0;
     for (int sig = 1; sig <= 64; sig++)
-        if (sig != cancel && sigismember(&cur, sig) == 1)
+        if (sig != cancel && sigismember(of, sig) == 1)
             mask |= 1ull << (sig - 1);
     return mask;
 }

@@ -203,8 +203,9 @@ static hl_status kvm_create(hl_backend **out, const hl_mem *mem, const hl_layout
         st = hl_errorf(err, HL_E_BACKEND, "KVM_CREATE_VCPU failed: %s", strerror(errno));
         goto fail;
     }
-    /* the cancel signal is blocked on this thread except inside KVM_RUN */
-    if (set_guest_sigmask(b, hl_backend_guest_sigmask()) < 0) {
+    /* KVM_RUN's mask: the creating thread's without the cancel signal (kvm_run follows the
+     * calling thread's) */
+    if (set_guest_sigmask(b, hl_backend_guest_sigmask(NULL)) < 0) {
         st = hl_errorf(err, HL_E_BACKEND, "KVM_SET_SIGNAL_MASK failed: %s", strerror(errno));
         goto fail;
     }
@@ -624,10 +625,7 @@ static hl_status kvm_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_t s
      * the caller's own (another thread's may differ) with the cancel signal open, or a signal the
      * caller blocks would be delivered to it while the guest runs. Set again only when it differs
      * (no system call when the same threads keep calling). */
-    uint64_t want = 0;
-    for (int sig = 1; sig <= 64; sig++)
-        if (sig != b->signal && sigismember(&caller, sig) == 1)
-            want |= 1ull << (sig - 1);
+    uint64_t want = hl_backend_guest_sigmask(&caller);
     if (want != b->guest_sigmask && set_guest_sigmask(b, want) < 0) {
         st = hl_errorf(err, HL_E_BACKEND, "KVM_SET_SIGNAL_MASK failed: %s", strerror(errno));
         HL_SYS(pthread_sigmask(SIG_SETMASK, &caller, NULL));

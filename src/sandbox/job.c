@@ -19,11 +19,9 @@
  * called by several threads: it gets a thread of its own, and from then on its jobs are handed
  * to that thread (two context switches per call, instead of a grace period per change). */
 
-/* A per-thread address: unique among live threads, compared atomically. */
-static _Thread_local char thread_mark;
-
 /* A number per thread, never given twice in the process (unlike a thread's addresses, which a
- * later thread may get when an earlier one has exited): where a run happened. */
+ * later thread may get when an earlier one has exited): which thread runs a job, and where a
+ * run happened. */
 static _Thread_local uint64_t thread_number;
 static _Atomic uint64_t threads_numbered;
 static uint64_t this_thread(void)
@@ -35,7 +33,7 @@ static uint64_t this_thread(void)
 
 int hl_sb_on_own_thread(const hl_sandbox *sb)
 {
-    return atomic_load(&((hl_sandbox *)sb)->runner) == (uintptr_t)&thread_mark;
+    return atomic_load(&((hl_sandbox *)sb)->runner) == this_thread();
 }
 
 static void cancel_run(void *ctx)
@@ -84,7 +82,7 @@ static void run_job(hl_sandbox *sb, job_kind kind)
     int runs = sb->be && (kind == JOB_INIT || kind == JOB_CALL);
     if (runs)
         sb->ops->prepare(sb->be); /* cancel() signals this thread from now on */
-    uintptr_t outer = atomic_exchange(&sb->runner, (uintptr_t)&thread_mark);
+    uint64_t outer = atomic_exchange(&sb->runner, this_thread());
     hl_sb_do_job(sb, kind);
     atomic_store(&sb->runner, outer);
     if (runs)

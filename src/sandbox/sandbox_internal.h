@@ -81,7 +81,7 @@ struct hl_sandbox {
     char last_core[HL_CONFIG_PATH_MAX + 256]; /* the last automatic core's path, "" if none */
 
     /* the job in progress (job.c): it runs on the thread that passed the gate */
-    _Atomic uintptr_t runner; /* that thread's mark while a job runs, else 0 */
+    _Atomic uint64_t runner; /* that thread's number (job.c) while a job runs, else 0 */
     uint32_t job_limit_ms, job_cancel_wait_ms; /* the guest run's time limit (0: none) */
     hl_watch watch;  /* the run's registration with the watchdog */
     int run_gave_up; /* the run ended only after max_wait_for_cancellation: poisoned */
