@@ -234,6 +234,9 @@ static hl_status kvm_create(hl_backend **out, const hl_mem *mem, const hl_layout
         goto fail;
     b->stubs_gpa = sys_gpa + 2 * PAGE;
     b->stub_xcr0 = hl_kvm_state_stub_xcr0(b->state0);
+    b->stub = HL_KVM_STUB_XSTATE | (hl_kvm_state_stub_msrs(b->state0) ? HL_KVM_STUB_MSRS : 0);
+    int sync = ioctl(b->kvm, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS);
+    b->sync_regs = sync > 0 && (sync & HL_KVM_SYNC_RESET) == HL_KVM_SYNC_RESET;
     b->kstack_top = kstack_top;
     b->pt_gpa = b->base + pt->offset;
     b->bitmap_bytes = ((npages + 63) / 64) * 8;
@@ -332,7 +335,9 @@ static void capture_regs(struct hl_backend *b, hl_run_result *res)
 {
     struct kvm_regs regs;
     struct kvm_sregs sregs;
-    if (res->has_regs || xioctl(b->vcpu, KVM_GET_REGS, &regs) < 0 || xioctl(b->vcpu, KVM_GET_SREGS, &sregs) < 0)
+    if (res->has_regs || b->run->kvm_dirty_regs) /* a reset no KVM_RUN took: the guest never ran */
+        return;
+    if (xioctl(b->vcpu, KVM_GET_REGS, &regs) < 0 || xioctl(b->vcpu, KVM_GET_SREGS, &sregs) < 0)
         return;
     regs_of(b, &regs, &sregs, &res->regs);
     res->has_regs = 1;
@@ -475,6 +480,7 @@ static hl_status internal_error(struct hl_backend *b, const struct kvm_run *r, h
  * cannot be trusted to start clean: HL_E_POISONED makes the sandbox unusable. */
 hl_status hl_kvm_discard_pending(struct hl_backend *b, hl_error *err)
 {
+    b->run->kvm_dirty_regs = 0; /* a reset no KVM_RUN took (the run was cancelled before it) */
     for (int i = 0; i < 64; i++) {
         b->run->immediate_exit = 1;
         if (b->run->exit_reason == KVM_EXIT_IO)
@@ -606,13 +612,17 @@ static hl_status kvm_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_t s
     regs.rflags = 2;
     /* the entry stub resets XCR0 and the XSAVE state (x86_64.h); not under a debugger, whose
      * loader and breakpoints expect the run to start at the entry itself */
-    int by_stub = b->stub_xcr0 && !b->dbg;
+    unsigned by_stub = b->stub_xcr0 && !b->dbg ? b->stub : 0;
     if (by_stub) {
         regs.rip = b->stubs_gpa + HL_X86_ENTRY_OFFSET;
         regs.r8 = b->stub_xcr0;
         regs.r9 = entry;
+        regs.r10 = by_stub & HL_KVM_STUB_MSRS ? HL_X86_ENTRY_MSRS : 0;
     }
-    hl_status st = hl_kvm_state_reset(b->state0, b->vcpu, &regs, by_stub, err);
+    /* not under a debugger: its runs go through KVM_RUN several times, and it reads and sets the
+     * registers itself in between */
+    hl_status st = hl_kvm_state_reset(b->state0, b->vcpu, &regs, by_stub, b->sync_regs && !b->dbg ? b->run : NULL,
+                                      err);
     if (st) return st;
     b->run->exit_reason = KVM_EXIT_UNKNOWN;
     /* the cancel signal is blocked on this thread while the run lasts, except inside KVM_RUN

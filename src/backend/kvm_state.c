@@ -399,36 +399,57 @@ uint64_t hl_kvm_state_stub_xcr0(const hl_kvm_state *s)
     return 0;
 }
 
-hl_status hl_kvm_state_reset(const hl_kvm_state *s, int vcpu_fd, const struct kvm_regs *regs, int by_stub,
-                             hl_error *err)
+hl_status hl_kvm_state_reset(const hl_kvm_state *s, int vcpu_fd, const struct kvm_regs *regs, unsigned by_stub,
+                             struct kvm_run *sync, hl_error *err)
 {
     const char *what = NULL;
     struct kvm_device_attr tsc = {.group = KVM_VCPU_TSC_CTRL,
                                   .attr = KVM_VCPU_TSC_OFFSET,
                                   .addr = (uint64_t)(uintptr_t)&s->tsc_offset};
+    if (sync) { /* KVM_RUN applies them before it enters (and before it completes a pending exit) */
+        sync->s.regs.regs = *regs;
+        sync->s.regs.sregs = s->sregs;
+        sync->s.regs.events = s->events;
+        sync->kvm_dirty_regs = HL_KVM_SYNC_RESET;
+    }
     /* XCR0 before XSAVE: KVM refuses XSAVE components that XCR0 does not enable */
-    if (s->has_xcrs && !by_stub && xioctl(vcpu_fd, KVM_SET_XCRS, (void *)&s->xcrs) < 0)
+    if (s->has_xcrs && !(by_stub & HL_KVM_STUB_XSTATE) && xioctl(vcpu_fd, KVM_SET_XCRS, (void *)&s->xcrs) < 0)
         what = "KVM_SET_XCRS";
-    else if (xioctl(vcpu_fd, KVM_SET_SREGS, (void *)&s->sregs) < 0)
+    else if (!sync && xioctl(vcpu_fd, KVM_SET_SREGS, (void *)&s->sregs) < 0)
         what = "KVM_SET_SREGS";
-    else if (xioctl(vcpu_fd, KVM_SET_REGS, (void *)regs) < 0)
+    else if (!sync && xioctl(vcpu_fd, KVM_SET_REGS, (void *)regs) < 0)
         what = "KVM_SET_REGS";
-    else if (!by_stub && (s->xsave ? xioctl(vcpu_fd, KVM_SET_XSAVE, s->xsave) < 0
-                                   : xioctl(vcpu_fd, KVM_SET_FPU, (void *)&s->fpu) < 0))
+    else if (!(by_stub & HL_KVM_STUB_XSTATE) && (s->xsave ? xioctl(vcpu_fd, KVM_SET_XSAVE, s->xsave) < 0
+                                                          : xioctl(vcpu_fd, KVM_SET_FPU, (void *)&s->fpu) < 0))
         what = "KVM_SET_XSAVE";
     else if (xioctl(vcpu_fd, KVM_SET_DEBUGREGS, (void *)&s->debug) < 0)
         what = "KVM_SET_DEBUGREGS";
-    else if (xioctl(vcpu_fd, KVM_SET_VCPU_EVENTS, (void *)&s->events) < 0)
+    else if (!sync && xioctl(vcpu_fd, KVM_SET_VCPU_EVENTS, (void *)&s->events) < 0)
         what = "KVM_SET_VCPU_EVENTS";
-    else if (s->msrs->nmsrs && HL_SYS(ioctl(vcpu_fd, KVM_SET_MSRS, s->msrs)) != (int)s->msrs->nmsrs)
+    else if (!(by_stub & HL_KVM_STUB_MSRS) && s->msrs->nmsrs &&
+             HL_SYS(ioctl(vcpu_fd, KVM_SET_MSRS, s->msrs)) != (int)s->msrs->nmsrs)
         what = "KVM_SET_MSRS";
     else if (s->has_tsc_offset &&
              xioctl(vcpu_fd, KVM_SET_DEVICE_ATTR, &tsc) < 0) /* after TSC_ADJUST */
         what = "KVM_SET_DEVICE_ATTR(TSC_OFFSET)";
-    if (what)
-        return hl_errorf(err, HL_E_BACKEND, "resetting the vCPU failed: %s: %s", what,
-                         strerror(errno));
+    if (what) {
+        if (sync) sync->kvm_dirty_regs = 0;
+        return hl_errorf(err, HL_E_BACKEND, "resetting the vCPU failed: %s: %s", what, strerror(errno));
+    }
     return HL_OK;
+}
+
+int hl_kvm_state_stub_msrs(const hl_kvm_state *s)
+{
+    if (!hl_kvm_state_stub_xcr0(s) || s->sregs.gs.base != 0 ||
+        s->msrs->nmsrs != sizeof filtered_reset_msrs / sizeof filtered_reset_msrs[0])
+        return 0;
+    unsigned seen = 0; /* which of the five, in whatever order KVM listed them */
+    for (uint32_t i = 0; i < s->msrs->nmsrs; i++)
+        for (unsigned k = 0; k < sizeof filtered_reset_msrs / sizeof filtered_reset_msrs[0]; k++)
+            if (s->msrs->entries[i].index == filtered_reset_msrs[k] && s->msrs->entries[i].data == 0)
+                seen |= 1u << k;
+    return seen == (1u << (sizeof filtered_reset_msrs / sizeof filtered_reset_msrs[0])) - 1;
 }
 
 const struct kvm_sregs *hl_kvm_state_sregs(const hl_kvm_state *s) { return &s->sregs; }

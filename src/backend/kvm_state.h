@@ -32,10 +32,24 @@ hl_status hl_kvm_msr_filter(int kvm_fd, int vm_fd, int *installed, hl_error *err
 hl_status hl_kvm_state_save(hl_kvm_state **out, int kvm_fd, int vcpu_fd,
                             const struct kvm_sregs *sregs, int msr_filtered, hl_error *err);
 
-/* Puts the vCPU back to the saved state with general registers `regs`. With by_stub, XCR0 and
- * the XSAVE state are left to the entry stub the run starts at (x86_64.h: hl_x86_build_entry). */
-hl_status hl_kvm_state_reset(const hl_kvm_state *s, int vcpu_fd, const struct kvm_regs *regs, int by_stub,
-                             hl_error *err);
+/* What the entry stub resets instead of the ioctls (x86_64.h: hl_x86_build_entry): XCR0 and the
+ * XSAVE state; and STAR, LSTAR, CSTAR, SFMASK and the kernel GS base (HL_X86_ENTRY_MSRS). */
+#define HL_KVM_STUB_XSTATE 1u
+#define HL_KVM_STUB_MSRS 2u
+/* The registers KVM_RUN can set itself from the run area (KVM_CAP_SYNC_REGS). */
+#define HL_KVM_SYNC_RESET (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS)
+
+/* Puts the vCPU back to the saved state with general registers `regs`, but for what `by_stub`
+ * (HL_KVM_STUB_*) leaves to the entry stub the run starts at. With `sync` (the vCPU's run area,
+ * when KVM has KVM_CAP_SYNC_REGS for HL_KVM_SYNC_RESET) the general and special registers and the
+ * pending events go through it: the next KVM_RUN sets them, three ioctls fewer. */
+hl_status hl_kvm_state_reset(const hl_kvm_state *s, int vcpu_fd, const struct kvm_regs *regs, unsigned by_stub,
+                             struct kvm_run *sync, hl_error *err);
+
+/* Whether the entry stub can reset the MSRs (HL_KVM_STUB_MSRS): the MSR filter is in place (the
+ * reset is exactly STAR, LSTAR, CSTAR, SFMASK and the kernel GS base), all five are 0 in the saved
+ * state and so is the GS base, and the stub is used at all. */
+int hl_kvm_state_stub_msrs(const hl_kvm_state *s);
 
 /* The XCR0 every run starts with when the entry stub can reset the XSAVE state (CR4.OSXSAVE is
  * on in the saved state and KVM has XSAVE), else 0. */

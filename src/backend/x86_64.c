@@ -152,13 +152,29 @@ __asm__(".pushsection .rodata\n"
         "    mov %r8, %rdx\n"
         "    shr $32, %rdx\n"
         "    xsetbv\n"
-        "1:  mov $-1, %eax\n"
+        "1:  test $1, %r10b\n" /* HL_X86_ENTRY_MSRS */
+        "    jz 2f\n"
+        "    xor %eax, %eax\n"
+        "    xor %edx, %edx\n"
+        "    mov $0xC0000081, %ecx\n" /* STAR */
+        "    wrmsr\n"
+        "    mov $0xC0000082, %ecx\n" /* LSTAR */
+        "    wrmsr\n"
+        "    mov $0xC0000083, %ecx\n" /* CSTAR */
+        "    wrmsr\n"
+        "    mov $0xC0000084, %ecx\n" /* SFMASK */
+        "    wrmsr\n"
+        "    mov $0xC0000101, %ecx\n" /* the GS base (0 from the reset) into the kernel GS base */
+        "    swapgs\n"
+        "    wrmsr\n"                 /* and the GS base 0 again */
+        "2:  mov $-1, %eax\n"
         "    mov $-1, %edx\n"
         "    xrstor64 hl_x86_entry_code + 0x800(%rip)\n" /* HL_X86_XSAVE_INIT_OFFSET - HL_X86_ENTRY_OFFSET */
         "    xor %eax, %eax\n"
         "    xor %edx, %edx\n"
         "    xor %ecx, %ecx\n"
         "    xor %r8d, %r8d\n"
+        "    xor %r10d, %r10d\n"
         "    push %r9\n"
         "    xor %r9d, %r9d\n"
         "    ret\n"

@@ -67,9 +67,13 @@ unsigned hl_x86_stub_out_offset(unsigned vector);
  * starts, it sets XCR0 only when it differs (an exit; the guest rarely changes it), loads the
  * image with every component XCR0 enables (xrstor: x87, SSE, AVX, AVX-512, PKRU in their
  * initial state), clears rax, rcx, rdx, r8 and r9 and jumps to r9. Instead of KVM_SET_XCRS and
- * KVM_SET_XSAVE before every run (the two largest ioctls of the reset). The kvm_debug loader
- * uses 0x800. */
+ * KVM_SET_XSAVE before every run (the two largest ioctls of the reset). With HL_X86_ENTRY_MSRS
+ * in r10 it also zeroes STAR, LSTAR, CSTAR, SFMASK and the kernel GS base (through the GS base,
+ * which must be 0 at entry, and swapgs: the MSR filter lets the guest write the GS base but not
+ * the kernel GS base), instead of KVM_SET_MSRS; those writes are not intercepted. r10 is cleared
+ * too. The kvm_debug loader uses 0x800. */
 #define HL_X86_ENTRY_OFFSET 0x400
+#define HL_X86_ENTRY_MSRS 1u
 #define HL_X86_XSAVE_INIT_OFFSET 0xC00
 void hl_x86_build_entry(uint8_t *page);
 /* The stub's code, for tests. */
