@@ -2,6 +2,7 @@
 #include "bench_kvm_bare.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <stdio.h>
@@ -149,4 +150,37 @@ int bench_kvm_bare_port_io(size_t warmup, size_t iters, uint64_t *ns, char *why,
     }
     bare_destroy(&v);
     return rc;
+}
+
+struct bench_kvm_bare {
+    bare_vm v;
+};
+
+bench_kvm_bare *bench_kvm_bare_io_open(char *why, size_t why_size)
+{
+    bench_kvm_bare *b = calloc(1, sizeof(*b));
+    if (!b) {
+        snprintf(why, why_size, "bare KVM baseline: out of memory");
+        return NULL;
+    }
+    if (bare_create(&b->v, code_out_loop, sizeof(code_out_loop), why, why_size) < 0) {
+        bare_destroy(&b->v);
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+int64_t bench_kvm_bare_io_step(bench_kvm_bare *b, char *why, size_t why_size)
+{
+    uint64_t t0 = now_ns();
+    if (bare_run(&b->v, KVM_EXIT_IO, why, why_size) < 0) return -1;
+    return (int64_t)(now_ns() - t0);
+}
+
+void bench_kvm_bare_io_close(bench_kvm_bare *b)
+{
+    if (!b) return;
+    bare_destroy(&b->v);
+    free(b);
 }

@@ -18,4 +18,11 @@ int bench_kvm_bare_create_hlt(size_t warmup, size_t iters, uint64_t *create_ns,
  * resuming the guest, the `out` and its exit back to us. */
 int bench_kvm_bare_port_io(size_t warmup, size_t iters, uint64_t *ns, char *why, size_t why_size);
 
+/* The same round trip one at a time, to interleave with other timings (bench_ab): open the VM,
+ * time one KVM_RUN per step (-1 on failure, with the reason), close it. */
+typedef struct bench_kvm_bare bench_kvm_bare;
+bench_kvm_bare *bench_kvm_bare_io_open(char *why, size_t why_size);
+int64_t bench_kvm_bare_io_step(bench_kvm_bare *v, char *why, size_t why_size);
+void bench_kvm_bare_io_close(bench_kvm_bare *v);
+
 #endif

@@ -683,11 +683,14 @@ static hl_status get_dirty_log(struct hl_backend *b, hl_error *err)
     return HL_OK;
 }
 
-/* Manual protection: protects again (and forgets) the pages set in bits. */
-static hl_status clear_dirty_log(struct hl_backend *b, uint64_t *bits, hl_error *err)
+/* Manual protection: protects again (and forgets) the pages set in bits, whose words [wfirst,
+ * wend) are the ones that may have bits set (KVM wants a range starting at a multiple of 64). */
+static hl_status clear_dirty_log(struct hl_backend *b, uint64_t *bits, size_t wfirst, size_t wend, hl_error *err)
 {
-    struct kvm_clear_dirty_log c = {.slot = 0, .num_pages = (uint32_t)(b->size / PAGE), .first_page = 0};
-    c.dirty_bitmap = bits;
+    uint64_t npages = b->size / PAGE, end = (uint64_t)wend * 64 < npages ? (uint64_t)wend * 64 : npages;
+    struct kvm_clear_dirty_log c = {.slot = 0, .first_page = (uint64_t)wfirst * 64};
+    c.num_pages = (uint32_t)(end - c.first_page);
+    c.dirty_bitmap = bits + wfirst;
     if (xioctl(b->vm, KVM_CLEAR_DIRTY_LOG, &c) < 0)
         return hl_errorf(err, HL_E_POISONED, "KVM_CLEAR_DIRTY_LOG failed: %s", strerror(errno));
     return HL_OK;
@@ -699,7 +702,7 @@ static hl_status kvm_track_dirty(hl_backend *b, hl_error *err)
 {
     hl_status st = get_dirty_log(b, err);
     if (!st && b->manual_protect)
-        st = clear_dirty_log(b, b->bitmap, err);
+        st = clear_dirty_log(b, b->bitmap, 0, b->bitmap_bytes / 8, err);
     return st;
 }
 
@@ -751,7 +754,8 @@ static hl_status kvm_restore(hl_backend *b, const uint8_t *snapshot, int may_dro
         b->restores++; /* never 0 (seen[] starts at 0) */
     }
     uint64_t n = 0, run_first = 0, run_len = 0; /* a run of consecutive dirty pages */
-    for (size_t w = 0; w < b->bitmap_bytes / 8; w++) {
+    size_t nwords = b->bitmap_bytes / 8, cfirst = nwords, cend = 0; /* the words of clear_bits set */
+    for (size_t w = 0; w < nwords; w++) {
         /* a plain load first: the exchange (a locked instruction) only for words with bits set */
         uint64_t host = atomic_load_explicit(&b->host_bits[w], memory_order_relaxed);
         uint64_t bits = b->bitmap[w] | (host ? atomic_exchange(&b->host_bits[w], 0) : 0);
@@ -780,6 +784,10 @@ static hl_status kvm_restore(hl_backend *b, const uint8_t *snapshot, int may_dro
             run_first = page;
             run_len = 1;
         }
+        if (b->manual_protect && b->clear_bits[w]) { /* (page_hot sets bits of word w only) */
+            if (cfirst == nwords) cfirst = w;
+            cend = w + 1;
+        }
     }
     if (run_len && (st = restore_run(b, snapshot, may_drop, run_first, run_len, err)))
         return st;
@@ -787,8 +795,10 @@ static hl_status kvm_restore(hl_backend *b, const uint8_t *snapshot, int may_dro
     if (b->manual_protect) {
         /* the copies above happen before the pages are protected again: a write after the
          * protection is logged, and nothing writes in between (the guest is not running) */
-        st = clear_dirty_log(b, b->clear_bits, err);
-        memset(b->clear_bits, 0, b->bitmap_bytes);
+        if (cend > cfirst) { /* none when every dirty page was hot: no ioctl */
+            st = clear_dirty_log(b, b->clear_bits, cfirst, cend, err);
+            memset(b->clear_bits + cfirst, 0, (cend - cfirst) * 8);
+        }
     }
     return st;
 }

@@ -859,10 +859,28 @@ static int region_at(const hl_sandbox *sb, uint64_t addr)
     return -1;
 }
 
+/* What a run is, as its error messages name it ("the guest's initialisation", "the call to
+ * `f`"): formatted only when a message needs it, not for every call. */
+typedef struct run_what {
+    const char *fn; /* NULL: the initialisation */
+    char text[HL_MAX_NAME_LEN + 32];
+} run_what;
+
+static const char *what_text(run_what *w)
+{
+    if (!w->fn) return "the guest's initialisation";
+    if (!w->text[0]) snprintf(w->text, sizeof(w->text), "the call to `%.255s`", w->fn);
+    return w->text;
+}
+
 /* Turns the end of a run into the call's status: reads results, errors, aborts and faults. */
-static hl_status outcome(hl_sandbox *sb, const hl_run_result *r, const char *what)
+static hl_status outcome(hl_sandbox *sb, const hl_run_result *r, run_what *w)
 {
     const hl_config *c = &sb->cfg;
+    int cookie_ok = memcmp(sb_region(sb, HL_REGION_STACK), sb->cookie, sizeof(sb->cookie)) == 0;
+    if (r->stop == HL_STOP_HALT && cookie_ok)
+        return HL_OK;
+    const char *what = what_text(w);
     switch (r->stop) {
     case HL_STOP_CANCELLED:
         return job_fail(sb, HL_E_CANCELLED, "%s was cancelled: it ran longer than %s (%llu ms)", what,
@@ -914,7 +932,7 @@ static hl_status outcome(hl_sandbox *sb, const hl_run_result *r, const char *wha
     case HL_STOP_HALT:
         break;
     }
-    if (memcmp(sb_region(sb, HL_REGION_STACK), sb->cookie, sizeof(sb->cookie)) != 0)
+    if (!cookie_ok)
         return job_fail(sb, HL_E_STACK_OVERFLOW,
                         "stack overflow in %s: the stack cookie at the bottom of the %llu-byte stack was overwritten "
                         "(raise stack_size_override)",
@@ -922,7 +940,7 @@ static hl_status outcome(hl_sandbox *sb, const hl_run_result *r, const char *wha
     return HL_OK;
 }
 
-static hl_status run_guest(hl_sandbox *sb, uint64_t entry, const char *what)
+static hl_status run_guest(hl_sandbox *sb, uint64_t entry, run_what *what)
 {
     hl_run_result *r = &sb->last_run;
     hl_error e = HL_ERROR_INIT;
@@ -1065,7 +1083,8 @@ static hl_status do_init(hl_sandbox *sb)
     memset(out, 0, sizeof(hl_host_fn_table));
     sb->host_result_off = 0;
     uint64_t entry = hl_layout_addr(&sb->layout, HL_REGION_CODE) + (sb->elf.entry - sb->elf.min_vaddr);
-    hl_status st = run_guest(sb, entry, "the guest's initialisation");
+    run_what init = {NULL, ""};
+    hl_status st = run_guest(sb, entry, &init);
     if (st)
         return st;
     hl_error e = HL_ERROR_INIT;
@@ -1090,8 +1109,7 @@ static hl_status do_init(hl_sandbox *sb)
 
 static hl_status do_call(hl_sandbox *sb)
 {
-    char what[HL_MAX_NAME_LEN + 32];
-    snprintf(what, sizeof(what), "the call to `%.255s`", sb->call_name);
+    run_what what = {sb->call_name, ""};
     uint8_t *in = sb_region(sb, HL_REGION_INPUT), *out = sb_region(sb, HL_REGION_OUTPUT);
     uint64_t len;
     hl_status st = hl_codec_write_call(in, sb->cfg.input_data_size, sb->call_name, sb->call_args, sb->call_nargs,
@@ -1102,17 +1120,22 @@ static hl_status do_call(hl_sandbox *sb)
     memset(out, 0, sizeof(hl_msg_result));
     hl_sb_host_wrote(sb, sb->layout.region[HL_REGION_OUTPUT].offset, sizeof(hl_msg_result));
     sb->host_result_off = hl_align8(len);
-    st = run_guest(sb, sb->dispatch, what);
+    st = run_guest(sb, sb->dispatch, &what);
     sb->stats.calls++;
     if (st == HL_OK) {
         uint32_t status = 0;
         hl_error e = HL_ERROR_INIT;
         st = hl_codec_read_result(out, sb->cfg.output_data_size, &sb->result_store, &status, &sb->call_result, &e);
-        const hl_function_info *fi = hl_sandbox_find_function(sb, sb->call_name);
+        /* the function called last first: calls in a row mostly call the same one */
+        const hl_function_info *fi = sb->last_fn < sb->nguestfns &&
+                                             strcmp(sb->guestfns[sb->last_fn].name, sb->call_name) == 0
+                                         ? &sb->guestfns[sb->last_fn]
+                                         : hl_sandbox_find_function(sb, sb->call_name);
+        if (fi) sb->last_fn = (size_t)(fi - sb->guestfns);
         if (st) {
-            job_fail(sb, st, "%s: %s", what, e.message);
+            job_fail(sb, st, "%s: %s", what_text(&what), e.message);
         } else if (!status && fi && sb->call_result.type != fi->ret) { /* a forged result */
-            st = job_fail(sb, HL_E_GUEST_PROTOCOL, "%s: `%s` returned %s, but it is registered as returning %s", what,
+            st = job_fail(sb, HL_E_GUEST_PROTOCOL, "%s: `%s` returned %s, but it is registered as returning %s", what_text(&what),
                           fi->name, hl_type_name(sb->call_result.type), hl_type_name(fi->ret));
             sb->call_result = (hl_value){HL_TYPE_VOID, {.u64 = 0}};
         } else if (status) {

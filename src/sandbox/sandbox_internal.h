@@ -55,6 +55,7 @@ struct hl_sandbox {
     size_t nhostfns, caphostfns;
     hl_function_info *guestfns;
     size_t nguestfns;
+    size_t last_fn; /* the index of the function called last (a guess, checked before use) */
     char *guestfn_names;
     hl_print_fn print;
     void *print_user;

@@ -120,17 +120,18 @@ static int inproc_uses_wp_async(void)
     return major > 6 || (major == 6 && minor >= 7);
 }
 
-/* The library's own count of its system calls: the same call costs the same every time, the
- * total adds up, and a call that dirties more pages in-process costs more (one fault each). The
- * first call may count one more: the watchdog's wake-up, when its deadline is earlier than the
- * initialisation's. */
+/* The library's own count of its system calls: the same call costs the same every time once warm,
+ * the total adds up, and a call that dirties more pages in-process costs more (one fault each).
+ * The first call may count one more: the watchdog's wake-up, when its deadline is earlier than
+ * the initialisation's; on KVM the first HL_KVM_HOT_AFTER restores protect the pages the calls
+ * write again (KVM_CLEAR_DIRTY_LOG), later ones leave them writable and make no such call. */
 static void test_syscall_counts(void **state)
 {
     (void)state;
     hl_sandbox *sb = rt_sandbox("simpleguest", "");
     hl_sandbox_stats a = HL_SANDBOX_STATS_INIT, b = HL_SANDBOX_STATS_INIT;
-    rt_ok(sb, "nothing", RT_NOARGS);
-    rt_ok(sb, "nothing", RT_NOARGS);
+    for (int i = 0; i < 5; i++)
+        rt_ok(sb, "nothing", RT_NOARGS);
     assert_int_equal(hl_sandbox_get_stats(sb, &a), HL_OK);
     rt_ok(sb, "nothing", RT_NOARGS);
     assert_int_equal(hl_sandbox_get_stats(sb, &b), HL_OK);
