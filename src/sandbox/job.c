@@ -44,7 +44,8 @@ static void cancel_run(void *ctx)
 
 hl_status hl_sb_run_begin(hl_sandbox *sb)
 {
-    hl_error e = HL_ERROR_INIT;
+    hl_error e;
+    hl_error_empty(&e);
     if (!sb->job_limit_ms)
         return HL_OK;
     hl_status st = hl_watch_start(&sb->watch, cancel_run, sb, sb->job_limit_ms, sb->job_cancel_wait_ms, &e);

@@ -407,7 +407,8 @@ static hl_status save(hl_sandbox *sb, const char *path, hl_error *err)
      * stubs' page is this sandbox's, not the snapshot's) */
     const hl_layout_region *pt = &sb->layout.region[HL_REGION_PAGE_TABLES];
     uint8_t *system = calloc(1, pt->size);
-    hl_error e = HL_ERROR_INIT;
+    hl_error e;
+    hl_error_empty(&e);
     if (!system || (sb->ops->build_system && sb->ops->build_system(&sb->layout, &sb->elf, system, &e) != HL_OK)) {
         free(maybe);
         free(peb_page);
@@ -943,7 +944,8 @@ static hl_status outcome(hl_sandbox *sb, const hl_run_result *r, run_what *w)
 static hl_status run_guest(hl_sandbox *sb, uint64_t entry, run_what *what)
 {
     hl_run_result *r = &sb->last_run;
-    hl_error e = HL_ERROR_INIT;
+    hl_error e;
+    hl_error_empty(&e);
     sb->io_status = HL_OK;
     uint64_t stack_top = hl_layout_addr(&sb->layout, HL_REGION_STACK) + sb->layout.region[HL_REGION_STACK].size;
     hl_status st = hl_sb_run_begin(sb);
@@ -963,7 +965,8 @@ static hl_status run_guest(hl_sandbox *sb, uint64_t entry, run_what *what)
 static hl_status restore(hl_sandbox *sb)
 {
     uint64_t t0 = now_ns(), pages = 0;
-    hl_error e = HL_ERROR_INIT;
+    hl_error e;
+    hl_error_empty(&e);
     hl_status st = sb->ops->restore(sb->be, sb->snapshot, sb->ops->cow_restore, &pages, &e);
     sb->stats.last_restore_pages = pages;
     sb->stats.last_restore_ns = now_ns() - t0;
@@ -1055,7 +1058,8 @@ int64_t hl_sb_memory_diff(hl_sandbox *sb)
  * the guest's thread pointer back. */
 static hl_status do_ready(hl_sandbox *sb)
 {
-    hl_error e = HL_ERROR_INIT;
+    hl_error e;
+    hl_error_empty(&e);
     if (sb->ops->cow_restore && !sb->mem.fd_owned) { /* the file itself, mapped privately */
         sb->snapshot = (uint8_t *)sb->from->map + sb->from->image_off;
         sb->snapshot_borrowed = 1;
@@ -1087,7 +1091,8 @@ static hl_status do_init(hl_sandbox *sb)
     hl_status st = run_guest(sb, entry, &init);
     if (st)
         return st;
-    hl_error e = HL_ERROR_INIT;
+    hl_error e;
+    hl_error_empty(&e);
     st = hl_codec_read_fn_table(out, sb->cfg.output_data_size, &sb->guestfns, &sb->nguestfns, &sb->guestfn_names, &e);
     if (st)
         return job_fail(sb, st, "after initialisation: %s", e.message);
@@ -1124,7 +1129,8 @@ static hl_status do_call(hl_sandbox *sb)
     sb->stats.calls++;
     if (st == HL_OK) {
         uint32_t status = 0;
-        hl_error e = HL_ERROR_INIT;
+        hl_error e;
+        hl_error_empty(&e);
         st = hl_codec_read_result(out, sb->cfg.output_data_size, &sb->result_store, &status, &sb->call_result, &e);
         /* the function called last first: calls in a row mostly call the same one */
         const hl_function_info *fi = sb->last_fn < sb->nguestfns &&
@@ -1160,7 +1166,8 @@ static hl_status do_call(hl_sandbox *sb)
 void hl_sb_do_job(hl_sandbox *sb, job_kind kind)
 {
     hl_status st = HL_OK;
-    hl_error e = HL_ERROR_INIT;
+    hl_error e;
+    hl_error_empty(&e);
     hl_error_clear(&sb->job_err);
     switch (kind) {
     case JOB_CREATE:

@@ -13,4 +13,14 @@ void hl_error_copy(hl_error *dst, const hl_error *src);
 /* Clears err to HL_OK and an empty message (err may be NULL). */
 void hl_error_clear(hl_error *err);
 
+/* The library's own scratch error: as HL_ERROR_INIT leaves it but for the message's unused
+ * bytes, which HL_ERROR_INIT zeroes (half a kilobyte, on every call's path). */
+static inline void hl_error_empty(hl_error *err)
+{
+    err->struct_size = sizeof(*err);
+    err->status = HL_OK;
+    err->guest_code = 0;
+    err->message[0] = '\0';
+}
+
 #endif
