@@ -458,6 +458,24 @@ static int alias_pages(const hlg_value *a, hlg_value *r)
     return 0;
 }
 
+/* CR3 as the call found it, and a call that leaves CR3 at a value of its choosing (the same
+ * tables, other flag bits): a guest predicting the CR3 the next call starts with. */
+static int cr3_read(const hlg_value *a, hlg_value *r)
+{
+    (void)a;
+    uint64_t cr3;
+    __asm__ volatile("mov %%cr3, %0" : "=r"(cr3));
+    r->u.u64 = cr3;
+    return 0;
+}
+
+static int cr3_write(const hlg_value *a, hlg_value *r)
+{
+    (void)r;
+    __asm__ volatile("mov %0, %%cr3" : : "r"(a[0].u.u64) : "memory");
+    return 0;
+}
+
 static int read_page_a(const hlg_value *a, hlg_value *r)
 {
     (void)a;
@@ -470,6 +488,8 @@ void hyperlight_main(void)
     hlg_register("add", HL_TYPE_I32, HLG_PARAMS(HL_TYPE_I32, HL_TYPE_I32), add);
     hlg_register("alias_pages", HL_TYPE_U64, HLG_PARAMS(HL_TYPE_U32), alias_pages);
     hlg_register("read_page_a", HL_TYPE_U64, HLG_NO_PARAMS, read_page_a);
+    hlg_register("cr3_read", HL_TYPE_U64, HLG_NO_PARAMS, cr3_read);
+    hlg_register("cr3_write", HL_TYPE_VOID, HLG_PARAMS(HL_TYPE_U64), cr3_write);
     hlg_register("mmio_read", HL_TYPE_U64, HLG_PARAMS(HL_TYPE_U64), mmio_read);
     hlg_register("mmio_write", HL_TYPE_U64, HLG_PARAMS(HL_TYPE_U64), mmio_write);
     hlg_register("port_in", HL_TYPE_VOID, HLG_PARAMS(HL_TYPE_U32), port_in);

@@ -99,6 +99,8 @@ static void kvm_destroy(hl_backend *b)
         munmap(b->run, b->run_size);
     if (b->vcpu >= 0)
         close(b->vcpu);
+    if (b->keeper >= 0)
+        close(b->keeper);
     if (b->vm >= 0)
         close(b->vm);
     if (b->kvm >= 0)
@@ -139,6 +141,8 @@ static hl_status kvm_build_system(const hl_layout *l, const hl_elf_info *elf, ui
 }
 
 /* The signal mask of the thread while it is inside KVM_RUN: mask (bit n-1 for signal n). */
+#define HL_CR3_PWT 0x8ull /* page-level write-through of the PML4: no effect on what it maps */
+
 static int set_guest_sigmask(struct hl_backend *b, uint64_t mask)
 {
     _Alignas(8) uint8_t smbuf[sizeof(struct kvm_signal_mask) + sizeof(mask)];
@@ -151,13 +155,49 @@ static int set_guest_sigmask(struct hl_backend *b, uint64_t mask)
     return 0;
 }
 
+/* Every run starts with a CR3 other than the one the last run ended with (the same tables, the
+ * write-through bit alternating; see kvm_run), so that KVM resets the vCPU's MMU context and
+ * flushes the guest's TLB: a guest that changed a page-table entry, used it and wrote it back
+ * without a flush would otherwise keep that translation into the next call (KVM flushes only
+ * when the reset changes CR0, CR3, CR4 or EFER). The MMU reset lets go of KVM's root of the nested
+ * page tables, and Linux 6.1 frees a root no vCPU holds: every page would fault again at every
+ * call. This second vCPU, run once to a `hlt` and never again, holds it. */
+static hl_status start_keeper(hl_backend *b, hl_error *err)
+{
+    if ((b->keeper = ioctl(b->vm, KVM_CREATE_VCPU, 1)) < 0)
+        return hl_errorf(err, HL_E_BACKEND, "KVM_CREATE_VCPU (the second vCPU) failed: %s", strerror(errno));
+    hl_status st = hl_kvm_set_cpuid(b->kvm, b->keeper, err);
+    if (st) return st;
+    struct kvm_regs regs;
+    memset(&regs, 0, sizeof(regs));
+    regs.rip = b->stubs_gpa + hl_x86_stub_out_offset(0) + 2; /* an exception stub's `hlt` */
+    regs.rflags = 2;
+    if (xioctl(b->keeper, KVM_SET_SREGS, (void *)hl_kvm_state_sregs(b->state0)) < 0 ||
+        xioctl(b->keeper, KVM_SET_REGS, &regs) < 0)
+        return hl_errorf(err, HL_E_BACKEND, "setting up the second vCPU failed: %s", strerror(errno));
+    struct kvm_run *run = mmap(NULL, b->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, b->keeper, 0);
+    if (run == MAP_FAILED)
+        return hl_errorf(err, HL_E_BACKEND, "mapping the second vCPU's run area failed: %s", strerror(errno));
+    int r;
+    while ((r = HL_SYS(ioctl(b->keeper, KVM_RUN, 0))) < 0 && (errno == EINTR || errno == EAGAIN))
+        ;
+    int e = errno;
+    unsigned reason = run->exit_reason;
+    munmap(run, b->run_size);
+    if (r < 0)
+        return hl_errorf(err, HL_E_BACKEND, "KVM_RUN (the second vCPU) failed: %s", strerror(e));
+    if (reason != KVM_EXIT_HLT)
+        return hl_errorf(err, HL_E_BACKEND, "the second vCPU stopped with KVM exit reason %u, not at its hlt", reason);
+    return HL_OK;
+}
+
 static hl_status kvm_create(hl_backend **out, const hl_mem *mem, const hl_layout *l, const hl_elf_info *elf,
                             hl_io_handler io, void *io_ctx, uint64_t *base, hl_error *err)
 {
     struct hl_backend *b = calloc(1, sizeof(*b));
     if (!b)
         return hl_errorf(err, HL_E_NOMEM, "out of memory");
-    b->kvm = b->vm = b->vcpu = -1;
+    b->kvm = b->vm = b->vcpu = b->keeper = -1;
     b->host = mem->host;
     b->size = mem->size;
     b->base = KVM_BASE;
@@ -237,6 +277,10 @@ static hl_status kvm_create(hl_backend **out, const hl_mem *mem, const hl_layout
     b->stub = HL_KVM_STUB_XSTATE | (hl_kvm_state_stub_msrs(b->state0) ? HL_KVM_STUB_MSRS : 0);
     int sync = ioctl(b->kvm, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS);
     b->sync_regs = sync > 0 && (sync & HL_KVM_SYNC_RESET) == HL_KVM_SYNC_RESET;
+    if (b->sync_regs) /* every exit leaves the special registers there: where the run left CR3 */
+        b->run->kvm_valid_regs = KVM_SYNC_X86_SREGS;
+    if ((st = start_keeper(b, err)))
+        goto fail;
     b->kstack_top = kstack_top;
     b->pt_gpa = b->base + pt->offset;
     b->bitmap_bytes = ((npages + 63) / 64) * 8;
@@ -619,10 +663,24 @@ static hl_status kvm_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_t s
         regs.r9 = entry;
         regs.r10 = by_stub & HL_KVM_STUB_MSRS ? HL_X86_ENTRY_MSRS : 0;
     }
+    /* a CR3 other than the one the last run ended with: KVM then flushes the guest's TLB (see
+     * start_keeper). Not under a debugger, which compares the registers with the saved ones. */
+    uint64_t cr3 = 0;
+    if (!b->dbg) {
+        uint64_t left = 0;
+        struct kvm_sregs now;
+        if (b->sync_regs)
+            left = b->run->s.regs.sregs.cr3; /* kvm_valid_regs: as the last KVM_RUN left it */
+        else if (xioctl(b->vcpu, KVM_GET_SREGS, &now) == 0)
+            left = now.cr3;
+        else
+            return hl_errorf(err, HL_E_BACKEND, "KVM_GET_SREGS failed: %s", strerror(errno));
+        cr3 = left == b->pt_gpa ? b->pt_gpa | HL_CR3_PWT : b->pt_gpa;
+    }
     /* not under a debugger: its runs go through KVM_RUN several times, and it reads and sets the
      * registers itself in between */
-    hl_status st = hl_kvm_state_reset(b->state0, b->vcpu, &regs, by_stub, b->sync_regs && !b->dbg ? b->run : NULL,
-                                      err);
+    hl_status st = hl_kvm_state_reset(b->state0, b->vcpu, &regs, cr3, by_stub,
+                                      b->sync_regs && !b->dbg ? b->run : NULL, err);
     if (st) return st;
     b->run->exit_reason = KVM_EXIT_UNKNOWN;
     /* the cancel signal is blocked on this thread while the run lasts, except inside KVM_RUN

@@ -18,6 +18,7 @@ struct hl_kvm_debug;
 
 struct hl_backend {
     int kvm, vm, vcpu;
+    int keeper; /* a second vCPU, run once: holds KVM's root of the nested page tables (kvm.c) */
     struct kvm_run *run;
     size_t run_size;
     uint8_t *host;

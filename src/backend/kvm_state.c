@@ -399,23 +399,25 @@ uint64_t hl_kvm_state_stub_xcr0(const hl_kvm_state *s)
     return 0;
 }
 
-hl_status hl_kvm_state_reset(const hl_kvm_state *s, int vcpu_fd, const struct kvm_regs *regs, unsigned by_stub,
-                             struct kvm_run *sync, hl_error *err)
+hl_status hl_kvm_state_reset(const hl_kvm_state *s, int vcpu_fd, const struct kvm_regs *regs, uint64_t cr3,
+                             unsigned by_stub, struct kvm_run *sync, hl_error *err)
 {
     const char *what = NULL;
+    struct kvm_sregs sregs = s->sregs;
+    if (cr3) sregs.cr3 = cr3;
     struct kvm_device_attr tsc = {.group = KVM_VCPU_TSC_CTRL,
                                   .attr = KVM_VCPU_TSC_OFFSET,
                                   .addr = (uint64_t)(uintptr_t)&s->tsc_offset};
     if (sync) { /* KVM_RUN applies them before it enters (and before it completes a pending exit) */
         sync->s.regs.regs = *regs;
-        sync->s.regs.sregs = s->sregs;
+        sync->s.regs.sregs = sregs;
         sync->s.regs.events = s->events;
         sync->kvm_dirty_regs = HL_KVM_SYNC_RESET;
     }
     /* XCR0 before XSAVE: KVM refuses XSAVE components that XCR0 does not enable */
     if (s->has_xcrs && !(by_stub & HL_KVM_STUB_XSTATE) && xioctl(vcpu_fd, KVM_SET_XCRS, (void *)&s->xcrs) < 0)
         what = "KVM_SET_XCRS";
-    else if (!sync && xioctl(vcpu_fd, KVM_SET_SREGS, (void *)&s->sregs) < 0)
+    else if (!sync && xioctl(vcpu_fd, KVM_SET_SREGS, &sregs) < 0)
         what = "KVM_SET_SREGS";
     else if (!sync && xioctl(vcpu_fd, KVM_SET_REGS, (void *)regs) < 0)
         what = "KVM_SET_REGS";

@@ -39,12 +39,13 @@ hl_status hl_kvm_state_save(hl_kvm_state **out, int kvm_fd, int vcpu_fd,
 /* The registers KVM_RUN can set itself from the run area (KVM_CAP_SYNC_REGS). */
 #define HL_KVM_SYNC_RESET (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS)
 
-/* Puts the vCPU back to the saved state with general registers `regs`, but for what `by_stub`
- * (HL_KVM_STUB_*) leaves to the entry stub the run starts at. With `sync` (the vCPU's run area,
- * when KVM has KVM_CAP_SYNC_REGS for HL_KVM_SYNC_RESET) the general and special registers and the
- * pending events go through it: the next KVM_RUN sets them, three ioctls fewer. */
-hl_status hl_kvm_state_reset(const hl_kvm_state *s, int vcpu_fd, const struct kvm_regs *regs, unsigned by_stub,
-                             struct kvm_run *sync, hl_error *err);
+/* Puts the vCPU back to the saved state with general registers `regs` and CR3 `cr3` (0: the
+ * saved one), but for what `by_stub` (HL_KVM_STUB_*) leaves to the entry stub the run starts at.
+ * With `sync` (the vCPU's run area, when KVM has KVM_CAP_SYNC_REGS for HL_KVM_SYNC_RESET) the
+ * general and special registers and the pending events go through it: the next KVM_RUN sets them,
+ * three ioctls fewer. */
+hl_status hl_kvm_state_reset(const hl_kvm_state *s, int vcpu_fd, const struct kvm_regs *regs, uint64_t cr3,
+                             unsigned by_stub, struct kvm_run *sync, hl_error *err);
 
 /* Whether the entry stub can reset the MSRs (HL_KVM_STUB_MSRS): the MSR filter is in place (the
  * reset is exactly STAR, LSTAR, CSTAR, SFMASK and the kernel GS base), all five are 0 in the saved

@@ -264,6 +264,38 @@ static void test_no_stale_translations(void **state)
     next_calls_clean(sb);
 }
 
+/* Stale translations need more than restored page tables: a guest can change a page-table entry,
+ * use it (the TLB keeps the translation) and put the entry back without a flush, and KVM flushes
+ * the guest's TLB only when the reset changes CR0, CR3, CR4 or EFER. So every call starts with a
+ * CR3 other than the one the previous call ended with (the same tables, the write-through bit
+ * alternating), whatever the guest left there, predicting the next value included: KVM then
+ * flushes the guest's TLB for every call. (That the flush happens cannot be seen under QEMU's
+ * emulation, which flushes at every world switch; the CR3 can.) */
+static void test_cr3_differs_at_every_call(void **state)
+{
+    KVM_ONLY();
+    hl_sandbox *sb = *state;
+    uint64_t prev = rt_ok(sb, "cr3_read", RT_NOARGS).u.u64;
+    uint64_t tables = prev & ~0xFFFull;
+    for (int i = 0; i < 4; i++) {
+        uint64_t now = rt_ok(sb, "cr3_read", RT_NOARGS).u.u64;
+        assert_int_equal(now & ~0xFFFull, tables);
+        if (now == prev) fail_msg("call %d started with the CR3 the call before ended with (%#llx)", i, (unsigned long long)now);
+        prev = now;
+    }
+    /* the guest leaves each of the values the host alternates between (and another one) */
+    const uint64_t left[] = {tables, tables | 0x8, tables | 0x10, tables | 0x18};
+    for (size_t i = 0; i < sizeof left / sizeof left[0]; i++)
+        for (int rep = 0; rep < 2; rep++) {
+            rt_ok(sb, "cr3_write", RT_ARGS(hl_u64(left[i])));
+            uint64_t now = rt_ok(sb, "cr3_read", RT_NOARGS).u.u64;
+            assert_int_equal(now & ~0xFFFull, tables);
+            if (now == left[i])
+                fail_msg("a call left CR3 %#llx and the next one started with it", (unsigned long long)left[i]);
+        }
+    next_calls_clean(sb);
+}
+
 /* State a ring-0 guest changes without a WRMSR the filter refuses, which the trimmed per-run reset
  * must still put back: the kernel GS base through swapgs, PKRU through WRPKRU, DR0-DR3 and DR7. */
 static void test_state_without_wrmsr_reset(void **state)
@@ -493,6 +525,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_paravirt_msrs_write_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_xsave_state_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_stale_translations, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cr3_differs_at_every_call, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_without_wrmsr_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forged_exception_reports, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sysenter_is_a_guest_fault, setup, teardown),
