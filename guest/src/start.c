@@ -35,7 +35,7 @@ static void wrmsr(uint32_t msr, uint64_t v)
 
 /* The host resets the vCPU before every run (with EFER.SCE set): each entry points `syscall` at
  * the runtime's entry again (ring 0 to ring 0, IF/TF/DF/AC cleared) and sets the thread pointer.
- * These MSRs are not intercepted by KVM: no exit. */
+ * On AMD these MSRs are not intercepted by KVM: no exit (on Intel, STAR, LSTAR and SFMASK are). */
 void hlg_arm_cpu(void)
 {
     if (hlg_g_peb->run_mode == HL_RUN_IN_PROCESS)

@@ -469,6 +469,24 @@ static int cr3_read(const hlg_value *a, hlg_value *r)
     return 0;
 }
 
+/* CR8 (the task priority): raising it does not exit, and without an in-kernel APIC KVM keeps its
+ * own copy in the run area. */
+static int cr8_read(const hlg_value *a, hlg_value *r)
+{
+    (void)a;
+    uint64_t cr8;
+    __asm__ volatile("mov %%cr8, %0" : "=r"(cr8));
+    r->u.u64 = cr8;
+    return 0;
+}
+
+static int cr8_write(const hlg_value *a, hlg_value *r)
+{
+    (void)r;
+    __asm__ volatile("mov %0, %%cr8" : : "r"(a[0].u.u64) : "memory");
+    return 0;
+}
+
 static int cr3_write(const hlg_value *a, hlg_value *r)
 {
     (void)r;
@@ -489,6 +507,8 @@ void hyperlight_main(void)
     hlg_register("alias_pages", HL_TYPE_U64, HLG_PARAMS(HL_TYPE_U32), alias_pages);
     hlg_register("read_page_a", HL_TYPE_U64, HLG_NO_PARAMS, read_page_a);
     hlg_register("cr3_read", HL_TYPE_U64, HLG_NO_PARAMS, cr3_read);
+    hlg_register("cr8_read", HL_TYPE_U64, HLG_NO_PARAMS, cr8_read);
+    hlg_register("cr8_write", HL_TYPE_VOID, HLG_PARAMS(HL_TYPE_U64), cr8_write);
     hlg_register("cr3_write", HL_TYPE_VOID, HLG_PARAMS(HL_TYPE_U64), cr3_write);
     hlg_register("mmio_read", HL_TYPE_U64, HLG_PARAMS(HL_TYPE_U64), mmio_read);
     hlg_register("mmio_write", HL_TYPE_U64, HLG_PARAMS(HL_TYPE_U64), mmio_write);

@@ -629,6 +629,16 @@ hl_status hl_kvm_run_loop(struct hl_backend *b, hl_run_result *res, hl_error *er
 
 static hl_status finish_run(hl_backend *b, hl_run_result *res, hl_status st, hl_error *err);
 
+/* A reset that no KVM_RUN will take (it failed half-way, or the run could not start): nothing of
+ * it is applied later, and the run area says again where the guest left CR3 (the next run's
+ * choice of CR3 is made from it: it must differ from the vCPU's real one). */
+static void withdraw_reset(hl_backend *b, uint64_t left)
+{
+    b->run->kvm_dirty_regs = 0;
+    if (b->sync_regs && !b->dbg)
+        b->run->s.regs.sregs.cr3 = left;
+}
+
 static hl_status kvm_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_t stack_top,
                          hl_run_result *res, hl_error *err)
 {
@@ -650,9 +660,8 @@ static hl_status kvm_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_t s
     }
     /* a CR3 other than the one the last run ended with: KVM then flushes the guest's TLB (see
      * start_keeper). Not under a debugger, which compares the registers with the saved ones. */
-    uint64_t cr3 = 0;
+    uint64_t cr3 = 0, left = 0;
     if (!b->dbg) {
-        uint64_t left = 0;
         struct kvm_sregs now;
         if (b->sync_regs)
             left = b->run->s.regs.sregs.cr3; /* kvm_valid_regs: as the last KVM_RUN left it */
@@ -666,7 +675,13 @@ static hl_status kvm_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_t s
      * registers itself in between */
     hl_status st = hl_kvm_state_reset(b->state0, b->vcpu, &regs, cr3, by_stub,
                                       b->sync_regs && !b->dbg ? b->run : NULL, err);
-    if (st) return st;
+    if (st) {
+        withdraw_reset(b, left);
+        return st;
+    }
+    /* CR8 (the task priority) too: without an in-kernel APIC, KVM_RUN sets it from the run area
+     * after the special registers, and the last exit left the guest's value there */
+    b->run->cr8 = hl_kvm_state_sregs(b->state0)->cr8;
     b->run->exit_reason = KVM_EXIT_UNKNOWN;
     /* the cancel signal is blocked on this thread while the run lasts, except inside KVM_RUN
      * (KVM_SET_SIGNAL_MASK): host functions' system calls are never cut short by it */
@@ -681,6 +696,7 @@ static hl_status kvm_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_t s
     uint64_t want = hl_backend_guest_sigmask(&caller);
     if (want != b->guest_sigmask && set_guest_sigmask(b, want) < 0) {
         st = hl_errorf(err, HL_E_BACKEND, "KVM_SET_SIGNAL_MASK failed: %s", strerror(errno));
+        withdraw_reset(b, left);
         HL_SYS(pthread_sigmask(SIG_SETMASK, &caller, NULL));
         return st;
     }

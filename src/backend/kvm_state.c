@@ -441,9 +441,19 @@ hl_status hl_kvm_state_reset(const hl_kvm_state *s, int vcpu_fd, const struct kv
     return HL_OK;
 }
 
+/* AMD's (and Hygon's) SVM lets the guest write STAR, LSTAR, CSTAR and SFMASK without an exit;
+ * Intel's VMX exits on each (KVM keeps them as user-return MSRs), four exits against one ioctl. */
+static int svm_host(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid(0, &a, &b, &c, &d)) return 0;
+    return (b == 0x68747541 && d == 0x69746E65 && c == 0x444D4163) || /* AuthenticAMD */
+           (b == 0x6F677948 && d == 0x6E65476E && c == 0x656E6975);   /* HygonGenuine */
+}
+
 int hl_kvm_state_stub_msrs(const hl_kvm_state *s)
 {
-    if (!hl_kvm_state_stub_xcr0(s) || s->sregs.gs.base != 0 ||
+    if (!svm_host() || !hl_kvm_state_stub_xcr0(s) || s->sregs.gs.base != 0 ||
         s->msrs->nmsrs != sizeof filtered_reset_msrs / sizeof filtered_reset_msrs[0])
         return 0;
     unsigned seen = 0; /* which of the five, in whatever order KVM listed them */

@@ -47,9 +47,9 @@ hl_status hl_kvm_state_save(hl_kvm_state **out, int kvm_fd, int vcpu_fd,
 hl_status hl_kvm_state_reset(const hl_kvm_state *s, int vcpu_fd, const struct kvm_regs *regs, uint64_t cr3,
                              unsigned by_stub, struct kvm_run *sync, hl_error *err);
 
-/* Whether the entry stub can reset the MSRs (HL_KVM_STUB_MSRS): the MSR filter is in place (the
- * reset is exactly STAR, LSTAR, CSTAR, SFMASK and the kernel GS base), all five are 0 in the saved
- * state and so is the GS base, and the stub is used at all. */
+/* Whether the entry stub can reset the MSRs (HL_KVM_STUB_MSRS): an AMD host (where those writes do
+ * not exit), the MSR filter in place (the reset is exactly STAR, LSTAR, CSTAR, SFMASK and the
+ * kernel GS base), all five 0 in the saved state and so the GS base, and the stub used at all. */
 int hl_kvm_state_stub_msrs(const hl_kvm_state *s);
 
 /* The XCR0 every run starts with when the entry stub can reset the XSAVE state (CR4.OSXSAVE is

@@ -70,7 +70,8 @@ unsigned hl_x86_stub_out_offset(unsigned vector);
  * KVM_SET_XSAVE before every run (the two largest ioctls of the reset). With HL_X86_ENTRY_MSRS
  * in r10 it also zeroes STAR, LSTAR, CSTAR, SFMASK and the kernel GS base (through the GS base,
  * which must be 0 at entry, and swapgs: the MSR filter lets the guest write the GS base but not
- * the kernel GS base), instead of KVM_SET_MSRS; those writes are not intercepted. r10 is cleared
+ * the kernel GS base), instead of KVM_SET_MSRS; on AMD those writes do not exit (on Intel
+ * they would: not used there, kvm_state.c). r10 is cleared
  * too. The kvm_debug loader uses 0x800. */
 #define HL_X86_ENTRY_OFFSET 0x400
 #define HL_X86_ENTRY_MSRS 1u

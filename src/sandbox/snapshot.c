@@ -733,9 +733,11 @@ hl_status hl_snap_parse(hl_snapshot *s, const uint8_t *data, uint64_t len, int f
                                : off < sys            ? "page tables differ"
                                : off == sys           ? "GDT and TSS differ"
                                : off == sys + PAGE    ? "IDT differs"
-                                                      : "exception stubs differ";
-            return bad(err, name, "its %s from what the host builds for its layout (page %llu)", what,
-                       (unsigned long long)((pt->offset + off) / PAGE));
+                                                      : "exception stubs and entry code differ";
+            return bad(err, name, "its %s from what the host builds for its layout (page %llu)%s", what,
+                       (unsigned long long)((pt->offset + off) / PAGE),
+                       ops->build_system && off > sys + PAGE ? ": made by another build of the library? make the snapshot again with this one"
+                                        : "");
         }
     free(want_sys);
     hl_peb peb, got;

@@ -21,7 +21,11 @@ void hl_error_copy(hl_error *dst, const hl_error *src)
 {
     dst->status = src->status;
     dst->guest_code = src->guest_code;
-    memcpy(dst->message, src->message, sizeof dst->message);
+    /* up to the NUL: the bytes after it may be undefined (hl_error_empty), and must not reach
+     * the caller's struct */
+    size_t n = strnlen(src->message, sizeof dst->message - 1);
+    memcpy(dst->message, src->message, n);
+    dst->message[n] = '\0';
 }
 
 void hl_error_clear(hl_error *err)

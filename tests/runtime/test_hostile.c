@@ -296,6 +296,23 @@ static void test_cr3_differs_at_every_call(void **state)
     next_calls_clean(sb);
 }
 
+/* CR8, the task priority, is reset too: KVM keeps it in the run area when there is no in-kernel
+ * APIC and takes it from there at every KVM_RUN, after the special registers. */
+static void test_cr8_reset(void **state)
+{
+    KVM_ONLY();
+    hl_sandbox *sb = *state;
+    uint64_t fresh = rt_ok(sb, "cr8_read", RT_NOARGS).u.u64;
+    for (uint64_t v = 13; v <= 15; v++) {
+        rt_ok(sb, "cr8_write", RT_ARGS(hl_u64(v)));
+        uint64_t after = rt_ok(sb, "cr8_read", RT_NOARGS).u.u64;
+        if (after != fresh)
+            fail_msg("CR8: fresh %llu, after a call wrote %llu: %llu", (unsigned long long)fresh,
+                     (unsigned long long)v, (unsigned long long)after);
+    }
+    next_calls_clean(sb);
+}
+
 /* State a ring-0 guest changes without a WRMSR the filter refuses, which the trimmed per-run reset
  * must still put back: the kernel GS base through swapgs, PKRU through WRPKRU, DR0-DR3 and DR7. */
 static void test_state_without_wrmsr_reset(void **state)
@@ -526,6 +543,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_xsave_state_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_stale_translations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cr3_differs_at_every_call, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cr8_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_without_wrmsr_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forged_exception_reports, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sysenter_is_a_guest_fault, setup, teardown),

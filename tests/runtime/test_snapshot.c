@@ -966,8 +966,9 @@ static void test_lying_metadata(void **state)
         /* KVM's page tables, descriptor tables and exception stubs are the host's */
         uint64_t pt_size = get64(ls + 48 + 16 * HL_REGION_PAGE_TABLES), sys = pt_size / PAGE - 3;
         REHASHED(f[image_off + (sys + 2) * PAGE + 5] ^= 0xFF,
-                 (snprintf(msg, sizeof(msg), "its exception stubs differ from what the host builds for its layout "
-                           "(page %llu)", (unsigned long long)sys + 2), msg));
+                 (snprintf(msg, sizeof(msg), "its exception stubs and entry code differ from what the host builds for its "
+                           "layout (page %llu): made by another build of the library? make the snapshot again "
+                           "with this one", (unsigned long long)sys + 2), msg));
         REHASHED(f[image_off + 8] ^= 0x02, /* the PML4's second entry, unused: writable */
                  "its page tables differ from what the host builds for its layout (page 0)");
         REHASHED(f[image_off + (sys + 1) * PAGE + 16] ^= 0x01,
