@@ -1,6 +1,6 @@
 /* bench_ab.c - two builds of the library in one process, their calls interleaved one by one.
  *
- * usage: bench_ab [--iterations N] --guests DIR LIB_A LIB_B
+ * usage: bench_ab [--iterations N] --guests DIR [--guests-b DIR] LIB_A LIB_B
  *
  * LIB_A and LIB_B are libhyperlight.so files of two builds (Release, please). Each is loaded with
  * dlopen (RTLD_LOCAL: two copies of the library side by side, B with its own cancel signal), a
@@ -8,7 +8,9 @@
  * which varies by 2-4x over a day on the shared machines, falls on both alike: the ratio B/A is
  * then good to a few percent where runs of one build after the other disagree by 20%. Prints a
  * table of medians and B/A per operation, and the bare port-I/O round trip (bench_kvm_bare.c),
- * interleaved with the calls the same way, with each build's ratio to it. KVM sandboxes only: two copies of the
+ * interleaved with the calls the same way, with each build's ratio to it. With --guests-b, B's
+ * sandboxes run the guests of that directory (compare two builds of the guests: give the same
+ * library twice). KVM sandboxes only: two copies of the
  * in-process backend would each install the process's SIGSYS handler. Inside the emulated VM:
  * scripts/vm-test.sh --dir GUESTS --dir LIBDIR_A --dir LIBDIR_B -- bench_ab ... */
 #include <dlfcn.h>
@@ -124,7 +126,7 @@ static double median_us(uint64_t *v, size_t n)
 
 typedef struct op {
     const char *name;
-    const char *guest; /* "simpleguest" or "callbackguest" */
+    int callback; /* callbackguest (with host_add registered), else simpleguest */
     const char *fn;
     int nargs;
     hl_value args[2];
@@ -135,13 +137,15 @@ int main(int argc, char **argv)
 {
     const hl_execution_mode mode = HL_MODE_RUN_IN_HYPERVISOR;
     size_t iters = 1000;
-    const char *guests = NULL, *paths[2] = {NULL, NULL};
+    const char *guests = NULL, *guests_b = NULL, *paths[2] = {NULL, NULL};
     int np = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--iterations") && i + 1 < argc) {
             iters = (size_t)strtoull(argv[++i], NULL, 10);
         } else if (!strcmp(argv[i], "--guests") && i + 1 < argc) {
             guests = argv[++i];
+        } else if (!strcmp(argv[i], "--guests-b") && i + 1 < argc) {
+            guests_b = argv[++i];
         } else if (argv[i][0] != '-' && np < 2) {
             paths[np++] = argv[i];
         } else {
@@ -150,7 +154,7 @@ int main(int argc, char **argv)
         }
     }
     if (np != 2 || !guests || iters < 2) {
-        fprintf(stderr, "usage: bench_ab [--iterations N] --guests DIR LIB_A LIB_B\n");
+        fprintf(stderr, "usage: bench_ab [--iterations N] --guests DIR [--guests-b DIR] LIB_A LIB_B\n");
         return 2;
     }
     lib libs[2];
@@ -158,26 +162,32 @@ int main(int argc, char **argv)
     load(&libs[1], paths[1]);
     hl_error e = HL_ERROR_INIT;
     if (libs[1].set_signal(SIGRTMIN + 5, &e) != HL_OK) die(&libs[1], "hl_set_cancel_signal", &e);
-    char simple[4096], callback[4096];
-    snprintf(simple, sizeof simple, "%s/simpleguest", guests);
-    snprintf(callback, sizeof callback, "%s/callbackguest", guests);
+    char guest_path[2][2][4096]; /* [build][callback] */
+    for (int k = 0; k < 2; k++)
+        for (int cb = 0; cb < 2; cb++)
+            snprintf(guest_path[k][cb], sizeof guest_path[k][cb], "%s/%s", k && guests_b ? guests_b : guests,
+                     cb ? "callbackguest" : "simpleguest");
 
     const op ops[] = {
-        {"call `nothing`, no restore (in a call context)", simple, "nothing", 0, {{0}}, 1},
-        {"call `nothing`, with restore", simple, "nothing", 0, {{0}}, 0},
-        {"call `add_via_host` (1 host call), with restore", callback, "add_via_host", 2, {hl_i32(2), hl_i32(3)}, 0},
-        {"call dirty_pages(16), with restore", simple, "dirty_pages", 1, {hl_u64(16)}, 0},
+        {"call `nothing`, no restore (in a call context)", 0, "nothing", 0, {{0}}, 1},
+        {"call `nothing`, with restore", 0, "nothing", 0, {{0}}, 0},
+        {"call `add_via_host` (1 host call), with restore", 1, "add_via_host", 2, {hl_i32(2), hl_i32(3)}, 0},
+        {"call dirty_pages(16), with restore", 0, "dirty_pages", 1, {hl_u64(16)}, 0},
     };
     const size_t nops = sizeof ops / sizeof ops[0];
     double med[8][3];
     uint64_t *t[3] = {calloc(iters, 8), calloc(iters, 8), calloc(iters, 8)};
+    if (!t[0] || !t[1] || !t[2]) {
+        fprintf(stderr, "bench_ab: out of memory\n");
+        return 1;
+    }
     char why[256];
     bench_kvm_bare *bare = bench_kvm_bare_io_open(why, sizeof why);
     if (!bare) fprintf(stderr, "bench_ab: %s (no ratios to it)\n", why);
     for (size_t o = 0; o < nops; o++) {
         hl_sandbox *sb[2];
         for (int k = 0; k < 2; k++) {
-            sb[k] = open_sandbox(&libs[k], mode, ops[o].guest, ops[o].guest == callback);
+            sb[k] = open_sandbox(&libs[k], mode, guest_path[k][ops[o].callback], ops[o].callback);
             if (ops[o].no_restore && libs[k].ctx_begin(sb[k], &e) != HL_OK) die(&libs[k], "context", &e);
         }
         size_t warm = iters / 10 + 5;
@@ -214,7 +224,7 @@ int main(int argc, char **argv)
         if (bare) printf(" %.1f us | %.2fx | %.2fx |", med[o][2], med[o][0] / med[o][2], med[o][1] / med[o][2]);
         printf("\n");
     }
-    printf("\nA: %s\nB: %s\n", paths[0], paths[1]);
+    printf("\nA: %s, guests in %s\nB: %s, guests in %s\n", paths[0], guests, paths[1], guests_b ? guests_b : guests);
     for (int k = 0; k < 3; k++)
         free(t[k]);
     return 0;
