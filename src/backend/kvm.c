@@ -140,9 +140,9 @@ static hl_status kvm_build_system(const hl_layout *l, const hl_elf_info *elf, ui
     return HL_OK;
 }
 
-/* The signal mask of the thread while it is inside KVM_RUN: mask (bit n-1 for signal n). */
 #define HL_CR3_PWT 0x8ull /* page-level write-through of the PML4: no effect on what it maps */
 
+/* The signal mask of the thread while it is inside KVM_RUN: mask (bit n-1 for signal n). */
 static int set_guest_sigmask(struct hl_backend *b, uint64_t mask)
 {
     _Alignas(8) uint8_t smbuf[sizeof(struct kvm_signal_mask) + sizeof(mask)];
@@ -161,7 +161,7 @@ static int set_guest_sigmask(struct hl_backend *b, uint64_t mask)
  * without a flush would otherwise keep that translation into the next call (KVM flushes only
  * when the reset changes CR0, CR3, CR4 or EFER). The MMU reset lets go of KVM's root of the nested
  * page tables, and Linux 6.1 frees a root no vCPU holds: every page would fault again at every
- * call. This second vCPU, run once to a `hlt` and never again, holds it. */
+ * call (Debian 12's kernel keeps it anyway). This second vCPU, run once and never again, holds it. */
 static hl_status start_keeper(hl_backend *b, hl_error *err)
 {
     if ((b->keeper = ioctl(b->vm, KVM_CREATE_VCPU, 1)) < 0)
