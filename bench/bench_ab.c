@@ -18,9 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bench_kvm_bare.h"
+#include "bench_util.h"
 #include "hyperlight/hyperlight.h"
 
 typedef struct lib {
@@ -105,24 +105,7 @@ static hl_sandbox *open_sandbox(const lib *l, hl_execution_mode mode, const char
     return sb;
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median_us(uint64_t *v, size_t n)
-{
-    qsort(v, n, sizeof(*v), cmp_u64);
-    return (n % 2 ? (double)v[n / 2] : ((double)v[n / 2 - 1] + (double)v[n / 2]) / 2) / 1e3;
-}
+static double median_us(uint64_t *v, size_t n) { return (double)bench_median(v, n) / 1e3; }
 
 typedef struct op {
     const char *name;
@@ -195,10 +178,10 @@ int main(int argc, char **argv)
             for (int k = 0; k < 2; k++) {
                 int kk = (int)(i & 1) ? 1 - k : k; /* who goes first alternates */
                 hl_value r;
-                uint64_t t0 = now_ns();
+                uint64_t t0 = bench_now_ns();
                 if (libs[kk].call(sb[kk], ops[o].fn, ops[o].args, (size_t)ops[o].nargs, &r, &e) != HL_OK)
                     die(&libs[kk], ops[o].fn, &e);
-                uint64_t d = now_ns() - t0;
+                uint64_t d = bench_now_ns() - t0;
                 if (i >= warm) t[kk][i - warm] = d;
             }
             int64_t b = bare ? bench_kvm_bare_io_step(bare, why, sizeof why) : 0;

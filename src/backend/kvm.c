@@ -259,7 +259,8 @@ static hl_status kvm_create(hl_backend **out, const hl_mem *mem, const hl_layout
         goto fail;
     b->stubs_gpa = sys_gpa + 2 * PAGE;
     b->stub_xcr0 = hl_kvm_state_stub_xcr0(b->state0);
-    b->stub = HL_KVM_STUB_XSTATE | (hl_kvm_state_stub_msrs(b->state0) ? HL_KVM_STUB_MSRS : 0);
+    if (b->stub_xcr0)
+        b->stub = HL_KVM_STUB_XSTATE | (hl_kvm_state_stub_msrs(b->state0) ? HL_KVM_STUB_MSRS : 0);
     int sync = ioctl(b->kvm, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS);
     b->sync_regs = sync > 0 && (sync & HL_KVM_SYNC_RESET) == HL_KVM_SYNC_RESET;
     if (b->sync_regs) /* every exit leaves the special registers there: where the run left CR3 */
@@ -651,7 +652,7 @@ static hl_status kvm_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_t s
     regs.rflags = 2;
     /* the entry stub resets XCR0 and the XSAVE state (x86_64.h); not under a debugger, whose
      * loader and breakpoints expect the run to start at the entry itself */
-    unsigned by_stub = b->stub_xcr0 && !b->dbg ? b->stub : 0;
+    unsigned by_stub = b->dbg ? 0 : b->stub;
     if (by_stub) {
         regs.rip = b->stubs_gpa + HL_X86_ENTRY_OFFSET;
         regs.r8 = b->stub_xcr0;

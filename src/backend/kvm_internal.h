@@ -30,7 +30,7 @@ struct hl_backend {
     uint64_t guest_sigmask; /* the vCPU's KVM_SET_SIGNAL_MASK: the running caller's mask, cancel open */
     atomic_int cancel_req;
     hl_kvm_state *state0; /* the CPU state every run starts from */
-    unsigned stub;        /* what the entry stub resets (HL_KVM_STUB_*), when runs start there */
+    unsigned stub;        /* what the entry stub resets (HL_KVM_STUB_*); 0: runs do not start there */
     int sync_regs;        /* REGS, SREGS and VCPU_EVENTS through the run area (KVM_CAP_SYNC_REGS) */
     uint64_t stub_xcr0;   /* runs start at the entry stub with this XCR0 (0: no stub, ioctls) */
     uint64_t stubs_gpa, kstack_top, pt_gpa; /* where the exception stubs, the frame and the tables are */

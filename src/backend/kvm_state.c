@@ -434,10 +434,8 @@ hl_status hl_kvm_state_reset(const hl_kvm_state *s, int vcpu_fd, const struct kv
     else if (s->has_tsc_offset &&
              xioctl(vcpu_fd, KVM_SET_DEVICE_ATTR, &tsc) < 0) /* after TSC_ADJUST */
         what = "KVM_SET_DEVICE_ATTR(TSC_OFFSET)";
-    if (what) {
-        if (sync) sync->kvm_dirty_regs = 0;
+    if (what)
         return hl_errorf(err, HL_E_BACKEND, "resetting the vCPU failed: %s: %s", what, strerror(errno));
-    }
     return HL_OK;
 }
 

@@ -43,7 +43,7 @@ hl_status hl_kvm_state_save(hl_kvm_state **out, int kvm_fd, int vcpu_fd,
  * saved one), but for what `by_stub` (HL_KVM_STUB_*) leaves to the entry stub the run starts at.
  * With `sync` (the vCPU's run area, when KVM has KVM_CAP_SYNC_REGS for HL_KVM_SYNC_RESET) the
  * general and special registers and the pending events go through it: the next KVM_RUN sets them,
- * three ioctls fewer. */
+ * three ioctls fewer (on failure they are left there: the caller withdraws them). */
 hl_status hl_kvm_state_reset(const hl_kvm_state *s, int vcpu_fd, const struct kvm_regs *regs, uint64_t cr3,
                              unsigned by_stub, struct kvm_run *sync, hl_error *err);
 
