@@ -494,6 +494,61 @@ static int cr3_write(const hlg_value *a, hlg_value *r)
     return 0;
 }
 
+/* Read-only data and code on pages every sandbox of this guest maps from one copy (the host
+ * shares a guest's read-only pages between its sandboxes): ring 0 writes them with CR0.WP
+ * clear, which must change them for this sandbox and this call only. Each on a page of its own;
+ * g_ro_init is written by hyperlight_main, so its page is this sandbox's from the snapshot on. */
+static const uint32_t g_ro_word __attribute__((aligned(4096), used)) = 1;
+static const uint32_t g_ro_init __attribute__((aligned(4096), used)) = 1;
+#define RO_READ(x) (*(const volatile uint32_t *)&(x))
+__asm__(".text\n.p2align 12\n.globl code_victim\ncode_victim:\n\tmov $1, %eax\n\tret\n.p2align 12\n");
+uint32_t code_victim(void);
+
+static void write_with_wp_clear(volatile uint8_t *p, const void *src, size_t n)
+{
+    uint64_t cr0;
+    __asm__ volatile("mov %%cr0, %0" : "=r"(cr0));
+    __asm__ volatile("mov %0, %%cr0" : : "r"(cr0 & ~(1ull << 16)) : "memory");
+    for (size_t i = 0; i < n; i++) p[i] = ((const uint8_t *)src)[i];
+    __asm__ volatile("mov %0, %%cr0" : : "r"(cr0) : "memory");
+}
+
+static int ro_word_read(const hlg_value *a, hlg_value *r)
+{
+    (void)a;
+    r->u.u32 = RO_READ(g_ro_word);
+    return 0;
+}
+
+static int ro_word_write(const hlg_value *a, hlg_value *r)
+{
+    (void)r;
+    write_with_wp_clear((volatile uint8_t *)(uintptr_t)&g_ro_word, &a[0].u.u32, 4);
+    return 0;
+}
+
+static int ro_init_read(const hlg_value *a, hlg_value *r)
+{
+    (void)a;
+    r->u.u32 = RO_READ(g_ro_init);
+    return 0;
+}
+
+static int code_victim_call(const hlg_value *a, hlg_value *r)
+{
+    (void)a;
+    r->u.u32 = code_victim();
+    return 0;
+}
+
+/* Rewrites code_victim's immediate: it returns the new value from then on. */
+static int code_patch(const hlg_value *a, hlg_value *r)
+{
+    (void)r;
+    write_with_wp_clear((volatile uint8_t *)(uintptr_t)code_victim + 1, &a[0].u.u32, 4);
+    return 0;
+}
+
 static int read_page_a(const hlg_value *a, hlg_value *r)
 {
     (void)a;
@@ -503,6 +558,15 @@ static int read_page_a(const hlg_value *a, hlg_value *r)
 
 void hyperlight_main(void)
 {
+    if (hlg_peb()->run_mode != HL_RUN_IN_PROCESS) {
+        uint32_t v = 5;
+        write_with_wp_clear((volatile uint8_t *)(uintptr_t)&g_ro_init, &v, 4);
+    }
+    hlg_register("ro_word_read", HL_TYPE_U32, HLG_NO_PARAMS, ro_word_read);
+    hlg_register("ro_word_write", HL_TYPE_VOID, HLG_PARAMS(HL_TYPE_U32), ro_word_write);
+    hlg_register("ro_init_read", HL_TYPE_U32, HLG_NO_PARAMS, ro_init_read);
+    hlg_register("code_victim_call", HL_TYPE_U32, HLG_NO_PARAMS, code_victim_call);
+    hlg_register("code_patch", HL_TYPE_VOID, HLG_PARAMS(HL_TYPE_U32), code_patch);
     hlg_register("add", HL_TYPE_I32, HLG_PARAMS(HL_TYPE_I32, HL_TYPE_I32), add);
     hlg_register("alias_pages", HL_TYPE_U64, HLG_PARAMS(HL_TYPE_U32), alias_pages);
     hlg_register("read_page_a", HL_TYPE_U64, HLG_NO_PARAMS, read_page_a);

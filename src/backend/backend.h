@@ -80,6 +80,12 @@ typedef struct hl_mem {
      * [want_base, want_base + size) with an inaccessible placeholder mapping (so that nothing
      * else lands there first); create() takes it over, maps over it, and unmaps it on failure. */
     uint64_t want_base;
+    /* Pages of the loaded guest image mapped from a copy shared by this process's sandboxes of
+     * that guest (sandbox/imageshare.c) rather than from fd, which has holes there: page
+     * share_first + i of the memory when share_page[i]. share is NULL when none are. */
+    struct hl_image_share *share;
+    uint8_t *share_page;
+    uint64_t share_first, share_npages;
 } hl_mem;
 
 typedef struct hl_backend hl_backend;

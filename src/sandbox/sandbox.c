@@ -14,6 +14,7 @@
 
 #include "config/config_internal.h"
 #include "sandbox/coredump.h"
+#include "sandbox/imageshare.h"
 #include "sandbox/sandbox_internal.h"
 #include "util/errfmt.h"
 #include "util/file.h"
@@ -150,6 +151,10 @@ hl_status hl_sandbox_create_from_image(hl_sandbox **out, const void *image, size
         uint64_t code = sb->layout.region[HL_REGION_CODE].offset;
         st = hl_elf_load(&sb->elf, image, len, sb->mem.host + code, sb->layout.region[HL_REGION_CODE].size,
                          sb->layout.base + code, err);
+        /* code and read-only data: one copy for the process's sandboxes of this guest (a
+         * copy-on-write backend only: the others map the memory shared, twice) */
+        if (!st && sb->ops->cow_restore && hl_image_share_attach(&sb->mem, &sb->elf, code) != 0)
+            st = hl_errorf(err, HL_E_NOMEM, "could not map the guest's code: %s", strerror(errno));
     }
     if (!st) {
         write_peb(sb);
@@ -347,7 +352,7 @@ hl_status hl_sandbox_create_from_snapshot(hl_sandbox **out, const hl_snapshot *s
     return st;
 }
 
-int hl_sb_fd_data_pages(const hl_mem *mem, uint8_t *map, uint64_t npages)
+static int fd_data_pages(const hl_mem *mem, uint8_t *map, uint64_t npages)
 {
     if (mem->fd < 0) return 0;
     off_t base = (off_t)mem->fd_off, pos = base, end = base + (off_t)mem->size;
@@ -366,6 +371,14 @@ int hl_sb_fd_data_pages(const hl_mem *mem, uint8_t *map, uint64_t npages)
             map[p] = 1;
         pos = h;
     }
+    return 1;
+}
+
+int hl_sb_fd_data_pages(const hl_mem *mem, uint8_t *map, uint64_t npages)
+{
+    if (!fd_data_pages(mem, map, npages))
+        return 0;
+    hl_image_share_data_pages(mem, map, npages); /* holes in fd, data in the shared copy */
     return 1;
 }
 
@@ -815,6 +828,7 @@ void hl_sb_free(hl_sandbox *sb)
         close(sb->mem.fd);
     if (sb->snapshot && !sb->snapshot_borrowed)
         munmap(sb->snapshot, sb->mem.size);
+    hl_image_share_detach(&sb->mem);
     if (sb->reserved)
         munmap(sb->reserved, sb->mem.size);
     hl_snapshot_close(sb->from);
@@ -1013,9 +1027,13 @@ static void snapshot_copy(hl_sandbox *sb)
 static hl_status take_snapshot(hl_sandbox *sb)
 {
     if (sb->ops->cow_restore) {
+        /* pages shared with other sandboxes of the guest (imageshare.h) that initialisation
+         * changed go into the memfd; the others are mapped from the shared copy again */
+        if (hl_image_share_keep_changes(&sb->mem) != 0)
+            return job_fail(sb, HL_E_NOMEM, "keeping the guest's changed code failed: %s", strerror(errno));
         void *at = mmap(sb->mem.host, sb->mem.size, PROT_READ | PROT_WRITE,
                         MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, sb->mem.fd, 0);
-        if (at != sb->mem.host) /* MAP_FIXED failing leaves the old mapping in place */
+        if (at != sb->mem.host || hl_image_share_map(&sb->mem, sb->mem.host, 1) != 0)
             return job_fail(sb, HL_E_NOMEM, "mapping the snapshot copy-on-write failed: %s",
                             strerror(errno));
         /* nothing may change the snapshot now: not a stray shared mapping, not a truncation */
@@ -1027,6 +1045,8 @@ static hl_status take_snapshot(hl_sandbox *sb)
             sb->snapshot = NULL;
             return job_fail(sb, HL_E_NOMEM, "mapping the snapshot failed: %s", strerror(errno));
         }
+        if (hl_image_share_map(&sb->mem, sb->snapshot, 0) != 0)
+            return job_fail(sb, HL_E_NOMEM, "mapping the snapshot failed: %s", strerror(errno));
         sb->mem.snapshot_in_fd = 1;
         sb->snapshot_taken = 1;
         return HL_OK;

@@ -120,7 +120,8 @@ struct hl_sandbox {
 int64_t hl_sb_memory_diff(hl_sandbox *sb);
 
 /* Marks in map (one byte per page of mem, not cleared first) the pages that hold data in the
- * file mem lives in (SEEK_DATA/SEEK_HOLE over [fd_off, fd_off + size)). 1 when it could tell,
+ * file mem lives in (SEEK_DATA/SEEK_HOLE over [fd_off, fd_off + size)), and the pages mapped from
+ * the shared copy of the guest's image (imageshare.h). 1 when it could tell,
  * 0 when the file cannot say (no fd, no SEEK_DATA). */
 int hl_sb_fd_data_pages(const hl_mem *mem, uint8_t *map, uint64_t npages);
 

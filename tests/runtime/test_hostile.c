@@ -296,6 +296,73 @@ static void test_cr3_differs_at_every_call(void **state)
     next_calls_clean(sb);
 }
 
+/* How many copies of guest images this process holds (distinct memfds named hyperlight-image in
+ * /proc/self/maps: the ones sandboxes map and the few kept for later sandboxes). */
+static int image_copies(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    assert_non_null(f);
+    unsigned long inodes[64];
+    int n = 0;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        if (!strstr(line, "/memfd:hyperlight-image")) continue;
+        unsigned long ino = 0;
+        assert_int_equal(sscanf(line, "%*s %*s %*s %*s %lu", &ino), 1);
+        int seen = 0;
+        for (int i = 0; i < n; i++) seen |= inodes[i] == ino;
+        if (!seen && n < 64) inodes[n++] = ino;
+    }
+    fclose(f);
+    return n;
+}
+
+static void ro_pages_pristine(hl_sandbox *sb)
+{
+    assert_int_equal(rt_ok(sb, "ro_word_read", RT_NOARGS).u.u32, 1);
+    assert_int_equal(rt_ok(sb, "code_victim_call", RT_NOARGS).u.u32, 1);
+    assert_int_equal(rt_ok(sb, "ro_init_read", RT_NOARGS).u.u32, 5);
+}
+
+/* The code and read-only data of a guest are one copy for all its sandboxes in the process:
+ * what a ring-0 guest writes there (with CR0.WP clear) stays in its own sandbox and its own
+ * call, and what its initialisation wrote there is in every call of that sandbox. */
+static void test_shared_image_pages_stay_private(void **state)
+{
+    KVM_ONLY();
+    hl_sandbox *a = *state;
+    int copies = image_copies();
+    assert_true(copies >= 1);
+    hl_sandbox *b = rt_sandbox("hostileguest", "");
+    assert_int_equal(image_copies(), copies); /* b maps a's copy */
+    ro_pages_pristine(a);
+    ro_pages_pristine(b);
+    hl_error err = HL_ERROR_INIT;
+    assert_int_equal(hl_sandbox_context_begin(a, &err), HL_OK);
+    rt_ok(a, "ro_word_write", RT_ARGS(hl_u32(7)));
+    rt_ok(a, "code_patch", RT_ARGS(hl_u32(9)));
+    /* the writes took effect in a (a call context keeps memory between calls)... */
+    assert_int_equal(rt_ok(a, "ro_word_read", RT_NOARGS).u.u32, 7);
+    assert_int_equal(rt_ok(a, "code_victim_call", RT_NOARGS).u.u32, 9);
+    /* ...and nowhere else */
+    ro_pages_pristine(b);
+    hl_sandbox *c = rt_sandbox("hostileguest", "");
+    ro_pages_pristine(c);
+    assert_int_equal(hl_sandbox_context_end(a, &err), HL_OK);
+    /* the restore put a's pages back; calls with restore after writes */
+    ro_pages_pristine(a);
+    for (int i = 0; i < 3; i++) {
+        rt_ok(b, "ro_word_write", RT_ARGS(hl_u32(100 + (uint32_t)i)));
+        rt_ok(b, "code_patch", RT_ARGS(hl_u32(200 + (uint32_t)i)));
+        ro_pages_pristine(b);
+        ro_pages_pristine(a);
+    }
+    assert_int_equal(image_copies(), copies);
+    hl_sandbox_destroy(b);
+    hl_sandbox_destroy(c);
+    next_calls_clean(a);
+}
+
 /* CR8, the task priority, is reset too: KVM keeps it in the run area when there is no in-kernel
  * APIC and takes it from there at every KVM_RUN, after the special registers. */
 static void test_cr8_reset(void **state)
@@ -544,6 +611,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_stale_translations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cr3_differs_at_every_call, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cr8_reset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shared_image_pages_stay_private, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_without_wrmsr_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forged_exception_reports, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sysenter_is_a_guest_fault, setup, teardown),

@@ -1,0 +1,247 @@
+/* imageshare.c - the read-only pages of loaded guest images, one copy per process. */
+#include "sandbox/imageshare.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define PAGE 4096ull
+/* copies no sandbox uses that are kept for the next sandboxes of their guests */
+#define MAX_IDLE 4
+
+/* One loaded image's shareable pages: a sealed memfd as long as the image, holding the shared
+ * pages at their offsets (holes elsewhere), and a read-only view of it to compare with. */
+struct hl_image_share {
+    struct hl_image_share *next;
+    int fd;
+    const uint8_t *view;
+    uint64_t npages;
+    uint8_t *shared; /* per page of the image: 1 when the memfd holds it */
+    unsigned refs;
+    uint64_t used;   /* when the last sandbox let go of it, for eviction */
+};
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct hl_image_share *g_copies;
+static uint64_t g_clock;
+
+/* The pages of the loaded span that no writable segment overlaps. */
+static uint64_t shareable_pages(const hl_elf_info *elf, uint8_t *want, uint64_t npages)
+{
+    uint64_t n = 0;
+    for (uint64_t p = 0; p < npages; p++) {
+        uint64_t lo = elf->min_vaddr + p * PAGE, hi = lo + PAGE;
+        want[p] = 1;
+        for (size_t i = 0; i < elf->nsegs; i++) {
+            const hl_elf_segment *s = &elf->segs[i];
+            if ((s->flags & HL_ELF_SEG_W) && s->vaddr < hi && s->vaddr + s->memsz > lo)
+                want[p] = 0;
+        }
+        n += want[p];
+    }
+    return n;
+}
+
+static int same_copy(const struct hl_image_share *c, const uint8_t *want, uint64_t npages, const uint8_t *img)
+{
+    if (c->npages != npages || memcmp(c->shared, want, npages) != 0)
+        return 0;
+    for (uint64_t p = 0; p < npages; p++)
+        if (want[p] && memcmp(c->view + p * PAGE, img + p * PAGE, PAGE) != 0)
+            return 0;
+    return 1;
+}
+
+static void free_copy(struct hl_image_share *c)
+{
+    if (c->view)
+        munmap((void *)c->view, c->npages * PAGE);
+    if (c->fd >= 0)
+        close(c->fd);
+    free(c->shared);
+    free(c);
+}
+
+/* A new sealed copy of the wanted pages of img; NULL with errno. */
+static struct hl_image_share *new_copy(const uint8_t *want, uint64_t npages, const uint8_t *img)
+{
+    struct hl_image_share *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->fd = -1;
+    c->npages = npages;
+    c->shared = malloc(npages);
+    if (!c->shared)
+        goto fail;
+    memcpy(c->shared, want, npages);
+    c->fd = memfd_create("hyperlight-image", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (c->fd < 0 || ftruncate(c->fd, (off_t)(npages * PAGE)) != 0)
+        goto fail;
+    for (uint64_t p = 0; p < npages; p++)
+        if (want[p] && pwrite(c->fd, img + p * PAGE, PAGE, (off_t)(p * PAGE)) != (ssize_t)PAGE) {
+            if (errno == 0)
+                errno = EIO;
+            goto fail;
+        }
+    if (fcntl(c->fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
+        goto fail;
+    void *v = mmap(NULL, npages * PAGE, PROT_READ, MAP_SHARED, c->fd, 0);
+    if (v == MAP_FAILED)
+        goto fail;
+    c->view = v;
+    return c;
+fail:;
+    int e = errno;
+    free_copy(c);
+    errno = e;
+    return NULL;
+}
+
+/* Under g_lock: frees the least recently used copies nobody maps beyond MAX_IDLE. */
+static void evict_idle(void)
+{
+    for (;;) {
+        unsigned idle = 0;
+        struct hl_image_share **oldest = NULL;
+        for (struct hl_image_share **pc = &g_copies; *pc; pc = &(*pc)->next)
+            if ((*pc)->refs == 0) {
+                idle++;
+                if (!oldest || (*pc)->used < (*oldest)->used)
+                    oldest = pc;
+            }
+        if (idle <= MAX_IDLE)
+            return;
+        struct hl_image_share *c = *oldest;
+        *oldest = c->next;
+        free_copy(c);
+    }
+}
+
+static void release(struct hl_image_share *c)
+{
+    pthread_mutex_lock(&g_lock);
+    c->refs--;
+    if (c->refs == 0) {
+        c->used = ++g_clock;
+        evict_idle();
+    }
+    pthread_mutex_unlock(&g_lock);
+}
+
+int hl_image_share_map(const hl_mem *mem, uint8_t *at, int writable)
+{
+    const struct hl_image_share *c = mem->share;
+    if (!c)
+        return 0;
+    for (uint64_t p = 0; p < mem->share_npages;) {
+        if (!mem->share_page[p]) {
+            p++;
+            continue;
+        }
+        uint64_t q = p;
+        while (q < mem->share_npages && mem->share_page[q])
+            q++;
+        void *want = at + (mem->share_first + p) * PAGE;
+        void *got = mmap(want, (q - p) * PAGE, writable ? PROT_READ | PROT_WRITE : PROT_READ,
+                         (writable ? MAP_PRIVATE : MAP_SHARED) | MAP_FIXED | MAP_NORESERVE, c->fd,
+                         (off_t)(p * PAGE));
+        if (got != want)
+            return -1;
+        p = q;
+    }
+    return 0;
+}
+
+int hl_image_share_attach(hl_mem *mem, const hl_elf_info *elf, uint64_t code_off)
+{
+    uint64_t npages = elf->span / PAGE;
+    if (mem->share || npages == 0 || code_off % PAGE || code_off + npages * PAGE > mem->size)
+        return 0;
+    uint8_t *want = malloc(npages);
+    if (!want)
+        return -1;
+    if (shareable_pages(elf, want, npages) == 0) {
+        free(want);
+        return 0;
+    }
+    const uint8_t *img = mem->host + code_off;
+    pthread_mutex_lock(&g_lock);
+    struct hl_image_share *c = g_copies;
+    while (c && !same_copy(c, want, npages, img))
+        c = c->next;
+    if (!c) {
+        c = new_copy(want, npages, img);
+        if (c) {
+            c->next = g_copies;
+            g_copies = c;
+        }
+    }
+    if (c)
+        c->refs++;
+    pthread_mutex_unlock(&g_lock);
+    if (!c) {
+        int e = errno;
+        free(want);
+        errno = e;
+        return -1;
+    }
+    mem->share = c;
+    mem->share_page = want;
+    mem->share_first = code_off / PAGE;
+    mem->share_npages = npages;
+    if (hl_image_share_map(mem, mem->host, 1) != 0)
+        return -1; /* the sandbox's memory is unusable now; the caller fails and detaches */
+    /* the sandbox's own copies of those pages: not needed any more */
+    for (uint64_t p = 0; p < npages;) {
+        uint64_t q = p;
+        while (q < npages && want[q] == want[p])
+            q++;
+        if (want[p])
+            (void)fallocate(mem->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                            (off_t)(mem->fd_off + (mem->share_first + p) * PAGE), (off_t)((q - p) * PAGE));
+        p = q;
+    }
+    return 0;
+}
+
+int hl_image_share_keep_changes(hl_mem *mem)
+{
+    const struct hl_image_share *c = mem->share;
+    if (!c)
+        return 0;
+    for (uint64_t p = 0; p < mem->share_npages; p++) {
+        const uint8_t *now = mem->host + (mem->share_first + p) * PAGE;
+        if (!mem->share_page[p] || memcmp(now, c->view + p * PAGE, PAGE) == 0)
+            continue;
+        if (pwrite(mem->fd, now, PAGE, (off_t)(mem->fd_off + (mem->share_first + p) * PAGE)) != (ssize_t)PAGE) {
+            if (errno == 0)
+                errno = EIO;
+            return -1;
+        }
+        mem->share_page[p] = 0;
+    }
+    return 0;
+}
+
+void hl_image_share_data_pages(const hl_mem *mem, uint8_t *map, uint64_t npages)
+{
+    if (!mem->share)
+        return;
+    for (uint64_t p = 0; p < mem->share_npages && mem->share_first + p < npages; p++)
+        if (mem->share_page[p])
+            map[mem->share_first + p] = 1;
+}
+
+void hl_image_share_detach(hl_mem *mem)
+{
+    if (mem->share)
+        release(mem->share);
+    free(mem->share_page);
+    mem->share = NULL;
+    mem->share_page = NULL;
+    mem->share_npages = 0;
+}

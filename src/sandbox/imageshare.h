@@ -1,0 +1,38 @@
+/* imageshare.h - the read-only pages of a loaded guest image, one copy per process for every
+ * sandbox that loads the same image (backends that restore copy-on-write). */
+#ifndef HL_SANDBOX_IMAGESHARE_H
+#define HL_SANDBOX_IMAGESHARE_H
+
+#include <stdint.h>
+
+#include "backend/backend.h"
+#include "sandbox/elf.h"
+
+/* After the guest was loaded at mem->host + code_off: the pages of the image that no writable
+ * segment touches (code, read-only data, headers) are mapped copy-on-write from the process's
+ * sealed copy of exactly those bytes, made now when no earlier sandbox has one, and the
+ * sandbox's own pages for them are given back to the system (holes punched in mem->fd).
+ * Sandboxes of one guest then run the same physical pages of code. Best effort: 0 when shared,
+ * -1 when nothing was shared and mem is as it was (no memory, a system call refused); errno is
+ * then set. Only for a memory of its own that is still mapped shared (before initialisation). */
+int hl_image_share_attach(hl_mem *mem, const hl_elf_info *elf, uint64_t code_off);
+
+/* At the snapshot, before mem->host is mapped again from mem->fd: a shared page whose bytes the
+ * guest or the host changed during initialisation gets those bytes written into mem->fd and
+ * stops being shared, so the snapshot keeps them. 0, or -1 with errno when a write failed. */
+int hl_image_share_keep_changes(hl_mem *mem);
+
+/* Maps the shared pages over a view of the whole memory at `at`: mem->host again after it was
+ * mapped from mem->fd (copy-on-write, prot read and write), or the read-only snapshot view (prot
+ * read). 0, or -1 with errno (the view is then unusable: MAP_FIXED may have unmapped it). */
+int hl_image_share_map(const hl_mem *mem, uint8_t *at, int writable);
+
+/* Marks the shared pages in map (one byte per page of the memory): they hold data although
+ * mem->fd has holes there. */
+void hl_image_share_data_pages(const hl_mem *mem, uint8_t *map, uint64_t npages);
+
+/* The sandbox is gone (its mappings too): drops its reference. The process keeps a few copies
+ * no sandbox uses for the next sandboxes of those guests. */
+void hl_image_share_detach(hl_mem *mem);
+
+#endif
