@@ -83,7 +83,12 @@ void _start(hl_peb *peb)
         memset(random_bytes, 0x5A, sizeof(random_bytes));
     const Elf64_Ehdr *eh = &__ehdr_start;
     static char name[] = "guest";
-    size_t stack[] = {
+    /* The process's start-up vector. Static, not on this stack: the C library keeps pointers into
+     * it for good (environ, the auxiliary vector for getauxval), and every call reuses the stack
+     * that initialisation ran on (an optimised build happened not to overwrite it; -O0 does, and
+     * getenv then read a call's stack). */
+    static size_t stack[18];
+    const size_t vec[] = {
         0, /* argc */
         (size_t)name, 0, /* argv */
         0,            /* envp */
@@ -95,6 +100,8 @@ void _start(hl_peb *peb)
         AT_EXECFN, (size_t)name,
         AT_NULL,   0,
     };
+    _Static_assert(sizeof(vec) == sizeof(stack), "the start-up vector's size");
+    memcpy(stack, vec, sizeof(stack));
     if (setjmp(g_init_jb) == 0)
         __libc_start_main(init_main, 1, (char **)&stack[1], 0, 0, 0);
     hlg_init_done();

@@ -496,8 +496,9 @@ static int cr3_write(const hlg_value *a, hlg_value *r)
 
 /* Read-only data and code on pages every sandbox of this guest maps from one copy (the host
  * shares a guest's read-only pages between its sandboxes): ring 0 writes them with CR0.WP
- * clear, which must change them for this sandbox and this call only. Each on a page of its own;
- * g_ro_init is written by hyperlight_main, so its page is this sandbox's from the snapshot on. */
+ * clear, which must change them for this sandbox and this call only. Each on a page of its own.
+ * hyperlight_main writes g_ro_init when the host registered `patch_rodata_at_init` (then the
+ * snapshot must keep that, and the sandbox shares none of those pages). */
 static const uint32_t g_ro_word __attribute__((aligned(4096), used)) = 1;
 static const uint32_t g_ro_init __attribute__((aligned(4096), used)) = 1;
 #define RO_READ(x) (*(const volatile uint32_t *)&(x))
@@ -511,6 +512,21 @@ static void write_with_wp_clear(volatile uint8_t *p, const void *src, size_t n)
     __asm__ volatile("mov %0, %%cr0" : : "r"(cr0 & ~(1ull << 16)) : "memory");
     for (size_t i = 0; i < n; i++) p[i] = ((const uint8_t *)src)[i];
     __asm__ volatile("mov %0, %%cr0" : : "r"(cr0) : "memory");
+}
+
+/* Whether the host registered a function of that name (its table, read straight from memory). */
+static int host_has(const char *name)
+{
+    hl_region reg = hlg_peb()->host_function_definitions;
+    const hl_host_fn_table *t = (const hl_host_fn_table *)(uintptr_t)reg.addr;
+    if (reg.size < sizeof(*t) || t->magic != HL_MSG_HOSTFN_MAGIC)
+        return 0;
+    const hl_fn_def *d = (const hl_fn_def *)(t + 1);
+    size_t len = strlen(name);
+    for (uint32_t i = 0; i < t->count; i++)
+        if (d[i].name_len == len && memcmp((const char *)t + d[i].name_off, name, len) == 0)
+            return 1;
+    return 0;
 }
 
 static int ro_word_read(const hlg_value *a, hlg_value *r)
@@ -558,7 +574,7 @@ static int read_page_a(const hlg_value *a, hlg_value *r)
 
 void hyperlight_main(void)
 {
-    if (hlg_peb()->run_mode != HL_RUN_IN_PROCESS) {
+    if (hlg_peb()->run_mode != HL_RUN_IN_PROCESS && host_has("patch_rodata_at_init")) {
         uint32_t v = 5;
         write_with_wp_clear((volatile uint8_t *)(uintptr_t)&g_ro_init, &v, 4);
     }

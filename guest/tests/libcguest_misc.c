@@ -6,6 +6,10 @@
 #include <math.h>
 #include <setjmp.h>
 #include <time.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #include "hyperlight_guest.h"
@@ -283,8 +287,28 @@ static int do_abort(const hlg_value *a, hlg_value *r)
     abort();
 }
 
+/* environment(stack_bytes) -> what the start-up left the C library, read after this call wrote
+ * stack_bytes of its stack (which initialisation ran on too): "environ <NULL or not> HOME=<value>
+ * PAGESZ=<getauxval> PHNUM=<nonzero?>". */
+static int environment(const hlg_value *a, hlg_value *r)
+{
+    static char out[128];
+    uint64_t n = a[0].u.u64 > 65536 ? 65536 : a[0].u.u64;
+    volatile char *scribble = __builtin_alloca(n + 1);
+    for (uint64_t i = 0; i < n; i++)
+        scribble[i] = 0x41;
+    extern char **environ;
+    const char *home = getenv("HOME");
+    snprintf(out, sizeof out, "environ %s HOME=%s PAGESZ=%lu PHNUM=%s", environ && !environ[0] ? "empty" : "bad",
+             home ? home : "(none)", getauxval(AT_PAGESZ), getauxval(AT_PHNUM) ? "yes" : "no");
+    r->u.str.ptr = out;
+    r->u.str.len = (uint32_t)strlen(out);
+    return 0;
+}
+
 void libcguest_register_misc(void)
 {
+    hlg_register("environment", HL_TYPE_STRING, HLG_PARAMS(HL_TYPE_U64), environment);
     hlg_register("sort", HL_TYPE_BYTES, HLG_PARAMS(HL_TYPE_BYTES, HL_TYPE_BYTES), sort);
     hlg_register("jump", HL_TYPE_STRING, HLG_PARAMS(HL_TYPE_U32, HL_TYPE_I32), jump);
     hlg_register("malloc_stress", HL_TYPE_STRING, HLG_PARAMS(HL_TYPE_U64, HL_TYPE_U32),

@@ -8,19 +8,27 @@
 #include "backend/backend.h"
 #include "sandbox/elf.h"
 
-/* After the guest was loaded at mem->host + code_off: the pages of the image that no writable
- * segment touches (code, read-only data, headers) are mapped copy-on-write from the process's
- * sealed copy of exactly those bytes, made now when no earlier sandbox has one, and the
- * sandbox's own pages for them are given back to the system (holes punched in mem->fd).
- * Sandboxes of one guest then run the same physical pages of code. Best effort: 0 when shared,
- * -1 when nothing was shared and mem is as it was (no memory, a system call refused); errno is
- * then set. Only for a memory of its own that is still mapped shared (before initialisation). */
+/* After the guest was loaded at mem->host + code_off: the pages of the image that hold bytes of
+ * the file and that no writable segment touches (code, read-only data, headers) are mapped
+ * copy-on-write from the process's sealed copy of exactly those bytes, made now when no earlier
+ * sandbox has one, and the sandbox's own pages for them are given back to the system (holes
+ * punched in mem->fd). Sandboxes of one guest then run the same physical pages of code. 0 when
+ * shared (or nothing to share); 1 when nothing was shared and mem is as it was (no memory, a
+ * system call refused: the sandbox works without); -1 with errno when mapping the copy failed
+ * and the memory is unusable (the caller fails the sandbox). Only for a memory of its own that
+ * is still mapped shared (before initialisation). */
 int hl_image_share_attach(hl_mem *mem, const hl_elf_info *elf, uint64_t code_off);
 
-/* At the snapshot, before mem->host is mapped again from mem->fd: a shared page whose bytes the
- * guest or the host changed during initialisation gets those bytes written into mem->fd and
- * stops being shared, so the snapshot keeps them. 0, or -1 with errno when a write failed. */
+/* At the snapshot, before mem->host is mapped again from mem->fd: when the guest or the host
+ * changed any shared page during initialisation, all of them are written into mem->fd and the
+ * sandbox stops sharing (the snapshot keeps what initialisation left). 0, or -1 with errno when a
+ * write failed. */
 int hl_image_share_keep_changes(hl_mem *mem);
+
+/* mmap(at, len, prot, flags | MAP_FIXED, fd, off) over a range the caller owns: 0, or -1 with
+ * errno, and then the range is covered by an inaccessible mapping (a failed MAP_FIXED may have
+ * unmapped it), so that it is still the caller's to unmap and nothing else lands in it. */
+int hl_map_over(void *at, uint64_t len, int prot, int flags, int fd, uint64_t off);
 
 /* Maps the shared pages over a view of the whole memory at `at`: mem->host again after it was
  * mapped from mem->fd (copy-on-write, prot read and write), or the read-only snapshot view (prot

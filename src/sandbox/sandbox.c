@@ -153,7 +153,7 @@ hl_status hl_sandbox_create_from_image(hl_sandbox **out, const void *image, size
                          sb->layout.base + code, err);
         /* code and read-only data: one copy for the process's sandboxes of this guest (a
          * copy-on-write backend only: the others map the memory shared, twice) */
-        if (!st && sb->ops->cow_restore && hl_image_share_attach(&sb->mem, &sb->elf, code) != 0)
+        if (!st && sb->ops->cow_restore && hl_image_share_attach(&sb->mem, &sb->elf, code) < 0)
             st = hl_errorf(err, HL_E_NOMEM, "could not map the guest's code: %s", strerror(errno));
     }
     if (!st) {
@@ -1031,9 +1031,9 @@ static hl_status take_snapshot(hl_sandbox *sb)
          * changed go into the memfd; the others are mapped from the shared copy again */
         if (hl_image_share_keep_changes(&sb->mem) != 0)
             return job_fail(sb, HL_E_NOMEM, "keeping the guest's changed code failed: %s", strerror(errno));
-        void *at = mmap(sb->mem.host, sb->mem.size, PROT_READ | PROT_WRITE,
-                        MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, sb->mem.fd, 0);
-        if (at != sb->mem.host || hl_image_share_map(&sb->mem, sb->mem.host, 1) != 0)
+        if (hl_map_over(sb->mem.host, sb->mem.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE,
+                        sb->mem.fd, 0) != 0 ||
+            hl_image_share_map(&sb->mem, sb->mem.host, 1) != 0)
             return job_fail(sb, HL_E_NOMEM, "mapping the snapshot copy-on-write failed: %s",
                             strerror(errno));
         /* nothing may change the snapshot now: not a stray shared mapping, not a truncation */

@@ -233,6 +233,16 @@ static void test_time(void **state)
     assert_true(later > t[1]); /* and across calls, though each call starts from the snapshot */
 }
 
+/* The start-up vector (argv, an empty environment, the auxiliary vector) outlives
+ * initialisation: calls reuse the stack it ran on, and the C library keeps pointers into it. */
+static void test_environment(void **state)
+{
+    for (uint64_t n = 0; n <= 65536; n = n ? n * 4 : 1024) {
+        hl_value v = rt_ok(*state, "environment", RT_ARGS(hl_u64(n)));
+        assert_string_equal(v.u.buf.ptr, "environ empty HOME=(none) PAGESZ=4096 PHNUM=yes");
+    }
+}
+
 /* musl's rand(): seed = 6364136223846793005 * seed + 1, returning its top 31 bits; srand(s) sets
  * seed = s - 1. The same in every call, from any snapshot. */
 static void test_rand(void **state)
@@ -292,6 +302,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(libc_test_roundtrip), cmocka_unit_test(test_formats),
         cmocka_unit_test(libc_test_math),      cmocka_unit_test(test_strings),
+        cmocka_unit_test(test_environment),
         cmocka_unit_test(test_scanf_snprintf), cmocka_unit_test(test_sort),
         cmocka_unit_test(test_setjmp),         cmocka_unit_test(test_heap),
         cmocka_unit_test(test_time),           cmocka_unit_test(test_rand),
