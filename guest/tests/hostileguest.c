@@ -500,7 +500,7 @@ static int cr3_write(const hlg_value *a, hlg_value *r)
  * hyperlight_main writes g_ro_init when the host registered `patch_rodata_at_init` (then the
  * snapshot must keep that, and the sandbox shares none of those pages). */
 static const uint32_t g_ro_word __attribute__((aligned(4096), used)) = 1;
-static const uint32_t g_ro_init __attribute__((aligned(4096), used)) = 1;
+static const uint32_t g_ro_init __attribute__((aligned(4096), used)) = 2; /* not 1: gcc would merge them */
 #define RO_READ(x) (*(const volatile uint32_t *)&(x))
 __asm__(".text\n.p2align 12\n.globl code_victim\ncode_victim:\n\tmov $1, %eax\n\tret\n.p2align 12\n");
 uint32_t code_victim(void);

@@ -372,8 +372,8 @@ static void test_shared_image_pages_stay_private(void **state)
         ro_pages_pristine(d, 5);
     }
     hl_sandbox_destroy(d);
-    ro_pages_pristine(a, 1);
-    ro_pages_pristine(b, 1);
+    ro_pages_pristine(a, 2);
+    ro_pages_pristine(b, 2);
     assert_int_equal(hl_sandbox_context_begin(a, &err), HL_OK);
     rt_ok(a, "ro_word_write", RT_ARGS(hl_u32(7)));
     rt_ok(a, "code_patch", RT_ARGS(hl_u32(9)));
@@ -381,17 +381,17 @@ static void test_shared_image_pages_stay_private(void **state)
     assert_int_equal(rt_ok(a, "ro_word_read", RT_NOARGS).u.u32, 7);
     assert_int_equal(rt_ok(a, "code_victim_call", RT_NOARGS).u.u32, 9);
     /* ...and nowhere else */
-    ro_pages_pristine(b, 1);
+    ro_pages_pristine(b, 2);
     hl_sandbox *c = rt_sandbox("hostileguest", "");
-    ro_pages_pristine(c, 1);
+    ro_pages_pristine(c, 2);
     assert_int_equal(hl_sandbox_context_end(a, &err), HL_OK);
     /* the restore put a's pages back; calls with restore after writes */
-    ro_pages_pristine(a, 1);
+    ro_pages_pristine(a, 2);
     for (int i = 0; i < 3; i++) {
         rt_ok(b, "ro_word_write", RT_ARGS(hl_u32(100 + (uint32_t)i)));
         rt_ok(b, "code_patch", RT_ARGS(hl_u32(200 + (uint32_t)i)));
-        ro_pages_pristine(b, 1);
-        ro_pages_pristine(a, 1);
+        ro_pages_pristine(b, 2);
+        ro_pages_pristine(a, 2);
     }
     assert_int_equal(image_copies(), copies);
     hl_sandbox_destroy(b);
