@@ -32,6 +32,11 @@ static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct hl_image_share *g_copies;
 static uint64_t g_clock;
 
+/* A child forked while another thread held the lock must not wait for it forever. */
+static void after_fork_child(void) { pthread_mutex_init(&g_lock, NULL); }
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static void init_once(void) { pthread_atfork(NULL, NULL, after_fork_child); }
+
 /* The pages of the loaded span that hold bytes of the file (a segment's file-backed part) and that
  * no writable segment overlaps. Gaps and zero-filled tails stay out: the copy holds no more
  * than the file, and comparing never reads (and so allocates) a page the loader left a hole. */
@@ -196,6 +201,7 @@ int hl_image_share_attach(hl_mem *mem, const hl_elf_info *elf, uint64_t code_off
         return 0;
     }
     const uint8_t *img = mem->host + code_off;
+    pthread_once(&g_once, init_once);
     struct hl_image_share *c = NULL, *made = NULL;
     for (int attempt = 0; attempt < 2 && !c; attempt++) {
         if (attempt == 1 && !(made = new_copy(want, npages, img))) /* outside the lock */
