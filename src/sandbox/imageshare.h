@@ -32,7 +32,7 @@ int hl_map_over(void *at, uint64_t len, int prot, int flags, int fd, uint64_t of
 
 /* Maps the shared pages over a view of the whole memory at `at`: mem->host again after it was
  * mapped from mem->fd (copy-on-write, prot read and write), or the read-only snapshot view (prot
- * read). 0, or -1 with errno (the view is then unusable: MAP_FIXED may have unmapped it). */
+ * read). 0, or -1 with errno (the view is then unusable: hl_map_over left a run inaccessible). */
 int hl_image_share_map(const hl_mem *mem, uint8_t *at, int writable);
 
 /* Marks the shared pages in map (one byte per page of the memory): they hold data although
