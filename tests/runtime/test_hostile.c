@@ -399,6 +399,23 @@ static void test_shared_image_pages_stay_private(void **state)
     next_calls_clean(a);
 }
 
+/* The copies no sandbox maps any more are bounded: sandboxes of six other guests, one after the
+ * other, leave at most four idle copies (besides the copy the live sandbox maps). */
+static void test_idle_image_copies_bounded(void **state)
+{
+    KVM_ONLY();
+    static const char *const guests[] = {"simpleguest", "callbackguest", "stateguest",
+                                         "gdbguest",    "coreguest",     "libcguest"};
+    for (size_t i = 0; i < sizeof guests / sizeof guests[0]; i++) {
+        hl_sandbox *sb = rt_sandbox(guests[i], "");
+        assert_true(image_copies() >= 2); /* its own and the hostile guest's */
+        hl_sandbox_destroy(sb);
+    }
+    assert_true(image_copies() <= 5);
+    assert_true(image_copies() >= 1);
+    next_calls_clean(*state);
+}
+
 /* CR8, the task priority, is reset too: KVM keeps it in the run area when there is no in-kernel
  * APIC and takes it from there at every KVM_RUN, after the special registers. */
 static void test_cr8_reset(void **state)
@@ -648,6 +665,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cr3_differs_at_every_call, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cr8_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shared_image_pages_stay_private, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_image_copies_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_without_wrmsr_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forged_exception_reports, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sysenter_is_a_guest_fault, setup, teardown),
