@@ -52,6 +52,16 @@ static int add(const hlg_value *a, hlg_value *r)
     return 0;
 }
 
+/* Writes n bytes at p, one at a time, with CR0.WP clear: ring 0 may write its read-only pages. */
+static void write_with_wp_clear(volatile uint8_t *p, const void *src, size_t n)
+{
+    uint64_t cr0;
+    __asm__ volatile("mov %%cr0, %0" : "=r"(cr0));
+    __asm__ volatile("mov %0, %%cr0" : : "r"(cr0 & ~(1ull << 16)) : "memory");
+    for (size_t i = 0; i < n; i++) p[i] = ((const uint8_t *)src)[i];
+    __asm__ volatile("mov %0, %%cr0" : : "r"(cr0) : "memory");
+}
+
 /* Maps the unmapped page at virtual 0x1000 (below the sandbox) to guest-physical `gpa`, which lies
  * outside the sandbox's memory slot: ring 0 may clear CR0.WP and edit its read-only page tables. */
 static volatile uint64_t *map_low_page(uint64_t gpa)
@@ -65,7 +75,7 @@ static volatile uint64_t *map_low_page(uint64_t gpa)
     uint64_t *pt = (uint64_t *)(uintptr_t)(pd[0] & addr);
     __asm__ volatile("mov %%cr0, %0" : "=r"(cr0));
     __asm__ volatile("mov %0, %%cr0" : : "r"(cr0 & ~(1ull << 16)) : "memory");
-    pt[1] = (gpa & addr) | 3; /* present, writable */
+    pt[1] = (gpa & addr) | 3; /* present, writable: one store, never half an entry */
     __asm__ volatile("mov %0, %%cr0" : : "r"(cr0) : "memory");
     __asm__ volatile("invlpg (%0)" : : "r"(0x1000ull) : "memory");
     return (volatile uint64_t *)(uintptr_t)0x1000;
@@ -311,15 +321,12 @@ static int poison_loader(const hlg_value *a, hlg_value *r)
     uint64_t stub0 = (uint64_t)(e[0] | e[1] << 8) | (uint64_t)(e[6] | e[7] << 8) << 16 |
                      (uint64_t)(e[8] | e[9] << 8 | (uint32_t)e[10] << 16 | (uint32_t)e[11] << 24) << 32;
     volatile uint8_t *loader = (volatile uint8_t *)(uintptr_t)((stub0 & ~0xFFFull) + 0x800);
-    uint64_t target = (uint64_t)(uintptr_t)mmio_then_hijack, cr0;
+    uint64_t target = (uint64_t)(uintptr_t)mmio_then_hijack;
     uint8_t code[12] = {0x48, 0xB8}; /* movabs $target, %rax; jmp *%rax */
     memcpy(code + 2, &target, 8);
     code[10] = 0xFF;
     code[11] = 0xE0;
-    __asm__ volatile("mov %%cr0, %0" : "=r"(cr0));
-    __asm__ volatile("mov %0, %%cr0" : : "r"(cr0 & ~(1ull << 16)) : "memory");
-    for (int i = 0; i < 12; i++) loader[i] = code[i];
-    __asm__ volatile("mov %0, %%cr0" : : "r"(cr0) : "memory");
+    write_with_wp_clear(loader, code, sizeof(code));
     (void)r;
     return 0;
 }
@@ -504,15 +511,6 @@ static const uint32_t g_ro_init __attribute__((aligned(4096), used)) = 2; /* not
 #define RO_READ(x) (*(const volatile uint32_t *)&(x))
 __asm__(".text\n.p2align 12\n.globl code_victim\ncode_victim:\n\tmov $1, %eax\n\tret\n.p2align 12\n");
 uint32_t code_victim(void);
-
-static void write_with_wp_clear(volatile uint8_t *p, const void *src, size_t n)
-{
-    uint64_t cr0;
-    __asm__ volatile("mov %%cr0, %0" : "=r"(cr0));
-    __asm__ volatile("mov %0, %%cr0" : : "r"(cr0 & ~(1ull << 16)) : "memory");
-    for (size_t i = 0; i < n; i++) p[i] = ((const uint8_t *)src)[i];
-    __asm__ volatile("mov %0, %%cr0" : : "r"(cr0) : "memory");
-}
 
 /* Whether the host registered a function of that name (its table, read straight from memory). */
 static int host_has(const char *name)
