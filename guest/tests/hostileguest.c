@@ -396,6 +396,17 @@ static int raw_syscall(const hlg_value *a, hlg_value *r)
     return 0;
 }
 
+/* The host function `host_hook` (no parameters, returns i64), then the raw system call a[0] with
+ * arguments a[1..3]: what a guest does after a host function returns, whatever the host did in it. */
+static int syscall_after_host(const hlg_value *a, hlg_value *r)
+{
+    hlg_value out;
+    int rc = hlg_call_host("host_hook", HL_TYPE_I64, &out, 0, NULL);
+    if (rc)
+        return rc;
+    return raw_syscall(a, r);
+}
+
 /* fopen and open through the C library: the errno each leaves. */
 static int libc_open(const hlg_value *a, hlg_value *r)
 {
@@ -615,6 +626,8 @@ void hyperlight_main(void)
     hlg_register("sysenter", HL_TYPE_VOID, HLG_NO_PARAMS, do_sysenter);
     hlg_register("raw_syscall", HL_TYPE_I64, HLG_PARAMS(HL_TYPE_I64, HL_TYPE_I64, HL_TYPE_I64, HL_TYPE_I64),
                  raw_syscall);
+    hlg_register("syscall_after_host", HL_TYPE_I64, HLG_PARAMS(HL_TYPE_I64, HL_TYPE_I64, HL_TYPE_I64, HL_TYPE_I64),
+                 syscall_after_host);
     hlg_register("libc_open", HL_TYPE_I64, HLG_PARAMS(HL_TYPE_STRING), libc_open);
     hlg_register("cpuid", HL_TYPE_U32, HLG_PARAMS(HL_TYPE_U32, HL_TYPE_U32), cpuid_reg);
     hlg_register("hypercall", HL_TYPE_U64, HLG_PARAMS(HL_TYPE_U64), hypercall);

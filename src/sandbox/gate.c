@@ -36,6 +36,11 @@ void hl_sb_gate_free(hl_sandbox *sb)
 
 hl_status hl_sb_enter(hl_sandbox *sb, const char *what, hl_error *err)
 {
+    if (hl_sb_forked(sb)) /* before the lock: a thread of the parent may have held it at the fork */
+        return hl_errorf(err, HL_E_STATE,
+                         "%s: the sandbox was made before this process was forked from its parent; in the "
+                         "child it can only be destroyed (make a new one here)",
+                         what);
     if (hl_sb_on_own_thread(sb))
         return hl_errorf(err, HL_E_STATE,
                          "%s: a host function or print function cannot use its own sandbox (it "
@@ -61,6 +66,8 @@ hl_status hl_sb_enter(hl_sandbox *sb, const char *what, hl_error *err)
 
 void hl_sb_leave(hl_sandbox *sb)
 {
+    if (hl_sb_forked(sb)) /* a call the parent made, ending in its forked child: nobody waits here */
+        return;
     pthread_mutex_lock(&sb->gate_mu);
     sb->gate_busy = 0;
     sb->gate_serving++;
@@ -72,6 +79,10 @@ int hl_sb_begin_destroy(hl_sandbox *sb)
 {
     if (hl_sb_on_own_thread(sb))
         return 0; /* from the sandbox's own callbacks: ignored, the sandbox stays valid */
+    if (hl_sb_forked(sb)) { /* the callers it had are the parent's threads, not in this process */
+        sb->destroying = 1;
+        return 1;
+    }
     pthread_mutex_lock(&sb->gate_mu);
     if (sb->destroying) { /* a second destroy (a caller's bug): leave the first one to it */
         pthread_mutex_unlock(&sb->gate_mu);

@@ -213,14 +213,23 @@ static int serve_log(hl_sandbox *sb)
     return 0;
 }
 
+/* After host code ran (a host function, the print function): in the child of a fork() it made,
+ * the guest must not go on (the run ends; run_guest says why). */
+static int after_host_code(hl_sandbox *sb, int stop)
+{
+    if (hl_sb_forked(sb))
+        return hl_sb_io_fail(sb, HL_E_STATE, "the process forked inside a host function");
+    return stop;
+}
+
 int hl_sb_io(void *ctx, uint32_t port)
 {
     hl_sandbox *sb = ctx;
     switch (port) {
     case HL_PORT_CALL_FUNCTION:
-        return serve_call(sb);
+        return after_host_code(sb, serve_call(sb));
     case HL_PORT_LOG:
-        return serve_log(sb);
+        return after_host_code(sb, serve_log(sb));
     case HL_PORT_ABORT:
         return 1;
     case HL_PORT_SERVICE:

@@ -31,9 +31,40 @@ static uint64_t this_thread(void)
     return thread_number;
 }
 
+/* The chain of calls this thread works for: its own number, except on a sandbox's own thread,
+ * which runs a job for the thread that handed it over (and that waits for it) and works for that
+ * thread's chain then. A host function of sandbox B, called through B's own thread from a host
+ * function of A, is in A's chain: calling A from there would wait for itself, and is refused as
+ * a call from A's own host function is. */
+static _Thread_local uint64_t working_for;
+static uint64_t this_chain(void)
+{
+    return working_for ? working_for : this_thread();
+}
+
 int hl_sb_on_own_thread(const hl_sandbox *sb)
 {
-    return atomic_load(&((hl_sandbox *)sb)->runner) == this_thread();
+    return atomic_load(&((hl_sandbox *)sb)->runner) == this_chain();
+}
+
+/* Forks of this process, counted in the child (pthread_atfork, registered when the first sandbox
+ * is made). A sandbox belongs to the process that made it: in a child its memory is still the
+ * parent's (shared mappings), its vCPU cannot run (KVM refuses another process) and its threads
+ * and locks are copies of the parent's, so there it can only be destroyed. */
+static atomic_uint forks;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static void after_fork_child(void) { atomic_fetch_add(&forks, 1); }
+static void count_forks(void) { pthread_atfork(NULL, NULL, after_fork_child); }
+
+void hl_sb_fork_mark(hl_sandbox *sb)
+{
+    pthread_once(&fork_once, count_forks);
+    sb->made_forks = atomic_load(&forks);
+}
+
+int hl_sb_forked(const hl_sandbox *sb)
+{
+    return sb->made_forks != atomic_load_explicit(&forks, memory_order_relaxed);
 }
 
 static void cancel_run(void *ctx)
@@ -83,7 +114,7 @@ static void run_job(hl_sandbox *sb, job_kind kind)
     int runs = sb->be && (kind == JOB_INIT || kind == JOB_CALL);
     if (runs)
         sb->ops->prepare(sb->be); /* cancel() signals this thread from now on */
-    uint64_t outer = atomic_exchange(&sb->runner, this_thread());
+    uint64_t outer = atomic_exchange(&sb->runner, this_chain());
     hl_sb_do_job(sb, kind);
     atomic_store(&sb->runner, outer);
     if (runs)
@@ -99,8 +130,10 @@ static void *sandbox_thread(void *arg)
         while (sb->posted == JOB_NONE)
             pthread_cond_wait(&sb->cv, &sb->mu);
         job_kind kind = sb->posted;
+        working_for = sb->posted_chain;
         pthread_mutex_unlock(&sb->mu);
         run_job(sb, kind);
+        working_for = 0;
         pthread_mutex_lock(&sb->mu);
         sb->posted = JOB_NONE;
         sb->posted_done = 1;
@@ -114,18 +147,12 @@ static void *sandbox_thread(void *arg)
 
 /* Whether the job should go to the sandbox's own thread, starting it when the sandbox has just
  * shown that several threads call it. */
-/* Forks into this process: a sandbox's own thread started before a fork exists only in the
- * parent, so the child runs the sandbox's jobs itself (destroy included: it must not wait for a
- * thread that is not there). */
-static unsigned forks;
-static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
-static void after_fork_child(void) { forks++; }
-static void count_forks(void) { pthread_atfork(NULL, NULL, after_fork_child); }
-
+/* A sandbox's own thread started before a fork exists only in the parent, so the child runs the
+ * sandbox's jobs itself (destroy: it must not wait for a thread that is not there). */
 static int use_own_thread(hl_sandbox *sb, job_kind kind)
 {
     if (sb->thread_on) {
-        if (sb->thread_forks == forks)
+        if (sb->thread_forks == atomic_load(&forks))
             return 1;
         sb->thread_on = 0; /* a fork's child: its mutex and condition variable are copies, left be */
         return 0;
@@ -133,8 +160,7 @@ static int use_own_thread(hl_sandbox *sb, job_kind kind)
     if (!sb->ops->thread_move_costly || (kind != JOB_INIT && kind != JOB_CALL) || !sb->run_thread ||
         sb->run_thread == this_thread() || ++sb->moves < 2)
         return 0;
-    pthread_once(&fork_once, count_forks);
-    sb->thread_forks = forks;
+    sb->thread_forks = atomic_load(&forks);
     pthread_mutex_init(&sb->mu, NULL);
     pthread_cond_init(&sb->cv, NULL);
     pthread_attr_t attr;
@@ -163,6 +189,7 @@ static void hand_off(hl_sandbox *sb, job_kind kind)
 {
     pthread_mutex_lock(&sb->mu);
     sb->posted = kind;
+    sb->posted_chain = this_chain();
     sb->posted_done = 0;
     pthread_cond_broadcast(&sb->cv);
     while (!sb->posted_done)

@@ -116,6 +116,7 @@ static hl_sandbox *new_sandbox(const hl_config *full)
     sb->cfg = *full;
     sb->mem.fd = -1;
     hl_sb_gate_init(sb);
+    hl_sb_fork_mark(sb);
     sb->ops = full->execution_mode == HL_MODE_RUN_IN_PROCESS ? &hl_backend_inproc : &hl_backend_kvm;
     return sb;
 }
@@ -636,8 +637,10 @@ hl_status hl_sandbox_call(hl_sandbox *sb, const char *function, const hl_value *
     if (result) *result = (hl_value){HL_TYPE_VOID, {.u64 = 0}};
     if (!sb || !function || (nargs && !args))
         return hl_errorf(err, HL_E_INVALID_ARG, "hl_sandbox_call: NULL argument");
-    if (hl_sb_on_own_thread(sb))
-        return hl_errorf(err, HL_E_STATE, "a host function cannot call into its own sandbox (it would wait for itself)");
+    if (hl_sb_on_own_thread(sb) && !hl_sb_forked(sb))
+        return hl_errorf(err, HL_E_STATE,
+                         "a host function cannot call into its own sandbox, or one whose call led to it "
+                         "(it would wait for itself)");
     hl_status st = hl_sb_enter(sb, "hl_sandbox_call", err);
     if (st) return st;
     st = call(sb, function, args, nargs, result, err);
@@ -969,6 +972,13 @@ static hl_status run_guest(hl_sandbox *sb, uint64_t entry, run_what *what)
     st = sb->ops->run(sb->be, entry, hl_layout_addr(&sb->layout, HL_REGION_PEB), stack_top, r, &e);
     sb->stats.last_run_ns = now_ns() - t0;
     hl_sb_run_finished(sb);
+    if (hl_sb_forked(sb)) { /* a host function forked and this is the child: the guest is the parent's */
+        sb->state = SB_POISONED;
+        return job_fail(sb, HL_E_STATE,
+                        "%s ended in the child of a fork() made by a host function: the guest does not run in "
+                        "the child (its memory is the parent's sandbox's, where the call goes on); a sandbox "
+                        "made before a fork can only be destroyed in the child", what_text(what));
+    }
     if (st == HL_E_POISONED) /* the backend cannot vouch for the vCPU any more */
         sb->state = SB_POISONED;
     if (st)
@@ -1174,6 +1184,8 @@ static hl_status do_call(hl_sandbox *sb)
             sb->job_err.guest_code = status;
         }
     }
+    if (hl_sb_forked(sb)) /* the memory is the parent's sandbox's: not touched here */
+        return st;
     hl_sb_core_after_run(sb, st); /* before the restore: the memory as the call left it */
     if (!sb->context_open) {
         hl_status rs = restore(sb);
@@ -1203,7 +1215,8 @@ void hl_sb_do_job(hl_sandbox *sb, job_kind kind)
         break;
     case JOB_INIT:
         st = do_init(sb);
-        hl_sb_core_after_run(sb, st);
+        if (!hl_sb_forked(sb))
+            hl_sb_core_after_run(sb, st);
         break;
     case JOB_CALL:
         st = do_call(sb);

@@ -93,10 +93,12 @@ struct hl_sandbox {
     unsigned moves;
     int thread_on;
     unsigned thread_forks; /* job.c's fork count when the thread started */
+    unsigned made_forks;   /* job.c's fork count when the sandbox was made (hl_sb_forked) */
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     job_kind posted;  /* a job for the thread, JOB_NONE when none */
+    uint64_t posted_chain; /* the chain of calls it is for (job.c) */
     int posted_done;
     /* the job's inputs and outputs */
     const char *call_name;
@@ -140,9 +142,14 @@ int hl_sb_io_fail(hl_sandbox *sb, hl_status st, const char *msg);
 int hl_sb_serve_service(hl_sandbox *sb);
 void hl_sb_free_hostfns(hl_sandbox *sb);
 
-/* Whether the calling thread is running a job of sb (a host function or print function of it:
- * job.c). */
+/* Whether the calling thread is running a job of sb (a host function or print function of it),
+ * or works for the chain of calls that runs it (a host function of another sandbox called from
+ * one of sb's, on that sandbox's own thread): job.c. */
 int hl_sb_on_own_thread(const hl_sandbox *sb);
+/* Records which process made the sandbox (at its making); hl_sb_forked: 1 in a child of fork()
+ * made since, where the sandbox can only be destroyed. */
+void hl_sb_fork_mark(hl_sandbox *sb);
+int hl_sb_forked(const hl_sandbox *sb);
 /* The gate (gate.c). enter waits for the callers before it (HL_E_STATE on a thread running
  * a job of the sandbox, or once destroy has begun); leave lets the next one in. begin_destroy refuses on the
  * thread running a job of the sandbox (returns 0), else turns waiting callers away, waits for the one inside

@@ -1,6 +1,7 @@
 /* test_sandbox_threads.c - the thread contract: shared sandboxes, destroy from anywhere. */
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -548,6 +549,98 @@ static void test_fork_after_threads(void **state)
     hl_sandbox_destroy(sb);
 }
 
+/* A host function of A calls sandbox B, whose host function calls A back. A's call is waiting
+ * for B's, so that call must be refused at once (HL_E_STATE), as a host function calling its own
+ * sandbox is, wherever B runs: also when B, called from several threads before, runs its jobs on
+ * a thread of its own (on KVM), where the call into A comes from another thread than A's caller.
+ * It deadlocked there: A's caller waited for B's thread, which waited for A. */
+static struct {
+    hl_sandbox *a, *b;
+    atomic_int back;
+    hl_status inner;
+    char inner_msg[sizeof(((hl_error *)0)->message)];
+} ring;
+
+static int ring_a_host_add(hl_host_call *call, const hl_value *args, size_t nargs, hl_value *result, void *user)
+{
+    (void)call, (void)nargs, (void)user;
+    hl_value v;
+    hl_error e = HL_ERROR_INIT;
+    if (hl_sandbox_call(ring.b, "add_via_host", RT_ARGS(args[0], args[1]), &v, &e) != HL_OK)
+        return 1;
+    *result = v;
+    return 0;
+}
+
+static int ring_b_host_add(hl_host_call *call, const hl_value *args, size_t nargs, hl_value *result, void *user)
+{
+    (void)call, (void)nargs, (void)user;
+    if (atomic_load(&ring.back)) {
+        hl_value v;
+        hl_error e = HL_ERROR_INIT;
+        ring.inner = hl_sandbox_call(ring.a, "add_via_host", RT_ARGS(hl_i32(1), hl_i32(1)), &v, &e);
+        snprintf(ring.inner_msg, sizeof(ring.inner_msg), "%s", e.message);
+    }
+    result->type = HL_TYPE_I32;
+    result->u.i32 = args[0].u.i32 + args[1].u.i32;
+    return 0;
+}
+
+static void *ring_call_b(void *arg)
+{
+    hl_value v;
+    hl_error e = HL_ERROR_INIT;
+    *(hl_status *)arg = hl_sandbox_call(ring.b, "add_via_host", RT_ARGS(hl_i32(2), hl_i32(3)), &v, &e);
+    pthread_barrier_wait(&all_called);
+    return NULL;
+}
+
+static void ring_body(const char *unused)
+{
+    (void)unused;
+    alarm(60); /* a deadlock: the child dies of SIGALRM */
+    hl_config cfg;
+    rt_config(&cfg, "");
+    hl_error e = HL_ERROR_INIT;
+    const hl_type ii[] = {HL_TYPE_I32, HL_TYPE_I32};
+    if (hl_sandbox_create(&ring.a, rt_guest("callbackguest"), &cfg, &e) != HL_OK ||
+        hl_sandbox_create(&ring.b, rt_guest("callbackguest"), &cfg, &e) != HL_OK ||
+        hl_sandbox_register(ring.a, "host_add", HL_TYPE_I32, ii, 2, ring_a_host_add, NULL, &e) != HL_OK ||
+        hl_sandbox_register(ring.b, "host_add", HL_TYPE_I32, ii, 2, ring_b_host_add, NULL, &e) != HL_OK ||
+        hl_sandbox_initialize(ring.a, &e) != HL_OK || hl_sandbox_initialize(ring.b, &e) != HL_OK)
+        _exit(2);
+    /* B called from three threads at once: on KVM it then runs on a thread of its own */
+    hl_status st[3] = {HL_E_STATE, HL_E_STATE, HL_E_STATE};
+    pthread_t th[3];
+    pthread_barrier_init(&all_called, NULL, 3);
+    for (int i = 0; i < 3; i++)
+        if (pthread_create(&th[i], NULL, ring_call_b, &st[i]) != 0) _exit(3);
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        if (st[i] != HL_OK) _exit(4);
+    }
+    pthread_barrier_destroy(&all_called);
+    atomic_store(&ring.back, 1);
+    hl_value v;
+    if (hl_sandbox_call(ring.a, "add_via_host", RT_ARGS(hl_i32(20), hl_i32(22)), &v, &e) != HL_OK || v.u.i32 != 42)
+        _exit(5);
+    if (ring.inner != HL_E_STATE || !strstr(ring.inner_msg, "wait for itself"))
+        _exit(6);
+    atomic_store(&ring.back, 0);
+    if (hl_sandbox_call(ring.a, "add_via_host", RT_ARGS(hl_i32(1), hl_i32(2)), &v, &e) != HL_OK || v.u.i32 != 3)
+        _exit(7);
+    if (hl_sandbox_call(ring.b, "add_via_host", RT_ARGS(hl_i32(3), hl_i32(4)), &v, &e) != HL_OK || v.u.i32 != 7)
+        _exit(8);
+    hl_sandbox_destroy(ring.a);
+    hl_sandbox_destroy(ring.b);
+}
+
+static void test_call_back_through_another_sandbox(void **state)
+{
+    (void)state;
+    run_in_child(ring_body, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -560,6 +653,7 @@ int main(void)
         cmocka_unit_test(test_caller_blocking_every_signal),
         cmocka_unit_test(test_caller_mask_holds_in_the_guest),
         cmocka_unit_test(test_fork_after_threads),
+        cmocka_unit_test(test_call_back_through_another_sandbox),
     };
     return rt_run("sandbox_threads", tests);
 }
