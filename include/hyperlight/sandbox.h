@@ -93,17 +93,24 @@ typedef void (*hl_print_fn)(void *user, const char *text, size_t len);
  * gets its own result, never another thread's. Waiting, rather than failing with HL_E_STATE,
  * because a sandbox runs one guest call at a time anyway, so sharing it is a queue either way and
  * waiting spares every caller a retry loop; the time limits count from when a call's turn comes.
- * Deadlocks are the caller's to avoid: a host function of sandbox A that calls sandbox B while a
- * host function of B calls A waits for ever.
+ * Deadlocks between two calls are the caller's to avoid: a host function of sandbox A that calls
+ * sandbox B while another thread's call into B has a host function calling A waits for ever.
  * A call runs on the calling thread: the guest (KVM's vCPU, or the in-process guest) runs there,
  * host functions and the print function are called there, and no thread is started for it (one
  * watchdog thread per process enforces time limits). A host function of sandbox A may call
- * sandbox B; B's call then runs on the same thread, inside A's.
- * From the sandbox's own callbacks (its host functions and print function, during its call):
- * hl_sandbox_call, initialize, register and context_begin/end fail with HL_E_STATE (they would
- * wait for the call that runs the callback); set_print, get_stats, usable, dump_core and
+ * sandbox B; B's call then runs on the same thread, inside A's (on KVM, a sandbox that several
+ * threads call gets a thread of its own, and B's call may run there: it still counts as inside
+ * A's).
+ * From the sandbox's own callbacks (its host functions and print function, during its call), and
+ * from callbacks of the sandboxes that call leads to (B's, in a call into B from A's host
+ * function): hl_sandbox_call, initialize, register and context_begin/end fail with HL_E_STATE
+ * (they would wait for the call that runs the callback); set_print, get_stats, usable, dump_core and
  * last_core work; destroy is ignored (see hl_sandbox_destroy). The function table, layout, config and mode are fixed at
- * initialisation and may be read from any thread once hl_sandbox_initialize has returned. */
+ * initialisation and may be read from any thread once hl_sandbox_initialize has returned.
+ * Processes: a sandbox belongs to the process that made it. In a child of fork() the sandboxes
+ * made before the fork can only be destroyed (everything else fails with HL_E_STATE; their
+ * memory is still the parent's); a host function that forks returns in both processes, and in
+ * the child the call ends there with HL_E_STATE, the guest running no further. */
 
 typedef struct hl_sandbox hl_sandbox;
 
