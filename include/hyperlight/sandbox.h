@@ -107,10 +107,13 @@ typedef void (*hl_print_fn)(void *user, const char *text, size_t len);
  * (they would wait for the call that runs the callback); set_print, get_stats, usable, dump_core and
  * last_core work; destroy is ignored (see hl_sandbox_destroy). The function table, layout, config and mode are fixed at
  * initialisation and may be read from any thread once hl_sandbox_initialize has returned.
- * Processes: a sandbox belongs to the process that made it. In a child of fork() the sandboxes
- * made before the fork can only be destroyed (everything else fails with HL_E_STATE; their
- * memory is still the parent's); a host function that forks returns in both processes, and in
- * the child the call ends there with HL_E_STATE, the guest running no further. */
+ * Processes: a sandbox belongs to the process that made it. A forked child (fork(), _Fork(), a
+ * raw clone) gets no copy of any sandbox's guest memory, and the sandboxes made before the fork
+ * can only be destroyed there: hl_sandbox_usable is false, everything else fails with
+ * HL_E_STATE. A host function that forks returns in both processes; in the child the call ends
+ * there with HL_E_STATE, the guest running no further and nothing written into the parent's
+ * sandbox. When the sandbox ran on a thread of its own (see above), the child has no thread of
+ * the caller's to return to: it ends with _exit(0) when the host function returns. */
 
 typedef struct hl_sandbox hl_sandbox;
 

@@ -54,7 +54,11 @@ typedef struct hl_run_result {
 } hl_run_result;
 
 /* The core's handler for a guest signal (a port write). Runs on the job's thread while the
- * guest is paused; returns 0 to resume the guest, non-zero to end the run with HL_STOP_ABORT. */
+ * guest is paused; returns 0 to resume the guest, non-zero to end the run with HL_STOP_ABORT.
+ * HL_IO_ABANDON: the process is a child forked by a host function, whose sandbox is the parent's:
+ * the run ends at once, and the backend touches nothing the parent shares (the guest's memory and
+ * stack, the vCPU's run area, the debugger's state). */
+#define HL_IO_ABANDON 2
 typedef int (*hl_io_handler)(void *ctx, uint32_t port);
 
 /* The sandbox's memory: the mapping the host reads and writes (`host`, always RW), the file it

@@ -21,6 +21,7 @@
 
 #include "backend/gdbstub.h"
 #include "util/errfmt.h"
+#include "util/procid.h"
 
 enum { T_IDLE, T_RUNNING, T_STOPPED };
 
@@ -29,6 +30,7 @@ struct hl_gdb_server {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    uint64_t made_in; /* the process whose thread serves (util/procid.h) */
     hl_gdb_server_hooks hooks;
     hl_gdb_target_ops eng_ops;
     uint64_t text_seg;
@@ -279,6 +281,7 @@ hl_status hl_gdb_server_start(hl_gdb_server **out, uint16_t port, uint64_t text_
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
+    s->made_in = hl_process_id();
     int rc = pthread_create(&s->thread, NULL, server_main, s);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
@@ -300,6 +303,13 @@ fail:
 void hl_gdb_server_destroy(hl_gdb_server *s)
 {
     if (!s) return;
+    if (s->made_in != hl_process_id()) { /* a forked child: the thread and its lock are the parent's */
+        close(s->lfd);
+        close(s->efd);
+        if (s->cfd >= 0) close(s->cfd);
+        free(s);
+        return;
+    }
     pthread_mutex_lock(&s->mu);
     s->quit = 1;
     pthread_mutex_unlock(&s->mu);

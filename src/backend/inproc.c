@@ -22,6 +22,7 @@
 #include "backend/inproc_sys.h"
 #include "backend/perms.h"
 #include "util/errfmt.h"
+#include "util/procid.h"
 #include "util/syscount.h"
 
 /* How it works. The guest's pages are mapped a second time (the "guest view") with the guest's
@@ -73,6 +74,8 @@ struct hl_backend {
     /* the thread of the run in progress (running): cancel() signals it under run_lock, so never
      * a thread that has finished the run (and may have exited) */
     pthread_mutex_t run_lock;
+    uint64_t made_in; /* the process that made it (util/procid.h) */
+    int abandoned;    /* a host function forked and this is the child: the run ended untouched */
     pthread_t thread;
     int running;
     atomic_int cancel_req;
@@ -412,6 +415,12 @@ void hl_inproc_host_call(struct hl_backend *b, uint32_t port, const uint64_t *sa
     b->crossing = saved;
     b->crossing_port = port;
     int stop = b->io(b->io_ctx, port);
+    if (stop == HL_IO_ABANDON) { /* a forked child: not even the registers on the guest's stack */
+        b->abandoned = 1;
+        b->res->stop = HL_STOP_ABORT;
+        b->crossing = NULL;
+        leave_guest(b);
+    }
     if (stop || atomic_load(&b->cancel_req)) {
         b->res->stop = stop ? HL_STOP_ABORT : HL_STOP_CANCELLED;
         crossing_regs(b, &b->res->regs);
@@ -488,6 +497,7 @@ static hl_status inproc_create(hl_backend **out, const hl_mem *mem, const hl_lay
     b->io = io;
     b->io_ctx = io_ctx;
     b->uffd = -1;
+    b->made_in = hl_process_id();
     b->pflags = calloc(b->npages, 1);
     b->dirty = calloc(b->npages, sizeof(uint32_t));
     hl_status st = HL_OK;
@@ -511,6 +521,9 @@ static hl_status inproc_create(hl_backend **out, const hl_mem *mem, const hl_lay
                        (unsigned long long)mem->size);
         goto fail;
     }
+    /* a forked child gets no copy of the view: a guest resumed there (a host function forked)
+     * cannot run, nor write into the parent's sandbox */
+    (void)madvise(b->guest, mem->size, MADV_DONTFORK);
     b->sys.guest_lo = (uintptr_t)b->guest;
     b->sys.guest_hi = (uintptr_t)b->guest + mem->size;
     /* the threads that run the guest set dispatch up at their first run; whether the kernel has
@@ -637,6 +650,8 @@ static hl_status inproc_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_
     /* a handler's jump left its own mask (the fault and cancel signals blocked); a host call's
      * abort left the cancel signal blocked: the caller's mask, whichever way */
     HL_SYS(pthread_sigmask(SIG_SETMASK, &b->caller_mask, NULL));
+    if (b->abandoned) /* a forked child: the parent's watchdog may have held it at the fork */
+        pthread_mutex_init(&b->run_lock, NULL);
     pthread_mutex_lock(&b->run_lock);
     b->running = 0;
     pthread_mutex_unlock(&b->run_lock);
@@ -865,8 +880,10 @@ static void inproc_destroy(hl_backend *b)
     if (!b)
         return;
     if (b->uffd >= 0) close(b->uffd);
-    munmap(b->guest, b->size);
-    pthread_mutex_destroy(&b->run_lock);
+    if (b->made_in == hl_process_id()) { /* in a forked child the view is not there (MADV_DONTFORK) */
+        munmap(b->guest, b->size);
+        pthread_mutex_destroy(&b->run_lock);
+    }
     free(b->pflags);
     free(b->dirty);
     free(b);

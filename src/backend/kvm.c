@@ -600,9 +600,13 @@ hl_status hl_kvm_run_loop(struct hl_backend *b, hl_run_result *res, hl_error *er
                         (unsigned)r->io.count, (unsigned)r->io.size, (unsigned)r->io.port);
                 return HL_OK;
             }
-            if (b->io(b->io_ctx, r->io.port) != 0) {
+            int io = b->io(b->io_ctx, r->io.port);
+            if (io != 0) {
                 res->stop = HL_STOP_ABORT;
-                if (dx) dx->kind = HL_DX_ABORT;
+                if (io == HL_IO_ABANDON)
+                    b->abandoned = 1; /* a forked child: the run area is the parent's too */
+                else if (dx)
+                    dx->kind = HL_DX_ABORT;
                 return HL_OK;
             }
             break;
@@ -702,7 +706,8 @@ static hl_status kvm_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_t s
         return st;
     }
     st = b->dbg ? hl_kvm_debug_run(b, res, err) : hl_kvm_run_loop(b, res, err, NULL);
-    st = finish_run(b, res, st, err);
+    if (!b->abandoned)
+        st = finish_run(b, res, st, err);
     HL_SYS(pthread_sigmask(SIG_SETMASK, &caller, NULL));
     return st;
 }

@@ -624,6 +624,8 @@ hl_status hl_kvm_debug_run(struct hl_backend *b, hl_run_result *res, hl_error *e
         hl_kvm_dx dx = {.stubs_armed = d->stubs_in, .kick = &d->kick, .kind = HL_DX_NONE};
         memset(res, 0, sizeof(*res));
         st = hl_kvm_run_loop(b, res, err, &dx);
+        if (b->abandoned) /* a forked child: the guest's memory and the debugger are the parent's */
+            return st;
         disarm(b);
         if (st) return st;
         hl_gdb_stop_info stop;

@@ -29,6 +29,7 @@ struct hl_backend {
     int signal;
     uint64_t guest_sigmask; /* the vCPU's KVM_SET_SIGNAL_MASK: the running caller's mask, cancel open */
     atomic_int cancel_req;
+    int abandoned;        /* a host function forked and this is the child: nothing of the run touched */
     hl_kvm_state *state0; /* the CPU state every run starts from */
     unsigned stub;        /* what the entry stub resets (HL_KVM_STUB_*); 0: runs do not start there */
     int sync_regs;        /* REGS, SREGS and VCPU_EVENTS through the run area (KVM_CAP_SYNC_REGS) */

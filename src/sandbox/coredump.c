@@ -627,7 +627,7 @@ hl_status hl_sandbox_dump_core(hl_sandbox *sb, const char *path, char *written, 
         return hl_errorf(err, HL_E_INVALID_ARG, "hl_sandbox_dump_core: NULL sandbox");
     hl_core_why why = {0};
     hl_cpu_regs regs;
-    if (hl_sb_on_own_thread(sb)) { /* a host function: the guest waits at its host call */
+    if (hl_sb_on_own_thread(sb) && !hl_sb_forked(sb)) { /* a host function: the guest waits at its host call */
         if (sb->be && sb->ops->current_regs(sb->be, &regs))
             why.regs = &regs;
         return hl_sb_core_dump(sb, &why, path, written, written_size, err);

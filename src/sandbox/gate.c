@@ -30,6 +30,8 @@ void hl_sb_gate_free(hl_sandbox *sb)
     free(sb->slots);
     sb->slots = NULL;
     sb->nslots = 0;
+    if (hl_sb_forked(sb)) /* copies of the parent's, which may count its waiters: left be */
+        return;
     pthread_mutex_destroy(&sb->gate_mu);
     pthread_cond_destroy(&sb->gate_cv);
 }
@@ -43,8 +45,8 @@ hl_status hl_sb_enter(hl_sandbox *sb, const char *what, hl_error *err)
                          what);
     if (hl_sb_on_own_thread(sb))
         return hl_errorf(err, HL_E_STATE,
-                         "%s: a host function or print function cannot use its own sandbox (it "
-                         "would wait for itself)",
+                         "%s: a host function or print function cannot use its own sandbox, or one "
+                         "whose call led to it (it would wait for itself)",
                          what);
     pthread_mutex_lock(&sb->gate_mu);
     /* first come, first served: a thread that leaves and comes straight back (it still has the

@@ -181,6 +181,11 @@ static int serve_call(hl_sandbox *sb)
     memset(&result, 0, sizeof(result));
     result.type = h->info.ret;
     int rc = h->fn(&call, args, nargs, &result, h->user);
+    if (hl_sb_forked(sb)) { /* it forked, and this is the child: the guest's memory is the parent's */
+        for (size_t i = 0; i < call.nallocs; i++)
+            free(call.allocs[i]);
+        return HL_IO_ABANDON;
+    }
     if (rc != 0 || call.failed) {
         if (!call.failed)
             snprintf(call.message, sizeof(call.message), "host function `%s` failed with code %d", name, rc);
@@ -214,12 +219,10 @@ static int serve_log(hl_sandbox *sb)
 }
 
 /* After host code ran (a host function, the print function): in the child of a fork() it made,
- * the guest must not go on (the run ends; run_guest says why). */
+ * the guest must not go on, and nothing of it may be touched (run_guest says why). */
 static int after_host_code(hl_sandbox *sb, int stop)
 {
-    if (hl_sb_forked(sb))
-        return hl_sb_io_fail(sb, HL_E_STATE, "the process forked inside a host function");
-    return stop;
+    return hl_sb_forked(sb) ? HL_IO_ABANDON : stop;
 }
 
 int hl_sb_io(void *ctx, uint32_t port)

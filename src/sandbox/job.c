@@ -1,8 +1,10 @@
 /* job.c - runs a sandbox's jobs (create, initialise, call, restore, exit) on the caller's thread, the guest's run under the watchdog. */
 #include <signal.h>
+#include <unistd.h>
 
 #include "sandbox/sandbox_internal.h"
 #include "util/errfmt.h"
+#include "util/procid.h"
 #include "util/syscount.h"
 
 /* A job runs on the thread that passed the sandbox's gate: the backend's vCPU (KVM_RUN may be
@@ -47,24 +49,18 @@ int hl_sb_on_own_thread(const hl_sandbox *sb)
     return atomic_load(&((hl_sandbox *)sb)->runner) == this_chain();
 }
 
-/* Forks of this process, counted in the child (pthread_atfork, registered when the first sandbox
- * is made). A sandbox belongs to the process that made it: in a child its memory is still the
- * parent's (shared mappings), its vCPU cannot run (KVM refuses another process) and its threads
- * and locks are copies of the parent's, so there it can only be destroyed. */
-static atomic_uint forks;
-static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
-static void after_fork_child(void) { atomic_fetch_add(&forks, 1); }
-static void count_forks(void) { pthread_atfork(NULL, NULL, after_fork_child); }
-
+/* A sandbox belongs to the process that made it: in a child of fork() its memory is still the
+ * parent's (shared mappings, or none: MADV_DONTFORK), its vCPU cannot run (KVM refuses another
+ * process) and its threads and locks are copies of the parent's, so there it can only be
+ * destroyed. Which process it is comes from util/procid.h (seen after any kind of fork). */
 void hl_sb_fork_mark(hl_sandbox *sb)
 {
-    pthread_once(&fork_once, count_forks);
-    sb->made_forks = atomic_load(&forks);
+    sb->made_in = hl_process_id();
 }
 
 int hl_sb_forked(const hl_sandbox *sb)
 {
-    return sb->made_forks != atomic_load_explicit(&forks, memory_order_relaxed);
+    return sb->made_in != hl_process_id();
 }
 
 static void cancel_run(void *ctx)
@@ -134,6 +130,12 @@ static void *sandbox_thread(void *arg)
         pthread_mutex_unlock(&sb->mu);
         run_job(sb, kind);
         working_for = 0;
+        /* A host function forked during the job, and this is the child: its one thread, with no
+         * caller to hand the result to (the caller's thread is the parent's) and every signal
+         * blocked. The child ends, with status 0 as when a process's last thread returns, but
+         * without the parent's atexit handlers and stdio buffers (as a child of fork should). */
+        if (hl_sb_forked(sb))
+            _exit(0);
         pthread_mutex_lock(&sb->mu);
         sb->posted = JOB_NONE;
         sb->posted_done = 1;
@@ -152,7 +154,7 @@ static void *sandbox_thread(void *arg)
 static int use_own_thread(hl_sandbox *sb, job_kind kind)
 {
     if (sb->thread_on) {
-        if (sb->thread_forks == atomic_load(&forks))
+        if (!hl_sb_forked(sb)) /* the thread was started after the sandbox was made */
             return 1;
         sb->thread_on = 0; /* a fork's child: its mutex and condition variable are copies, left be */
         return 0;
@@ -160,7 +162,6 @@ static int use_own_thread(hl_sandbox *sb, job_kind kind)
     if (!sb->ops->thread_move_costly || (kind != JOB_INIT && kind != JOB_CALL) || !sb->run_thread ||
         sb->run_thread == this_thread() || ++sb->moves < 2)
         return 0;
-    sb->thread_forks = atomic_load(&forks);
     pthread_mutex_init(&sb->mu, NULL);
     pthread_cond_init(&sb->cv, NULL);
     pthread_attr_t attr;

@@ -103,6 +103,15 @@ static hl_status map_memory(hl_sandbox *sb, hl_error *err)
     return HL_OK;
 }
 
+/* A forked child gets no copy of the guest's memory (the child of a host function that forks
+ * must not write into the parent's sandbox, nor keep the memfd's seal from being set). Again after
+ * every remapping: a new mapping does not inherit the advice. */
+static void keep_from_children(hl_sandbox *sb)
+{
+    if (sb->mem.host)
+        (void)madvise(sb->mem.host, sb->mem.size, MADV_DONTFORK);
+}
+
 static atomic_ullong serials;
 
 /* A sandbox object with its gate, for a checked config; NULL when memory runs out. */
@@ -163,6 +172,7 @@ hl_status hl_sandbox_create_from_image(hl_sandbox **out, const void *image, size
             for (size_t i = 0; i < sizeof(sb->cookie); i++)
                 sb->cookie[i] = (uint8_t)(0xA5 ^ (i * 37) ^ (uintptr_t)sb >> (i % 8));
         memcpy(sb_region(sb, HL_REGION_STACK), sb->cookie, sizeof(sb->cookie));
+        keep_from_children(sb);
         sb->state = SB_CREATED;
         *out = sb;
         return HL_OK;
@@ -345,6 +355,7 @@ hl_status hl_sandbox_create_from_snapshot(hl_sandbox **out, const hl_snapshot *s
         if (memcmp(&peb, &now, sizeof(peb)) != 0)
             memcpy(sb_region(sb, HL_REGION_PEB), &peb, sizeof(peb));
         memcpy(sb->cookie, sb_region(sb, HL_REGION_STACK), sizeof(sb->cookie));
+        keep_from_children(sb);
         sb->state = SB_CREATED;
         *out = sb;
         return HL_OK;
@@ -726,7 +737,7 @@ hl_execution_mode hl_sandbox_mode(const hl_sandbox *sb)
 bool hl_sandbox_usable(const hl_sandbox *sb)
 {
     if (!sb) return false;
-    if (hl_sb_on_own_thread(sb)) /* from a callback: the call in progress is the one running it */
+    if (hl_sb_on_own_thread(sb) && !hl_sb_forked(sb)) /* from a callback: the call in progress is the one running it */
         return sb->state != SB_POISONED;
     hl_sandbox *m = (hl_sandbox *)sb; /* the gate is the mutable part of a const sandbox */
     if (hl_sb_enter(m, "hl_sandbox_usable", NULL) != HL_OK) return false;
@@ -823,16 +834,19 @@ hl_status hl_sandbox_get_stats(const hl_sandbox *sb, hl_sandbox_stats *stats)
 
 void hl_sb_free(hl_sandbox *sb)
 {
+    /* in a forked child the memory is not mapped (keep_from_children), and whatever the child
+     * mapped since may sit where it was: none of the sandbox's ranges are unmapped there */
+    int here = !hl_sb_forked(sb);
     if (sb->be)
         hl_sb_job(sb, JOB_EXIT, 0, 0, NULL);
-    if (sb->mem.host)
+    if (sb->mem.host && here)
         munmap(sb->mem.host, sb->mem.size);
     if (sb->mem.fd >= 0 && sb->mem.fd_owned)
         close(sb->mem.fd);
-    if (sb->snapshot && !sb->snapshot_borrowed)
+    if (sb->snapshot && !sb->snapshot_borrowed && here)
         munmap(sb->snapshot, sb->mem.size);
     hl_image_share_detach(&sb->mem);
-    if (sb->reserved)
+    if (sb->reserved && here)
         munmap(sb->reserved, sb->mem.size);
     hl_snapshot_close(sb->from);
     hl_sb_free_hostfns(sb);
@@ -975,9 +989,10 @@ static hl_status run_guest(hl_sandbox *sb, uint64_t entry, run_what *what)
     if (hl_sb_forked(sb)) { /* a host function forked and this is the child: the guest is the parent's */
         sb->state = SB_POISONED;
         return job_fail(sb, HL_E_STATE,
-                        "%s ended in the child of a fork() made by a host function: the guest does not run in "
-                        "the child (its memory is the parent's sandbox's, where the call goes on); a sandbox "
-                        "made before a fork can only be destroyed in the child", what_text(what));
+                        "%s ended in the child of a fork() made by a host function or the print function: "
+                        "the guest does not run in the child (its memory is the parent's sandbox's, where "
+                        "the call goes on); a sandbox made before a fork can only be destroyed in the child",
+                        what_text(what));
     }
     if (st == HL_E_POISONED) /* the backend cannot vouch for the vCPU any more */
         sb->state = SB_POISONED;
@@ -1046,6 +1061,7 @@ static hl_status take_snapshot(hl_sandbox *sb)
             hl_image_share_map(&sb->mem, sb->mem.host, 1) != 0)
             return job_fail(sb, HL_E_NOMEM, "mapping the snapshot copy-on-write failed: %s",
                             strerror(errno));
+        keep_from_children(sb);
         /* nothing may change the snapshot now: not a stray shared mapping, not a truncation */
         if (fcntl(sb->mem.fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
             return job_fail(sb, HL_E_BACKEND, "sealing the snapshot failed: %s", strerror(errno));

@@ -92,8 +92,7 @@ struct hl_sandbox {
     uint64_t run_thread;
     unsigned moves;
     int thread_on;
-    unsigned thread_forks; /* job.c's fork count when the thread started */
-    unsigned made_forks;   /* job.c's fork count when the sandbox was made (hl_sb_forked) */
+    uint64_t made_in;      /* the process that made it (util/procid.h; hl_sb_forked) */
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;

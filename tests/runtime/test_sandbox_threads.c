@@ -641,6 +641,131 @@ static void test_call_back_through_another_sandbox(void **state)
     run_in_child(ring_body, NULL);
 }
 
+/* Forks around a sandbox in use. (1) A host function forks while the sandbox runs its jobs on
+ * a thread of its own (KVM, called from several threads): the child's one thread is that
+ * thread, with no caller to return to; it must end, not wait for ever with every signal
+ * blocked. (2) A host function forks while another thread waits at the sandbox's gate: the
+ * child's destroy must not wait for that thread (it is the parent's). (3) A fork between create
+ * and initialise: the child's copy of the memory must not keep the parent's initialisation
+ * from sealing its snapshot. */
+static int fork_host_pid; /* what fork() returned in host_add_forking, -1 before */
+static atomic_int fork_host_delay_ms;
+
+static int host_add_forking(hl_host_call *call, const hl_value *args, size_t nargs, hl_value *result, void *user)
+{
+    (void)call, (void)nargs, (void)user;
+    if (fork_host_pid == -1) {
+        if (atomic_load(&fork_host_delay_ms))
+            rt_sleep_ms((unsigned)atomic_load(&fork_host_delay_ms)); /* another caller gets to the gate */
+        fflush(NULL);
+        fork_host_pid = fork();
+    }
+    result->type = HL_TYPE_I32;
+    result->u.i32 = args[0].u.i32 + args[1].u.i32;
+    return 0;
+}
+
+/* Waits up to 30 s for pid: its exit status, or -1 (then it is killed). */
+static int wait_child(pid_t pid)
+{
+    int status = 0;
+    for (int i = 0; i < 3000; i++) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        rt_sleep_ms(10);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return -1;
+}
+
+static hl_sandbox *forking_sandbox(void)
+{
+    hl_config cfg;
+    rt_config(&cfg, "");
+    hl_error e = HL_ERROR_INIT;
+    hl_sandbox *sb = NULL;
+    const hl_type ii[] = {HL_TYPE_I32, HL_TYPE_I32};
+    assert_int_equal(hl_sandbox_create(&sb, rt_guest("callbackguest"), &cfg, &e), HL_OK);
+    assert_int_equal(hl_sandbox_register(sb, "host_add", HL_TYPE_I32, ii, 2, host_add_forking, NULL, &e), HL_OK);
+    assert_int_equal(hl_sandbox_initialize(sb, &e), HL_OK);
+    return sb;
+}
+
+static void *call_add_via_host(void *arg)
+{
+    hl_value v;
+    hl_error e = HL_ERROR_INIT;
+    hl_status st = hl_sandbox_call(arg, "add_via_host", RT_ARGS(hl_i32(2), hl_i32(3)), &v, &e);
+    if (fork_host_pid == 0) { /* the child of (1) or (2), on whichever thread forked */
+        if (st != HL_E_STATE) _exit(3);
+        hl_sandbox_destroy(arg);
+        _exit(0);
+    }
+    return (void *)(intptr_t)(st == HL_OK && v.u.i32 == 5 ? 0 : 1);
+}
+
+static void test_fork_around_a_sandbox_in_use(void **state)
+{
+    (void)state;
+    /* (1): three threads, then the fork on the fourth call */
+    fork_host_pid = -2; /* no fork yet */
+    hl_sandbox *sb = forking_sandbox();
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, call_add_via_host, sb), 0);
+    for (int i = 0; i < 3; i++) {
+        void *r;
+        pthread_join(th[i], &r);
+        assert_null(r);
+    }
+    fork_host_pid = -1;
+    assert_null(call_add_via_host(sb));
+    assert_true(fork_host_pid > 0);
+    int code = wait_child(fork_host_pid);
+    if (code == -1) fail_msg("(1) the child hung after a host function forked on the sandbox's own thread");
+    assert_int_equal(code, 0);
+    hl_sandbox_destroy(sb);
+
+    /* (2): a caller waits at the gate while the host function forks */
+    fork_host_pid = -2;
+    sb = forking_sandbox();
+    fork_host_pid = -1;
+    atomic_store(&fork_host_delay_ms, 200);
+    pthread_t waiter;
+    assert_int_equal(pthread_create(&waiter, NULL, call_add_via_host, sb), 0);
+    assert_null(call_add_via_host(sb)); /* one of the two forks (the first in), the other waits */
+    void *r;
+    pthread_join(waiter, &r);
+    assert_null(r);
+    atomic_store(&fork_host_delay_ms, 0);
+    assert_true(fork_host_pid > 0);
+    code = wait_child(fork_host_pid);
+    if (code == -1) fail_msg("(2) the child's destroy waited for a caller that is the parent's");
+    assert_int_equal(code, 0);
+    hl_sandbox_destroy(sb);
+
+    /* (3): create, fork (the child lingers), initialise */
+    hl_config cfg;
+    rt_config(&cfg, "");
+    hl_error e = HL_ERROR_INIT;
+    assert_int_equal(hl_sandbox_create(&sb, rt_guest("simpleguest"), &cfg, &e), HL_OK);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        rt_sleep_ms(1000);
+        hl_sandbox_destroy(sb);
+        _exit(0);
+    }
+    hl_status st = hl_sandbox_initialize(sb, &e);
+    if (st != HL_OK) fail_msg("(3) initialise with a forked child alive: %s", e.message);
+    assert_int_equal(rt_ok(sb, "add", RT_ARGS(hl_i32(1), hl_i32(2))).u.i32, 3);
+    assert_int_equal(wait_child(pid), 0);
+    hl_sandbox_destroy(sb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -654,6 +779,7 @@ int main(void)
         cmocka_unit_test(test_caller_mask_holds_in_the_guest),
         cmocka_unit_test(test_fork_after_threads),
         cmocka_unit_test(test_call_back_through_another_sandbox),
+        cmocka_unit_test(test_fork_around_a_sandbox_in_use),
     };
     return rt_run("sandbox_threads", tests);
 }

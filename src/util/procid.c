@@ -1,0 +1,43 @@
+/* procid.c - which process this is: a number in a page wiped at fork. */
+#include "util/procid.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+
+#ifndef MADV_WIPEONFORK
+#define MADV_WIPEONFORK 18
+#endif
+
+static _Atomic uint64_t *g_id;       /* in the wiped page; or g_fallback */
+static _Atomic uint64_t g_fallback;  /* zeroed by the atfork handler when there is no such page */
+static _Atomic uint64_t g_drawn;     /* ordinary memory: a child inherits how many were drawn */
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+static void wipe_in_child(void) { atomic_store(&g_fallback, 0); }
+
+static void set_up(void)
+{
+    void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p != MAP_FAILED && madvise(p, 4096, MADV_WIPEONFORK) == 0) {
+        g_id = p;
+        return;
+    }
+    if (p != MAP_FAILED)
+        munmap(p, 4096);
+    g_id = &g_fallback;
+    pthread_atfork(NULL, NULL, wipe_in_child);
+}
+
+uint64_t hl_process_id(void)
+{
+    pthread_once(&g_once, set_up);
+    uint64_t v = atomic_load_explicit(g_id, memory_order_acquire);
+    if (v)
+        return v;
+    /* a new process (or the first use): draw a number no ancestor drew, and agree on it */
+    uint64_t mine = atomic_fetch_add(&g_drawn, 1) + 1;
+    if (atomic_compare_exchange_strong(g_id, &v, mine))
+        return mine;
+    return v;
+}
