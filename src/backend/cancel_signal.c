@@ -1,5 +1,6 @@
 /* cancel_signal.c - the signal that cancels guest code: which one (hl_set_cancel_signal), when it may change, its mask. */
 #include "backend/backend.h"
+#include "util/procid.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -20,7 +21,7 @@
  * sends it; all three must agree for the sandbox's whole life. `live` counts sandboxes from the
  * start of their creation to their free. */
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static hl_plock lock = HL_PLOCK_INIT; /* unlocked again in a forked child */
 static int chosen; /* 0: the default */
 static int live;   /* sandboxes that exist or are being created */
 static int installed; /* the signal the in-process handler was installed for (0: none yet) */
@@ -30,9 +31,9 @@ static int default_signal(void) { return SIGRTMIN + HL_CANCEL_SIGNAL_DEFAULT_OFF
 
 int hl_cancel_signal(void)
 {
-    pthread_mutex_lock(&lock);
+    hl_plock_lock(&lock);
     int sig = chosen ? chosen : default_signal();
-    pthread_mutex_unlock(&lock);
+    hl_plock_unlock(&lock);
     return sig;
 }
 
@@ -46,10 +47,10 @@ hl_status hl_set_cancel_signal(int signo, hl_error *err)
                          "hl_set_cancel_signal: %d is not a realtime signal (SIGRTMIN %d to SIGRTMAX %d, or 0 "
                          "for the default, SIGRTMIN+%d)",
                          signo, SIGRTMIN, SIGRTMAX, HL_CANCEL_SIGNAL_DEFAULT_OFFSET);
-    pthread_mutex_lock(&lock);
+    hl_plock_lock(&lock);
     if (live > 0) {
         int n = live;
-        pthread_mutex_unlock(&lock);
+        hl_plock_unlock(&lock);
         return hl_errorf(err, HL_E_STATE,
                          "hl_set_cancel_signal: %d sandbox%s exist%s; the cancel signal can change only while "
                          "none does (destroy them first, or set it before creating the first)",
@@ -62,34 +63,34 @@ hl_status hl_set_cancel_signal(int signo, hl_error *err)
         installed = 0;
     }
     chosen = signo;
-    pthread_mutex_unlock(&lock);
+    hl_plock_unlock(&lock);
     return HL_OK;
 }
 
 void hl_backend_sandbox_hold(void)
 {
-    pthread_mutex_lock(&lock);
+    hl_plock_lock(&lock);
     live++;
-    pthread_mutex_unlock(&lock);
+    hl_plock_unlock(&lock);
 }
 
 void hl_backend_sandbox_release(void)
 {
-    pthread_mutex_lock(&lock);
+    hl_plock_lock(&lock);
     live--;
-    pthread_mutex_unlock(&lock);
+    hl_plock_unlock(&lock);
 }
 
 int hl_backend_current_signal(void) { return atomic_load(&current); }
 
 int hl_backend_cancel_signal(void)
 {
-    pthread_mutex_lock(&lock);
+    hl_plock_lock(&lock);
     int sig = chosen ? chosen : default_signal();
     atomic_store(&current, sig);
     hl_inproc_install_handlers(sig);
     installed = sig;
-    pthread_mutex_unlock(&lock);
+    hl_plock_unlock(&lock);
     return sig;
 }
 

@@ -701,20 +701,20 @@ struct hl_pm_scan_arg {
 #define HL_PM_SCAN_CHECK_WPASYNC (1ull << 1)
 
 /* /proc/self/pagemap, opened once per process (again after a fork). */
-static pthread_mutex_t pagemap_lock = PTHREAD_MUTEX_INITIALIZER;
+static hl_plock pagemap_lock = HL_PLOCK_INIT; /* unlocked again in a forked child */
 static int pagemap_fd = -1;
 static pid_t pagemap_pid;
 
 static int pagemap(void)
 {
-    pthread_mutex_lock(&pagemap_lock);
+    hl_plock_lock(&pagemap_lock);
     if (pagemap_fd < 0 || pagemap_pid != getpid()) {
         if (pagemap_fd >= 0) close(pagemap_fd);
         pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
         pagemap_pid = getpid();
     }
     int fd = pagemap_fd;
-    pthread_mutex_unlock(&pagemap_lock);
+    hl_plock_unlock(&pagemap_lock);
     return fd;
 }
 

@@ -1,5 +1,6 @@
 /* inproc_sys.c - RunInProcess: the guest's thread pointer (FS) and system calls (Syscall User Dispatch). */
 #include "backend/inproc_sys.h"
+#include "util/procid.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -53,7 +54,7 @@ static struct {
     _Atomic(hl_inproc_thread *) t;
 } g_threads[MAX_THREADS];
 static atomic_size_t g_nthreads; /* slots ever used */
-static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static hl_plock g_lock = HL_PLOCK_INIT; /* unlocked again in a forked child */
 static int g_fsgsbase = -1;
 static uintptr_t g_restorer_page;
 static struct sigaction g_previous; /* the SIGSYS action ours replaced (e.g. a seccomp trap handler) */
@@ -193,9 +194,9 @@ static int install_locked(void)
 
 int hl_inproc_sys_install(void)
 {
-    pthread_mutex_lock(&g_lock); /* one installer: the replaced action is saved once */
+    hl_plock_lock(&g_lock); /* one installer: the replaced action is saved once */
     int r = install_locked();
-    pthread_mutex_unlock(&g_lock);
+    hl_plock_unlock(&g_lock);
     return r;
 }
 
@@ -218,11 +219,11 @@ int hl_inproc_sys_check(void)
 
 static void unregister(hl_inproc_thread *t)
 {
-    pthread_mutex_lock(&g_lock);
+    hl_plock_lock(&g_lock);
     if (t->slot >= 0)
         atomic_store(&g_threads[t->slot].t, NULL);
     t->slot = -1;
-    pthread_mutex_unlock(&g_lock);
+    hl_plock_unlock(&g_lock);
 }
 
 /* The thread is exiting (the key's destructor, on that thread): dispatch off, our alternate
@@ -329,7 +330,7 @@ hl_inproc_thread *hl_inproc_thread_get(int *err)
             t->altstack_for_life = 1;
     }
     if (!e) {
-        pthread_mutex_lock(&g_lock);
+        hl_plock_lock(&g_lock);
         size_t n = atomic_load(&g_nthreads), slot = n;
         for (size_t i = 0; i < n; i++)
             if (!atomic_load(&g_threads[i].t)) {
@@ -346,7 +347,7 @@ hl_inproc_thread *hl_inproc_thread_get(int *err)
                 atomic_store(&g_nthreads, n + 1);
             t->slot = (int)slot;
         }
-        pthread_mutex_unlock(&g_lock);
+        hl_plock_unlock(&g_lock);
     }
     if (!e) {
         t->host_fs = hl_inproc_read_fs();

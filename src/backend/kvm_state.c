@@ -1,5 +1,6 @@
 /* kvm_state.c - the vCPU's CPUID and the complete CPU state every KVM run starts from. */
 #include "backend/kvm_state.h"
+#include "util/procid.h"
 
 #include <asm/kvm_para.h>
 #include <cpuid.h>
@@ -41,7 +42,7 @@ static int xioctl(int fd, unsigned long req, void *arg)
  * (KVM's supported list, edited below) and the MSRs the host can read and write back (probed one
  * by one on the first vCPU). Creating a sandbox then costs one KVM_SET_CPUID2 and one KVM_GET_MSRS
  * instead of hundreds of ioctls. */
-static pthread_mutex_t g_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static hl_plock g_cache_lock = HL_PLOCK_INIT; /* unlocked again in a forked child */
 static struct kvm_cpuid2 *g_cpuid;
 static uint32_t *g_msr_indices;
 static uint32_t g_msr_count;
@@ -63,9 +64,9 @@ static hl_status set_cpuid(int kvm_fd, int vcpu_fd, struct kvm_cpuid2 *c, hl_err
 
 hl_status hl_kvm_set_cpuid(int kvm_fd, int vcpu_fd, hl_error *err)
 {
-    pthread_mutex_lock(&g_cache_lock);
+    hl_plock_lock(&g_cache_lock);
     struct kvm_cpuid2 *cached = g_cpuid;
-    pthread_mutex_unlock(&g_cache_lock);
+    hl_plock_unlock(&g_cache_lock);
     if (cached) /* never freed once set */
         return set_cpuid(kvm_fd, vcpu_fd, cached, err);
     for (uint32_t n = 64; n <= 4096; n *= 2) {
@@ -85,12 +86,12 @@ hl_status hl_kvm_set_cpuid(int kvm_fd, int vcpu_fd, hl_error *err)
                     e->eax = e->ebx = e->ecx = e->edx = 0; /* SVM features */
             }
             hl_status st = set_cpuid(kvm_fd, vcpu_fd, c, err);
-            pthread_mutex_lock(&g_cache_lock);
+            hl_plock_lock(&g_cache_lock);
             if (!st && !g_cpuid) {
                 g_cpuid = c; /* kept for the process's life */
                 c = NULL;
             }
-            pthread_mutex_unlock(&g_cache_lock);
+            hl_plock_unlock(&g_cache_lock);
             free(c);
             return st;
         }
@@ -136,10 +137,10 @@ static void probe_msr(int vcpu_fd, struct kvm_msrs *m, uint32_t index)
  * or this vCPU does not read them all (then they are probed again). */
 static int cached_msrs(hl_kvm_state *s, int vcpu_fd)
 {
-    pthread_mutex_lock(&g_cache_lock);
+    hl_plock_lock(&g_cache_lock);
     uint32_t n = g_msr_count;
     const uint32_t *idx = g_msr_indices;
-    pthread_mutex_unlock(&g_cache_lock);
+    hl_plock_unlock(&g_cache_lock);
     if (!idx)
         return 0;
     s->msrs = calloc(1, sizeof(*s->msrs) + (n ? n : 1) * sizeof(struct kvm_msr_entry));
@@ -158,7 +159,7 @@ static int cached_msrs(hl_kvm_state *s, int vcpu_fd)
 
 static void cache_msrs(const struct kvm_msrs *m)
 {
-    pthread_mutex_lock(&g_cache_lock);
+    hl_plock_lock(&g_cache_lock);
     if (!g_msr_indices) {
         uint32_t *idx = malloc((m->nmsrs ? m->nmsrs : 1) * sizeof(*idx));
         if (idx) {
@@ -168,7 +169,7 @@ static void cache_msrs(const struct kvm_msrs *m)
             g_msr_indices = idx; /* kept for the process's life */
         }
     }
-    pthread_mutex_unlock(&g_cache_lock);
+    hl_plock_unlock(&g_cache_lock);
 }
 
 /* What the filter lets the guest write (all in 0xC0000000-0xC0001FFF), and what the reset must
@@ -270,7 +271,7 @@ static void enable_xsave(hl_kvm_state *s, int vcpu_fd)
 {
     uint32_t xsave_bit = 0;
     uint64_t offered = 0;
-    pthread_mutex_lock(&g_cache_lock);
+    hl_plock_lock(&g_cache_lock);
     for (uint32_t i = 0; g_cpuid && i < g_cpuid->nent; i++) {
         const struct kvm_cpuid_entry2 *e = &g_cpuid->entries[i];
         if (e->function == 1)
@@ -278,7 +279,7 @@ static void enable_xsave(hl_kvm_state *s, int vcpu_fd)
         else if (e->function == 0xD && e->index == 0)
             offered = ((uint64_t)e->edx << 32) | e->eax;
     }
-    pthread_mutex_unlock(&g_cache_lock);
+    hl_plock_unlock(&g_cache_lock);
     uint64_t want = offered & (0x7ull | 0xE0ull | 0x200ull);
     if (!xsave_bit || !(want & 1))
         return;

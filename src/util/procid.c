@@ -41,3 +41,36 @@ uint64_t hl_process_id(void)
         return mine;
     return v;
 }
+
+/* ---- locks made new in a forked child ---- */
+
+#define MAX_PLOCKS 16
+static hl_plock *g_plocks[MAX_PLOCKS];
+static int g_nplocks;
+static pthread_mutex_t g_plocks_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t g_plocks_once = PTHREAD_ONCE_INIT;
+
+static void plocks_in_child(void)
+{
+    pthread_mutex_init(&g_plocks_mu, NULL);
+    for (int i = 0; i < g_nplocks; i++)
+        pthread_mutex_init(&g_plocks[i]->m, NULL);
+}
+
+static void plocks_set_up(void) { pthread_atfork(NULL, NULL, plocks_in_child); }
+
+void hl_plock_lock(hl_plock *l)
+{
+    if (!atomic_load_explicit(&l->registered, memory_order_acquire)) {
+        pthread_once(&g_plocks_once, plocks_set_up);
+        pthread_mutex_lock(&g_plocks_mu);
+        if (!atomic_load(&l->registered) && g_nplocks < MAX_PLOCKS) { /* more: not reset, as before */
+            g_plocks[g_nplocks++] = l;
+            atomic_store_explicit(&l->registered, 1, memory_order_release);
+        }
+        pthread_mutex_unlock(&g_plocks_mu);
+    }
+    pthread_mutex_lock(&l->m);
+}
+
+void hl_plock_unlock(hl_plock *l) { pthread_mutex_unlock(&l->m); }

@@ -2,6 +2,8 @@
 #ifndef HL_PROCID_H
 #define HL_PROCID_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 /* A number for the calling process, never 0, that differs in every process forked from it (by
@@ -11,5 +13,18 @@
  * handler does the wiping (then only forks that run atfork handlers are seen). Thread-safe and
  * async-signal-safe once the first call has returned. */
 uint64_t hl_process_id(void);
+
+/* A process-wide lock that a forked child gets back unlocked: one that another thread of the
+ * parent held at the fork would otherwise stay held for ever in the child (whose copy of that
+ * thread does not exist). Registered with a pthread_atfork handler at its first use, so only
+ * forks that run atfork handlers (fork(), not _Fork()) reset it. For the library's own
+ * module-level locks: never held while application code runs. */
+typedef struct hl_plock {
+    pthread_mutex_t m;
+    atomic_int registered;
+} hl_plock;
+#define HL_PLOCK_INIT {PTHREAD_MUTEX_INITIALIZER, 0}
+void hl_plock_lock(hl_plock *l);
+void hl_plock_unlock(hl_plock *l);
 
 #endif
