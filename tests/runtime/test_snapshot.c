@@ -384,8 +384,8 @@ static void test_save_errors(void **state)
     assert_int_equal(hl_sandbox_initialize(sb, &err), HL_OK);
     assert_int_equal(rt_ok(sb, "add_via_host", RT_ARGS(hl_i32(1), hl_i32(2))).u.i32, HL_E_STATE);
     assert_string_equal(inner.message,
-                        "hl_snapshot_save: a host function or print function cannot use its own sandbox (it would "
-                        "wait for itself)");
+                        "hl_snapshot_save: a host function or print function cannot use its own sandbox, or one "
+                        "whose call led to it (it would wait for itself)");
     assert_int_equal(access(path_of("callback.hls"), F_OK), -1);
     hl_sandbox_destroy(sb);
     /* nothing but the files the tests keep in the directory: no temporary files left */
