@@ -407,6 +407,14 @@ static int syscall_after_host(const hlg_value *a, hlg_value *r)
     return raw_syscall(a, r);
 }
 
+/* Never returns: the time limit must end it. */
+static __attribute__((noreturn)) int spin(const hlg_value *a, hlg_value *r)
+{
+    (void)a, (void)r;
+    for (;;)
+        __asm__ volatile("pause" ::: "memory");
+}
+
 /* fopen and open through the C library: the errno each leaves. */
 static int libc_open(const hlg_value *a, hlg_value *r)
 {
@@ -626,6 +634,7 @@ void hyperlight_main(void)
     hlg_register("sysenter", HL_TYPE_VOID, HLG_NO_PARAMS, do_sysenter);
     hlg_register("raw_syscall", HL_TYPE_I64, HLG_PARAMS(HL_TYPE_I64, HL_TYPE_I64, HL_TYPE_I64, HL_TYPE_I64),
                  raw_syscall);
+    hlg_register("spin", HL_TYPE_VOID, HLG_NO_PARAMS, spin);
     hlg_register("syscall_after_host", HL_TYPE_I64, HLG_PARAMS(HL_TYPE_I64, HL_TYPE_I64, HL_TYPE_I64, HL_TYPE_I64),
                  syscall_after_host);
     hlg_register("libc_open", HL_TYPE_I64, HLG_PARAMS(HL_TYPE_STRING), libc_open);

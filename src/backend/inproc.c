@@ -523,7 +523,7 @@ static hl_status inproc_create(hl_backend **out, const hl_mem *mem, const hl_lay
     }
     /* a forked child gets no copy of the view: a guest resumed there (a host function forked)
      * cannot run, nor write into the parent's sandbox */
-    (void)madvise(b->guest, mem->size, MADV_DONTFORK);
+    hl_keep_from_children(b->guest, mem->size);
     b->sys.guest_lo = (uintptr_t)b->guest;
     b->sys.guest_hi = (uintptr_t)b->guest + mem->size;
     /* the threads that run the guest set dispatch up at their first run; whether the kernel has

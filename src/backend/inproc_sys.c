@@ -274,6 +274,7 @@ static int dispatch_on(hl_inproc_thread *t)
     if (r < 0)
         return (int)-r;
     t->dispatch_on = 1;
+    t->dispatch_in = hl_process_id();
     atomic_store(&g_dispatch_known, 1);
     return 0;
 }
@@ -281,7 +282,9 @@ static int dispatch_on(hl_inproc_thread *t)
 hl_inproc_thread *hl_inproc_thread_get(int *err)
 {
     hl_inproc_thread *t = tls_thread;
-    if (t && t->dispatch_on)
+    /* the kernel turns dispatch off in a forked child, which the atfork handler may not have seen
+     * (_Fork(), a raw clone): the process it was turned on in says */
+    if (t && t->dispatch_on && t->dispatch_in == hl_process_id())
         return t;
     if (t) { /* after a fork */
         if ((*err = dispatch_on(t)) != 0)

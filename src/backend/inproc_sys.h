@@ -23,6 +23,7 @@ typedef struct hl_inproc_thread {
     uint8_t altstack_for_life; /* ours is the thread's alternate stack (it had none): not swapped */
     int slot;                  /* in the registry of alternate stacks, or -1 */
     unsigned depth;            /* runs in progress on this thread (nested through host functions) */
+    uint64_t dispatch_in;      /* the process dispatch was turned on in (util/procid.h) */
     hl_inproc_sys *cur;        /* the innermost run's state, NULL between runs */
     uint64_t host_fs;          /* this thread's own FS base (the C library's; it never changes) */
     void *altstack;

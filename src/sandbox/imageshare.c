@@ -1,5 +1,6 @@
 /* imageshare.c - the read-only pages of loaded guest images, one copy per process. */
 #include "sandbox/imageshare.h"
+#include "util/procid.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -156,8 +157,10 @@ static void release(struct hl_image_share *c)
 int hl_map_over(void *at, uint64_t len, int prot, int flags, int fd, uint64_t off)
 {
     void *got = mmap(at, len, prot, flags | MAP_FIXED, fd, (off_t)off);
-    if (got == at)
+    if (got == at) {
+        hl_keep_from_children(at, len); /* guest memory, all of it: the new mapping lost the advice */
         return 0;
+    }
     int e = errno;
     /* a MAP_FIXED that failed may have unmapped the range first: take it back, so that nothing
      * else is mapped into what the caller will unmap as its own */

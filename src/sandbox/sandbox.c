@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config/config_internal.h"
+#include "util/procid.h"
 #include "sandbox/coredump.h"
 #include "sandbox/imageshare.h"
 #include "sandbox/sandbox_internal.h"
@@ -83,6 +84,15 @@ static hl_status check_config(const hl_config *cfg, hl_error *err)
     return HL_OK;
 }
 
+/* A forked child gets no copy of the guest's memory, nor of its snapshot (the child of a host
+ * function that forks must not write into the parent's sandbox, nor keep the memfd's seal from
+ * being set): hl_keep_from_children at every mapping of them, as soon as it is made (another
+ * thread may fork at any time), and hl_map_over for remappings. Once more at the end of create. */
+static void keep_from_children(hl_sandbox *sb)
+{
+    hl_keep_from_children(sb->mem.host, sb->mem.size);
+}
+
 static hl_status map_memory(hl_sandbox *sb, hl_error *err)
 {
     sb->mem.size = sb->layout.total_size;
@@ -95,21 +105,14 @@ static hl_status map_memory(hl_sandbox *sb, hl_error *err)
         return hl_errorf(err, HL_E_NOMEM, "could not size the guest memory (%llu bytes): %s",
                          (unsigned long long)sb->mem.size, strerror(errno));
     sb->mem.host = mmap(NULL, sb->mem.size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, sb->mem.fd, 0);
+    if (sb->mem.host != MAP_FAILED)
+        keep_from_children(sb);
     if (sb->mem.host == MAP_FAILED) {
         sb->mem.host = NULL;
         return hl_errorf(err, HL_E_NOMEM, "could not map the guest memory (%llu bytes): %s",
                          (unsigned long long)sb->mem.size, strerror(errno));
     }
     return HL_OK;
-}
-
-/* A forked child gets no copy of the guest's memory (the child of a host function that forks
- * must not write into the parent's sandbox, nor keep the memfd's seal from being set). Again after
- * every remapping: a new mapping does not inherit the advice. */
-static void keep_from_children(hl_sandbox *sb)
-{
-    if (sb->mem.host)
-        (void)madvise(sb->mem.host, sb->mem.size, MADV_DONTFORK);
 }
 
 static atomic_ullong serials;
@@ -299,6 +302,8 @@ hl_status hl_sandbox_create_from_snapshot(hl_sandbox **out, const hl_snapshot *s
         sb->nguestfns = snap->nguestfns;
         sb->mem.host = mmap(NULL, sb->mem.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, snap->fd,
                             (off_t)snap->image_off);
+        if (sb->mem.host != MAP_FAILED)
+            keep_from_children(sb);
         if (sb->mem.host == MAP_FAILED) {
             sb->mem.host = NULL;
             st = hl_errorf(err, HL_E_NOMEM, "could not map the snapshot's memory (%llu bytes): %s",
@@ -332,6 +337,7 @@ hl_status hl_sandbox_create_from_snapshot(hl_sandbox **out, const hl_snapshot *s
                                          "the same snapshot?)"
                                        : strerror(e));
         } else {
+            hl_keep_from_children(r, sb->mem.size);
             sb->reserved = r;
             sb->mem.want_base = base;
             st = map_memory(sb, err);
@@ -1071,6 +1077,7 @@ static hl_status take_snapshot(hl_sandbox *sb)
             sb->snapshot = NULL;
             return job_fail(sb, HL_E_NOMEM, "mapping the snapshot failed: %s", strerror(errno));
         }
+        hl_keep_from_children(sb->snapshot, sb->mem.size);
         if (hl_image_share_map(&sb->mem, sb->snapshot, 0) != 0)
             return job_fail(sb, HL_E_NOMEM, "mapping the snapshot failed: %s", strerror(errno));
         sb->mem.snapshot_in_fd = 1;
@@ -1084,6 +1091,7 @@ static hl_status take_snapshot(hl_sandbox *sb)
         sb->snapshot = NULL;
         return job_fail(sb, HL_E_NOMEM, "no memory for the snapshot (%llu bytes)", (unsigned long long)sb->mem.size);
     }
+    hl_keep_from_children(sb->snapshot, sb->mem.size);
     snapshot_copy(sb);
     sb->snapshot_taken = 1;
     return HL_OK;

@@ -1,5 +1,6 @@
 /* watchdog.c - time limits of guest runs, enforced by one thread for the whole process. */
 #include "sandbox/watchdog.h"
+#include "util/procid.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -25,7 +26,7 @@ static int started;       /* the thread runs (in this process: not after a fork)
 static int64_t wake_at = FOREVER; /* when the watchdog's sleep ends */
 static int64_t recent;            /* the deadline of the run registered last */
 static hl_watch *head;
-static unsigned forks; /* forks into this process (after_fork_child): the list is this process's */
+static uint64_t owner; /* the process the thread and the list are of (util/procid.h) */
 
 static int64_t now_ns(void)
 {
@@ -105,7 +106,23 @@ static void after_fork_child(void)
     wake_at = FOREVER;
     recent = 0;
     head = NULL;
-    forks++;
+}
+
+/* Under the lock: after a fork that ran no atfork handler (_Fork(), a raw clone) the child finds
+ * the parent's state here: its thread is not there, its runs are the parent's. */
+static void take_over(void)
+{
+    uint64_t me = hl_process_id();
+    if (owner == me)
+        return;
+    if (owner) {
+        init_cv();
+        started = 0;
+        wake_at = FOREVER;
+        recent = 0;
+        head = NULL;
+    }
+    owner = me;
 }
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -148,6 +165,7 @@ hl_status hl_watch_start(hl_watch *w, void (*cancel)(void *ctx), void *ctx, uint
     w->resend = w->deadline;
     w->fired = w->gave_up = w->paused = 0;
     pthread_mutex_lock(&lock);
+    take_over();
     if (!started) {
         int rc = start_thread();
         if (rc != 0) {
@@ -157,7 +175,7 @@ hl_status hl_watch_start(hl_watch *w, void (*cancel)(void *ctx), void *ctx, uint
         }
         hl_sys_add(1);
     }
-    w->forks = forks;
+    w->proc = owner;
     w->prev = NULL;
     w->next = head;
     if (head)
@@ -179,7 +197,7 @@ int hl_watch_stop(hl_watch *w)
     if (!w->armed)
         return 0;
     pthread_mutex_lock(&lock);
-    if (w->forks != forks) { /* started before a fork, in the parent: not in this list */
+    if (w->proc != hl_process_id()) { /* started before a fork, in the parent: not in this list */
         w->armed = 0;
         pthread_mutex_unlock(&lock);
         return 0;
@@ -199,7 +217,7 @@ int hl_watch_stop(hl_watch *w)
 void hl_watch_pause(hl_watch *w, int paused)
 {
     pthread_mutex_lock(&lock);
-    if (w->forks != forks) {
+    if (w->proc != hl_process_id()) {
         pthread_mutex_unlock(&lock);
         return;
     }

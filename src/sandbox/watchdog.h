@@ -16,8 +16,8 @@ typedef struct hl_watch {
     int64_t deadline, give_up, resend; /* CLOCK_MONOTONIC, ns */
     int64_t paused_at;
     int armed, fired, gave_up, paused;
-    unsigned forks; /* the process's fork count when it started (a watch from before a fork is
-                     * not in the child's list) */
+    uint64_t proc; /* the process it was started in (util/procid.h): a watch from before a fork
+                    * is not in the child's list */
     struct hl_watch *prev, *next;
 } hl_watch;
 

@@ -74,3 +74,9 @@ void hl_plock_lock(hl_plock *l)
 }
 
 void hl_plock_unlock(hl_plock *l) { pthread_mutex_unlock(&l->m); }
+
+void hl_keep_from_children(void *p, size_t len)
+{
+    if (p && len)
+        (void)madvise(p, len, MADV_DONTFORK);
+}

@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* A number for the calling process, never 0, that differs in every process forked from it (by
@@ -13,6 +14,11 @@
  * handler does the wiping (then only forks that run atfork handlers are seen). Thread-safe and
  * async-signal-safe once the first call has returned. */
 uint64_t hl_process_id(void);
+
+/* Memory a forked child must not get a copy of (MADV_DONTFORK over [p, p + len)): a guest's
+ * memory and everything mapped from it. A new mapping over part of it does not inherit the
+ * advice: call again after every remapping. Best effort (a failure leaves the range as it was). */
+void hl_keep_from_children(void *p, size_t len);
 
 /* A process-wide lock that a forked child gets back unlocked: one that another thread of the
  * parent held at the fork would otherwise stay held for ever in the child (whose copy of that

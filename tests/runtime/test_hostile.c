@@ -694,6 +694,60 @@ static void test_fork_in_host_function(void **state)
     fork_in_host_function(1);
 }
 
+/* A child made by _Fork() (no atfork handler runs) that makes sandboxes of its own: in-process
+ * the kernel turned the system-call filter off at the fork, and the thread's record of it said
+ * on, so the new guest's system calls reached the kernel; on KVM the watchdog's thread is the
+ * parent's, so time limits went unenforced. Both hold in the child now. */
+static int child_after_underscore_fork(int wfd)
+{
+    alarm(30);
+    hl_config cfg;
+    rt_config(&cfg, "max_execution_time = \"100ms\"\n");
+    hl_sandbox *sb = NULL;
+    hl_error e = HL_ERROR_INIT;
+    if (hl_sandbox_create(&sb, rt_guest("hostileguest"), &cfg, &e) != HL_OK || hl_sandbox_initialize(sb, &e) != HL_OK)
+        return 2;
+    hl_value v;
+    uint64_t heap = 0;
+    if (hl_sandbox_call(sb, "heap_addr", RT_NOARGS, &v, &e) != HL_OK)
+        return 3;
+    heap = v.u.u64;
+    if (hl_sandbox_call(sb, "raw_syscall", RT_ARGS(hl_i64(1), hl_i64(wfd), hl_i64((int64_t)heap), hl_i64(4)), &v, &e) !=
+            HL_OK ||
+        v.u.i64 != -EBADF)
+        return 4;
+    hl_status st = hl_sandbox_call(sb, "spin", RT_NOARGS, &v, &e); /* the time limit, enforced */
+    hl_sandbox_destroy(sb);
+    return st == HL_E_CANCELLED ? 0 : 5;
+}
+
+static void test_sandboxes_after_underscore_fork(void **state)
+{
+    (void)state;
+    hl_sandbox *sb = rt_sandbox("hostileguest", "max_execution_time = \"100ms\"\n");
+    assert_int_equal(rt_ok(sb, "add", RT_ARGS(hl_i32(1), hl_i32(2))).u.i32, 3); /* this thread is set up */
+    int fds[2];
+    assert_int_equal(pipe2(fds, O_NONBLOCK), 0);
+    fflush(NULL);
+    pid_t pid = _Fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(child_after_underscore_fork(fds[1]));
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    char buf[16];
+    ssize_t n = read(fds[0], buf, sizeof(buf));
+    close(fds[0]);
+    close(fds[1]);
+    if (n > 0)
+        fail_msg("a guest in the _Fork() child made a system call that reached the kernel (%zd bytes)", n);
+    if (WIFSIGNALED(status))
+        fail_msg("the child died of signal %d (SIGALRM: its time limit was not enforced)", WTERMSIG(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(rt_ok(sb, "add", RT_ARGS(hl_i32(40), hl_i32(2))).u.i32, 42);
+    hl_sandbox_destroy(sb);
+}
+
 static volatile sig_atomic_t g_app_sigsys;
 static void app_sigsys(int sig) { g_app_sigsys += sig == SIGSYS; }
 
@@ -769,6 +823,7 @@ int main(void)
         cmocka_unit_test(test_syscalls_never_reach_the_host),
         cmocka_unit_test(test_application_sigsys_handler_kept),
         cmocka_unit_test(test_fork_in_host_function),
+        cmocka_unit_test(test_sandboxes_after_underscore_fork),
     };
     return cmocka_run_group_tests_name(rt_group_name("hostile"), tests, NULL, NULL);
 }
