@@ -10,6 +10,7 @@
 #endif
 
 static _Atomic uint64_t *g_id;       /* in the wiped page; or g_fallback */
+_Atomic uint64_t *_Atomic hl_procid_slot; /* g_id, published for the inline fast path */
 static _Atomic uint64_t g_fallback;  /* zeroed by the atfork handler when there is no such page */
 static _Atomic uint64_t g_drawn;     /* ordinary memory: a child inherits how many were drawn */
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
@@ -21,15 +22,16 @@ static void set_up(void)
     void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p != MAP_FAILED && madvise(p, 4096, MADV_WIPEONFORK) == 0) {
         g_id = p;
-        return;
+    } else {
+        if (p != MAP_FAILED)
+            munmap(p, 4096);
+        g_id = &g_fallback;
+        pthread_atfork(NULL, NULL, wipe_in_child);
     }
-    if (p != MAP_FAILED)
-        munmap(p, 4096);
-    g_id = &g_fallback;
-    pthread_atfork(NULL, NULL, wipe_in_child);
+    atomic_store_explicit(&hl_procid_slot, g_id, memory_order_release);
 }
 
-uint64_t hl_process_id(void)
+uint64_t hl_process_id_slow(void)
 {
     pthread_once(&g_once, set_up);
     uint64_t v = atomic_load_explicit(g_id, memory_order_acquire);

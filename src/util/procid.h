@@ -12,8 +12,16 @@
  * a page the kernel wipes in a child (MADV_WIPEONFORK), and a child draws its own at its first
  * use, larger than any its ancestors drew. Where the kernel lacks MADV_WIPEONFORK a pthread_atfork
  * handler does the wiping (then only forks that run atfork handlers are seen). Thread-safe and
- * async-signal-safe once the first call has returned. */
-uint64_t hl_process_id(void);
+ * async-signal-safe once the first call has returned. Two loads, no call, once set up: it is
+ * asked several times per guest call. */
+extern _Atomic uint64_t *_Atomic hl_procid_slot; /* procid.c's; NULL before the first use */
+uint64_t hl_process_id_slow(void);
+static inline uint64_t hl_process_id(void)
+{
+    _Atomic uint64_t *p = atomic_load_explicit(&hl_procid_slot, memory_order_acquire);
+    uint64_t v = p ? atomic_load_explicit(p, memory_order_acquire) : 0;
+    return v ? v : hl_process_id_slow();
+}
 
 /* Memory a forked child must not get a copy of (MADV_DONTFORK over [p, p + len)): a guest's
  * memory and everything mapped from it. A new mapping over part of it does not inherit the
