@@ -181,7 +181,9 @@ static int serve_call(hl_sandbox *sb)
     memset(&result, 0, sizeof(result));
     result.type = h->info.ret;
     int rc = h->fn(&call, args, nargs, &result, h->user);
-    if (hl_sb_forked(sb)) { /* it forked, and this is the child: the guest's memory is the parent's */
+    /* it forked, and this is the child: the guest must not go on, and nothing of it may be
+     * touched (its memory is the parent's; run_guest says why) */
+    if (hl_sb_forked(sb)) {
         for (size_t i = 0; i < call.nallocs; i++)
             free(call.allocs[i]);
         return HL_IO_ABANDON;
@@ -215,14 +217,7 @@ static int serve_log(hl_sandbox *sb)
     const uint8_t *text = hl_buf_set(&sb->msg_store, out + sizeof(h), h.len);
     if (text && sb->print)
         sb->print(sb->print_user, (const char *)text, h.len);
-    return 0;
-}
-
-/* After host code ran (a host function, the print function): in the child of a fork() it made,
- * the guest must not go on, and nothing of it may be touched (run_guest says why). */
-static int after_host_code(hl_sandbox *sb, int stop)
-{
-    return hl_sb_forked(sb) ? HL_IO_ABANDON : stop;
+    return hl_sb_forked(sb) ? HL_IO_ABANDON : 0; /* the print function forked: as in serve_call */
 }
 
 int hl_sb_io(void *ctx, uint32_t port)
@@ -230,9 +225,9 @@ int hl_sb_io(void *ctx, uint32_t port)
     hl_sandbox *sb = ctx;
     switch (port) {
     case HL_PORT_CALL_FUNCTION:
-        return after_host_code(sb, serve_call(sb));
+        return serve_call(sb);
     case HL_PORT_LOG:
-        return after_host_code(sb, serve_log(sb));
+        return serve_log(sb);
     case HL_PORT_ABORT:
         return 1;
     case HL_PORT_SERVICE:

@@ -29,14 +29,10 @@ struct hl_image_share {
     uint64_t used;   /* when the last sandbox let go of it, for eviction */
 };
 
-static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static hl_plock g_lock = HL_PLOCK_INIT; /* unlocked again in a forked child */
 static struct hl_image_share *g_copies;
 static uint64_t g_clock;
 
-/* A child forked while another thread held the lock must not wait for it forever. */
-static void after_fork_child(void) { pthread_mutex_init(&g_lock, NULL); }
-static pthread_once_t g_once = PTHREAD_ONCE_INIT;
-static void init_once(void) { pthread_atfork(NULL, NULL, after_fork_child); }
 
 /* The pages of the loaded span that hold bytes of the file (a segment's file-backed part) and that
  * no writable segment overlaps. Gaps and zero-filled tails stay out: the copy holds no more
@@ -145,13 +141,13 @@ static void evict_idle(void)
 
 static void release(struct hl_image_share *c)
 {
-    pthread_mutex_lock(&g_lock);
+    hl_plock_lock(&g_lock);
     c->refs--;
     if (c->refs == 0) {
         c->used = ++g_clock;
         evict_idle();
     }
-    pthread_mutex_unlock(&g_lock);
+    hl_plock_unlock(&g_lock);
 }
 
 int hl_map_over(void *at, uint64_t len, int prot, int flags, int fd, uint64_t off)
@@ -204,12 +200,11 @@ int hl_image_share_attach(hl_mem *mem, const hl_elf_info *elf, uint64_t code_off
         return 0;
     }
     const uint8_t *img = mem->host + code_off;
-    pthread_once(&g_once, init_once);
     struct hl_image_share *c = NULL, *made = NULL;
     for (int attempt = 0; attempt < 2 && !c; attempt++) {
         if (attempt == 1 && !(made = new_copy(want, npages, img))) /* outside the lock */
             break;
-        pthread_mutex_lock(&g_lock);
+        hl_plock_lock(&g_lock);
         for (c = g_copies; c && !same_copy(c, want, npages, img); c = c->next)
             ;
         if (!c && made) {
@@ -219,7 +214,7 @@ int hl_image_share_attach(hl_mem *mem, const hl_elf_info *elf, uint64_t code_off
         }
         if (c)
             c->refs++;
-        pthread_mutex_unlock(&g_lock);
+        hl_plock_unlock(&g_lock);
     }
     if (made) /* another thread's copy of the same image came first */
         free_copy(made);

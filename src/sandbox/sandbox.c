@@ -87,7 +87,7 @@ static hl_status check_config(const hl_config *cfg, hl_error *err)
 /* A forked child gets no copy of the guest's memory, nor of its snapshot (the child of a host
  * function that forks must not write into the parent's sandbox, nor keep the memfd's seal from
  * being set): hl_keep_from_children at every mapping of them, as soon as it is made (another
- * thread may fork at any time), and hl_map_over for remappings. Once more at the end of create. */
+ * thread may fork at any time); hl_map_over does it for remappings. */
 static void keep_from_children(hl_sandbox *sb)
 {
     hl_keep_from_children(sb->mem.host, sb->mem.size);
@@ -175,7 +175,6 @@ hl_status hl_sandbox_create_from_image(hl_sandbox **out, const void *image, size
             for (size_t i = 0; i < sizeof(sb->cookie); i++)
                 sb->cookie[i] = (uint8_t)(0xA5 ^ (i * 37) ^ (uintptr_t)sb >> (i % 8));
         memcpy(sb_region(sb, HL_REGION_STACK), sb->cookie, sizeof(sb->cookie));
-        keep_from_children(sb);
         sb->state = SB_CREATED;
         *out = sb;
         return HL_OK;
@@ -361,7 +360,6 @@ hl_status hl_sandbox_create_from_snapshot(hl_sandbox **out, const hl_snapshot *s
         if (memcmp(&peb, &now, sizeof(peb)) != 0)
             memcpy(sb_region(sb, HL_REGION_PEB), &peb, sizeof(peb));
         memcpy(sb->cookie, sb_region(sb, HL_REGION_STACK), sizeof(sb->cookie));
-        keep_from_children(sb);
         sb->state = SB_CREATED;
         *out = sb;
         return HL_OK;
@@ -1067,7 +1065,6 @@ static hl_status take_snapshot(hl_sandbox *sb)
             hl_image_share_map(&sb->mem, sb->mem.host, 1) != 0)
             return job_fail(sb, HL_E_NOMEM, "mapping the snapshot copy-on-write failed: %s",
                             strerror(errno));
-        keep_from_children(sb);
         /* nothing may change the snapshot now: not a stray shared mapping, not a truncation */
         if (fcntl(sb->mem.fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
             return job_fail(sb, HL_E_BACKEND, "sealing the snapshot failed: %s", strerror(errno));

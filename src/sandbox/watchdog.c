@@ -20,7 +20,7 @@
 #define RESEND_NS 1000000 /* a cancel signal can land at an unlucky moment: sent again every ms */
 #define FOREVER INT64_MAX
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static hl_plock lock = HL_PLOCK_INIT; /* unlocked again in a forked child */
 static pthread_cond_t cv;
 static int started;       /* the thread runs (in this process: not after a fork) */
 static int64_t wake_at = FOREVER; /* when the watchdog's sleep ends */
@@ -67,7 +67,7 @@ static int64_t tick(int64_t now)
 static void *watchdog_main(void *arg)
 {
     (void)arg;
-    pthread_mutex_lock(&lock);
+    hl_plock_lock(&lock);
     for (;;) {
         int64_t now = now_ns();
         int64_t next = tick(now);
@@ -77,10 +77,10 @@ static void *watchdog_main(void *arg)
             next = recent;
         wake_at = next;
         if (next == FOREVER) {
-            pthread_cond_wait(&cv, &lock);
+            pthread_cond_wait(&cv, &lock.m);
         } else {
             struct timespec t = {(time_t)(next / 1000000000), (long)(next % 1000000000)};
-            pthread_cond_timedwait(&cv, &lock, &t);
+            pthread_cond_timedwait(&cv, &lock.m, &t);
         }
     }
     return NULL;
@@ -95,21 +95,9 @@ static void init_cv(void)
     pthread_condattr_destroy(&ca);
 }
 
-/* After fork the child has no watchdog thread, and the lock and the condition variable hold the
- * state of threads that do not exist there (a waiter the condition variable would wait for):
- * start afresh. Runs in progress are the parent's. */
-static void after_fork_child(void)
-{
-    pthread_mutex_init(&lock, NULL);
-    init_cv();
-    started = 0;
-    wake_at = FOREVER;
-    recent = 0;
-    head = NULL;
-}
-
-/* Under the lock: after a fork that ran no atfork handler (_Fork(), a raw clone) the child finds
- * the parent's state here: its thread is not there, its runs are the parent's. */
+/* Under the lock: a forked child finds the parent's state here (any fork: the process identity
+ * says): no watchdog thread, a condition variable that may count the parent's waiter, runs that
+ * are the parent's. It starts afresh. */
 static void take_over(void)
 {
     uint64_t me = hl_process_id();
@@ -129,7 +117,6 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static void init_once(void)
 {
     init_cv();
-    pthread_atfork(NULL, NULL, after_fork_child);
 }
 
 /* Under the lock. The thread takes no signal: the application's go to its own threads. */
@@ -164,12 +151,12 @@ hl_status hl_watch_start(hl_watch *w, void (*cancel)(void *ctx), void *ctx, uint
     w->give_up = w->deadline + (int64_t)cancel_wait_ms * 1000000;
     w->resend = w->deadline;
     w->fired = w->gave_up = w->paused = 0;
-    pthread_mutex_lock(&lock);
+    hl_plock_lock(&lock);
     take_over();
     if (!started) {
         int rc = start_thread();
         if (rc != 0) {
-            pthread_mutex_unlock(&lock);
+            hl_plock_unlock(&lock);
             return hl_errorf(err, HL_E_NOMEM, "could not start the watchdog thread that enforces time limits (error %d)",
                              rc);
         }
@@ -188,7 +175,7 @@ hl_status hl_watch_start(hl_watch *w, void (*cancel)(void *ctx), void *ctx, uint
         pthread_cond_signal(&cv);
         hl_sys_add(1);
     }
-    pthread_mutex_unlock(&lock);
+    hl_plock_unlock(&lock);
     return HL_OK;
 }
 
@@ -196,10 +183,10 @@ int hl_watch_stop(hl_watch *w)
 {
     if (!w->armed)
         return 0;
-    pthread_mutex_lock(&lock);
+    hl_plock_lock(&lock);
     if (w->proc != hl_process_id()) { /* started before a fork, in the parent: not in this list */
         w->armed = 0;
-        pthread_mutex_unlock(&lock);
+        hl_plock_unlock(&lock);
         return 0;
     }
     if (w->prev)
@@ -210,15 +197,15 @@ int hl_watch_stop(hl_watch *w)
         w->next->prev = w->prev;
     w->armed = 0;
     int gave_up = w->gave_up;
-    pthread_mutex_unlock(&lock);
+    hl_plock_unlock(&lock);
     return gave_up;
 }
 
 void hl_watch_pause(hl_watch *w, int paused)
 {
-    pthread_mutex_lock(&lock);
+    hl_plock_lock(&lock);
     if (w->proc != hl_process_id()) {
-        pthread_mutex_unlock(&lock);
+        hl_plock_unlock(&lock);
         return;
     }
     if (w->armed && paused && !w->paused) {
@@ -236,13 +223,13 @@ void hl_watch_pause(hl_watch *w, int paused)
             pthread_cond_signal(&cv);
         }
     }
-    pthread_mutex_unlock(&lock);
+    hl_plock_unlock(&lock);
 }
 
 int hl_watch_fired(hl_watch *w)
 {
-    pthread_mutex_lock(&lock);
+    hl_plock_lock(&lock);
     int f = w->armed && w->fired;
-    pthread_mutex_unlock(&lock);
+    hl_plock_unlock(&lock);
     return f;
 }
