@@ -165,26 +165,30 @@ int hl_map_over(void *at, uint64_t len, int prot, int flags, int fd, uint64_t of
     return -1;
 }
 
-int hl_image_share_map(const hl_mem *mem, uint8_t *at, int writable)
+/* Maps each run of pages p with page[p] set from fd (at offset p pages) over at + (first + p)
+ * pages: copy-on-write and writable, or shared read-only. */
+static int map_runs(uint8_t *at, const uint8_t *page, uint64_t n, uint64_t first, int fd, int writable)
 {
-    const struct hl_image_share *c = mem->share;
-    if (!c)
-        return 0;
-    for (uint64_t p = 0; p < mem->share_npages;) {
-        if (!mem->share_page[p]) {
+    for (uint64_t p = 0; p < n;) {
+        if (!page[p]) {
             p++;
             continue;
         }
         uint64_t q = p;
-        while (q < mem->share_npages && mem->share_page[q])
+        while (q < n && page[q])
             q++;
-        if (hl_map_over(at + (mem->share_first + p) * PAGE, (q - p) * PAGE,
-                        writable ? PROT_READ | PROT_WRITE : PROT_READ,
-                        (writable ? MAP_PRIVATE : MAP_SHARED) | MAP_NORESERVE, c->fd, p * PAGE) != 0)
+        if (hl_map_over(at + (first + p) * PAGE, (q - p) * PAGE, writable ? PROT_READ | PROT_WRITE : PROT_READ,
+                        (writable ? MAP_PRIVATE : MAP_SHARED) | MAP_NORESERVE, fd, p * PAGE) != 0)
             return -1;
         p = q;
     }
     return 0;
+}
+
+int hl_image_share_map(const hl_mem *mem, uint8_t *at, int writable)
+{
+    const struct hl_image_share *c = mem->share;
+    return c ? map_runs(at, mem->share_page, mem->share_npages, mem->share_first, c->fd, writable) : 0;
 }
 
 int hl_image_share_attach(hl_mem *mem, const hl_elf_info *elf, uint64_t code_off)
@@ -290,4 +294,214 @@ void hl_image_share_detach(hl_mem *mem)
     mem->share = NULL;
     mem->share_page = NULL;
     mem->share_npages = 0;
+}
+
+int hl_fd_data_pages(int fd, uint64_t off, uint64_t size, uint8_t *map, uint64_t npages)
+{
+    off_t base = (off_t)off, pos = base, end = base + (off_t)size;
+    while (pos < end) {
+        off_t d = lseek(fd, pos, SEEK_DATA);
+        if (d < 0)
+            return errno == ENXIO; /* no data after pos */
+        if (d >= end)
+            return 1;
+        off_t h = lseek(fd, d, SEEK_HOLE);
+        if (h < 0 || h <= d)
+            return 0;
+        if (h > end)
+            h = end;
+        for (uint64_t p = (uint64_t)(d - base) / PAGE; p < ((uint64_t)(h - base) + PAGE - 1) / PAGE && p < npages; p++)
+            map[p] = 1;
+        pos = h;
+    }
+    return 1;
+}
+
+/* ---- snapshots: pages equal in every sandbox of a guest ---- */
+
+/* A sandbox's sealed snapshot memfd, offered to the later sandboxes of the same key. */
+struct hl_init_share {
+    struct hl_init_share *next;
+    uint64_t key, npages;
+    int fd;              /* a duplicate of the offering sandbox's memfd: sealed, never written */
+    const uint8_t *view; /* all of it, read-only, to compare with (only pages in `data` are read) */
+    uint8_t *data;       /* per page: fd holds data (a hole reads as zero, and reading one would
+                          * give it a page) */
+    uint64_t ndata;
+    unsigned refs;
+    uint64_t used;
+};
+
+static struct hl_init_share *g_offers;
+
+/* a sandbox whose equal pages lie in more runs than this shares none: each run is a mapping in
+ * each of its two views, and a process has a limited number of mappings */
+#define MAX_RUNS 32
+
+static void free_offer(struct hl_init_share *c)
+{
+    if (c->view)
+        munmap((void *)c->view, c->npages * PAGE);
+    if (c->fd >= 0)
+        close(c->fd);
+    free(c->data);
+    free(c);
+}
+
+/* Under g_lock: as evict_idle, for offers. */
+static void evict_idle_offers(void)
+{
+    for (;;) {
+        unsigned idle = 0;
+        uint64_t bytes = 0;
+        struct hl_init_share **oldest = NULL;
+        for (struct hl_init_share **pc = &g_offers; *pc; pc = &(*pc)->next)
+            if ((*pc)->refs == 0) {
+                idle++;
+                bytes += (*pc)->ndata * PAGE;
+                if (!oldest || (*pc)->used < (*oldest)->used)
+                    oldest = pc;
+            }
+        if (idle <= MAX_IDLE && bytes <= MAX_IDLE_BYTES)
+            return;
+        struct hl_init_share *c = *oldest;
+        *oldest = c->next;
+        free_offer(c);
+    }
+}
+
+static void release_offer(struct hl_init_share *c)
+{
+    if (!c)
+        return;
+    hl_plock_lock(&g_lock);
+    c->refs--;
+    if (c->refs == 0) {
+        c->used = ++g_clock;
+        evict_idle_offers();
+    }
+    hl_plock_unlock(&g_lock);
+}
+
+/* Under g_lock: the offer for key and npages, or NULL. */
+static struct hl_init_share *offer_of(uint64_t key, uint64_t npages)
+{
+    struct hl_init_share *c = g_offers;
+    while (c && (c->key != key || c->npages != npages))
+        c = c->next;
+    return c;
+}
+
+int hl_init_share_find(hl_mem *mem, uint64_t key)
+{
+    uint64_t npages = mem->size / PAGE;
+    if (mem->pool || mem->fd < 0 || !mem->fd_owned || mem->fd_off || npages == 0)
+        return 0;
+    hl_plock_lock(&g_lock);
+    struct hl_init_share *c = offer_of(key, npages);
+    if (c)
+        c->refs++;
+    hl_plock_unlock(&g_lock);
+    if (!c)
+        return 0;
+    uint8_t *own = calloc(npages, 1), *want = calloc(npages, 1);
+    uint64_t equal = 0, runs = 0;
+    if (own && want && hl_fd_data_pages(mem->fd, 0, mem->size, own, npages))
+        for (uint64_t p = 0; p < npages; p++) {
+            if (!own[p] || !c->data[p] || memcmp(mem->host + p * PAGE, c->view + p * PAGE, PAGE) != 0)
+                continue;
+            want[p] = 1;
+            equal++;
+            runs += p == 0 || !want[p - 1];
+        }
+    free(own);
+    if (equal == 0 || runs > MAX_RUNS) {
+        free(want);
+        release_offer(c);
+        return 0;
+    }
+    mem->pool = c;
+    mem->pool_page = want;
+    return 1;
+}
+
+int hl_init_share_map(const hl_mem *mem, uint8_t *at, int writable)
+{
+    const struct hl_init_share *c = mem->pool;
+    return c ? map_runs(at, mem->pool_page, c->npages, 0, c->fd, writable) : 0;
+}
+
+void hl_init_share_punch(const hl_mem *mem)
+{
+    const struct hl_init_share *c = mem->pool;
+    if (!c)
+        return;
+    for (uint64_t p = 0; p < c->npages;) {
+        uint64_t q = p;
+        while (q < c->npages && mem->pool_page[q] == mem->pool_page[p])
+            q++;
+        if (mem->pool_page[p]) /* when it fails the page stays, unused: only memory is lost */
+            (void)fallocate(mem->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(p * PAGE),
+                            (off_t)((q - p) * PAGE));
+        p = q;
+    }
+}
+
+void hl_init_share_offer(hl_mem *mem, uint64_t key)
+{
+    uint64_t npages = mem->size / PAGE;
+    if (mem->pool || mem->pool_reg || mem->fd < 0 || !mem->fd_owned || mem->fd_off || npages == 0)
+        return;
+    hl_plock_lock(&g_lock);
+    int offered = offer_of(key, npages) != NULL;
+    hl_plock_unlock(&g_lock);
+    if (offered)
+        return;
+    struct hl_init_share *c = calloc(1, sizeof(*c));
+    if (!c)
+        return;
+    c->key = key;
+    c->npages = npages;
+    c->fd = fcntl(mem->fd, F_DUPFD_CLOEXEC, 0);
+    c->data = calloc(npages, 1);
+    void *v = MAP_FAILED;
+    if (c->fd >= 0 && c->data && hl_fd_data_pages(c->fd, 0, mem->size, c->data, npages))
+        v = mmap(NULL, mem->size, PROT_READ, MAP_SHARED | MAP_NORESERVE, c->fd, 0);
+    if (v == MAP_FAILED) {
+        free_offer(c);
+        return;
+    }
+    c->view = v; /* a forked child keeps it, as the image copies' views: a child's sandboxes compare with it */
+    for (uint64_t p = 0; p < npages; p++)
+        c->ndata += c->data[p];
+    c->refs = 1; /* the offering sandbox's */
+    hl_plock_lock(&g_lock);
+    if (offer_of(key, npages)) { /* another sandbox's came first */
+        hl_plock_unlock(&g_lock);
+        free_offer(c);
+        return;
+    }
+    c->next = g_offers;
+    g_offers = c;
+    hl_plock_unlock(&g_lock);
+    mem->pool_reg = c;
+}
+
+void hl_init_share_data_pages(const hl_mem *mem, uint8_t *map, uint64_t npages)
+{
+    const struct hl_init_share *c = mem->pool;
+    if (!c)
+        return;
+    for (uint64_t p = 0; p < c->npages && p < npages; p++)
+        if (mem->pool_page[p])
+            map[p] = 1;
+}
+
+void hl_init_share_detach(hl_mem *mem)
+{
+    release_offer(mem->pool);
+    release_offer(mem->pool_reg);
+    free(mem->pool_page);
+    mem->pool = mem->pool_reg = NULL;
+    mem->pool_page = NULL;
 }

@@ -43,4 +43,41 @@ void hl_image_share_data_pages(const hl_mem *mem, uint8_t *map, uint64_t npages)
  * no sandbox uses for the next sandboxes of those guests. */
 void hl_image_share_detach(hl_mem *mem);
 
+/* Marks in map (one byte per page of [off, off + size) of fd) the pages fd holds data for
+ * (SEEK_DATA/SEEK_HOLE). 1, or 0 when the file cannot say. */
+int hl_fd_data_pages(int fd, uint64_t off, uint64_t size, uint8_t *map, uint64_t npages);
+
+/* ---- Snapshots: the pages initialisation leaves the same in every sandbox of a guest ----
+ *
+ * A copy-on-write backend's snapshot is the sandbox's sealed memfd. The first sandbox of a guest
+ * and layout (`key`) offers its sealed memfd to later ones; a later sandbox whose snapshot page
+ * equals the offered one, byte for byte, maps that page copy-on-write from there instead of
+ * keeping its own copy. The offered memfd is sealed (nothing writes it again), and what each
+ * sandbox writes is its own private copy, as with its own memfd. Called in this order at the
+ * snapshot, on the job's thread, with the guest stopped: */
+
+/* Compares the pages mem->fd holds with the offered snapshot of `key`, while mem->host still
+ * maps mem->fd shared: records the equal pages (mem->pool, mem->pool_page). 1 when some are,
+ * 0 when none (no offer, nothing equal, too scattered to be worth the mappings, or no memory). */
+int hl_init_share_find(hl_mem *mem, uint64_t key);
+
+/* Maps the recorded pages over a view of the whole memory, as hl_image_share_map does: 0, or
+ * -1 with errno (the view is then unusable). */
+int hl_init_share_map(const hl_mem *mem, uint8_t *at, int writable);
+
+/* Once every view maps them from the offer: gives the sandbox's own copies of the recorded
+ * pages back (holes punched in mem->fd, which is not sealed yet). */
+void hl_init_share_punch(const hl_mem *mem);
+
+/* After mem->fd was sealed: when the sandbox shares nothing and nothing is offered for `key`,
+ * offers mem->fd (a duplicate of it: the offer outlives the sandbox, a few are kept idle).
+ * Nothing happens when that fails. */
+void hl_init_share_offer(hl_mem *mem, uint64_t key);
+
+/* Marks the recorded pages in map (one byte per page): data, although mem->fd has holes there. */
+void hl_init_share_data_pages(const hl_mem *mem, uint8_t *map, uint64_t npages);
+
+/* The sandbox is gone (its mappings too): drops its references. */
+void hl_init_share_detach(hl_mem *mem);
+
 #endif

@@ -368,33 +368,12 @@ hl_status hl_sandbox_create_from_snapshot(hl_sandbox **out, const hl_snapshot *s
     return st;
 }
 
-static int fd_data_pages(const hl_mem *mem, uint8_t *map, uint64_t npages)
-{
-    if (mem->fd < 0) return 0;
-    off_t base = (off_t)mem->fd_off, pos = base, end = base + (off_t)mem->size;
-    while (pos < end) {
-        off_t d = lseek(mem->fd, pos, SEEK_DATA);
-        if (d < 0)
-            return errno == ENXIO; /* no data after pos */
-        if (d >= end)
-            return 1;
-        off_t h = lseek(mem->fd, d, SEEK_HOLE);
-        if (h < 0 || h <= d)
-            return 0;
-        if (h > end)
-            h = end;
-        for (uint64_t p = (uint64_t)(d - base) / PAGE; p < ((uint64_t)(h - base) + PAGE - 1) / PAGE && p < npages; p++)
-            map[p] = 1;
-        pos = h;
-    }
-    return 1;
-}
-
 int hl_sb_fd_data_pages(const hl_mem *mem, uint8_t *map, uint64_t npages)
 {
-    if (!fd_data_pages(mem, map, npages))
+    if (mem->fd < 0 || !hl_fd_data_pages(mem->fd, mem->fd_off, mem->size, map, npages))
         return 0;
-    hl_image_share_data_pages(mem, map, npages); /* holes in fd, data in the shared copy */
+    hl_image_share_data_pages(mem, map, npages); /* holes in fd, data in the shared copies */
+    hl_init_share_data_pages(mem, map, npages);
     return 1;
 }
 
@@ -850,6 +829,7 @@ void hl_sb_free(hl_sandbox *sb)
     if (sb->snapshot && !sb->snapshot_borrowed && here)
         munmap(sb->snapshot, sb->mem.size);
     hl_image_share_detach(&sb->mem);
+    hl_init_share_detach(&sb->mem);
     if (sb->reserved && here)
         munmap(sb->reserved, sb->mem.size);
     hl_snapshot_close(sb->from);
@@ -1047,6 +1027,21 @@ static void snapshot_copy(hl_sandbox *sb)
     free(vec);
 }
 
+/* Which sandboxes' snapshots are compared page by page (imageshare.h): the same guest image
+ * (its shared copy) and the same layout. Only a hint: pages are shared when their bytes are
+ * equal, whatever the key. */
+static uint64_t snapshot_key(const hl_sandbox *sb)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    const unsigned char *b = (const unsigned char *)&sb->layout;
+    for (size_t i = 0; i < sizeof(sb->layout); i++)
+        h = (h ^ b[i]) * 1099511628211ull;
+    uintptr_t image = (uintptr_t)sb->mem.share;
+    for (size_t i = 0; i < sizeof(image); i++)
+        h = (h ^ ((image >> (8 * i)) & 0xff)) * 1099511628211ull;
+    return h;
+}
+
 /* Keeps the memory as it is now as the state every call starts from. With a cow_restore
  * backend the memfd itself becomes the snapshot: mem.host is remapped, at the same address (the
  * backend keeps using it), as a private copy-on-write mapping of it, the memfd is sealed against
@@ -1060,11 +1055,16 @@ static hl_status take_snapshot(hl_sandbox *sb)
          * changed go into the memfd; the others are mapped from the shared copy again */
         if (hl_image_share_keep_changes(&sb->mem) != 0)
             return job_fail(sb, HL_E_NOMEM, "keeping the guest's changed code failed: %s", strerror(errno));
+        /* pages equal to those of an earlier sandbox's snapshot of the same guest and layout:
+         * mapped from there, and the sandbox's own copies given back */
+        uint64_t key = snapshot_key(sb);
+        hl_init_share_find(&sb->mem, key);
         if (hl_map_over(sb->mem.host, sb->mem.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE,
                         sb->mem.fd, 0) != 0 ||
-            hl_image_share_map(&sb->mem, sb->mem.host, 1) != 0)
+            hl_image_share_map(&sb->mem, sb->mem.host, 1) != 0 || hl_init_share_map(&sb->mem, sb->mem.host, 1) != 0)
             return job_fail(sb, HL_E_NOMEM, "mapping the snapshot copy-on-write failed: %s",
                             strerror(errno));
+        hl_init_share_punch(&sb->mem);
         /* nothing may change the snapshot now: not a stray shared mapping, not a truncation */
         if (fcntl(sb->mem.fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
             return job_fail(sb, HL_E_BACKEND, "sealing the snapshot failed: %s", strerror(errno));
@@ -1075,8 +1075,9 @@ static hl_status take_snapshot(hl_sandbox *sb)
             return job_fail(sb, HL_E_NOMEM, "mapping the snapshot failed: %s", strerror(errno));
         }
         hl_keep_from_children(sb->snapshot, sb->mem.size);
-        if (hl_image_share_map(&sb->mem, sb->snapshot, 0) != 0)
+        if (hl_image_share_map(&sb->mem, sb->snapshot, 0) != 0 || hl_init_share_map(&sb->mem, sb->snapshot, 0) != 0)
             return job_fail(sb, HL_E_NOMEM, "mapping the snapshot failed: %s", strerror(errno));
+        hl_init_share_offer(&sb->mem, key); /* for the next sandboxes, when it shares nothing */
         sb->mem.snapshot_in_fd = 1;
         sb->snapshot_taken = 1;
         return HL_OK;

@@ -4,6 +4,7 @@
 #include <sys/utsname.h>
 
 #include "rt.h"
+#include "sandbox/imageshare.h"
 #include "sandbox/sandbox_internal.h"
 
 /* The region holding page p of sb's memory, for a failure message. */
@@ -158,12 +159,75 @@ static void test_syscall_counts(void **state)
     hl_sandbox_destroy(sb);
 }
 
+/* KVM: sandboxes of one guest and layout share the snapshot pages their initialisations left
+ * equal. Each such page is mapped from the first sandbox's sealed snapshot and the sandbox's own
+ * copy is given back; what a sandbox writes there stays its own, and its restore puts back its
+ * own snapshot, also after the sandbox that offered the pages is gone. */
+static void test_snapshot_pages_shared(void **state)
+{
+    (void)state;
+    if (rt_mode() != HL_MODE_RUN_IN_HYPERVISOR)
+        skip();
+    const char *cfg = "heap_size_override = \"18MiB\"\n"; /* a layout no other test here uses */
+    hl_sandbox *a = rt_sandbox("simpleguest", cfg);
+    hl_sandbox *b = rt_sandbox("simpleguest", cfg);
+    assert_null(a->mem.pool);
+    assert_non_null(a->mem.pool_reg); /* a offered its snapshot... */
+    assert_ptr_equal(b->mem.pool, a->mem.pool_reg); /* ...and b maps pages of it */
+    assert_null(b->mem.pool_reg);
+    uint64_t npages = b->mem.size / HL_PAGE_SIZE, shared = 0;
+    uint8_t *data = calloc(npages, 1);
+    assert_non_null(data);
+    assert_int_equal(hl_fd_data_pages(b->mem.fd, 0, b->mem.size, data, npages), 1);
+    for (uint64_t p = 0; p < npages; p++) {
+        if (!b->mem.pool_page[p])
+            continue;
+        shared++;
+        if (data[p])
+            fail_msg("page %llu (%s) is shared but b keeps its own copy too", (unsigned long long)p,
+                     region_of_page(b, (int64_t)p));
+        if (memcmp(b->snapshot + p * HL_PAGE_SIZE, a->snapshot + p * HL_PAGE_SIZE, HL_PAGE_SIZE) != 0 ||
+            memcmp(b->mem.host + p * HL_PAGE_SIZE, a->snapshot + p * HL_PAGE_SIZE, HL_PAGE_SIZE) != 0)
+            fail_msg("page %llu (%s) is shared but not a's", (unsigned long long)p, region_of_page(b, (int64_t)p));
+    }
+    free(data);
+    print_message("b maps %llu of its snapshot's pages from a's\n", (unsigned long long)shared);
+    assert_true(shared >= 4);
+    expect_snapshot(b, "initialisation");
+    hl_error err = HL_ERROR_INIT;
+    assert_int_equal(hl_sandbox_context_begin(a, &err), HL_OK);
+    rt_ok(a, "set_static", RT_ARGS(hl_i64(42)));
+    rt_ok(a, "dirty_pages", RT_ARGS(hl_u64(300)));
+    assert_int_equal(rt_ok(b, "get_static", RT_NOARGS).u.i64, 7);
+    rt_ok(b, "set_static", RT_ARGS(hl_i64(9)));
+    rt_ok(b, "dirty_pages", RT_ARGS(hl_u64(300)));
+    expect_snapshot(b, "writes in b while a keeps its writes");
+    assert_int_equal(rt_ok(b, "get_static", RT_NOARGS).u.i64, 7);
+    assert_int_equal(rt_ok(a, "get_static", RT_NOARGS).u.i64, 42);
+    assert_int_equal(hl_sandbox_context_end(a, &err), HL_OK);
+    expect_snapshot(a, "the end of a's call context");
+    assert_int_equal(rt_ok(a, "get_static", RT_NOARGS).u.i64, 7);
+    /* the offer outlives the sandbox that made it */
+    hl_sandbox_destroy(a);
+    rt_ok(b, "dirty_pages", RT_ARGS(hl_u64(4200))); /* long runs are dropped: they read the snapshot again */
+    expect_snapshot(b, "dirty_pages(4200) after a is gone");
+    assert_int_equal(rt_ok(b, "get_static", RT_NOARGS).u.i64, 7);
+    hl_sandbox *c = rt_sandbox("simpleguest", cfg);
+    assert_ptr_equal(c->mem.pool, b->mem.pool);
+    assert_int_equal(rt_ok(c, "get_static", RT_NOARGS).u.i64, 7);
+    rt_ok(c, "set_static", RT_ARGS(hl_i64(11)));
+    expect_snapshot(c, "set_static in a third sandbox");
+    hl_sandbox_destroy(b);
+    hl_sandbox_destroy(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_page_class),
         cmocka_unit_test(test_host_function_regions),
         cmocka_unit_test(test_syscall_counts),
+        cmocka_unit_test(test_snapshot_pages_shared),
     };
     return cmocka_run_group_tests_name(rt_mode_tag(), tests, NULL, NULL);
 }
