@@ -8,7 +8,8 @@
  * which varies by 2-4x over a day on the shared machines, falls on both alike: the ratio B/A is
  * then good to a few percent where runs of one build after the other disagree by 20%. Prints a
  * table of medians and B/A per operation, and the bare port-I/O round trip (bench_kvm_bare.c),
- * interleaved with the calls the same way, with each build's ratio to it. With --guests-b, B's
+ * interleaved with the calls the same way, with each build's ratio to it; then create +
+ * initialise (iterations / 30 + 10 of each, destroy untimed) against a bare VM create + HLT. With --guests-b, B's
  * sandboxes run the guests of that directory (compare two builds of the guests: give the same
  * library twice). KVM sandboxes only: two copies of the
  * in-process backend would each install the process's SIGSYS handler. Inside the emulated VM:
@@ -199,6 +200,30 @@ int main(int argc, char **argv)
             med[o][k] = median_us(t[k], iters);
     }
     bench_kvm_bare_io_close(bare);
+    /* create + initialise (destroy untimed), the two builds in turn, then a bare VM create + HLT */
+    size_t ncreate = iters / 30 + 10;
+    uint64_t *ct[3] = {calloc(ncreate, 8), calloc(ncreate, 8), calloc(ncreate, 8)};
+    int bare_create = 1;
+    if (!ct[0] || !ct[1] || !ct[2]) {
+        fprintf(stderr, "bench_ab: out of memory\n");
+        return 1;
+    }
+    for (size_t i = 0; i < ncreate + 2; i++) {
+        for (int k = 0; k < 2; k++) {
+            int kk = (int)(i & 1) ? 1 - k : k;
+            uint64_t t0 = bench_now_ns();
+            hl_sandbox *sb = open_sandbox(&libs[kk], mode, guest_path[kk][0], 0);
+            uint64_t d = bench_now_ns() - t0;
+            libs[kk].destroy(sb);
+            if (i >= 2) ct[kk][i - 2] = d;
+        }
+        uint64_t bc = 0, bd = 0;
+        if (bare_create && bench_kvm_bare_create_hlt(0, 1, &bc, &bd, why, sizeof why) != 0) {
+            fprintf(stderr, "bench_ab: %s (no bare VM create)\n", why);
+            bare_create = 0;
+        }
+        if (i >= 2) ct[2][i - 2] = bc;
+    }
     printf("| operation (kvm, %zu calls each, medians) | A | B | B / A |%s\n", iters,
            bare ? " bare port-I/O round trip | A / bare | B / bare |" : "");
     printf("|---|---:|---:|---:|%s\n", bare ? "---:|---:|---:|" : "");
@@ -207,6 +232,17 @@ int main(int argc, char **argv)
         if (bare) printf(" %.1f us | %.2fx | %.2fx |", med[o][2], med[o][0] / med[o][2], med[o][1] / med[o][2]);
         printf("\n");
     }
+    double cm[3];
+    for (int k = 0; k < 3; k++)
+        cm[k] = median_us(ct[k], ncreate) / 1e3;
+    printf("\n| operation (kvm, %zu each, medians) | A | B | B / A |%s\n", ncreate,
+           bare_create ? " bare VM create + HLT | A / bare | B / bare |" : "");
+    printf("|---|---:|---:|---:|%s\n", bare_create ? "---:|---:|---:|" : "");
+    printf("| sandbox create + initialise (simpleguest) | %.2f ms | %.2f ms | %.2fx |", cm[0], cm[1], cm[1] / cm[0]);
+    if (bare_create) printf(" %.2f ms | %.2fx | %.2fx |", cm[2], cm[0] / cm[2], cm[1] / cm[2]);
+    printf("\n");
+    for (int k = 0; k < 3; k++)
+        free(ct[k]);
     printf("\nA: %s, guests in %s\nB: %s, guests in %s\n", paths[0], guests, paths[1], guests_b ? guests_b : guests);
     for (int k = 0; k < 3; k++)
         free(t[k]);

@@ -90,9 +90,10 @@ typedef struct hl_mem {
     struct hl_image_share *share;
     uint8_t *share_page;
     uint64_t share_first, share_npages;
-    /* Pages of the snapshot mapped from an identical page of another sandbox's sealed snapshot
-     * (sandbox/imageshare.c: `pool`, page p when pool_page[p]; fd has holes there), and the pool
-     * this sandbox's own snapshot became for later sandboxes (`pool_reg`). NULL when none. */
+    /* The snapshot mapped from another sandbox's sealed snapshot where their pages are equal
+     * (sandbox/imageshare.h: `pool`, with pool_page[p] saying where page p comes from; fd has
+     * holes where the other's is used), and the offer this sandbox's own snapshot became for
+     * later sandboxes (`pool_reg`). NULL when none. */
     struct hl_init_share *pool, *pool_reg;
     uint8_t *pool_page;
 } hl_mem;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #define PAGE 4096ull
@@ -150,19 +151,26 @@ static void release(struct hl_image_share *c)
     hl_plock_unlock(&g_lock);
 }
 
-int hl_map_over(void *at, uint64_t len, int prot, int flags, int fd, uint64_t off)
+/* hl_map_over without the fork advice: for a run inside a view whose caller advises the whole
+ * view once it is all mapped (one system call rather than one per run). */
+static int map_over_raw(void *at, uint64_t len, int prot, int flags, int fd, uint64_t off)
 {
-    void *got = mmap(at, len, prot, flags | MAP_FIXED, fd, (off_t)off);
-    if (got == at) {
-        hl_keep_from_children(at, len); /* guest memory, all of it: the new mapping lost the advice */
+    if (mmap(at, len, prot, flags | MAP_FIXED, fd, (off_t)off) == at)
         return 0;
-    }
     int e = errno;
     /* a MAP_FIXED that failed may have unmapped the range first: take it back, so that nothing
      * else is mapped into what the caller will unmap as its own */
     (void)mmap(at, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
     errno = e;
     return -1;
+}
+
+int hl_map_over(void *at, uint64_t len, int prot, int flags, int fd, uint64_t off)
+{
+    if (map_over_raw(at, len, prot, flags, fd, off) != 0)
+        return -1;
+    hl_keep_from_children(at, len); /* guest memory, all of it: the new mapping lost the advice */
+    return 0;
 }
 
 /* Maps each run of pages p with page[p] set from fd (at offset p pages) over at + (first + p)
@@ -177,11 +185,12 @@ static int map_runs(uint8_t *at, const uint8_t *page, uint64_t n, uint64_t first
         uint64_t q = p;
         while (q < n && page[q])
             q++;
-        if (hl_map_over(at + (first + p) * PAGE, (q - p) * PAGE, writable ? PROT_READ | PROT_WRITE : PROT_READ,
-                        (writable ? MAP_PRIVATE : MAP_SHARED) | MAP_NORESERVE, fd, p * PAGE) != 0)
+        if (map_over_raw(at + (first + p) * PAGE, (q - p) * PAGE, writable ? PROT_READ | PROT_WRITE : PROT_READ,
+                         (writable ? MAP_PRIVATE : MAP_SHARED) | MAP_NORESERVE, fd, p * PAGE) != 0)
             return -1;
         p = q;
     }
+    hl_keep_from_children(at + first * PAGE, n * PAGE); /* what the new mappings lost */
     return 0;
 }
 
@@ -334,8 +343,8 @@ struct hl_init_share {
 
 static struct hl_init_share *g_offers;
 
-/* a sandbox whose equal pages lie in more runs than this shares none: each run is a mapping in
- * each of its two views, and a process has a limited number of mappings */
+/* a sandbox whose own pages lie in more runs than this shares none: each run is a mapping in
+ * each of its two views (over the offered snapshot), and a process has a limited number */
 #define MAX_RUNS 32
 
 static void free_offer(struct hl_init_share *c)
@@ -392,6 +401,22 @@ static struct hl_init_share *offer_of(uint64_t key, uint64_t npages)
     return c;
 }
 
+/* The pages mem->fd holds data for, while mem->host maps it shared (and the image copy's pages
+ * privately, which the caller skips): without swap the pages resident in the mapping (one
+ * mincore), else the file's data (SEEK_DATA, a system call or two per extent). 1, or 0 when
+ * neither can tell. */
+static int data_pages_now(const hl_mem *mem, uint8_t *map, uint64_t npages)
+{
+    struct sysinfo si;
+    if (sysinfo(&si) == 0 && si.totalswap == 0 && mincore(mem->host, mem->size, map) == 0) {
+        for (uint64_t p = 0; p < npages; p++)
+            map[p] &= 1;
+        return 1;
+    }
+    memset(map, 0, npages);
+    return hl_fd_data_pages(mem->fd, 0, mem->size, map, npages);
+}
+
 int hl_init_share_find(hl_mem *mem, uint64_t key)
 {
     uint64_t npages = mem->size / PAGE;
@@ -404,31 +429,56 @@ int hl_init_share_find(hl_mem *mem, uint64_t key)
     hl_plock_unlock(&g_lock);
     if (!c)
         return 0;
-    uint8_t *own = calloc(npages, 1), *want = calloc(npages, 1);
+    uint8_t *own = calloc(npages, 1), *from = calloc(npages, 1);
     uint64_t equal = 0, runs = 0;
-    if (own && want && hl_fd_data_pages(mem->fd, 0, mem->size, own, npages))
+    if (own && from && data_pages_now(mem, own, npages)) {
         for (uint64_t p = 0; p < npages; p++) {
-            if (!own[p] || !c->data[p] || memcmp(mem->host + p * PAGE, c->view + p * PAGE, PAGE) != 0)
-                continue;
-            want[p] = 1;
-            equal++;
-            runs += p == 0 || !want[p - 1];
+            /* the image copy's pages are mapped over whatever is under them */
+            if (mem->share && p >= mem->share_first && p - mem->share_first < mem->share_npages &&
+                mem->share_page[p - mem->share_first])
+                from[p] = HL_POOL_ANY;
+            else if (own[p] && c->data[p] && memcmp(mem->host + p * PAGE, c->view + p * PAGE, PAGE) == 0)
+                from[p] = HL_POOL_EQUAL, equal++;
+            else if (own[p] || c->data[p]) /* its own data, or its own hole where the offer has data */
+                from[p] = HL_POOL_OWN, runs += p == 0 || from[p - 1] != HL_POOL_OWN;
+            else
+                from[p] = HL_POOL_ANY; /* a hole in both: zero either way */
         }
+    }
     free(own);
     if (equal == 0 || runs > MAX_RUNS) {
-        free(want);
+        free(from);
         release_offer(c);
         return 0;
     }
     mem->pool = c;
-    mem->pool_page = want;
+    mem->pool_page = from;
     return 1;
 }
 
 int hl_init_share_map(const hl_mem *mem, uint8_t *at, int writable)
 {
     const struct hl_init_share *c = mem->pool;
-    return c ? map_runs(at, mem->pool_page, c->npages, 0, c->fd, writable) : 0;
+    if (!c)
+        return 0;
+    int prot = writable ? PROT_READ | PROT_WRITE : PROT_READ;
+    int flags = (writable ? MAP_PRIVATE : MAP_SHARED) | MAP_NORESERVE;
+    if (map_over_raw(at, mem->size, prot, flags, c->fd, 0) != 0)
+        return -1;
+    for (uint64_t p = 0; p < c->npages;) { /* the pages that are the sandbox's own, over it */
+        if (mem->pool_page[p] != HL_POOL_OWN) {
+            p++;
+            continue;
+        }
+        uint64_t q = p;
+        while (q < c->npages && mem->pool_page[q] == HL_POOL_OWN)
+            q++;
+        if (map_over_raw(at + p * PAGE, (q - p) * PAGE, prot, flags, mem->fd, p * PAGE) != 0)
+            return -1;
+        p = q;
+    }
+    hl_keep_from_children(at, mem->size);
+    return 0;
 }
 
 void hl_init_share_punch(const hl_mem *mem)
@@ -436,11 +486,12 @@ void hl_init_share_punch(const hl_mem *mem)
     const struct hl_init_share *c = mem->pool;
     if (!c)
         return;
+    /* everything but its own pages: the others are equal to the offer's or holes already */
     for (uint64_t p = 0; p < c->npages;) {
         uint64_t q = p;
-        while (q < c->npages && mem->pool_page[q] == mem->pool_page[p])
+        while (q < c->npages && (mem->pool_page[q] == HL_POOL_OWN) == (mem->pool_page[p] == HL_POOL_OWN))
             q++;
-        if (mem->pool_page[p]) /* when it fails the page stays, unused: only memory is lost */
+        if (mem->pool_page[p] != HL_POOL_OWN) /* when it fails the pages stay, unused: only memory is lost */
             (void)fallocate(mem->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(p * PAGE),
                             (off_t)((q - p) * PAGE));
         p = q;
@@ -493,7 +544,7 @@ void hl_init_share_data_pages(const hl_mem *mem, uint8_t *map, uint64_t npages)
     if (!c)
         return;
     for (uint64_t p = 0; p < c->npages && p < npages; p++)
-        if (mem->pool_page[p])
+        if (mem->pool_page[p] == HL_POOL_EQUAL)
             map[p] = 1;
 }
 

@@ -56,17 +56,25 @@ int hl_fd_data_pages(int fd, uint64_t off, uint64_t size, uint8_t *map, uint64_t
  * sandbox writes is its own private copy, as with its own memfd. Called in this order at the
  * snapshot, on the job's thread, with the guest stopped: */
 
+/* Where a page of a sandbox that maps an offered snapshot comes from (hl_mem.pool_page[p]). */
+#define HL_POOL_ANY 0   /* a hole in both, or a page of the shared image copy (mapped over it) */
+#define HL_POOL_EQUAL 1 /* equal to the offered page: the offered one */
+#define HL_POOL_OWN 2   /* the sandbox's own memfd */
+
 /* Compares the pages mem->fd holds with the offered snapshot of `key`, while mem->host still
- * maps mem->fd shared: records the equal pages (mem->pool, mem->pool_page). 1 when some are,
- * 0 when none (no offer, nothing equal, too scattered to be worth the mappings, or no memory). */
+ * maps mem->fd shared, and records where each page will come from (mem->pool, mem->pool_page):
+ * the offer where equal, else the sandbox's own memfd. 1 when some pages are equal, 0 when none
+ * are or no offer is used (no offer, the sandbox's own pages too scattered to be worth the
+ * mappings, or no memory). */
 int hl_init_share_find(hl_mem *mem, uint64_t key);
 
-/* Maps the recorded pages over a view of the whole memory, as hl_image_share_map does: 0, or
- * -1 with errno (the view is then unusable). */
+/* With an offer recorded: maps the offered snapshot over a view of the whole memory at `at`, and
+ * the sandbox's own pages from mem->fd over it (copy-on-write and writable, or shared
+ * read-only, as hl_image_share_map). 0, or -1 with errno (the view is then unusable). */
 int hl_init_share_map(const hl_mem *mem, uint8_t *at, int writable);
 
-/* Once every view maps them from the offer: gives the sandbox's own copies of the recorded
- * pages back (holes punched in mem->fd, which is not sealed yet). */
+/* Once every view maps the offer: gives the sandbox's own copies of the equal pages back (holes
+ * punched in mem->fd, which is not sealed yet). */
 void hl_init_share_punch(const hl_mem *mem);
 
 /* After mem->fd was sealed: when the sandbox shares nothing and nothing is offered for `key`,

@@ -1042,6 +1042,18 @@ static uint64_t snapshot_key(const hl_sandbox *sb)
     return h;
 }
 
+/* Maps the snapshot over a view of the whole memory at `at` (a cow_restore backend's): the
+ * sealed memfd, or the offered snapshot with the sandbox's own pages over it (imageshare.h), and
+ * the shared image pages over either. Copy-on-write and writable (mem.host), or shared
+ * read-only (what restore copies from). 0, or -1 with errno (the view is unusable then). */
+static int map_snapshot(hl_sandbox *sb, uint8_t *at, int writable)
+{
+    int r = sb->mem.pool ? hl_init_share_map(&sb->mem, at, writable)
+                         : hl_map_over(at, sb->mem.size, writable ? PROT_READ | PROT_WRITE : PROT_READ,
+                                       (writable ? MAP_PRIVATE : MAP_SHARED) | MAP_NORESERVE, sb->mem.fd, 0);
+    return r != 0 || hl_image_share_map(&sb->mem, at, writable) != 0 ? -1 : 0;
+}
+
 /* Keeps the memory as it is now as the state every call starts from. With a cow_restore
  * backend the memfd itself becomes the snapshot: mem.host is remapped, at the same address (the
  * backend keeps using it), as a private copy-on-write mapping of it, the memfd is sealed against
@@ -1059,9 +1071,7 @@ static hl_status take_snapshot(hl_sandbox *sb)
          * mapped from there, and the sandbox's own copies given back */
         uint64_t key = snapshot_key(sb);
         hl_init_share_find(&sb->mem, key);
-        if (hl_map_over(sb->mem.host, sb->mem.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE,
-                        sb->mem.fd, 0) != 0 ||
-            hl_image_share_map(&sb->mem, sb->mem.host, 1) != 0 || hl_init_share_map(&sb->mem, sb->mem.host, 1) != 0)
+        if (map_snapshot(sb, sb->mem.host, 1) != 0)
             return job_fail(sb, HL_E_NOMEM, "mapping the snapshot copy-on-write failed: %s",
                             strerror(errno));
         hl_init_share_punch(&sb->mem);
@@ -1069,13 +1079,12 @@ static hl_status take_snapshot(hl_sandbox *sb)
         if (fcntl(sb->mem.fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
             return job_fail(sb, HL_E_BACKEND, "sealing the snapshot failed: %s", strerror(errno));
         /* what restore copies from: the snapshot's own pages, read-only, no memory of its own */
-        sb->snapshot = mmap(NULL, sb->mem.size, PROT_READ, MAP_SHARED | MAP_NORESERVE, sb->mem.fd, 0);
+        sb->snapshot = mmap(NULL, sb->mem.size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (sb->snapshot == MAP_FAILED) {
             sb->snapshot = NULL;
             return job_fail(sb, HL_E_NOMEM, "mapping the snapshot failed: %s", strerror(errno));
         }
-        hl_keep_from_children(sb->snapshot, sb->mem.size);
-        if (hl_image_share_map(&sb->mem, sb->snapshot, 0) != 0 || hl_init_share_map(&sb->mem, sb->snapshot, 0) != 0)
+        if (map_snapshot(sb, sb->snapshot, 0) != 0)
             return job_fail(sb, HL_E_NOMEM, "mapping the snapshot failed: %s", strerror(errno));
         hl_init_share_offer(&sb->mem, key); /* for the next sandboxes, when it shares nothing */
         sb->mem.snapshot_in_fd = 1;
