@@ -328,17 +328,20 @@ int hl_fd_data_pages(int fd, uint64_t off, uint64_t size, uint8_t *map, uint64_t
 
 /* ---- snapshots: pages equal in every sandbox of a guest ---- */
 
-/* A sandbox's sealed snapshot memfd, offered to the later sandboxes of the same key. */
+/* A sandbox's sealed snapshot memfd, offered to the later sandboxes of the same key while a
+ * sandbox maps it. No idle offer is kept: pages that are holes in both a sandbox and the offer
+ * are mapped from the offer, so what guests read there (zero pages) fills the offer's memfd, and
+ * that memory goes with the last sandbox that maps it. */
 struct hl_init_share {
     struct hl_init_share *next;
     uint64_t key, npages;
+    uint64_t made_in;    /* hl_process_id() of the process that made it: a forked child has
+                          * neither its view (MADV_DONTFORK) nor any use for it */
     int fd;              /* a duplicate of the offering sandbox's memfd: sealed, never written */
     const uint8_t *view; /* all of it, read-only, to compare with (only pages in `data` are read) */
     uint8_t *data;       /* per page: fd holds data (a hole reads as zero, and reading one would
                           * give it a page) */
-    uint64_t ndata;
     unsigned refs;
-    uint64_t used;
 };
 
 static struct hl_init_share *g_offers;
@@ -349,7 +352,7 @@ static struct hl_init_share *g_offers;
 
 static void free_offer(struct hl_init_share *c)
 {
-    if (c->view)
+    if (c->view && c->made_in == hl_process_id()) /* in a child the range may hold anything */
         munmap((void *)c->view, c->npages * PAGE);
     if (c->fd >= 0)
         close(c->fd);
@@ -357,64 +360,53 @@ static void free_offer(struct hl_init_share *c)
     free(c);
 }
 
-/* Under g_lock: as evict_idle, for offers. */
-static void evict_idle_offers(void)
-{
-    for (;;) {
-        unsigned idle = 0;
-        uint64_t bytes = 0;
-        struct hl_init_share **oldest = NULL;
-        for (struct hl_init_share **pc = &g_offers; *pc; pc = &(*pc)->next)
-            if ((*pc)->refs == 0) {
-                idle++;
-                bytes += (*pc)->ndata * PAGE;
-                if (!oldest || (*pc)->used < (*oldest)->used)
-                    oldest = pc;
-            }
-        if (idle <= MAX_IDLE && bytes <= MAX_IDLE_BYTES)
-            return;
-        struct hl_init_share *c = *oldest;
-        *oldest = c->next;
-        free_offer(c);
-    }
-}
-
 static void release_offer(struct hl_init_share *c)
 {
     if (!c)
         return;
     hl_plock_lock(&g_lock);
-    c->refs--;
-    if (c->refs == 0) {
-        c->used = ++g_clock;
-        evict_idle_offers();
+    int last = --c->refs == 0;
+    if (last) {
+        struct hl_init_share **pc = &g_offers;
+        while (*pc != c)
+            pc = &(*pc)->next;
+        *pc = c->next;
     }
     hl_plock_unlock(&g_lock);
+    if (last)
+        free_offer(c);
 }
 
 /* Under g_lock: the offer for key and npages, or NULL. */
 static struct hl_init_share *offer_of(uint64_t key, uint64_t npages)
 {
     struct hl_init_share *c = g_offers;
-    while (c && (c->key != key || c->npages != npages))
+    while (c && (c->key != key || c->npages != npages || c->made_in != hl_process_id()))
         c = c->next;
     return c;
 }
 
-/* The pages mem->fd holds data for, while mem->host maps it shared (and the image copy's pages
- * privately, which the caller skips): without swap the pages resident in the mapping (one
- * mincore), else the file's data (SEEK_DATA, a system call or two per extent). 1, or 0 when
- * neither can tell. */
-static int data_pages_now(const hl_mem *mem, uint8_t *map, uint64_t npages)
+/* The pages fd holds data for, `view` mapping all of it shared: without swap the pages resident
+ * in the view (one mincore: a memfd's pages leave memory only for swap), else the file's data
+ * (SEEK_DATA, a system call or two per extent). Pages the caller mapped over the view from other
+ * files are the caller's to ignore. 1, or 0 when neither can tell. */
+static int data_pages_now(int fd, const uint8_t *view, uint64_t size, uint8_t *map, uint64_t npages)
 {
     struct sysinfo si;
-    if (sysinfo(&si) == 0 && si.totalswap == 0 && mincore(mem->host, mem->size, map) == 0) {
+    if (sysinfo(&si) == 0 && si.totalswap == 0 && mincore((void *)view, size, map) == 0) {
         for (uint64_t p = 0; p < npages; p++)
             map[p] &= 1;
         return 1;
     }
     memset(map, 0, npages);
-    return hl_fd_data_pages(mem->fd, 0, mem->size, map, npages);
+    return hl_fd_data_pages(fd, 0, size, map, npages);
+}
+
+/* Whether page p of mem is mapped from the shared copy of its guest's image. */
+static int image_page(const hl_mem *mem, uint64_t p)
+{
+    return mem->share && p >= mem->share_first && p - mem->share_first < mem->share_npages &&
+           mem->share_page[p - mem->share_first];
 }
 
 int hl_init_share_find(hl_mem *mem, uint64_t key)
@@ -431,11 +423,9 @@ int hl_init_share_find(hl_mem *mem, uint64_t key)
         return 0;
     uint8_t *own = calloc(npages, 1), *from = calloc(npages, 1);
     uint64_t equal = 0, runs = 0;
-    if (own && from && data_pages_now(mem, own, npages)) {
+    if (own && from && data_pages_now(mem->fd, mem->host, mem->size, own, npages)) {
         for (uint64_t p = 0; p < npages; p++) {
-            /* the image copy's pages are mapped over whatever is under them */
-            if (mem->share && p >= mem->share_first && p - mem->share_first < mem->share_npages &&
-                mem->share_page[p - mem->share_first])
+            if (image_page(mem, p)) /* mapped over whatever is under it */
                 from[p] = HL_POOL_ANY;
             else if (own[p] && c->data[p] && memcmp(mem->host + p * PAGE, c->view + p * PAGE, PAGE) == 0)
                 from[p] = HL_POOL_EQUAL, equal++;
@@ -498,7 +488,7 @@ void hl_init_share_punch(const hl_mem *mem)
     }
 }
 
-void hl_init_share_offer(hl_mem *mem, uint64_t key)
+void hl_init_share_offer(hl_mem *mem, const uint8_t *view, uint64_t key)
 {
     uint64_t npages = mem->size / PAGE;
     if (mem->pool || mem->pool_reg || mem->fd < 0 || !mem->fd_owned || mem->fd_off || npages == 0)
@@ -513,18 +503,20 @@ void hl_init_share_offer(hl_mem *mem, uint64_t key)
         return;
     c->key = key;
     c->npages = npages;
+    c->made_in = hl_process_id();
     c->fd = fcntl(mem->fd, F_DUPFD_CLOEXEC, 0);
     c->data = calloc(npages, 1);
     void *v = MAP_FAILED;
-    if (c->fd >= 0 && c->data && hl_fd_data_pages(c->fd, 0, mem->size, c->data, npages))
+    if (c->fd >= 0 && c->data && data_pages_now(mem->fd, view, mem->size, c->data, npages))
         v = mmap(NULL, mem->size, PROT_READ, MAP_SHARED | MAP_NORESERVE, c->fd, 0);
     if (v == MAP_FAILED) {
         free_offer(c);
         return;
     }
-    c->view = v; /* a forked child keeps it, as the image copies' views: a child's sandboxes compare with it */
+    c->view = v;
+    hl_keep_from_children(v, mem->size);
     for (uint64_t p = 0; p < npages; p++)
-        c->ndata += c->data[p];
+        c->data[p] &= !image_page(mem, p); /* holes in fd: the view shows the image copy there */
     c->refs = 1; /* the offering sandbox's */
     hl_plock_lock(&g_lock);
     if (offer_of(key, npages)) { /* another sandbox's came first */

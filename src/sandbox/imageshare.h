@@ -53,8 +53,9 @@ int hl_fd_data_pages(int fd, uint64_t off, uint64_t size, uint8_t *map, uint64_t
  * and layout (`key`) offers its sealed memfd to later ones; a later sandbox whose snapshot page
  * equals the offered one, byte for byte, maps that page copy-on-write from there instead of
  * keeping its own copy. The offered memfd is sealed (nothing writes it again), and what each
- * sandbox writes is its own private copy, as with its own memfd. Called in this order at the
- * snapshot, on the job's thread, with the guest stopped: */
+ * sandbox writes is its own private copy, as with its own memfd. An offer is used only in the
+ * process that made it (a forked child makes its own). Called in this order at the snapshot, on
+ * the job's thread, with the guest stopped: */
 
 /* Where a page of a sandbox that maps an offered snapshot comes from (hl_mem.pool_page[p]). */
 #define HL_POOL_ANY 0   /* a hole in both, or a page of the shared image copy (mapped over it) */
@@ -77,10 +78,10 @@ int hl_init_share_map(const hl_mem *mem, uint8_t *at, int writable);
  * punched in mem->fd, which is not sealed yet). */
 void hl_init_share_punch(const hl_mem *mem);
 
-/* After mem->fd was sealed: when the sandbox shares nothing and nothing is offered for `key`,
- * offers mem->fd (a duplicate of it: the offer outlives the sandbox, a few are kept idle).
- * Nothing happens when that fails. */
-void hl_init_share_offer(hl_mem *mem, uint64_t key);
+/* After mem->fd was sealed, `view` being the read-only view of the snapshot: when the sandbox
+ * shares nothing and nothing is offered for `key`, offers mem->fd (a duplicate of it: the offer
+ * lives as long as a sandbox maps it or made it). Nothing happens when that fails. */
+void hl_init_share_offer(hl_mem *mem, const uint8_t *view, uint64_t key);
 
 /* Marks the recorded pages in map (one byte per page): data, although mem->fd has holes there. */
 void hl_init_share_data_pages(const hl_mem *mem, uint8_t *map, uint64_t npages);

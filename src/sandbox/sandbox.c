@@ -1086,7 +1086,7 @@ static hl_status take_snapshot(hl_sandbox *sb)
         }
         if (map_snapshot(sb, sb->snapshot, 0) != 0)
             return job_fail(sb, HL_E_NOMEM, "mapping the snapshot failed: %s", strerror(errno));
-        hl_init_share_offer(&sb->mem, key); /* for the next sandboxes, when it shares nothing */
+        hl_init_share_offer(&sb->mem, sb->snapshot, key); /* for the next sandboxes, when it shares nothing */
         sb->mem.snapshot_in_fd = 1;
         sb->snapshot_taken = 1;
         return HL_OK;

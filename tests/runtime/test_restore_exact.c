@@ -1,6 +1,9 @@
 /* test_restore_exact.c - after every call the whole memory is the snapshot again, byte for byte: pages the guest dirtied, pages the host wrote, pages never touched, in every region, after every kind of ending. */
+#include <dirent.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/utsname.h>
 
 #include "rt.h"
@@ -159,6 +162,26 @@ static void test_syscall_counts(void **state)
     hl_sandbox_destroy(sb);
 }
 
+/* How many of this process's file descriptors are sandbox memfds (offers included). */
+static int sandbox_memfds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *e;
+    char path[300], target[256];
+    while ((e = readdir(d)) != NULL) {
+        snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+        ssize_t len = readlink(path, target, sizeof target - 1);
+        if (len > 0) {
+            target[len] = 0;
+            n += strstr(target, "memfd:hyperlight-sandbox") != NULL;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
 /* KVM: sandboxes of one guest and layout share the snapshot pages their initialisations left
  * equal. Each such page is mapped from the first sandbox's sealed snapshot and the sandbox's own
  * copy is given back; what a sandbox writes there stays its own, and its restore puts back its
@@ -169,6 +192,7 @@ static void test_snapshot_pages_shared(void **state)
     if (rt_mode() != HL_MODE_RUN_IN_HYPERVISOR)
         skip();
     const char *cfg = "heap_size_override = \"18MiB\"\n"; /* a layout no other test here uses */
+    int memfds = sandbox_memfds();
     hl_sandbox *a = rt_sandbox("simpleguest", cfg);
     hl_sandbox *b = rt_sandbox("simpleguest", cfg);
     assert_null(a->mem.pool);
@@ -195,6 +219,10 @@ static void test_snapshot_pages_shared(void **state)
     uint64_t cookie = hl_sandbox_layout(b)->region[HL_REGION_STACK].offset / HL_PAGE_SIZE;
     assert_int_equal(b->mem.pool_page[cookie], HL_POOL_OWN);
     assert_memory_not_equal(b->snapshot + cookie * HL_PAGE_SIZE, a->snapshot + cookie * HL_PAGE_SIZE, HL_PAGE_SIZE);
+    /* b's snapshot as it is now: nothing a, b or a third sandbox does may change it */
+    uint8_t *b_snap = malloc(b->mem.size);
+    assert_non_null(b_snap);
+    memcpy(b_snap, b->snapshot, b->mem.size);
     print_message("b maps %llu of its snapshot's pages from a's\n", (unsigned long long)shared);
     assert_true(shared >= 4);
     expect_snapshot(b, "initialisation");
@@ -221,8 +249,12 @@ static void test_snapshot_pages_shared(void **state)
     assert_int_equal(rt_ok(c, "get_static", RT_NOARGS).u.i64, 7);
     rt_ok(c, "set_static", RT_ARGS(hl_i64(11)));
     expect_snapshot(c, "set_static in a third sandbox");
+    assert_memory_equal(b->snapshot, b_snap, b->mem.size);
+    free(b_snap);
     hl_sandbox_destroy(b);
     hl_sandbox_destroy(c);
+    /* no offer outlives the last sandbox that maps it: what guests read into it goes too */
+    assert_int_equal(sandbox_memfds(), memfds);
 }
 
 int main(void)
