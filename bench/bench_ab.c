@@ -9,7 +9,8 @@
  * then good to a few percent where runs of one build after the other disagree by 20%. Prints a
  * table of medians and B/A per operation, and the bare port-I/O round trip (bench_kvm_bare.c),
  * interleaved with the calls the same way, with each build's ratio to it; then create +
- * initialise (iterations / 30 + 10 of each, destroy untimed) against a bare VM create + HLT. With --guests-b, B's
+ * initialise (iterations / 30 + 10 of each, destroy untimed) against a bare VM create + HLT,
+ * alone and beside a live sandbox of the same guest. With --guests-b, B's
  * sandboxes run the guests of that directory (compare two builds of the guests: give the same
  * library twice). KVM sandboxes only: two copies of the
  * in-process backend would each install the process's SIGSYS handler. Inside the emulated VM:
@@ -200,29 +201,43 @@ int main(int argc, char **argv)
             med[o][k] = median_us(t[k], iters);
     }
     bench_kvm_bare_io_close(bare);
-    /* create + initialise (destroy untimed), the two builds in turn, then a bare VM create + HLT */
+    /* create + initialise (destroy untimed), the two builds in turn, then a bare VM create + HLT:
+     * alone, then beside a live sandbox of the same guest (what a host with sandboxes running does) */
     size_t ncreate = iters / 30 + 10;
-    uint64_t *ct[3] = {calloc(ncreate, 8), calloc(ncreate, 8), calloc(ncreate, 8)};
+    uint64_t *ct[2][3];
+    double cm[2][3];
     int bare_create = 1;
-    if (!ct[0] || !ct[1] || !ct[2]) {
-        fprintf(stderr, "bench_ab: out of memory\n");
-        return 1;
-    }
-    for (size_t i = 0; i < ncreate + 2; i++) {
-        for (int k = 0; k < 2; k++) {
-            int kk = (int)(i & 1) ? 1 - k : k;
-            uint64_t t0 = bench_now_ns();
-            hl_sandbox *sb = open_sandbox(&libs[kk], mode, guest_path[kk][0], 0);
-            uint64_t d = bench_now_ns() - t0;
-            libs[kk].destroy(sb);
-            if (i >= 2) ct[kk][i - 2] = d;
+    for (int beside = 0; beside < 2; beside++) {
+        for (int k = 0; k < 3; k++)
+            if (!(ct[beside][k] = calloc(ncreate, 8))) {
+                fprintf(stderr, "bench_ab: out of memory\n");
+                return 1;
+            }
+        hl_sandbox *live[2] = {NULL, NULL};
+        for (int k = 0; k < 2 && beside; k++)
+            live[k] = open_sandbox(&libs[k], mode, guest_path[k][0], 0);
+        for (size_t i = 0; i < ncreate + 2; i++) {
+            for (int k = 0; k < 2; k++) {
+                int kk = (int)(i & 1) ? 1 - k : k;
+                uint64_t t0 = bench_now_ns();
+                hl_sandbox *sb = open_sandbox(&libs[kk], mode, guest_path[kk][0], 0);
+                uint64_t d = bench_now_ns() - t0;
+                libs[kk].destroy(sb);
+                if (i >= 2) ct[beside][kk][i - 2] = d;
+            }
+            uint64_t bc = 0, bd = 0;
+            if (bare_create && bench_kvm_bare_create_hlt(0, 1, &bc, &bd, why, sizeof why) != 0) {
+                fprintf(stderr, "bench_ab: %s (no bare VM create)\n", why);
+                bare_create = 0;
+            }
+            if (i >= 2) ct[beside][2][i - 2] = bc;
         }
-        uint64_t bc = 0, bd = 0;
-        if (bare_create && bench_kvm_bare_create_hlt(0, 1, &bc, &bd, why, sizeof why) != 0) {
-            fprintf(stderr, "bench_ab: %s (no bare VM create)\n", why);
-            bare_create = 0;
+        for (int k = 0; k < 2; k++)
+            if (live[k]) libs[k].destroy(live[k]);
+        for (int k = 0; k < 3; k++) {
+            cm[beside][k] = median_us(ct[beside][k], ncreate) / 1e3;
+            free(ct[beside][k]);
         }
-        if (i >= 2) ct[2][i - 2] = bc;
     }
     printf("| operation (kvm, %zu calls each, medians) | A | B | B / A |%s\n", iters,
            bare ? " bare port-I/O round trip | A / bare | B / bare |" : "");
@@ -232,17 +247,16 @@ int main(int argc, char **argv)
         if (bare) printf(" %.1f us | %.2fx | %.2fx |", med[o][2], med[o][0] / med[o][2], med[o][1] / med[o][2]);
         printf("\n");
     }
-    double cm[3];
-    for (int k = 0; k < 3; k++)
-        cm[k] = median_us(ct[k], ncreate) / 1e3;
     printf("\n| operation (kvm, %zu each, medians) | A | B | B / A |%s\n", ncreate,
            bare_create ? " bare VM create + HLT | A / bare | B / bare |" : "");
     printf("|---|---:|---:|---:|%s\n", bare_create ? "---:|---:|---:|" : "");
-    printf("| sandbox create + initialise (simpleguest) | %.2f ms | %.2f ms | %.2fx |", cm[0], cm[1], cm[1] / cm[0]);
-    if (bare_create) printf(" %.2f ms | %.2fx | %.2fx |", cm[2], cm[0] / cm[2], cm[1] / cm[2]);
-    printf("\n");
-    for (int k = 0; k < 3; k++)
-        free(ct[k]);
+    for (int beside = 0; beside < 2; beside++) {
+        const double *m = cm[beside];
+        printf("| sandbox create + initialise (simpleguest)%s | %.2f ms | %.2f ms | %.2fx |",
+               beside ? ", beside a live one" : "", m[0], m[1], m[1] / m[0]);
+        if (bare_create) printf(" %.2f ms | %.2fx | %.2fx |", m[2], m[0] / m[2], m[1] / m[2]);
+        printf("\n");
+    }
     printf("\nA: %s, guests in %s\nB: %s, guests in %s\n", paths[0], guests, paths[1], guests_b ? guests_b : guests);
     for (int k = 0; k < 3; k++)
         free(t[k]);
