@@ -23,6 +23,8 @@ struct hl_kvm_state {
     struct kvm_xcrs xcrs;
     int has_xcrs;
     struct kvm_xsave *xsave; /* NULL: KVM has no XSAVE API, KVM_SET_FPU resets x87/SSE only */
+    size_t xsave_size;
+    int xsave_shared;        /* xsave is the process's copy (g_xsave), not freed with s */
     struct kvm_fpu fpu;
     int has_tsc_offset;
     uint64_t tsc_offset;
@@ -301,6 +303,27 @@ static void enable_xsave(hl_kvm_state *s, int vcpu_fd)
     }
 }
 
+/* The XSAVE image every vCPU starts from is, as a rule, the same for all of the process's vCPUs:
+ * one copy, kept for the process's life, for every state whose image equals it (4 KiB or more
+ * less per sandbox). */
+static struct kvm_xsave *g_xsave;
+static size_t g_xsave_size;
+
+static void share_xsave(hl_kvm_state *s)
+{
+    hl_plock_lock(&g_cache_lock);
+    if (!g_xsave) {
+        g_xsave = s->xsave;
+        g_xsave_size = s->xsave_size;
+        s->xsave_shared = 1;
+    } else if (g_xsave_size == s->xsave_size && memcmp(g_xsave, s->xsave, s->xsave_size) == 0) {
+        free(s->xsave);
+        s->xsave = g_xsave;
+        s->xsave_shared = 1;
+    }
+    hl_plock_unlock(&g_cache_lock);
+}
+
 hl_status hl_kvm_state_save(hl_kvm_state **out, int kvm_fd, int vcpu_fd,
                             const struct kvm_sregs *sregs, int msr_filtered, hl_error *err)
 {
@@ -328,6 +351,7 @@ hl_status hl_kvm_state_save(hl_kvm_state **out, int kvm_fd, int vcpu_fd,
         int size2 = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2);
         size_t size =
             size2 > (int)sizeof(struct kvm_xsave) ? (size_t)size2 : sizeof(struct kvm_xsave);
+        s->xsave_size = size;
         if (!(s->xsave = calloc(1, size))) {
             st = hl_errorf(err, HL_E_NOMEM, "out of memory");
             goto fail;
@@ -383,6 +407,8 @@ hl_status hl_kvm_state_save(hl_kvm_state **out, int kvm_fd, int vcpu_fd,
         memset(e, 0, sizeof(*e));
         e->index = MSR_IA32_TSC;
     }
+    if (s->xsave)
+        share_xsave(s);
     *out = s;
     return HL_OK;
 fail:
@@ -468,7 +494,8 @@ const struct kvm_sregs *hl_kvm_state_sregs(const hl_kvm_state *s) { return &s->s
 void hl_kvm_state_free(hl_kvm_state *s)
 {
     if (!s) return;
-    free(s->xsave);
+    if (!s->xsave_shared)
+        free(s->xsave);
     free(s->msrs);
     free(s);
 }

@@ -585,10 +585,13 @@ void hl_sb_core_after_run(hl_sandbox *sb, hl_status st)
         break;
     }
     hl_error e = HL_ERROR_INIT;
-    char path[sizeof sb->last_core];
-    char text[sizeof sb->last_core + 64];
+    char path[HL_SB_CORE_PATH_MAX];
+    char text[HL_SB_CORE_PATH_MAX + 64];
     if (hl_sb_core_dump(sb, &why, NULL, path, sizeof path, &e) == HL_OK) {
-        memcpy(sb->last_core, path, sizeof path);
+        if (!sb->last_core) /* rare: kept out of every sandbox's memory until a core is written */
+            sb->last_core = malloc(sizeof path);
+        if (sb->last_core)
+            memcpy(sb->last_core, path, sizeof path);
         sb->stats.core_dumps++;
         snprintf(text, sizeof text, "; core dumped to %s", path);
     } else {
@@ -655,9 +658,10 @@ size_t hl_sandbox_last_core(const hl_sandbox *sb, char *buf, size_t size)
     int own = hl_sb_on_own_thread(sb);
     if (!own && hl_sb_enter(m, "hl_sandbox_last_core", NULL) != HL_OK)
         return 0;
-    size_t len = strlen(sb->last_core);
+    const char *last = sb->last_core ? sb->last_core : "";
+    size_t len = strlen(last);
     if (buf && size)
-        snprintf(buf, size, "%s", sb->last_core);
+        snprintf(buf, size, "%s", last);
     if (!own)
         hl_sb_leave(m);
     return len;

@@ -836,6 +836,7 @@ void hl_sb_free(hl_sandbox *sb)
     hl_sb_free_hostfns(sb);
     free(sb->guestfns);
     free(sb->guestfn_names);
+    free(sb->last_core);
     hl_buf_free(&sb->result_store);
     hl_buf_free(&sb->call_store);
     hl_buf_free(&sb->msg_store);

@@ -79,7 +79,7 @@ struct hl_sandbox {
     char *guest_path;       /* the guest ELF's absolute path; NULL when created from an image */
     uint64_t serial;        /* this sandbox's number in the process, from 1 */
     hl_run_result last_run; /* how the job's guest run ended (its registers for a core) */
-    char last_core[HL_CONFIG_PATH_MAX + 256]; /* the last automatic core's path, "" if none */
+    char *last_core; /* the last automatic core's path (HL_SB_CORE_PATH_MAX bytes), NULL if none */
 
     /* the job in progress (job.c): it runs on the thread that passed the gate */
     _Atomic uint64_t runner; /* that thread's number (job.c) while a job runs, else 0 */
@@ -115,6 +115,9 @@ struct hl_sandbox {
     struct hl_result_slot *slots; /* each calling thread's last STRING/BYTES result */
     size_t nslots;
 };
+
+/* The longest path of a core file the sandbox writes, with its terminating 0. */
+#define HL_SB_CORE_PATH_MAX (HL_CONFIG_PATH_MAX + 256)
 
 /* For tests: the first page of the memory that differs from the snapshot, -1 when none does, -2
  * before the snapshot. Call it between calls (on any thread, with no call in progress). */
