@@ -93,6 +93,26 @@ static void keep_from_children(hl_sandbox *sb)
     hl_keep_from_children(sb->mem.host, sb->mem.size);
 }
 
+/* The stack cookie: random, drawn once per process. It only tells a stack that ran past its
+ * bottom (a guest reads its own anyway), so one value serves every sandbox, and the page that
+ * holds it is then the same in all of them and shared with their snapshots (imageshare.h), as it
+ * is in every sandbox made from one snapshot file. */
+static pthread_once_t g_cookie_once = PTHREAD_ONCE_INIT;
+static uint8_t g_cookie[16];
+
+static void draw_cookie(void)
+{
+    if (getrandom(g_cookie, sizeof(g_cookie), 0) == (ssize_t)sizeof(g_cookie))
+        return;
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    uint64_t x = (uint64_t)t.tv_nsec ^ ((uint64_t)t.tv_sec << 30) ^ (uint64_t)(uintptr_t)&t ^ (uint64_t)getpid();
+    for (size_t i = 0; i < sizeof(g_cookie); i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        g_cookie[i] = (uint8_t)(x >> 24);
+    }
+}
+
 static hl_status map_memory(hl_sandbox *sb, hl_error *err)
 {
     sb->mem.size = sb->layout.total_size;
@@ -171,9 +191,8 @@ hl_status hl_sandbox_create_from_image(hl_sandbox **out, const void *image, size
     }
     if (!st) {
         write_peb(sb);
-        if (getrandom(sb->cookie, sizeof(sb->cookie), 0) != (ssize_t)sizeof(sb->cookie))
-            for (size_t i = 0; i < sizeof(sb->cookie); i++)
-                sb->cookie[i] = (uint8_t)(0xA5 ^ (i * 37) ^ (uintptr_t)sb >> (i % 8));
+        pthread_once(&g_cookie_once, draw_cookie);
+        memcpy(sb->cookie, g_cookie, sizeof(sb->cookie));
         memcpy(sb_region(sb, HL_REGION_STACK), sb->cookie, sizeof(sb->cookie));
         sb->state = SB_CREATED;
         *out = sb;
