@@ -587,11 +587,12 @@ void hl_sb_core_after_run(hl_sandbox *sb, hl_status st)
     hl_error e = HL_ERROR_INIT;
     char path[HL_SB_CORE_PATH_MAX];
     char text[HL_SB_CORE_PATH_MAX + 64];
-    if (hl_sb_core_dump(sb, &why, NULL, path, sizeof path, &e) == HL_OK) {
-        if (!sb->last_core) /* rare: kept out of every sandbox's memory until a core is written */
-            sb->last_core = malloc(sizeof path);
-        if (sb->last_core)
-            memcpy(sb->last_core, path, sizeof path);
+    if (!sb->last_core) /* rare: kept out of every sandbox's memory until a core is written */
+        sb->last_core = calloc(1, sizeof path);
+    if (!sb->last_core) {
+        snprintf(text, sizeof text, "; core dump not written: out of memory");
+    } else if (hl_sb_core_dump(sb, &why, NULL, path, sizeof path, &e) == HL_OK) {
+        memcpy(sb->last_core, path, sizeof path);
         sb->stats.core_dumps++;
         snprintf(text, sizeof text, "; core dumped to %s", path);
     } else {

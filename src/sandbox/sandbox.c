@@ -102,7 +102,10 @@ static uint8_t g_cookie[16];
 
 static void draw_cookie(void)
 {
-    if (getrandom(g_cookie, sizeof(g_cookie), 0) == (ssize_t)sizeof(g_cookie))
+    ssize_t got;
+    while ((got = getrandom(g_cookie, sizeof(g_cookie), 0)) < 0 && errno == EINTR)
+        ;
+    if (got == (ssize_t)sizeof(g_cookie))
         return;
     struct timespec t;
     clock_gettime(CLOCK_REALTIME, &t);
