@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config/config_internal.h"
+#include "util/hash64.h"
 #include "util/procid.h"
 #include "sandbox/coredump.h"
 #include "sandbox/imageshare.h"
@@ -1055,14 +1056,7 @@ static void snapshot_copy(hl_sandbox *sb)
  * equal, whatever the key. */
 static uint64_t snapshot_key(const hl_sandbox *sb)
 {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    const unsigned char *b = (const unsigned char *)&sb->layout;
-    for (size_t i = 0; i < sizeof(sb->layout); i++)
-        h = (h ^ b[i]) * 1099511628211ull;
-    uintptr_t image = (uintptr_t)sb->mem.share;
-    for (size_t i = 0; i < sizeof(image); i++)
-        h = (h ^ ((image >> (8 * i)) & 0xff)) * 1099511628211ull;
-    return h;
+    return hl_hash64(&sb->layout, sizeof(sb->layout), (uint64_t)(uintptr_t)sb->mem.share);
 }
 
 /* Maps the snapshot over a view of the whole memory at `at` (a cow_restore backend's): the
