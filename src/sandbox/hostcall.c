@@ -119,7 +119,8 @@ static void answer(hl_sandbox *sb, uint32_t status, const hl_value *v, const cha
 {
     uint64_t off = sb->host_result_off, size = sb_region_size(sb, HL_REGION_INPUT);
     uint64_t limit = sb->cfg.input_data_size < size ? sb->cfg.input_data_size : size;
-    hl_error e = HL_ERROR_INIT;
+    hl_error e;
+    hl_error_empty(&e);
     if (exception)
         write_host_exception(sb, exception);
     if (off >= limit)
@@ -148,7 +149,8 @@ static int serve_call(hl_sandbox *sb)
     const char *name;
     hl_value args[HL_MAX_PARAMS];
     size_t nargs = 0;
-    hl_error e = HL_ERROR_INIT;
+    hl_error e;
+    hl_error_empty(&e);
     if (hl_codec_read_call(sb_region(sb, HL_REGION_OUTPUT), sb->cfg.output_data_size, &sb->call_store, &name, args,
                            &nargs, &e) != HL_OK)
         return hl_sb_io_fail(sb, e.status, e.message);
@@ -174,9 +176,11 @@ static int serve_call(hl_sandbox *sb)
             answer(sb, HL_GERR_PARAMETER_TYPE_MISMATCH, NULL, msg);
             return 0;
         }
-    hl_host_call call;
-    memset(&call, 0, sizeof(call));
+    hl_host_call call; /* its message is written only when the call fails: not cleared (1 KiB) */
     call.sb = sb;
+    call.failed = 0;
+    call.nallocs = 0;
+    call.message[0] = '\0';
     hl_value result;
     memset(&result, 0, sizeof(result));
     result.type = h->info.ret;
