@@ -184,6 +184,13 @@ typedef struct hl_backend_ops {
      * the first run: serve a gdb remote debugger as `setup` says (HL_E_IO when the port cannot
      * be listened on). */
     hl_status (*debug_start)(hl_backend *b, const hl_debug_setup *setup, hl_error *err);
+    /* Optional, for a backend with a view of its own of the memory (NULL: the guest runs from
+     * mem.host): after create, before the first run, the core has mapped pages of the loaded
+     * image from the process's shared copy (mem->share, sandbox/imageshare.h) into mem.host and
+     * punched them out of mem->fd; the backend maps them into its view too, with the guest's
+     * permissions for layout and elf. */
+    hl_status (*share_image)(hl_backend *b, const hl_mem *mem, const hl_layout *layout, const hl_elf_info *elf,
+                             hl_error *err);
 } hl_backend_ops;
 
 /* The signal cancel() sends to the thread running the guest (hl_cancel_signal(),

@@ -21,6 +21,7 @@
 
 #include "backend/inproc_sys.h"
 #include "backend/perms.h"
+#include "sandbox/imageshare.h"
 #include "util/errfmt.h"
 #include "util/procid.h"
 #include "util/syscount.h"
@@ -889,6 +890,32 @@ static void inproc_destroy(hl_backend *b)
     free(b);
 }
 
+/* The image pages the process's sandboxes of this guest share (sandbox/imageshare.h), in the
+ * guest view too, with the guest's permissions again (the new mappings came read-only). */
+static hl_status inproc_share_image(hl_backend *b, const hl_mem *mem, const hl_layout *l, const hl_elf_info *elf,
+                                    hl_error *err)
+{
+    if (!mem->share)
+        return HL_OK;
+    if (hl_image_share_map_view(mem, b->guest) != 0)
+        return hl_errorf(err, HL_E_NOMEM, "could not map the guest's code: %s", strerror(errno));
+    uint8_t *perms = malloc(b->npages ? b->npages : 1);
+    if (!perms)
+        return hl_errorf(err, HL_E_NOMEM, "out of memory");
+    hl_backend_page_perms(l, elf, 0, perms);
+    hl_status st = HL_OK;
+    uint64_t first = mem->share_first, end = mem->share_first + mem->share_npages;
+    for (uint64_t p = first; p < end && !st;) {
+        uint64_t q = p;
+        while (q < end && perms[q] == perms[p])
+            q++;
+        st = protect(b, p * PAGE, (q - p) * PAGE, prot_of_perm(perms[p]), err);
+        p = q;
+    }
+    free(perms);
+    return st;
+}
+
 const hl_backend_ops hl_backend_inproc = {
     .name = "in-process",
     .fixed_base = 0,
@@ -904,4 +931,5 @@ const hl_backend_ops hl_backend_inproc = {
     .thread_pointer = inproc_thread_pointer,
     .set_thread_pointer = inproc_set_thread_pointer,
     .destroy = inproc_destroy,
+    .share_image = inproc_share_image,
 };

@@ -175,7 +175,7 @@ int hl_map_over(void *at, uint64_t len, int prot, int flags, int fd, uint64_t of
 
 /* Maps each run of pages p with page[p] set from fd (at offset p pages) over at + (first + p)
  * pages: copy-on-write and writable, or shared read-only. */
-static int map_runs(uint8_t *at, const uint8_t *page, uint64_t n, uint64_t first, int fd, int writable)
+static int map_runs_as(uint8_t *at, const uint8_t *page, uint64_t n, uint64_t first, int fd, int prot, int flags)
 {
     for (uint64_t p = 0; p < n;) {
         if (!page[p]) {
@@ -185,8 +185,7 @@ static int map_runs(uint8_t *at, const uint8_t *page, uint64_t n, uint64_t first
         uint64_t q = p;
         while (q < n && page[q])
             q++;
-        if (map_over_raw(at + (first + p) * PAGE, (q - p) * PAGE, writable ? PROT_READ | PROT_WRITE : PROT_READ,
-                         (writable ? MAP_PRIVATE : MAP_SHARED) | MAP_NORESERVE, fd, p * PAGE) != 0)
+        if (map_over_raw(at + (first + p) * PAGE, (q - p) * PAGE, prot, flags | MAP_NORESERVE, fd, p * PAGE) != 0)
             return -1;
         p = q;
     }
@@ -194,10 +193,23 @@ static int map_runs(uint8_t *at, const uint8_t *page, uint64_t n, uint64_t first
     return 0;
 }
 
+static int map_runs(uint8_t *at, const uint8_t *page, uint64_t n, uint64_t first, int fd, int writable)
+{
+    return map_runs_as(at, page, n, first, fd, writable ? PROT_READ | PROT_WRITE : PROT_READ,
+                       writable ? MAP_PRIVATE : MAP_SHARED);
+}
+
 int hl_image_share_map(const hl_mem *mem, uint8_t *at, int writable)
 {
     const struct hl_image_share *c = mem->share;
     return c ? map_runs(at, mem->share_page, mem->share_npages, mem->share_first, c->fd, writable) : 0;
+}
+
+int hl_image_share_map_view(const hl_mem *mem, uint8_t *view)
+{
+    const struct hl_image_share *c = mem->share;
+    return c ? map_runs_as(view, mem->share_page, mem->share_npages, mem->share_first, c->fd, PROT_READ, MAP_PRIVATE)
+             : 0;
 }
 
 int hl_image_share_attach(hl_mem *mem, const hl_elf_info *elf, uint64_t code_off)

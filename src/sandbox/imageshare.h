@@ -1,5 +1,5 @@
 /* imageshare.h - the read-only pages of a loaded guest image, one copy per process for every
- * sandbox that loads the same image (backends that restore copy-on-write). */
+ * sandbox that loads the same image. */
 #ifndef HL_SANDBOX_IMAGESHARE_H
 #define HL_SANDBOX_IMAGESHARE_H
 
@@ -34,6 +34,12 @@ int hl_map_over(void *at, uint64_t len, int prot, int flags, int fd, uint64_t of
  * mapped from mem->fd (copy-on-write, prot read and write), or the read-only snapshot view (prot
  * read). 0, or -1 with errno (the view is then unusable: hl_map_over left a run inaccessible). */
 int hl_image_share_map(const hl_mem *mem, uint8_t *at, int writable);
+
+/* Maps the shared pages over a backend's own view of the memory at `view` (in-process: the
+ * guest's), copy-on-write and read-only: the backend gives them their permissions afterwards,
+ * and what a debugger writes there stays in that view. 0, or -1 with errno (the view is then
+ * unusable: hl_map_over left a run inaccessible). */
+int hl_image_share_map_view(const hl_mem *mem, uint8_t *view);
 
 /* Marks the shared pages in map (one byte per page of the memory): they hold data although
  * mem->fd has holes there. */

@@ -188,10 +188,15 @@ hl_status hl_sandbox_create_from_image(hl_sandbox **out, const void *image, size
         uint64_t code = sb->layout.region[HL_REGION_CODE].offset;
         st = hl_elf_load(&sb->elf, image, len, sb->mem.host + code, sb->layout.region[HL_REGION_CODE].size,
                          sb->layout.base + code, err);
-        /* code and read-only data: one copy for the process's sandboxes of this guest (a
-         * copy-on-write backend only: the others map the memory shared, twice) */
-        if (!st && sb->ops->cow_restore && hl_image_share_attach(&sb->mem, &sb->elf, code) < 0)
-            st = hl_errorf(err, HL_E_NOMEM, "could not map the guest's code: %s", strerror(errno));
+        /* code and read-only data: one copy for the process's sandboxes of this guest (in
+         * mem.host, and in a backend's own view of the memory) */
+        if (!st && (sb->ops->cow_restore || sb->ops->share_image)) {
+            int r = hl_image_share_attach(&sb->mem, &sb->elf, code);
+            if (r < 0)
+                st = hl_errorf(err, HL_E_NOMEM, "could not map the guest's code: %s", strerror(errno));
+            else if (r == 0 && sb->ops->share_image)
+                st = sb->ops->share_image(sb->be, &sb->mem, &sb->layout, &sb->elf, err);
+        }
     }
     if (!st) {
         write_peb(sb);
@@ -1037,13 +1042,22 @@ static void snapshot_copy(hl_sandbox *sb)
         free(vec);
         return;
     }
+    for (uint64_t p = 0; p < npages; p++) /* the shared image pages are mapped in, not copied */
+        vec[p] &= 1;
+    uint8_t *img = calloc(npages, 1);
+    if (img) {
+        hl_image_share_data_pages(&sb->mem, img, npages);
+        for (uint64_t p = 0; p < npages; p++)
+            vec[p] &= (unsigned char)!img[p];
+        free(img);
+    }
     for (uint64_t p = 0; p < npages;) {
-        if (!(vec[p] & 1)) {
+        if (!vec[p]) {
             p++;
             continue;
         }
         uint64_t q = p;
-        while (q < npages && (vec[q] & 1))
+        while (q < npages && vec[q])
             q++;
         memcpy(sb->snapshot + p * PAGE, sb->mem.host + p * PAGE, (q - p) * PAGE);
         p = q;
@@ -1117,6 +1131,8 @@ static hl_status take_snapshot(hl_sandbox *sb)
     }
     hl_keep_from_children(sb->snapshot, sb->mem.size);
     snapshot_copy(sb);
+    if (hl_image_share_map(&sb->mem, sb->snapshot, 0) != 0) /* the image pages the process shares */
+        return job_fail(sb, HL_E_NOMEM, "mapping the snapshot failed: %s", strerror(errno));
     sb->snapshot_taken = 1;
     return HL_OK;
 }

@@ -1,5 +1,6 @@
 /* test_restore_exact.c - after every call the whole memory is the snapshot again, byte for byte: pages the guest dirtied, pages the host wrote, pages never touched, in every region, after every kind of ending. */
 #include <dirent.h>
+#include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,6 +267,60 @@ static void test_snapshot_pages_shared(void **state)
     assert_int_equal(sandbox_memfds(), memfds);
 }
 
+/* In-process too, the code and read-only data of a guest are one copy for the process's
+ * sandboxes: in the host's view and in the guest's, and not in the sandbox's memfd or its
+ * snapshot. What is written into one sandbox's guest view there (a debugger's breakpoint) stays
+ * in that view: not in another sandbox, not in the host's view, not in the snapshot. */
+static void test_image_shared_inproc(void **state)
+{
+    (void)state;
+    if (rt_mode() != HL_MODE_RUN_IN_PROCESS)
+        skip();
+    hl_sandbox *a = rt_sandbox("simpleguest", "");
+    hl_sandbox *b = rt_sandbox("simpleguest", "");
+    assert_non_null(a->mem.share);
+    assert_ptr_equal(a->mem.share, b->mem.share);
+    uint64_t npages = a->mem.size / HL_PAGE_SIZE, last = 0, shared = 0;
+    uint8_t *data = calloc(npages, 1), *img = calloc(npages, 1);
+    assert_non_null(data);
+    assert_non_null(img);
+    assert_int_equal(hl_fd_data_pages(a->mem.fd, 0, a->mem.size, data, npages), 1);
+    hl_image_share_data_pages(&a->mem, img, npages);
+    for (uint64_t p = 0; p < npages; p++) {
+        if (!img[p])
+            continue;
+        shared++;
+        last = p;
+        if (data[p])
+            fail_msg("image page %llu is shared but in the sandbox's memfd too", (unsigned long long)p);
+        if (memcmp(a->snapshot + p * HL_PAGE_SIZE, a->mem.host + p * HL_PAGE_SIZE, HL_PAGE_SIZE) != 0)
+            fail_msg("image page %llu: the snapshot differs from the memory", (unsigned long long)p);
+    }
+    free(data);
+    free(img);
+    assert_true(shared >= 4);
+    /* a breakpoint's worth of writing into a's guest view, as a debugger does through ptrace */
+    uint8_t *ga = (uint8_t *)(uintptr_t)hl_sandbox_layout(a)->base + last * HL_PAGE_SIZE + HL_PAGE_SIZE - 1;
+    uint8_t *gb = (uint8_t *)(uintptr_t)hl_sandbox_layout(b)->base + last * HL_PAGE_SIZE + HL_PAGE_SIZE - 1;
+    uint8_t was = *ga;
+    assert_int_equal(*gb, was);
+    uint8_t *pa = (uint8_t *)((uintptr_t)ga & ~(uintptr_t)(HL_PAGE_SIZE - 1));
+    assert_int_equal(mprotect(pa, HL_PAGE_SIZE, PROT_READ | PROT_WRITE), 0);
+    *ga = (uint8_t)(was ^ 0xCC);
+    assert_int_equal(mprotect(pa, HL_PAGE_SIZE, PROT_READ), 0);
+    assert_int_equal(*gb, was);                                                   /* not in b */
+    assert_int_equal(a->mem.host[last * HL_PAGE_SIZE + HL_PAGE_SIZE - 1], was);   /* not in a's host view */
+    assert_int_equal(b->mem.host[last * HL_PAGE_SIZE + HL_PAGE_SIZE - 1], was);
+    assert_int_equal(a->snapshot[last * HL_PAGE_SIZE + HL_PAGE_SIZE - 1], was); /* not in the snapshot */
+    rt_ok(a, "dirty_pages", RT_ARGS(hl_u64(16)));
+    expect_snapshot(a, "dirty_pages(16) with a shared image");
+    assert_int_equal(rt_ok(b, "get_static", RT_NOARGS).u.i64, 7);
+    expect_snapshot(b, "get_static with a shared image");
+    hl_sandbox_destroy(a);
+    assert_int_equal(rt_ok(b, "echo_i32", RT_ARGS(hl_i32(-5))).u.i32, -5);
+    hl_sandbox_destroy(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -273,6 +328,7 @@ int main(void)
         cmocka_unit_test(test_host_function_regions),
         cmocka_unit_test(test_syscall_counts),
         cmocka_unit_test(test_snapshot_pages_shared),
+        cmocka_unit_test(test_image_shared_inproc),
     };
     return cmocka_run_group_tests_name(rt_mode_tag(), tests, NULL, NULL);
 }
