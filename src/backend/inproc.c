@@ -55,6 +55,7 @@
 #define PF_WRITABLE 1u
 #define PF_DIRTY 2u  /* made writable in the guest view since the last restore */
 #define PF_LISTED 4u /* in the dirty list */
+#define PF_IMAGE 8u  /* mapped from the process's shared copy of the guest's image (imageshare.h) */
 
 struct hl_backend {
     uintptr_t host_rsp;  /* offset 0: the trampoline's host stack */
@@ -72,6 +73,8 @@ struct hl_backend {
     uint64_t ndirty;
     int tracking; /* mprotect tracking armed: a write fault to a writable page records it */
     int uffd;     /* >= 0: asynchronous userfaultfd write protection of the guest view */
+    const hl_mem *image_mem; /* the sandbox's memory, when the view maps shared image pages */
+    uint8_t *image_prot;     /* their protections, per page of the memory (PF_IMAGE pages only) */
     /* the thread of the run in progress (running): cancel() signals it under run_lock, so never
      * a thread that has finished the run (and may have exited) */
     pthread_mutex_t run_lock;
@@ -786,9 +789,17 @@ static hl_status wp_async_restore(struct hl_backend *b, const uint8_t *snapshot,
                 break;
             }
             uint64_t off = vec[i].start - (uintptr_t)b->guest, len = vec[i].end - vec[i].start;
-            memcpy(b->host + off, snapshot + off, len);
-            for (uint64_t p = off / PAGE; p < (off + len) / PAGE; p++)
+            for (uint64_t p = off / PAGE; p < (off + len) / PAGE; p++) {
                 n += !(b->pflags[p] & PF_DIRTY);
+                /* a shared image page: only a debugger writes there (the guest's permissions
+                 * forbid it), into the guest view's private copy, which mem.host does not see:
+                 * dropped, the view reads the shared copy again */
+                if ((b->pflags[p] & PF_IMAGE) && HL_SYS(madvise(b->guest + p * PAGE, PAGE, MADV_DONTNEED)) != 0)
+                    st = hl_errorf(err, HL_E_POISONED, "could not restore a page of the guest's code: %s",
+                                   strerror(errno));
+                else if (!(b->pflags[p] & PF_IMAGE))
+                    memcpy(b->host + p * PAGE, snapshot + p * PAGE, PAGE);
+            }
         }
         if (a.walk_end <= start) break; /* no progress: cannot happen; never loop */
         start = a.walk_end;
@@ -805,6 +816,16 @@ static hl_status inproc_track_dirty(hl_backend *b, hl_error *err)
     if (b->uffd >= 0 || wp_async_arm(b) == 0) {
         b->ndirty = 0;
         return HL_OK;
+    }
+    /* The shared image pages, mapped privately so far, become a shared read-only mapping of the
+     * sealed copy: without userfaultfd nothing would notice a debugger's write to a private copy
+     * there, and to a shared one it is refused (as to any read-only shared mapping). */
+    if (b->image_mem) {
+        if (hl_image_share_map(b->image_mem, b->guest, 0) != 0)
+            return hl_errorf(err, HL_E_POISONED, "could not map the guest's code again: %s", strerror(errno));
+        for (uint64_t p = 0; p < b->npages; p++)
+            if ((b->pflags[p] & PF_IMAGE) && HL_SYS(mprotect(b->guest + p * PAGE, PAGE, b->image_prot[p])) != 0)
+                return hl_errorf(err, HL_E_POISONED, "mprotect of the guest's code failed");
     }
     /* every writable page becomes read-only, in runs of consecutive pages */
     for (uint64_t p = 0; p < b->npages;) {
@@ -835,7 +856,7 @@ static void inproc_mark_dirty(hl_backend *b, uint64_t page)
 static hl_status inproc_restore(hl_backend *b, const uint8_t *snapshot, int may_drop, uint64_t *pages,
                                 hl_error *err)
 {
-    (void)may_drop; /* never: mem.host and the guest view share the memfd */
+    (void)may_drop; /* never: mem.host and the guest view share the memfd (image pages aside) */
     if (b->uffd >= 0)
         return wp_async_restore(b, snapshot, pages, err);
     uint64_t n = b->ndirty;
@@ -887,6 +908,7 @@ static void inproc_destroy(hl_backend *b)
     }
     free(b->pflags);
     free(b->dirty);
+    free(b->image_prot);
     free(b);
 }
 
@@ -912,7 +934,17 @@ static hl_status inproc_share_image(hl_backend *b, const hl_mem *mem, const hl_l
         st = protect(b, p * PAGE, (q - p) * PAGE, prot_of_perm(perms[p]), err);
         p = q;
     }
-    free(perms);
+    for (uint64_t p = first; p < end && !st; p++)
+        if (mem->share_page[p - first]) {
+            b->pflags[p] |= PF_IMAGE;
+            perms[p] = (uint8_t)prot_of_perm(perms[p]);
+        }
+    if (!st) {
+        b->image_mem = mem;
+        b->image_prot = perms; /* kept: the mprotect tracking maps these pages again */
+    } else {
+        free(perms);
+    }
     return st;
 }
 

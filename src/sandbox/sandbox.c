@@ -796,8 +796,8 @@ int hl_sandbox_gdb_command(const hl_sandbox *sb, char *buf, size_t size)
     }
     uint64_t off = load_offset(sb);
     fprintf(f, "\" -o %#llx\n", (unsigned long long)off);
-    /* the guest's code is a read-only shared mapping, where gdb cannot write int3: marked
-     * read-only, its breakpoints (finish's and step's too) become hardware ones */
+    /* the guest's code, marked read-only for gdb: its breakpoints (finish's and step's too)
+     * become hardware ones rather than int3 in code the process's sandboxes share */
     fputs("set mem inaccessible-by-default off", f);
     for (size_t i = 0; i < sb->elf.nsegs; i++) {
         const hl_elf_segment *seg = &sb->elf.segs[i];
