@@ -398,18 +398,24 @@ static struct hl_init_share *offer_of(uint64_t key, uint64_t npages)
     return c;
 }
 
-/* The pages fd holds data for, `view` mapping all of it shared: without swap the pages resident
- * in the view (one mincore: a memfd's pages leave memory only for swap), else the file's data
- * (SEEK_DATA, a system call or two per extent). Pages the caller mapped over the view from other
- * files are the caller's to ignore. 1, or 0 when neither can tell. */
-static int data_pages_now(int fd, const uint8_t *view, uint64_t size, uint8_t *map, uint64_t npages)
+int hl_resident_pages(const void *view, uint64_t size, uint8_t *map, uint64_t npages)
 {
     struct sysinfo si;
-    if (sysinfo(&si) == 0 && si.totalswap == 0 && mincore((void *)view, size, map) == 0) {
-        for (uint64_t p = 0; p < npages; p++)
-            map[p] &= 1;
+    if (sysinfo(&si) != 0 || si.totalswap != 0 || mincore((void *)view, size, map) != 0)
+        return 0;
+    for (uint64_t p = 0; p < npages; p++)
+        map[p] &= 1;
+    return 1;
+}
+
+/* The pages fd holds data for, `view` mapping all of it shared: the pages resident in the view
+ * when that tells (a memfd's pages leave memory only for swap), else the file's data (SEEK_DATA,
+ * a system call or two per extent). Pages the caller mapped over the view from other files are
+ * the caller's to ignore. 1, or 0 when neither can tell. */
+static int data_pages_now(int fd, const uint8_t *view, uint64_t size, uint8_t *map, uint64_t npages)
+{
+    if (hl_resident_pages(view, size, map, npages))
         return 1;
-    }
     memset(map, 0, npages);
     return hl_fd_data_pages(fd, 0, size, map, npages);
 }

@@ -53,6 +53,11 @@ void hl_image_share_detach(hl_mem *mem);
  * (SEEK_DATA/SEEK_HOLE). 1, or 0 when the file cannot say. */
 int hl_fd_data_pages(int fd, uint64_t off, uint64_t size, uint8_t *map, uint64_t npages);
 
+/* Marks in map (one byte per page, all of it written) the pages of [view, view + size) that are
+ * resident (mincore), when that means "holds data": only without swap, where a page swapped out
+ * would look untouched. 1, or 0 when it cannot tell (swap, or mincore failed). */
+int hl_resident_pages(const void *view, uint64_t size, uint8_t *map, uint64_t npages);
+
 /* ---- Snapshots: the pages initialisation leaves the same in every sandbox of a guest ----
  *
  * A copy-on-write backend's snapshot is the sandbox's sealed memfd. The first sandbox of a guest

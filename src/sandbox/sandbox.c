@@ -8,7 +8,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
-#include <sys/sysinfo.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -413,12 +412,7 @@ static int snapshot_data_pages(const hl_sandbox *sb, uint8_t *maybe, uint64_t np
     memset(maybe, 0, npages);
     if (sb->mem.snapshot_in_fd)
         return hl_sb_fd_data_pages(&sb->mem, maybe, npages);
-    struct sysinfo si;
-    if (sysinfo(&si) != 0 || si.totalswap != 0 || mincore(sb->snapshot, sb->mem.size, maybe) != 0)
-        return 0;
-    for (uint64_t p = 0; p < npages; p++)
-        maybe[p] &= 1;
-    return 1;
+    return hl_resident_pages(sb->snapshot, sb->mem.size, maybe, npages);
 }
 
 static hl_status save(hl_sandbox *sb, const char *path, hl_error *err)
@@ -1034,23 +1028,15 @@ static hl_status restore(hl_sandbox *sb)
 static void snapshot_copy(hl_sandbox *sb)
 {
     uint64_t npages = sb->mem.size / PAGE;
-    struct sysinfo si;
-    int no_swap = sysinfo(&si) == 0 && si.totalswap == 0;
-    unsigned char *vec = no_swap ? malloc(npages) : NULL;
-    if (!vec || mincore(sb->mem.host, sb->mem.size, vec) != 0) {
+    uint8_t *vec = malloc(npages ? npages : 1);
+    if (!vec || !hl_resident_pages(sb->mem.host, sb->mem.size, vec, npages)) {
         memcpy(sb->snapshot, sb->mem.host, sb->mem.size);
         free(vec);
         return;
     }
-    for (uint64_t p = 0; p < npages; p++) /* the shared image pages are mapped in, not copied */
-        vec[p] &= 1;
-    uint8_t *img = calloc(npages, 1);
-    if (img) {
-        hl_image_share_data_pages(&sb->mem, img, npages);
-        for (uint64_t p = 0; p < npages; p++)
-            vec[p] &= (unsigned char)!img[p];
-        free(img);
-    }
+    for (uint64_t i = 0; i < sb->mem.share_npages; i++) /* shared image pages: mapped in, not copied */
+        if (sb->mem.share_page[i])
+            vec[sb->mem.share_first + i] = 0;
     for (uint64_t p = 0; p < npages;) {
         if (!vec[p]) {
             p++;
