@@ -61,8 +61,9 @@ typedef struct hl_run_result {
 #define HL_IO_ABANDON 2
 typedef int (*hl_io_handler)(void *ctx, uint32_t port);
 
-/* The sandbox's memory: the mapping the host reads and writes (`host`, always RW), the file it
- * is mapped from, and where the snapshot lives once it is taken. */
+/* The sandbox's memory: the mapping the host reads and writes (`host`: RW, except where it is
+ * the backend's view, see host_in_view), the file it is mapped from, and where the snapshot lives
+ * once it is taken. */
 typedef struct hl_mem {
     /* The file holding the memory: the sandbox's memfd (mapped shared until initialisation; a
      * cow_restore backend's is sealed then and mapped privately), or, for a sandbox made from a
@@ -73,6 +74,10 @@ typedef struct hl_mem {
     int fd_owned;    /* fd is closed with the sandbox */
     uint8_t *host;
     uint64_t size;
+    /* `host` is the backend's own view (cow_view), with the guest's permissions: the backend
+     * unmaps it; pages the guest cannot read are not read there, and writes to pages it cannot
+     * write go through host_access. */
+    int host_in_view;
     /* The snapshot is fd's contents at fd_off (a sealed memfd or a snapshot file, which `host`
      * maps copy-on-write), rather than an anonymous copy. */
     int snapshot_in_fd;
@@ -121,8 +126,7 @@ typedef struct hl_backend_ops {
      * initialisation the core can then remap mem.host as a private copy-on-write mapping of the
      * sealed memfd, which becomes the snapshot (mapped read-only for restore to copy from), so
      * the snapshot costs no copy and no memory of its own, and restore may drop long runs of
-     * pages. A backend with a second view of mem.fd (in-process) cannot: its views would
-     * diverge. */
+     * pages. A backend with a view of its own (in-process) has cow_view instead. */
     int cow_restore;
     /* True when running the guest on another thread than the last run's costs much (KVM: before
      * Linux changed how it tracks a vCPU's thread, KVM_RUN waits for an RCU grace period when the
@@ -157,7 +161,8 @@ typedef struct hl_backend_ops {
     /* On the job's thread: from now on, record the pages the guest writes. */
     hl_status (*track_dirty)(hl_backend *b, hl_error *err);
     /* On the job's thread: the host wrote page `page` through its own view; restore copies it
-     * back too (counted once even if the guest wrote it as well). */
+     * back too (counted once even if the guest wrote it as well). NULL: restore finds such
+     * pages by itself. */
     void (*mark_dirty)(hl_backend *b, uint64_t page);
     /* On the job's thread: returns every page the guest wrote (or the host marked) since
      * tracking began or the last restore to its contents in `snapshot` (same layout as mem) and
@@ -191,6 +196,17 @@ typedef struct hl_backend_ops {
      * permissions for layout and elf. */
     hl_status (*share_image)(hl_backend *b, const hl_mem *mem, const hl_layout *layout, const hl_elf_info *elf,
                              hl_error *err);
+    /* Optional, for a backend with a view of its own (NULL: cow_restore or copies): on the
+     * job's thread, when the snapshot is taken, before the core seals mem->fd and unmaps
+     * mem.host. The view becomes a private copy-on-write mapping of mem->fd (the snapshot), with
+     * the shared image pages and the guest's permissions, and *view receives its address: the
+     * core's mem.host from then on (host_in_view). Restore drops what was written there. An
+     * error leaves the backend poisoned. */
+    hl_status (*cow_view)(hl_backend *b, const hl_mem *mem, uint8_t **view, hl_error *err);
+    /* With cow_view, on the job's thread: opens bytes [off, off + len) of the view for the host
+     * to write (open 1) where the guest may not, and gives the guest's permissions back
+     * (open 0). 0, or -1 when it could not. */
+    int (*host_access)(hl_backend *b, uint64_t off, uint64_t len, int open);
 } hl_backend_ops;
 
 /* The signal cancel() sends to the thread running the guest (hl_cancel_signal(),

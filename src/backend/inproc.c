@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
-#include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -32,13 +31,13 @@
  * thread that runs guests gets, at its first run, an alternate signal stack and Syscall User
  * Dispatch: inproc_sys.c). Signals tell the backend what happened:
  *  - a fault (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP) in guest code ends the run as a fault;
- *  - after the snapshot the backend records the pages the guest writes (restore copies those
- *    back from the snapshot). On Linux 6.7 and later, with userfaultfd's asynchronous write
- *    protection: the kernel resolves a first write by itself and marks the page written, and one
- *    PAGEMAP_SCAN at restore finds the written pages and protects them again (no signal, no
- *    mprotect per page). Otherwise (older kernels, or HL_INPROC_DIRTY=mprotect), writable pages
- *    are read-only in the guest view: the first write to a page faults, the page is recorded as
- *    dirty and made writable;
+ *  - at the snapshot the view becomes a private copy-on-write mapping of the sealed memfd
+ *    (the snapshot) and the host's view too (mem.host): one view, with the guest's permissions.
+ *    What the guest, the host or a debugger writes becomes a private copy of the page; restore
+ *    finds those (pages of the view that are not the file's: one PAGEMAP_SCAN on Linux 6.7 and
+ *    later, else a read of /proc/self/pagemap; HL_INPROC_DIRTY=pagemap forces the read) and
+ *    drops them (MADV_DONTNEED), so they read the snapshot again. No signal, no mprotect and no
+ *    copy per page;
  *  - cancel() sends the cancel signal (hl_cancel_signal(): SIGRTMIN+5 unless the application
  *    chose another, cancel_signal.c) to the thread running the guest. run() runs guest code with
  *    the caller's signal mask minus that signal, and blocks it again while a host function runs
@@ -52,10 +51,6 @@
  * Signals that are not ours (another thread, or host code) go to the handlers installed before. */
 
 #define PAGE 4096ull
-#define PF_WRITABLE 1u
-#define PF_DIRTY 2u  /* made writable in the guest view since the last restore */
-#define PF_LISTED 4u /* in the dirty list */
-#define PF_IMAGE 8u  /* mapped from the process's shared copy of the guest's image (imageshare.h) */
 
 struct hl_backend {
     uintptr_t host_rsp;  /* offset 0: the trampoline's host stack */
@@ -64,17 +59,11 @@ struct hl_backend {
     hl_inproc_sys sys;   /* offset 16: FS and system calls at every crossing */
     uint64_t peb_addr;
     uint8_t *guest;
-    uint8_t *host; /* the host's view of the same pages (restore writes here) */
     uint64_t size, npages;
     hl_io_handler io;
     void *io_ctx;
-    uint8_t *pflags;
-    uint32_t *dirty;
-    uint64_t ndirty;
-    int tracking; /* mprotect tracking armed: a write fault to a writable page records it */
-    int uffd;     /* >= 0: asynchronous userfaultfd write protection of the guest view */
-    const hl_mem *image_mem; /* the sandbox's memory, when the view maps shared image pages */
-    uint8_t *image_prot;     /* their protections, per page of the memory (PF_IMAGE pages only) */
+    uint8_t *prot; /* the guest's protection of each page of the view (PROT_*) */
+    int cow;       /* the view is the snapshot's private copy-on-write mapping (and mem.host) */
     /* the thread of the run in progress (running): cancel() signals it under run_lock, so never
      * a thread that has finished the run (and may have exited) */
     pthread_mutex_t run_lock;
@@ -316,19 +305,7 @@ static void on_signal_body(struct hl_backend *b, int sig, siginfo_t *si, void *u
         return;
     }
     ucontext_t *uc = ucv;
-    uintptr_t addr = (uintptr_t)si->si_addr, base = (uintptr_t)b->guest;
-    if (sig == SIGSEGV && b->tracking && addr >= base && addr - base < b->size &&
-        (uc->uc_mcontext.gregs[REG_ERR] & 2)) {
-        uint64_t page = (addr - base) / PAGE;
-        if ((b->pflags[page] & (PF_WRITABLE | PF_DIRTY)) == PF_WRITABLE &&
-            mprotect(b->guest + page * PAGE, PAGE, PROT_READ | PROT_WRITE) == 0) {
-            b->sys.syscalls += 2; /* the mprotect and the rt_sigreturn (no TLS in handlers) */
-            if (!(b->pflags[page] & PF_LISTED))
-                b->dirty[b->ndirty++] = (uint32_t)page;
-            b->pflags[page] |= PF_DIRTY | PF_LISTED;
-            return; /* the write is retried and now succeeds */
-        }
-    }
+    uintptr_t addr = (uintptr_t)si->si_addr;
     hl_run_result *r = b->res;
     r->stop = HL_STOP_FAULT;
     r->vector = (uint32_t)sig;
@@ -356,14 +333,14 @@ HL_TLS_FREE static void on_signal(int sig, siginfo_t *si, void *ucv)
         hl_inproc_to_host(s);
     on_signal_body(s ? (struct hl_backend *)(void *)((char *)s - offsetof(struct hl_backend, sys)) : NULL, sig, si,
                    ucv);
-    if (in_guest) /* back into the guest (a dirty page recorded, or a signal not for it) */
+    if (in_guest) /* back into the guest (a signal not for it) */
         hl_inproc_to_guest(s);
 }
 
 /* Installs our handler for sig, keeping the action it replaces in *prev; when it is ours
  * already, only its mask is brought up to date (the cancel signal may have changed). While a
  * handler runs, the other signals we handle are blocked: a cancel must not interrupt the
- * recording of a dirty page. */
+ * handling of a fault. */
 static void install_one(int sig, int cancel, struct sigaction *prev)
 {
     struct sigaction cur;
@@ -451,9 +428,7 @@ static hl_status protect(struct hl_backend *b, uint64_t off, uint64_t len, int p
         return HL_OK;
     if (mprotect(b->guest + off, len, prot) != 0)
         return hl_errorf(err, HL_E_BACKEND, "mprotect of the guest view failed");
-    if (prot & PROT_WRITE)
-        for (uint64_t p = off / PAGE; p < (off + len) / PAGE; p++)
-            b->pflags[p] |= PF_WRITABLE;
+    memset(b->prot + off / PAGE, prot, len / PAGE);
     return HL_OK;
 }
 
@@ -496,14 +471,11 @@ static hl_status inproc_create(hl_backend **out, const hl_mem *mem, const hl_lay
     }
     pthread_mutex_init(&b->run_lock, NULL);
     b->size = mem->size;
-    b->host = mem->host;
     b->npages = mem->size / PAGE;
     b->io = io;
     b->io_ctx = io_ctx;
-    b->uffd = -1;
     b->made_in = hl_process_id();
-    b->pflags = calloc(b->npages, 1);
-    b->dirty = calloc(b->npages, sizeof(uint32_t));
+    b->prot = calloc(b->npages ? b->npages : 1, 1);
     hl_status st = HL_OK;
     if (mem->want_base) {
         /* a snapshot file's memory holds absolute addresses: over the core's placeholder there */
@@ -518,7 +490,7 @@ static hl_status inproc_create(hl_backend **out, const hl_mem *mem, const hl_lay
     } else {
         b->guest = map_guest_view(mem);
     }
-    if (!b->pflags || !b->dirty || b->guest == MAP_FAILED) {
+    if (!b->prot || b->guest == MAP_FAILED) {
         if (b->guest == MAP_FAILED)
             b->guest = NULL;
         st = hl_errorf(err, HL_E_NOMEM, "could not map the guest's memory (%llu bytes)",
@@ -566,8 +538,7 @@ fail:
     else if (b->guest && b->guest != MAP_FAILED)
         munmap(b->guest, mem->size);
     pthread_mutex_destroy(&b->run_lock);
-    free(b->pflags);
-    free(b->dirty);
+    free(b->prot);
     free(b);
     return st;
 }
@@ -610,8 +581,7 @@ static hl_status inproc_run(hl_backend *b, uint64_t entry, uint64_t arg, uint64_
     sigaddset(&b->cancel_set, hl_backend_current_signal());
     /* guest code runs with the cancel signal and the fault signals open, whatever the caller
      * blocks (a worker thread that blocks every signal): a fault with its signal blocked would
-     * kill the process (the kernel forces the default action), and the mprotect dirty tracking
-     * takes a SIGSEGV at the first write to each page */
+     * kill the process (the kernel forces the default action) */
     sigset_t open = b->cancel_set;
     for (size_t i = 0; i < NFAULT; i++)
         sigaddset(&open, fault_signals[i]);
@@ -679,19 +649,9 @@ static void inproc_cancel(hl_backend *b)
     pthread_mutex_unlock(&b->run_lock);
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* ---- dirty pages through userfaultfd's asynchronous write protection (Linux 6.7+) ---- */
+/* ---- the snapshot's copy-on-write view, and what the calls wrote there ---- */
 
 /* The uapi of Linux 6.7 that Debian 12's headers (6.1) lack; the kernel says at run time. */
-#define HL_UFFD_FEATURE_WP_HUGETLBFS_SHMEM (1ull << 12)
-#define HL_UFFD_FEATURE_WP_UNPOPULATED (1ull << 13)
-#define HL_UFFD_FEATURE_WP_ASYNC (1ull << 15)
-#define HL_UFFD_USER_MODE_ONLY 1
 struct hl_page_region {
     uint64_t start, end, categories;
 };
@@ -700,14 +660,21 @@ struct hl_pm_scan_arg {
         category_mask, category_anyof_mask, return_mask;
 };
 #define HL_PAGEMAP_SCAN _IOWR('f', 16, struct hl_pm_scan_arg)
-#define HL_PAGE_IS_WRITTEN (1ull << 1)
-#define HL_PM_SCAN_WP_MATCHING (1ull << 0)
-#define HL_PM_SCAN_CHECK_WPASYNC (1ull << 1)
+#define HL_PAGE_IS_FILE (1ull << 2)
+#define HL_PAGE_IS_PRESENT (1ull << 3)
+#define HL_PAGE_IS_SWAPPED (1ull << 4)
+#define HL_PAGE_IS_PFNZERO (1ull << 5)
+/* /proc/self/pagemap entries (Documentation/admin-guide/mm/pagemap.rst) */
+#define HL_PM_PRESENT (1ull << 63)
+#define HL_PM_SWAP (1ull << 62)
+#define HL_PM_FILE (1ull << 61)
 
 /* /proc/self/pagemap, opened once per process (again after a fork). */
 static hl_plock pagemap_lock = HL_PLOCK_INIT; /* unlocked again in a forked child */
 static int pagemap_fd = -1;
 static pid_t pagemap_pid;
+/* PAGEMAP_SCAN works (1), does not (0: older kernels, or HL_INPROC_DIRTY=pagemap), unknown (-1) */
+static atomic_int scan_works = -1;
 
 static int pagemap(void)
 {
@@ -722,167 +689,156 @@ static int pagemap(void)
     return fd;
 }
 
-/* Arms asynchronous write protection over the whole guest view; 0, or -1 (nothing changed) when
- * the kernel cannot (then the mprotect tracking is used). */
-/* PAGEMAP_SCAN walks every page of the range (about 3 ns each here: 0.2 ms for 256 MiB), the
- * mprotect tracking pays per written page (a fault and an mprotect, some microseconds): above
- * this size the scan costs more than a typical call's faults, so large sandboxes keep mprotect. */
-#define WP_ASYNC_MAX_PAGES (64ull * 1024 * 1024 / PAGE)
-
-static int wp_async_arm(struct hl_backend *b)
+/* Drops the private copies of pages [first, first + n) of the view: they read the snapshot (or
+ * the shared image) again, and their memory is given back. */
+static hl_status drop(struct hl_backend *b, uint64_t first, uint64_t n, uint64_t *pages, hl_error *err)
 {
-    const char *force = getenv("HL_INPROC_DIRTY");
-    if (force && strcmp(force, "mprotect") == 0) return -1;
-    if (b->npages > WP_ASYNC_MAX_PAGES) return -1;
-    if (pagemap() < 0) return -1;
-    int fd = (int)HL_SYS(syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK));
-    if (fd < 0) /* unprivileged, with vm.unprivileged_userfaultfd = 0: user-mode faults only */
-        fd = (int)HL_SYS(syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | HL_UFFD_USER_MODE_ONLY));
-    if (fd < 0) return -1;
-    const uint64_t want = HL_UFFD_FEATURE_WP_ASYNC | HL_UFFD_FEATURE_WP_UNPOPULATED |
-                          HL_UFFD_FEATURE_WP_HUGETLBFS_SHMEM;
-    struct uffdio_api api = {.api = UFFD_API, .features = want};
-    struct uffdio_register reg = {.range = {(uintptr_t)b->guest, b->size}, .mode = UFFDIO_REGISTER_MODE_WP};
-    struct uffdio_writeprotect wp = {.range = {(uintptr_t)b->guest, b->size}, .mode = UFFDIO_WRITEPROTECT_MODE_WP};
-    if (HL_SYS(ioctl(fd, UFFDIO_API, &api)) != 0 || (api.features & want) != want ||
-        HL_SYS(ioctl(fd, UFFDIO_REGISTER, &reg)) != 0 || HL_SYS(ioctl(fd, UFFDIO_WRITEPROTECT, &wp)) != 0) {
-        close(fd); /* closing unregisters */
-        return -1;
-    }
-    b->uffd = fd;
-    return 0;
+    if (first > b->npages || n > b->npages - first)
+        return hl_errorf(err, HL_E_POISONED, "the scan of the guest's written pages returned pages outside it");
+    if (n && HL_SYS(madvise(b->guest + first * PAGE, n * PAGE, MADV_DONTNEED)) != 0)
+        return hl_errorf(err, HL_E_POISONED, "could not drop the pages the call wrote: %s", strerror(errno));
+    *pages += n;
+    return HL_OK;
 }
 
-/* Restores the pages written since the last scan (and those the host marked) from the snapshot,
- * protecting the written ones again in the same PAGEMAP_SCAN. */
-static hl_status wp_async_restore(struct hl_backend *b, const uint8_t *snapshot, uint64_t *pages, hl_error *err)
+/* Linux 6.7+: one PAGEMAP_SCAN lists the runs of pages that are not the file's (present or
+ * swapped out, not the zero page). 1 when the kernel has no such ioctl (nothing was dropped). */
+static int restore_by_scan(struct hl_backend *b, uint64_t *pages, hl_status *st, hl_error *err)
 {
-    uint64_t n = 0;
-    for (uint64_t i = 0; i < b->ndirty; i++) { /* what the host wrote through its own view */
-        uint64_t p = b->dirty[i];
-        memcpy(b->host + p * PAGE, snapshot + p * PAGE, PAGE);
-        b->pflags[p] |= PF_DIRTY; /* restored: not counted again below */
-        n++;
-    }
     struct hl_page_region vec[64];
     uint64_t start = (uintptr_t)b->guest, end = start + b->size;
-    hl_status st = HL_OK;
-    while (start < end && !st) {
+    int fd = pagemap();
+    while (start < end && !*st) {
         struct hl_pm_scan_arg a = {.size = sizeof a,
-                                   .flags = HL_PM_SCAN_WP_MATCHING | HL_PM_SCAN_CHECK_WPASYNC,
                                    .start = start,
                                    .end = end,
                                    .vec = (uintptr_t)vec,
                                    .vec_len = sizeof vec / sizeof vec[0],
-                                   .category_mask = HL_PAGE_IS_WRITTEN,
-                                   .return_mask = HL_PAGE_IS_WRITTEN};
-        long got = HL_SYS(ioctl(pagemap(), HL_PAGEMAP_SCAN, &a));
+                                   .category_inverted = HL_PAGE_IS_FILE | HL_PAGE_IS_PFNZERO,
+                                   .category_mask = HL_PAGE_IS_FILE | HL_PAGE_IS_PFNZERO,
+                                   .category_anyof_mask = HL_PAGE_IS_PRESENT | HL_PAGE_IS_SWAPPED,
+                                   .return_mask = HL_PAGE_IS_FILE};
+        long got = fd < 0 ? -1 : HL_SYS(ioctl(fd, HL_PAGEMAP_SCAN, &a));
+        if (got < 0 && start == (uintptr_t)b->guest && (fd < 0 || errno == ENOTTY || errno == EINVAL))
+            return 1; /* before Linux 6.7: the scan is not there */
         if (got < 0) {
-            st = hl_errorf(err, HL_E_POISONED, "PAGEMAP_SCAN of the guest's written pages failed: %s",
-                           strerror(errno));
+            *st = hl_errorf(err, HL_E_POISONED, "PAGEMAP_SCAN of the guest's written pages failed: %s",
+                            strerror(errno));
             break;
         }
-        for (long i = 0; i < got && !st; i++) {
+        for (long i = 0; i < got && !*st; i++) {
             if (vec[i].start < start || vec[i].end > end || vec[i].end <= vec[i].start ||
-                (vec[i].start | vec[i].end) % PAGE) {
-                st = hl_errorf(err, HL_E_POISONED, "PAGEMAP_SCAN returned a region outside the guest");
-                break;
-            }
-            uint64_t off = vec[i].start - (uintptr_t)b->guest, len = vec[i].end - vec[i].start;
-            for (uint64_t p = off / PAGE; p < (off + len) / PAGE; p++) {
-                n += !(b->pflags[p] & PF_DIRTY);
-                /* a shared image page: only a debugger writes there (the guest's permissions
-                 * forbid it), into the guest view's private copy, which mem.host does not see:
-                 * dropped, the view reads the shared copy again */
-                if ((b->pflags[p] & PF_IMAGE) && HL_SYS(madvise(b->guest + p * PAGE, PAGE, MADV_DONTNEED)) != 0)
-                    st = hl_errorf(err, HL_E_POISONED, "could not restore a page of the guest's code: %s",
-                                   strerror(errno));
-                else if (!(b->pflags[p] & PF_IMAGE))
-                    memcpy(b->host + p * PAGE, snapshot + p * PAGE, PAGE);
-            }
+                (vec[i].start | vec[i].end) % PAGE)
+                *st = hl_errorf(err, HL_E_POISONED, "PAGEMAP_SCAN returned a region outside the guest");
+            else
+                *st = drop(b, (vec[i].start - (uintptr_t)b->guest) / PAGE, (vec[i].end - vec[i].start) / PAGE,
+                           pages, err);
         }
         if (a.walk_end <= start) break; /* no progress: cannot happen; never loop */
         start = a.walk_end;
     }
-    for (uint64_t i = 0; i < b->ndirty; i++)
-        b->pflags[b->dirty[i]] &= (uint8_t) ~(PF_DIRTY | PF_LISTED);
-    b->ndirty = 0;
-    *pages += n;
-    return st;
+    return 0;
 }
 
-static hl_status inproc_track_dirty(hl_backend *b, hl_error *err)
+/* Before Linux 6.7: the same from /proc/self/pagemap's entries, read in chunks. */
+static hl_status restore_by_read(struct hl_backend *b, uint64_t *pages, hl_error *err)
 {
-    if (b->uffd >= 0 || wp_async_arm(b) == 0) {
-        b->ndirty = 0;
-        return HL_OK;
-    }
-    /* The shared image pages, mapped privately so far, become a shared read-only mapping of the
-     * sealed copy: without userfaultfd nothing would notice a debugger's write to a private copy
-     * there, and to a shared one it is refused (as to any read-only shared mapping). */
-    if (b->image_mem) {
-        if (hl_image_share_map(b->image_mem, b->guest, 0) != 0)
-            return hl_errorf(err, HL_E_POISONED, "could not map the guest's code again: %s", strerror(errno));
-        for (uint64_t p = 0; p < b->npages; p++)
-            if ((b->pflags[p] & PF_IMAGE) && HL_SYS(mprotect(b->guest + p * PAGE, PAGE, b->image_prot[p])) != 0)
-                return hl_errorf(err, HL_E_POISONED, "mprotect of the guest's code failed");
-    }
-    /* every writable page becomes read-only, in runs of consecutive pages */
+    uint64_t e[1024];
+    int fd = pagemap();
+    if (fd < 0)
+        return hl_errorf(err, HL_E_POISONED, "could not open /proc/self/pagemap: %s", strerror(errno));
+    uint64_t run = 0, nrun = 0;
     for (uint64_t p = 0; p < b->npages;) {
-        if (!(b->pflags[p] & PF_WRITABLE)) {
-            p++;
-            continue;
+        uint64_t n = b->npages - p < 1024 ? b->npages - p : 1024;
+        off_t at = (off_t)(((uintptr_t)b->guest / PAGE + p) * sizeof e[0]);
+        if (HL_SYS(pread(fd, e, n * sizeof e[0], at)) != (ssize_t)(n * sizeof e[0]))
+            return hl_errorf(err, HL_E_POISONED, "reading /proc/self/pagemap failed: %s", strerror(errno));
+        for (uint64_t i = 0; i < n; i++, p++) {
+            if ((e[i] & (HL_PM_PRESENT | HL_PM_SWAP)) && !(e[i] & HL_PM_FILE)) {
+                if (!nrun) run = p;
+                nrun++;
+                continue;
+            }
+            hl_status st = drop(b, run, nrun, pages, err);
+            nrun = 0;
+            if (st) return st;
         }
-        uint64_t q = p;
-        while (q < b->npages && (b->pflags[q] & PF_WRITABLE))
-            b->pflags[q++] &= (uint8_t) ~(PF_DIRTY | PF_LISTED);
-        if (HL_SYS(mprotect(b->guest + p * PAGE, (q - p) * PAGE, PROT_READ)) != 0)
-            return hl_errorf(err, HL_E_BACKEND, "mprotect failed while arming dirty-page tracking");
-        p = q;
     }
-    b->ndirty = 0;
-    b->tracking = 1;
-    return HL_OK;
+    return drop(b, run, nrun, pages, err);
 }
 
-static void inproc_mark_dirty(hl_backend *b, uint64_t page)
-{
-    if (page < b->npages && (b->tracking || b->uffd >= 0) && !(b->pflags[page] & PF_LISTED)) {
-        b->pflags[page] |= PF_LISTED;
-        b->dirty[b->ndirty++] = (uint32_t)page;
-    }
-}
-
+/* Every page that is not the snapshot's (or the shared image's) is a private copy that the
+ * guest, the host or a debugger wrote since the last restore: dropped. */
 static hl_status inproc_restore(hl_backend *b, const uint8_t *snapshot, int may_drop, uint64_t *pages,
                                 hl_error *err)
 {
-    (void)may_drop; /* never: mem.host and the guest view share the memfd (image pages aside) */
-    if (b->uffd >= 0)
-        return wp_async_restore(b, snapshot, pages, err);
-    uint64_t n = b->ndirty;
-    if (n > 1)
-        qsort(b->dirty, n, sizeof(uint32_t), cmp_u32);
-    for (uint64_t i = 0; i < n;) { /* runs of consecutive pages */
-        uint64_t j = i + 1;
-        while (j < n && b->dirty[j] == b->dirty[j - 1] + 1)
-            j++;
-        uint64_t off = (uint64_t)b->dirty[i] * PAGE, len = (j - i) * PAGE;
-        memcpy(b->host + off, snapshot + off, len);
-        for (uint64_t k = i; k < j;) { /* re-arm the pages the guest had made writable */
-            uint64_t m = k;
-            while (m < j && (b->pflags[b->dirty[m]] & PF_DIRTY))
-                m++;
-            if (m > k && HL_SYS(mprotect(b->guest + (uint64_t)b->dirty[k] * PAGE, (m - k) * PAGE, PROT_READ)) != 0)
-                return hl_errorf(err, HL_E_BACKEND, "mprotect failed while restoring the snapshot");
-            for (uint64_t x = k; x < (m > k ? m : k + 1); x++)
-                b->pflags[b->dirty[x]] &= (uint8_t) ~(PF_DIRTY | PF_LISTED);
-            k = m > k ? m : k + 1;
-        }
-        i = j;
+    (void)snapshot;
+    (void)may_drop;
+    if (!b->cow)
+        return hl_errorf(err, HL_E_POISONED, "restore before the snapshot");
+    hl_status st = HL_OK;
+    if (atomic_load(&scan_works) < 0) {
+        const char *force = getenv("HL_INPROC_DIRTY");
+        if (force && strcmp(force, "pagemap") == 0)
+            atomic_store(&scan_works, 0);
     }
-    b->ndirty = 0;
-    *pages += n;
+    if (atomic_load(&scan_works) != 0) {
+        if (restore_by_scan(b, pages, &st, err) == 0) {
+            atomic_store(&scan_works, 1);
+            return st;
+        }
+        atomic_store(&scan_works, 0);
+    }
+    return restore_by_read(b, pages, err);
+}
+
+/* At the snapshot (the core seals mem->fd next): the view becomes a private copy-on-write
+ * mapping of mem->fd, the shared image pages over it, with the guest's permissions again; it is
+ * mem.host from now on. */
+static hl_status inproc_cow_view(hl_backend *b, const hl_mem *mem, uint8_t **view, hl_error *err)
+{
+    if (mmap(b->guest, b->size, PROT_NONE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, mem->fd, (off_t)mem->fd_off) ==
+        MAP_FAILED)
+        return hl_errorf(err, HL_E_POISONED, "could not map the guest's memory copy-on-write: %s", strerror(errno));
+    hl_keep_from_children(b->guest, b->size);
+    if (hl_image_share_map_view(mem, b->guest) != 0)
+        return hl_errorf(err, HL_E_POISONED, "could not map the guest's code: %s", strerror(errno));
+    for (uint64_t p = 0; p < b->npages;) {
+        uint64_t q = p;
+        while (q < b->npages && b->prot[q] == b->prot[p])
+            q++;
+        if (b->prot[p] != PROT_NONE && mprotect(b->guest + p * PAGE, (q - p) * PAGE, b->prot[p]) != 0)
+            return hl_errorf(err, HL_E_POISONED, "mprotect of the guest view failed: %s", strerror(errno));
+        p = q;
+    }
+    b->cow = 1;
+    *view = b->guest;
     return HL_OK;
+}
+
+/* Nothing to arm: every write to the copy-on-write view makes a private copy, which restore
+ * finds. */
+static hl_status inproc_track_dirty(hl_backend *b, hl_error *err)
+{
+    if (!b->cow)
+        return hl_errorf(err, HL_E_POISONED, "dirty-page tracking before the snapshot");
+    return HL_OK;
+}
+
+/* The host writes through the view, with the guest's permissions: pages the guest may not write
+ * (the host exception region) are opened for the write and closed again. */
+static int inproc_host_access(hl_backend *b, uint64_t off, uint64_t len, int open)
+{
+    if (!b->cow || len == 0)
+        return 0;
+    if (off >= b->size || len > b->size - off)
+        return -1;
+    uint64_t first = off / PAGE, last = (off + len - 1) / PAGE;
+    for (uint64_t p = first; p <= last; p++)
+        if (!(b->prot[p] & PROT_WRITE) &&
+            HL_SYS(mprotect(b->guest + p * PAGE, PAGE, open ? PROT_READ | PROT_WRITE : b->prot[p])) != 0)
+            return -1;
+    return 0;
 }
 
 static int inproc_current_regs(hl_backend *b, hl_cpu_regs *out)
@@ -901,14 +857,11 @@ static void inproc_destroy(hl_backend *b)
 {
     if (!b)
         return;
-    if (b->uffd >= 0) close(b->uffd);
     if (b->made_in == hl_process_id()) { /* in a forked child the view is not there (MADV_DONTFORK) */
         munmap(b->guest, b->size);
         pthread_mutex_destroy(&b->run_lock);
     }
-    free(b->pflags);
-    free(b->dirty);
-    free(b->image_prot);
+    free(b->prot);
     free(b);
 }
 
@@ -934,17 +887,7 @@ static hl_status inproc_share_image(hl_backend *b, const hl_mem *mem, const hl_l
         st = protect(b, p * PAGE, (q - p) * PAGE, prot_of_perm(perms[p]), err);
         p = q;
     }
-    for (uint64_t p = first; p < end && !st; p++)
-        if (mem->share_page[p - first]) {
-            b->pflags[p] |= PF_IMAGE;
-            perms[p] = (uint8_t)prot_of_perm(perms[p]);
-        }
-    if (!st) {
-        b->image_mem = mem;
-        b->image_prot = perms; /* kept: the mprotect tracking maps these pages again */
-    } else {
-        free(perms);
-    }
+    free(perms);
     return st;
 }
 
@@ -957,8 +900,9 @@ const hl_backend_ops hl_backend_inproc = {
     .run = inproc_run,
     .cancel = inproc_cancel,
     .track_dirty = inproc_track_dirty,
-    .mark_dirty = inproc_mark_dirty,
     .restore = inproc_restore,
+    .cow_view = inproc_cow_view,
+    .host_access = inproc_host_access,
     .current_regs = inproc_current_regs,
     .thread_pointer = inproc_thread_pointer,
     .set_thread_pointer = inproc_set_thread_pointer,

@@ -108,10 +108,16 @@ static void write_host_exception(hl_sandbox *sb, const char *msg)
     if (len > limit - sizeof(hl_message_hdr) - 1)
         len = limit - sizeof(hl_message_hdr) - 1; /* truncated to host_exception_size */
     hl_message_hdr h = {(uint32_t)len, 0};
+    uint64_t off = sb->layout.region[HL_REGION_HOST_EXCEPTION].offset, n = sizeof(h) + len + 1;
+    /* through a backend's view, the guest's permissions: opened for the host's write */
+    if (sb->mem.host_in_view && sb->ops->host_access(sb->be, off, n, 1) != 0)
+        return; /* cannot happen short of memory; the guest reads the last message */
     memcpy(r, &h, sizeof(h));
     memcpy(r + sizeof(h), msg, len);
     r[sizeof(h) + len] = 0;
-    hl_sb_host_wrote(sb, sb->layout.region[HL_REGION_HOST_EXCEPTION].offset, sizeof(h) + len + 1);
+    if (sb->mem.host_in_view)
+        sb->ops->host_access(sb->be, off, n, 0);
+    hl_sb_host_wrote(sb, off, n);
 }
 
 /* Answers the guest's host call: a result, or an error status (with a host exception message). */

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend/perms.h"
 #include "config/config_internal.h"
 #include "util/hash64.h"
 #include "util/procid.h"
@@ -36,8 +37,8 @@ static uint64_t now_ns(void)
 
 void hl_sb_host_wrote(hl_sandbox *sb, uint64_t off, uint64_t len)
 {
-    if (!sb->snapshot_taken || len == 0)
-        return; /* before the snapshot there is nothing to restore */
+    if (!sb->snapshot_taken || len == 0 || !sb->ops->mark_dirty)
+        return; /* before the snapshot there is nothing to restore; else the backend finds it */
     for (uint64_t p = off / PAGE; p <= (off + len - 1) / PAGE && p < sb->mem.size / PAGE; p++)
         sb->ops->mark_dirty(sb->be, p);
 }
@@ -844,7 +845,7 @@ void hl_sb_free(hl_sandbox *sb)
     int here = !hl_sb_forked(sb);
     if (sb->be)
         hl_sb_job(sb, JOB_EXIT, 0, 0, NULL);
-    if (sb->mem.host && here)
+    if (sb->mem.host && here && !sb->mem.host_in_view) /* a view: the backend unmapped it */
         munmap(sb->mem.host, sb->mem.size);
     if (sb->mem.fd >= 0 && sb->mem.fd_owned)
         close(sb->mem.fd);
@@ -1021,36 +1022,6 @@ static hl_status restore(hl_sandbox *sb)
     return HL_OK;
 }
 
-/* Copies the memory into the snapshot. Pages of the memfd that were never touched are not
- * resident and read as zero, like the fresh snapshot mapping: only resident pages are copied, so
- * a large, mostly unused sandbox is not faulted in twice. With swap, a swapped-out page would
- * look untouched, so then everything is copied. */
-static void snapshot_copy(hl_sandbox *sb)
-{
-    uint64_t npages = sb->mem.size / PAGE;
-    uint8_t *vec = malloc(npages ? npages : 1);
-    if (!vec || !hl_resident_pages(sb->mem.host, sb->mem.size, vec, npages)) {
-        memcpy(sb->snapshot, sb->mem.host, sb->mem.size);
-        free(vec);
-        return;
-    }
-    for (uint64_t i = 0; i < sb->mem.share_npages; i++) /* shared image pages: mapped in, not copied */
-        if (sb->mem.share_page[i])
-            vec[sb->mem.share_first + i] = 0;
-    for (uint64_t p = 0; p < npages;) {
-        if (!vec[p]) {
-            p++;
-            continue;
-        }
-        uint64_t q = p;
-        while (q < npages && vec[q])
-            q++;
-        memcpy(sb->snapshot + p * PAGE, sb->mem.host + p * PAGE, (q - p) * PAGE);
-        p = q;
-    }
-    free(vec);
-}
-
 /* Which sandboxes' snapshots are compared page by page (imageshare.h): the same guest image
  * (its shared copy) and the same layout. Only a hint: pages are shared when their bytes are
  * equal, whatever the key. */
@@ -1071,14 +1042,56 @@ static int map_snapshot(hl_sandbox *sb, uint8_t *at, int writable)
     return r != 0 || hl_image_share_map(&sb->mem, at, writable) != 0 ? -1 : 0;
 }
 
-/* Keeps the memory as it is now as the state every call starts from. With a cow_restore
- * backend the memfd itself becomes the snapshot: mem.host is remapped, at the same address (the
- * backend keeps using it), as a private copy-on-write mapping of it, the memfd is sealed against
- * writes and mapped read-only as `snapshot`. Pages the guest or the host then write become
- * private copies, which a restore copies back (or drops). Otherwise the resident pages are
- * copied into an anonymous `snapshot`. */
+/* The snapshot mapped read-only as `snapshot` (what restore copies from, and what is saved):
+ * no memory of its own. */
+static hl_status map_snapshot_readonly(hl_sandbox *sb)
+{
+    sb->snapshot = mmap(NULL, sb->mem.size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (sb->snapshot == MAP_FAILED) {
+        sb->snapshot = NULL;
+        return job_fail(sb, HL_E_NOMEM, "mapping the snapshot failed: %s", strerror(errno));
+    }
+    if (map_snapshot(sb, sb->snapshot, 0) != 0)
+        return job_fail(sb, HL_E_NOMEM, "mapping the snapshot failed: %s", strerror(errno));
+    return HL_OK;
+}
+
+/* Nothing may change the snapshot now: not a stray shared mapping, not a truncation. */
+static hl_status seal(hl_sandbox *sb)
+{
+    if (fcntl(sb->mem.fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
+        return job_fail(sb, HL_E_BACKEND, "sealing the snapshot failed: %s", strerror(errno));
+    return HL_OK;
+}
+
+/* Keeps the memory as it is now as the state every call starts from: the memfd itself becomes
+ * the snapshot, sealed against writes and mapped read-only as `snapshot`. With a cow_restore
+ * backend mem.host is remapped, at the same address (the backend keeps using it), as a private
+ * copy-on-write mapping of it; with a cow_view backend the backend's own view becomes that
+ * mapping, and mem.host (the host's shared view of the memfd until now) is replaced by it. Pages
+ * the guest or the host then write become private copies, which a restore copies back (or
+ * drops). */
 static hl_status take_snapshot(hl_sandbox *sb)
 {
+    hl_status st;
+    if (sb->ops->cow_view) {
+        if (sb->ops->thread_pointer)
+            sb->snapshot_tp = sb->ops->thread_pointer(sb->be);
+        uint8_t *view = NULL;
+        hl_error e;
+        hl_error_empty(&e);
+        if ((st = sb->ops->cow_view(sb->be, &sb->mem, &view, &e)) != HL_OK)
+            return job_fail(sb, st, "%s", e.message);
+        /* the host's shared view goes: the memfd can be sealed once no writable mapping is left */
+        munmap(sb->mem.host, sb->mem.size);
+        sb->mem.host = view;
+        sb->mem.host_in_view = 1;
+        if ((st = seal(sb)) != HL_OK || (st = map_snapshot_readonly(sb)) != HL_OK)
+            return st;
+        sb->mem.snapshot_in_fd = 1;
+        sb->snapshot_taken = 1;
+        return HL_OK;
+    }
     if (sb->ops->cow_restore) {
         /* pages shared with other sandboxes of the guest (imageshare.h) that initialisation
          * changed go into the memfd; the others are mapped from the shared copy again */
@@ -1092,43 +1105,29 @@ static hl_status take_snapshot(hl_sandbox *sb)
             return job_fail(sb, HL_E_NOMEM, "mapping the snapshot copy-on-write failed: %s",
                             strerror(errno));
         hl_init_share_punch(&sb->mem);
-        /* nothing may change the snapshot now: not a stray shared mapping, not a truncation */
-        if (fcntl(sb->mem.fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
-            return job_fail(sb, HL_E_BACKEND, "sealing the snapshot failed: %s", strerror(errno));
-        /* what restore copies from: the snapshot's own pages, read-only, no memory of its own */
-        sb->snapshot = mmap(NULL, sb->mem.size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (sb->snapshot == MAP_FAILED) {
-            sb->snapshot = NULL;
-            return job_fail(sb, HL_E_NOMEM, "mapping the snapshot failed: %s", strerror(errno));
-        }
-        if (map_snapshot(sb, sb->snapshot, 0) != 0)
-            return job_fail(sb, HL_E_NOMEM, "mapping the snapshot failed: %s", strerror(errno));
+        if ((st = seal(sb)) != HL_OK || (st = map_snapshot_readonly(sb)) != HL_OK)
+            return st;
         hl_init_share_offer(&sb->mem, sb->snapshot, key); /* for the next sandboxes, when it shares nothing */
         sb->mem.snapshot_in_fd = 1;
         sb->snapshot_taken = 1;
         return HL_OK;
     }
-    if (sb->ops->thread_pointer)
-        sb->snapshot_tp = sb->ops->thread_pointer(sb->be);
-    sb->snapshot = mmap(NULL, sb->mem.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (sb->snapshot == MAP_FAILED) {
-        sb->snapshot = NULL;
-        return job_fail(sb, HL_E_NOMEM, "no memory for the snapshot (%llu bytes)", (unsigned long long)sb->mem.size);
-    }
-    hl_keep_from_children(sb->snapshot, sb->mem.size);
-    snapshot_copy(sb);
-    if (hl_image_share_map(&sb->mem, sb->snapshot, 0) != 0) /* the image pages the process shares */
-        return job_fail(sb, HL_E_NOMEM, "mapping the snapshot failed: %s", strerror(errno));
-    sb->snapshot_taken = 1;
-    return HL_OK;
+    return job_fail(sb, HL_E_BACKEND, "the %s backend keeps no snapshot", sb->ops->name);
 }
 
 int64_t hl_sb_memory_diff(hl_sandbox *sb)
 {
     if (!sb->snapshot_taken) return -2;
-    for (uint64_t p = 0; p < sb->mem.size / PAGE; p++)
-        if (memcmp(sb->mem.host + p * PAGE, sb->snapshot + p * PAGE, PAGE) != 0) return (int64_t)p;
-    return -1;
+    uint64_t npages = sb->mem.size / PAGE;
+    uint8_t *perms = malloc(npages ? npages : 1);
+    if (!perms) return -3;
+    hl_backend_page_perms(&sb->layout, &sb->elf, sb->ops == &hl_backend_kvm, perms);
+    int64_t diff = -1;
+    for (uint64_t p = 0; p < npages && diff < 0; p++) /* guard pages of a view: the host cannot read them */
+        if ((!sb->mem.host_in_view || perms[p]) && memcmp(sb->mem.host + p * PAGE, sb->snapshot + p * PAGE, PAGE) != 0)
+            diff = (int64_t)p;
+    free(perms);
+    return diff;
 }
 
 /* A sandbox made from a snapshot file becomes ready: nothing of the guest runs. On a cow_restore

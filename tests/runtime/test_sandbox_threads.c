@@ -432,7 +432,7 @@ static void test_caller_blocking_every_signal(void **state)
     (void)state;
     run_in_child(all_blocked_body, NULL);
     if (rt_mode() == HL_MODE_RUN_IN_PROCESS)
-        run_in_child(all_blocked_body, "mprotect"); /* guest writes fault (SIGSEGV) to be recorded */
+        run_in_child(all_blocked_body, "pagemap"); /* the restore's other way of finding written pages */
 }
 
 /* A signal the calling thread blocks stays blocked while the guest runs, whichever thread created
