@@ -328,13 +328,13 @@ HL_TLS_FREE static void on_signal(int sig, siginfo_t *si, void *ucv)
     __asm__ volatile("pushfq\n\tandq $~0x40000, (%%rsp)\n\tpopfq" ::: "memory", "cc");
     hl_inproc_thread *t = hl_inproc_thread_of_stack((uintptr_t)&sig);
     hl_inproc_sys *s = t ? t->cur : NULL;
-    int in_guest = s && (t->fs_is_guest || t->selector);
-    if (in_guest)
-        hl_inproc_to_host(s);
+    hl_inproc_interrupted was;
+    if (s)
+        hl_inproc_handler_enter(s, &was);
     on_signal_body(s ? (struct hl_backend *)(void *)((char *)s - offsetof(struct hl_backend, sys)) : NULL, sig, si,
                    ucv);
-    if (in_guest) /* back into the guest (a signal not for it) */
-        hl_inproc_to_guest(s);
+    if (s) /* back to where the signal landed (a signal not for the guest), as it was */
+        hl_inproc_handler_leave(s, &was);
 }
 
 /* Installs our handler for sig, keeping the action it replaces in *prev; when it is ours

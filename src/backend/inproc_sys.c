@@ -125,6 +125,29 @@ HL_TLS_FREE void hl_inproc_to_guest(hl_inproc_sys *s)
         t->selector = SYSCALL_DISPATCH_FILTER_BLOCK;
 }
 
+/* The thread's state is read as it is, not as the flags say: a signal may land inside a crossing,
+ * between its FS write and its flag, where the flags are wrong for a moment. */
+HL_TLS_FREE void hl_inproc_handler_enter(hl_inproc_sys *s, hl_inproc_interrupted *was)
+{
+    hl_inproc_thread *t = s->t;
+    was->selector = t->selector;
+    was->fs_is_guest = t->fs_is_guest;
+    t->selector = SYSCALL_DISPATCH_FILTER_ALLOW; /* before arch_prctl, where FSGSBASE is missing */
+    was->fs = hl_inproc_read_fs();
+    if (was->fs != s->host_fs)
+        write_fs(s, s->host_fs);
+    t->fs_is_guest = 0;
+}
+
+HL_TLS_FREE void hl_inproc_handler_leave(hl_inproc_sys *s, const hl_inproc_interrupted *was)
+{
+    hl_inproc_thread *t = s->t;
+    if (was->fs != s->host_fs)
+        write_fs(s, was->fs);
+    t->fs_is_guest = was->fs_is_guest;
+    t->selector = was->selector;
+}
+
 HL_TLS_FREE hl_inproc_thread *hl_inproc_thread_of_stack(uintptr_t sp)
 {
     size_t n = atomic_load(&g_nthreads);

@@ -60,6 +60,16 @@ void hl_inproc_run_end(hl_inproc_thread *t, hl_inproc_sys *s, hl_inproc_sys *pre
 void hl_inproc_to_host(hl_inproc_sys *s);
 void hl_inproc_to_guest(hl_inproc_sys *s);
 uint64_t hl_inproc_read_fs(void);
+/* For a handler of ours (fault or cancel signal) on a thread with a run in progress: what the
+ * thread was running with (FS, the selector), saved, and the host's state set; then put back
+ * exactly, on the handler's way back to where the signal landed (a guest, host code, or the
+ * middle of a crossing). A handler that jumps out of the guest instead leaves the host's. */
+typedef struct hl_inproc_interrupted {
+    uint64_t fs;
+    uint8_t selector, fs_is_guest;
+} hl_inproc_interrupted;
+void hl_inproc_handler_enter(hl_inproc_sys *s, hl_inproc_interrupted *was);
+void hl_inproc_handler_leave(hl_inproc_sys *s, const hl_inproc_interrupted *was);
 /* The thread whose alternate signal stack holds sp (a handler's stack), or NULL. */
 hl_inproc_thread *hl_inproc_thread_of_stack(uintptr_t sp);
 

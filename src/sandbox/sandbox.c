@@ -16,6 +16,7 @@
 #include "util/hash64.h"
 #include "util/procid.h"
 #include "sandbox/coredump.h"
+#include "sandbox/fnshare.h"
 #include "sandbox/imageshare.h"
 #include "sandbox/sandbox_internal.h"
 #include "util/errfmt.h"
@@ -315,6 +316,8 @@ hl_status hl_sandbox_create_from_snapshot(hl_sandbox **out, const hl_snapshot *s
     sb->mem.prebuilt = 1;
     if (copy_functions(snap->guestfns, snap->nguestfns, &sb->guestfns, &sb->guestfn_names) != HL_OK) {
         st = hl_errorf(err, HL_E_NOMEM, "out of memory");
+    } else if (!(sb->guestfn_share = hl_fn_share_take(&sb->guestfns, snap->nguestfns, &sb->guestfn_names))) {
+        st = hl_errorf(err, HL_E_NOMEM, "out of memory");
     } else if (sb->ops->cow_restore && full.gdb_port && sb->ops->debug_start) {
         /* with a debugger the backend writes into the exception stubs' page at creation: the
          * snapshot this sandbox restores from must hold that too, so it gets a private copy of
@@ -602,6 +605,22 @@ hl_status hl_sandbox_initialize(hl_sandbox *sb, hl_error *err)
     return st;
 }
 
+/* The guest's function table: a share of the process's copy (fnshare.h), or its own until it
+ * is shared. */
+static void free_functions(hl_sandbox *sb)
+{
+    if (sb->guestfn_share) {
+        hl_fn_share_drop(sb->guestfn_share);
+    } else {
+        free(sb->guestfns);
+        free(sb->guestfn_names);
+    }
+    sb->guestfn_share = NULL;
+    sb->guestfns = NULL;
+    sb->guestfn_names = NULL;
+    sb->nguestfns = 0;
+}
+
 static hl_status initialize(hl_sandbox *sb, hl_error *err)
 {
     if (sb->state != SB_CREATED)
@@ -628,11 +647,7 @@ static hl_status initialize(hl_sandbox *sb, hl_error *err)
     }
     if (st && st != HL_E_POISONED) {
         /* the guest's memory is no longer as created: no second attempt; forget what it made */
-        free(sb->guestfns);
-        free(sb->guestfn_names);
-        sb->guestfns = NULL;
-        sb->guestfn_names = NULL;
-        sb->nguestfns = 0;
+        free_functions(sb);
         if (sb->snapshot && !sb->snapshot_borrowed)
             munmap(sb->snapshot, sb->mem.size);
         sb->snapshot = NULL;
@@ -857,8 +872,7 @@ void hl_sb_free(hl_sandbox *sb)
         munmap(sb->reserved, sb->mem.size);
     hl_snapshot_close(sb->from);
     hl_sb_free_hostfns(sb);
-    free(sb->guestfns);
-    free(sb->guestfn_names);
+    free_functions(sb);
     free(sb->last_core);
     hl_buf_free(&sb->result_store);
     hl_buf_free(&sb->call_store);
@@ -1056,6 +1070,28 @@ static hl_status map_snapshot_readonly(hl_sandbox *sb)
     return HL_OK;
 }
 
+/* Gives back the pages of the memfd that hold only zeros (a hole reads as zeros too): pages the
+ * guest's initialisation only read, or cleared. Read through mem.host (the shared view of the
+ * whole memfd), so before that goes. */
+static void punch_zero_pages(hl_sandbox *sb)
+{
+    uint64_t npages = sb->mem.size / PAGE;
+    uint8_t *data = malloc(npages ? npages : 1);
+    if (data && hl_fd_data_pages(sb->mem.fd, sb->mem.fd_off, sb->mem.size, data, npages))
+        for (uint64_t p = 0; p < npages; p++) {
+            if (!data[p] || !hl_page_is_zero(sb->mem.host + p * PAGE))
+                continue;
+            uint64_t q = p + 1;
+            while (q < npages && data[q] && hl_page_is_zero(sb->mem.host + q * PAGE))
+                q++;
+            /* a failure leaves the pages as they are: equal either way */
+            (void)fallocate(sb->mem.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                            (off_t)(sb->mem.fd_off + p * PAGE), (off_t)((q - p) * PAGE));
+            p = q;
+        }
+    free(data);
+}
+
 /* Nothing may change the snapshot now: not a stray shared mapping, not a truncation. */
 static hl_status seal(hl_sandbox *sb)
 {
@@ -1080,6 +1116,7 @@ static hl_status take_snapshot(hl_sandbox *sb)
         uint8_t *view = NULL;
         hl_error e;
         hl_error_empty(&e);
+        punch_zero_pages(sb);
         if ((st = sb->ops->cow_view(sb->be, &sb->mem, &view, &e)) != HL_OK)
             return job_fail(sb, st, "%s", e.message);
         /* the host's shared view goes: the memfd can be sealed once no writable mapping is left */
@@ -1175,6 +1212,9 @@ static hl_status do_init(hl_sandbox *sb)
     st = hl_codec_read_fn_table(out, sb->cfg.output_data_size, &sb->guestfns, &sb->nguestfns, &sb->guestfn_names, &e);
     if (st)
         return job_fail(sb, st, "after initialisation: %s", e.message);
+    /* kept once per process for the guest's sandboxes that made the same table */
+    if (!(sb->guestfn_share = hl_fn_share_take(&sb->guestfns, sb->nguestfns, &sb->guestfn_names)))
+        return job_fail(sb, HL_E_NOMEM, "out of memory");
     hl_peb peb;
     memcpy(&peb, sb_region(sb, HL_REGION_PEB), sizeof(peb));
     uint64_t code = hl_layout_addr(&sb->layout, HL_REGION_CODE);

@@ -57,6 +57,7 @@ struct hl_sandbox {
     size_t nguestfns;
     size_t last_fn; /* the index of the function called last (a guess, checked before use) */
     char *guestfn_names;
+    struct hl_fn_share *guestfn_share; /* the table's owner once shared (fnshare.h); NULL before */
     hl_print_fn print;
     void *print_user;
 

@@ -101,12 +101,6 @@ static void wbuf_bytes(wbuf *b, const void *src, uint64_t n)
     if (p && n) memcpy(p, src, n);
 }
 
-static int page_is_zero(const uint8_t *p)
-{
-    static const uint8_t zero[4096];
-    return memcmp(p, zero, PAGE) == 0;
-}
-
 /* The bytes of page p as the file holds them. */
 static const uint8_t *page_of(const hl_snap_source *src, uint64_t p)
 {
@@ -217,7 +211,7 @@ hl_status hl_snap_write(const hl_snap_source *src, const char *path, hl_error *e
         goto out;
     }
     for (uint64_t p = 0; p < npages; p++) {
-        if ((src->maybe && !src->maybe[p]) || page_is_zero(page_of(src, p)))
+        if ((src->maybe && !src->maybe[p]) || hl_page_is_zero(page_of(src, p)))
             continue;
         stored++;
         if (nruns && runs[nruns - 1].first + runs[nruns - 1].count == p) {

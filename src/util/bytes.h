@@ -20,6 +20,8 @@ static inline uint64_t hl_get64(const uint8_t *p)
     return v;
 }
 /* x rounded up to a multiple of 8 */
+/* 1 when the 4 KiB page at p holds only zeros (each byte equals the next, and the first is 0). */
+static inline int hl_page_is_zero(const uint8_t *p) { return p[0] == 0 && memcmp(p, p + 1, 4095) == 0; }
 static inline uint64_t hl_align8(uint64_t x) { return (x + 7u) & ~(uint64_t)7u; }
 
 #endif
