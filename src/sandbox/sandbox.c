@@ -815,8 +815,9 @@ int hl_sandbox_gdb_command(const hl_sandbox *sb, char *buf, size_t size)
         uint64_t lo = (off + seg->vaddr) & ~(PAGE - 1), hi = (off + seg->vaddr + seg->memsz + PAGE - 1) & ~(PAGE - 1);
         fprintf(f, "\nmem %#llx %#llx ro", (unsigned long long)lo, (unsigned long long)hi);
     }
-    /* the library's own signals: write tracking after the snapshot, the guest's system calls */
-    fputs("\nhandle SIGSEGV nostop noprint pass\nhandle SIGSYS nostop noprint pass", f);
+    /* the library's own signal: the guest's system calls (SIGSEGV is a guest's fault: gdb stops
+     * there, and passes it on when continued) */
+    fputs("\nhandle SIGSYS nostop noprint pass", f);
     if (fclose(f) != 0) {
         free(text);
         return -1;
@@ -1072,12 +1073,15 @@ static hl_status map_snapshot_readonly(hl_sandbox *sb)
 
 /* Gives back the pages of the memfd that hold only zeros (a hole reads as zeros too): pages the
  * guest's initialisation only read, or cleared. Read through mem.host (the shared view of the
- * whole memfd), so before that goes. */
+ * whole memfd), so before that goes; its resident pages are the memfd's (and the shared image's,
+ * where the memfd has holes already). */
 static void punch_zero_pages(hl_sandbox *sb)
 {
     uint64_t npages = sb->mem.size / PAGE;
-    uint8_t *data = malloc(npages ? npages : 1);
-    if (data && hl_fd_data_pages(sb->mem.fd, sb->mem.fd_off, sb->mem.size, data, npages))
+    uint8_t *data = calloc(npages ? npages : 1, 1);
+    /* one mincore, where that tells (no swap); else SEEK_DATA, a call per run */
+    if (data && (hl_resident_pages(sb->mem.host, sb->mem.size, data, npages) ||
+                 hl_fd_data_pages(sb->mem.fd, sb->mem.fd_off, sb->mem.size, data, npages)))
         for (uint64_t p = 0; p < npages; p++) {
             if (!data[p] || !hl_page_is_zero(sb->mem.host + p * PAGE))
                 continue;

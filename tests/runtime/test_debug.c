@@ -641,7 +641,7 @@ static void test_debug_info(void **state)
         assert_true(hi > lo);
         snprintf(want, sizeof(want),
                  "add-symbol-file \"%s\" -o %#llx\nset mem inaccessible-by-default off\nmem %#llx %#llx ro\n"
-                 "handle SIGSEGV nostop noprint pass\nhandle SIGSYS nostop noprint pass",
+                 "handle SIGSYS nostop noprint pass",
                  abs, (unsigned long long)info.load_offset, (unsigned long long)lo, (unsigned long long)hi);
         /* no socket */
         int fd = socket(AF_INET, SOCK_STREAM, 0);
