@@ -792,25 +792,33 @@ static hl_status inproc_restore(hl_backend *b, const uint8_t *snapshot, int may_
     return restore_by_read(b, pages, err);
 }
 
+/* A page of the view mapped from the process's shared copy of the guest's image. */
+static int image_page(const hl_mem *mem, uint64_t p)
+{
+    return mem->share && p >= mem->share_first && p - mem->share_first < mem->share_npages &&
+           mem->share_page[p - mem->share_first];
+}
+
 /* At the snapshot (the core seals mem->fd next): the view becomes a private copy-on-write
- * mapping of mem->fd, the shared image pages over it, with the guest's permissions again; it is
- * mem.host from now on. */
+ * mapping of mem->fd, with the guest's permissions, run by run; it is mem.host from now on. The
+ * shared image pages are private mappings of the image's copy already, and stay. */
 static hl_status inproc_cow_view(hl_backend *b, const hl_mem *mem, uint8_t **view, hl_error *err)
 {
-    if (mmap(b->guest, b->size, PROT_NONE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, mem->fd, (off_t)mem->fd_off) ==
-        MAP_FAILED)
-        return hl_errorf(err, HL_E_POISONED, "could not map the guest's memory copy-on-write: %s", strerror(errno));
-    hl_keep_from_children(b->guest, b->size);
-    if (hl_image_share_map_view(mem, b->guest) != 0)
-        return hl_errorf(err, HL_E_POISONED, "could not map the guest's code: %s", strerror(errno));
     for (uint64_t p = 0; p < b->npages;) {
+        if (image_page(mem, p)) {
+            p++;
+            continue;
+        }
         uint64_t q = p;
-        while (q < b->npages && b->prot[q] == b->prot[p])
+        while (q < b->npages && !image_page(mem, q) && b->prot[q] == b->prot[p])
             q++;
-        if (b->prot[p] != PROT_NONE && mprotect(b->guest + p * PAGE, (q - p) * PAGE, b->prot[p]) != 0)
-            return hl_errorf(err, HL_E_POISONED, "mprotect of the guest view failed: %s", strerror(errno));
+        if (mmap(b->guest + p * PAGE, (q - p) * PAGE, b->prot[p], MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, mem->fd,
+                 (off_t)(mem->fd_off + p * PAGE)) == MAP_FAILED)
+            return hl_errorf(err, HL_E_POISONED, "could not map the guest's memory copy-on-write: %s",
+                             strerror(errno));
         p = q;
     }
+    hl_keep_from_children(b->guest, b->size); /* what the new mappings lost */
     b->cow = 1;
     *view = b->guest;
     return HL_OK;
