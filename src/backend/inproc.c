@@ -663,7 +663,6 @@ struct hl_pm_scan_arg {
 #define HL_PAGE_IS_FILE (1ull << 2)
 #define HL_PAGE_IS_PRESENT (1ull << 3)
 #define HL_PAGE_IS_SWAPPED (1ull << 4)
-#define HL_PAGE_IS_PFNZERO (1ull << 5)
 /* /proc/self/pagemap entries (Documentation/admin-guide/mm/pagemap.rst) */
 #define HL_PM_PRESENT (1ull << 63)
 #define HL_PM_SWAP (1ull << 62)
@@ -702,7 +701,8 @@ static hl_status drop(struct hl_backend *b, uint64_t first, uint64_t n, uint64_t
 }
 
 /* Linux 6.7+: one PAGEMAP_SCAN lists the runs of pages that are not the file's (present or
- * swapped out, not the zero page). 1 when the kernel has no such ioctl (nothing was dropped). */
+ * swapped out; the zero page too, which only KSM would put there, over a page a call cleared).
+ * 1 when the kernel has no such ioctl (nothing was dropped). */
 static int restore_by_scan(struct hl_backend *b, uint64_t *pages, hl_status *st, hl_error *err)
 {
     struct hl_page_region vec[64];
@@ -714,8 +714,8 @@ static int restore_by_scan(struct hl_backend *b, uint64_t *pages, hl_status *st,
                                    .end = end,
                                    .vec = (uintptr_t)vec,
                                    .vec_len = sizeof vec / sizeof vec[0],
-                                   .category_inverted = HL_PAGE_IS_FILE | HL_PAGE_IS_PFNZERO,
-                                   .category_mask = HL_PAGE_IS_FILE | HL_PAGE_IS_PFNZERO,
+                                   .category_inverted = HL_PAGE_IS_FILE,
+                                   .category_mask = HL_PAGE_IS_FILE,
                                    .category_anyof_mask = HL_PAGE_IS_PRESENT | HL_PAGE_IS_SWAPPED,
                                    .return_mask = HL_PAGE_IS_FILE};
         long got = fd < 0 ? -1 : HL_SYS(ioctl(fd, HL_PAGEMAP_SCAN, &a));
@@ -734,7 +734,8 @@ static int restore_by_scan(struct hl_backend *b, uint64_t *pages, hl_status *st,
                 *st = drop(b, (vec[i].start - (uintptr_t)b->guest) / PAGE, (vec[i].end - vec[i].start) / PAGE,
                            pages, err);
         }
-        if (a.walk_end <= start) break; /* no progress: cannot happen; never loop */
+        if (!*st && a.walk_end <= start) /* no progress: cannot happen; never loop, never skip */
+            *st = hl_errorf(err, HL_E_POISONED, "PAGEMAP_SCAN of the guest's written pages stopped short");
         start = a.walk_end;
     }
     return 0;
@@ -812,8 +813,9 @@ static hl_status inproc_cow_view(hl_backend *b, const hl_mem *mem, uint8_t **vie
         uint64_t q = p;
         while (q < b->npages && !image_page(mem, q) && b->prot[q] == b->prot[p])
             q++;
-        if (mmap(b->guest + p * PAGE, (q - p) * PAGE, b->prot[p], MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, mem->fd,
-                 (off_t)(mem->fd_off + p * PAGE)) == MAP_FAILED)
+        /* on failure the run is left inaccessible, still the view's to unmap */
+        if (hl_map_over_run(b->guest + p * PAGE, (q - p) * PAGE, b->prot[p], MAP_PRIVATE | MAP_NORESERVE, mem->fd,
+                            mem->fd_off + p * PAGE) != 0)
             return hl_errorf(err, HL_E_POISONED, "could not map the guest's memory copy-on-write: %s",
                              strerror(errno));
         p = q;
@@ -844,8 +846,13 @@ static int inproc_host_access(hl_backend *b, uint64_t off, uint64_t len, int ope
     uint64_t first = off / PAGE, last = (off + len - 1) / PAGE;
     for (uint64_t p = first; p <= last; p++)
         if (!(b->prot[p] & PROT_WRITE) &&
-            HL_SYS(mprotect(b->guest + p * PAGE, PAGE, open ? PROT_READ | PROT_WRITE : b->prot[p])) != 0)
+            HL_SYS(mprotect(b->guest + p * PAGE, PAGE, open ? PROT_READ | PROT_WRITE : b->prot[p])) != 0) {
+            /* the pages opened so far are closed again; one left open (mprotect failing twice)
+             * lets the guest write there, and the restore still undoes what it writes */
+            for (uint64_t q = first; open && q < p; q++)
+                if (!(b->prot[q] & PROT_WRITE)) (void)HL_SYS(mprotect(b->guest + q * PAGE, PAGE, b->prot[q]));
             return -1;
+        }
     return 0;
 }
 

@@ -165,6 +165,11 @@ static int map_over_raw(void *at, uint64_t len, int prot, int flags, int fd, uin
     return -1;
 }
 
+int hl_map_over_run(void *at, uint64_t len, int prot, int flags, int fd, uint64_t off)
+{
+    return map_over_raw(at, len, prot, flags, fd, off);
+}
+
 int hl_map_over(void *at, uint64_t len, int prot, int flags, int fd, uint64_t off)
 {
     if (map_over_raw(at, len, prot, flags, fd, off) != 0)

@@ -29,6 +29,9 @@ int hl_image_share_keep_changes(hl_mem *mem);
  * errno, and then the range is covered by an inaccessible mapping (a failed MAP_FIXED may have
  * unmapped it), so that it is still the caller's to unmap and nothing else lands in it. */
 int hl_map_over(void *at, uint64_t len, int prot, int flags, int fd, uint64_t off);
+/* The same without the fork advice (MADV_DONTFORK), for a run inside a view that the caller
+ * advises as a whole once it is all mapped: one system call rather than one per run. */
+int hl_map_over_run(void *at, uint64_t len, int prot, int flags, int fd, uint64_t off);
 
 /* Maps the shared pages over a view of the whole memory at `at`: mem->host again after it was
  * mapped from mem->fd (copy-on-write, prot read and write), or the read-only snapshot view (prot

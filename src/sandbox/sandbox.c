@@ -899,6 +899,8 @@ static hl_status job_fail(hl_sandbox *sb, hl_status st, const char *fmt, ...)
     vsnprintf(sb->job_err.message, sizeof(sb->job_err.message), fmt, ap);
     va_end(ap);
     sb->job_err.status = st;
+    if (st == HL_E_POISONED) /* a restore or a snapshot that failed half-way: nothing runs again */
+        sb->state = SB_POISONED;
     return st;
 }
 
@@ -1032,8 +1034,10 @@ static hl_status restore(hl_sandbox *sb)
     hl_status st = sb->ops->restore(sb->be, sb->snapshot, sb->ops->cow_restore, &pages, &e);
     sb->stats.last_restore_pages = pages;
     sb->stats.last_restore_ns = now_ns() - t0;
-    if (st)
-        return job_fail(sb, st, "restoring the snapshot failed: %s", e.message);
+    if (st) { /* the memory is neither the call's nor the snapshot's: nothing runs again */
+        sb->state = SB_POISONED;
+        return job_fail(sb, HL_E_POISONED, "restoring the snapshot failed: %s", e.message);
+    }
     return HL_OK;
 }
 
@@ -1282,7 +1286,7 @@ static hl_status do_call(hl_sandbox *sb)
     hl_sb_core_after_run(sb, st); /* before the restore: the memory as the call left it */
     if (!sb->context_open) {
         hl_status rs = restore(sb);
-        if (rs && !st)
+        if (rs) /* before the call's own error: the sandbox is unusable now */
             st = rs;
     }
     return st;
