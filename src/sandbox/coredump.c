@@ -370,8 +370,8 @@ static int create_core_file(hl_sandbox *sb, const char *path, int *dirfd, char *
         give_path(written, written_size, NULL, path);
         return fd;
     }
-    const char *dir = sb->cfg.core_dump_dir;
-    if (!memchr(dir, 0, sizeof sb->cfg.core_dump_dir)) { /* plain data, filled by hand */
+    const char *dir = sb->cfg->core_dump_dir;
+    if (!memchr(dir, 0, sizeof sb->cfg->core_dump_dir)) { /* plain data, filled by hand */
         hl_errorf(err, HL_E_IO, "core_dump_dir is not a NUL-terminated string");
         return -1;
     }
@@ -536,7 +536,7 @@ static void append_message(hl_sandbox *sb, const char *text)
 
 void hl_sb_core_after_run(hl_sandbox *sb, hl_status st)
 {
-    uint64_t mode = sb->cfg.core_dump;
+    uint64_t mode = sb->cfg->core_dump;
     if (mode == HL_CORE_DUMP_OFF || st == HL_OK)
         return;
     int fault = st == HL_E_GUEST_FAULT || st == HL_E_STACK_OVERFLOW || st == HL_E_GUEST_ABORT ||

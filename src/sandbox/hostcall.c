@@ -101,7 +101,7 @@ static void write_host_exception(hl_sandbox *sb, const char *msg)
 {
     uint8_t *r = sb_region(sb, HL_REGION_HOST_EXCEPTION);
     uint64_t size = sb_region_size(sb, HL_REGION_HOST_EXCEPTION);
-    uint64_t limit = sb->cfg.host_exception_size < size ? sb->cfg.host_exception_size : size;
+    uint64_t limit = sb->cfg->host_exception_size < size ? sb->cfg->host_exception_size : size;
     if (limit < sizeof(hl_message_hdr) + 1)
         return;
     size_t len = strlen(msg);
@@ -124,7 +124,7 @@ static void write_host_exception(hl_sandbox *sb, const char *msg)
 static void answer(hl_sandbox *sb, uint32_t status, const hl_value *v, const char *exception)
 {
     uint64_t off = sb->host_result_off, size = sb_region_size(sb, HL_REGION_INPUT);
-    uint64_t limit = sb->cfg.input_data_size < size ? sb->cfg.input_data_size : size;
+    uint64_t limit = sb->cfg->input_data_size < size ? sb->cfg->input_data_size : size;
     hl_error e;
     hl_error_empty(&e);
     if (exception)
@@ -157,7 +157,7 @@ static int serve_call(hl_sandbox *sb)
     size_t nargs = 0;
     hl_error e;
     hl_error_empty(&e);
-    if (hl_codec_read_call(sb_region(sb, HL_REGION_OUTPUT), sb->cfg.output_data_size, &sb->call_store, &name, args,
+    if (hl_codec_read_call(sb_region(sb, HL_REGION_OUTPUT), sb->cfg->output_data_size, &sb->call_store, &name, args,
                            &nargs, &e) != HL_OK)
         return hl_sb_io_fail(sb, e.status, e.message);
     host_fn *h = NULL;
@@ -217,7 +217,7 @@ static int serve_call(hl_sandbox *sb)
 static int serve_log(hl_sandbox *sb)
 {
     const uint8_t *out = sb_region(sb, HL_REGION_OUTPUT);
-    uint64_t size = sb->cfg.output_data_size;
+    uint64_t size = sb->cfg->output_data_size;
     hl_msg_log h;
     if (size < sizeof(h))
         return hl_sb_io_fail(sb, HL_E_GUEST_PROTOCOL, "the guest logged with an output buffer too small for a log header");

@@ -16,7 +16,7 @@
 #include "util/hash64.h"
 #include "util/procid.h"
 #include "sandbox/coredump.h"
-#include "sandbox/fnshare.h"
+#include "sandbox/procshare.h"
 #include "sandbox/imageshare.h"
 #include "sandbox/sandbox_internal.h"
 #include "util/errfmt.h"
@@ -53,7 +53,7 @@ static uint64_t load_offset(const hl_sandbox *sb)
 static void write_peb(hl_sandbox *sb)
 {
     hl_peb peb;
-    hl_layout_peb(&sb->cfg, &sb->layout, &peb);
+    hl_layout_peb(sb->cfg, &sb->layout, &peb);
     if (sb->ops->fill_peb)
         sb->ops->fill_peb(sb->be, &peb);
     memcpy(sb_region(sb, HL_REGION_PEB), &peb, sizeof(peb));
@@ -148,9 +148,12 @@ static hl_sandbox *new_sandbox(const hl_config *full)
     hl_sandbox *sb = calloc(1, sizeof(*sb));
     if (!sb)
         return NULL;
+    if (!(sb->cfg = hl_cfg_share_take(full))) { /* one copy for the process's sandboxes alike */
+        free(sb);
+        return NULL;
+    }
     hl_backend_sandbox_hold(); /* the cancel signal stays as it is until hl_sb_free */
     sb->serial = atomic_fetch_add(&serials, 1) + 1;
-    sb->cfg = *full;
     sb->mem.fd = -1;
     hl_sb_gate_init(sb);
     hl_sb_fork_mark(sb);
@@ -179,7 +182,7 @@ hl_status hl_sandbox_create_from_image(hl_sandbox **out, const void *image, size
         return hl_errorf(err, HL_E_NOMEM, "out of memory");
     hl_status st = hl_elf_parse(image, len, &sb->elf, err);
     if (!st)
-        st = hl_layout_compute(&sb->cfg, &sb->elf, sb->ops->fixed_base ? sb->ops->fixed_base : NOMINAL_BASE,
+        st = hl_layout_compute(sb->cfg, &sb->elf, sb->ops->fixed_base ? sb->ops->fixed_base : NOMINAL_BASE,
                                &sb->layout, err);
     if (!st)
         st = map_memory(sb, err);
@@ -426,7 +429,7 @@ static hl_status save(hl_sandbox *sb, const char *path, hl_error *err)
     uint64_t hoff = sb->layout.region[HL_REGION_HOST_FUNCTIONS].offset;
     hl_host_fn_table t;
     memcpy(&t, snap + hoff, sizeof(t));
-    if (t.magic != HL_MSG_HOSTFN_MAGIC || t.total_len < sizeof(t) || t.total_len > sb->cfg.function_definition_size)
+    if (t.magic != HL_MSG_HOSTFN_MAGIC || t.total_len < sizeof(t) || t.total_len > sb->cfg->function_definition_size)
         return hl_errorf(err, HL_E_STATE, "cannot save a snapshot: the host function region was changed after the host "
                                           "wrote it");
     uint8_t *maybe = malloc(npages ? npages : 1);
@@ -459,7 +462,7 @@ static hl_status save(hl_sandbox *sb, const char *path, hl_error *err)
     peb.host_call_ctx = 0;
     memcpy(peb_page, &peb, sizeof(peb));
     /* the debugging settings belong to the host that runs a sandbox, not to the snapshot */
-    hl_config saved = sb->cfg;
+    hl_config saved = *sb->cfg;
     for (size_t f = 0; f < HL_CFG_FIELD_COUNT; f++) {
         const hl_field_info *fi = hl_config_field_info((hl_config_field)f);
         if (!(fi->flags & HL_FIELD_DEBUG))
@@ -528,7 +531,7 @@ void hl_sandbox_set_print(hl_sandbox *sb, hl_print_fn fn, void *user)
  * stub tells the library when it holds the guest, and the limit is suspended meanwhile.) */
 static uint32_t time_limit(const hl_sandbox *sb, uint64_t ms)
 {
-    if (sb->cfg.gdb_port && sb->cfg.execution_mode == HL_MODE_RUN_IN_PROCESS) return 0;
+    if (sb->cfg->gdb_port && sb->cfg->execution_mode == HL_MODE_RUN_IN_PROCESS) return 0;
     return (uint32_t)ms;
 }
 
@@ -605,7 +608,7 @@ hl_status hl_sandbox_initialize(hl_sandbox *sb, hl_error *err)
     return st;
 }
 
-/* The guest's function table: a share of the process's copy (fnshare.h), or its own until it
+/* The guest's function table: a share of the process's copy (procshare.h), or its own until it
  * is shared. */
 static void free_functions(hl_sandbox *sb)
 {
@@ -637,13 +640,13 @@ static hl_status initialize(hl_sandbox *sb, hl_error *err)
             return hl_errorf(err, HL_E_NOMEM, "out of memory");
         for (size_t i = 0; i < sb->nhostfns; i++)
             defs[i] = sb->hostfns[i].info;
-        st = hl_codec_write_fn_table(sb_region(sb, HL_REGION_HOST_FUNCTIONS), sb->cfg.function_definition_size,
+        st = hl_codec_write_fn_table(sb_region(sb, HL_REGION_HOST_FUNCTIONS), sb->cfg->function_definition_size,
                                      HL_MSG_HOSTFN_MAGIC, defs, sb->nhostfns, "function_definition_size", err);
         free(defs);
         if (st)
             return st;
-        st = hl_sb_job(sb, JOB_INIT, time_limit(sb, sb->cfg.max_initialization_time),
-                       (uint32_t)sb->cfg.max_wait_for_cancellation, err);
+        st = hl_sb_job(sb, JOB_INIT, time_limit(sb, sb->cfg->max_initialization_time),
+                       (uint32_t)sb->cfg->max_wait_for_cancellation, err);
     }
     if (st && st != HL_E_POISONED) {
         /* the guest's memory is no longer as created: no second attempt; forget what it made */
@@ -692,8 +695,8 @@ static hl_status call(hl_sandbox *sb, const char *function, const hl_value *args
     sb->call_args = args;
     sb->call_nargs = nargs;
     memset(&sb->call_result, 0, sizeof(sb->call_result));
-    hl_status st = hl_sb_job(sb, JOB_CALL, time_limit(sb, sb->cfg.max_execution_time),
-                             (uint32_t)sb->cfg.max_wait_for_cancellation, err);
+    hl_status st = hl_sb_job(sb, JOB_CALL, time_limit(sb, sb->cfg->max_execution_time),
+                             (uint32_t)sb->cfg->max_wait_for_cancellation, err);
     if (st == HL_OK) st = hl_sb_keep_result(sb, &sb->call_result, err);
     if (result && st == HL_OK) *result = sb->call_result;
     return st;
@@ -750,10 +753,10 @@ const hl_function_info *hl_sandbox_find_function(const hl_sandbox *sb, const cha
 }
 
 const hl_layout *hl_sandbox_layout(const hl_sandbox *sb) { return sb ? &sb->layout : NULL; }
-const hl_config *hl_sandbox_config(const hl_sandbox *sb) { return sb ? &sb->cfg : NULL; }
+const hl_config *hl_sandbox_config(const hl_sandbox *sb) { return sb ? sb->cfg : NULL; }
 hl_execution_mode hl_sandbox_mode(const hl_sandbox *sb)
 {
-    return sb ? (hl_execution_mode)sb->cfg.execution_mode : HL_MODE_RUN_IN_HYPERVISOR;
+    return sb ? (hl_execution_mode)sb->cfg->execution_mode : HL_MODE_RUN_IN_HYPERVISOR;
 }
 bool hl_sandbox_usable(const hl_sandbox *sb)
 {
@@ -775,11 +778,11 @@ hl_status hl_sandbox_debug_info(const hl_sandbox *sb, hl_debug_info *info)
     size_t size = info->struct_size;
     hl_status st = HL_E_INVALID_ARG;
     if (sb) { /* fixed once created: no gate needed */
-        d.mode = (hl_execution_mode)sb->cfg.execution_mode;
+        d.mode = (hl_execution_mode)sb->cfg->execution_mode;
         d.guest_path = sb->guest_path;
         d.load_offset = load_offset(sb);
         d.code_address = hl_layout_addr(&sb->layout, HL_REGION_CODE);
-        d.gdb_port = sb->cfg.execution_mode == HL_MODE_RUN_IN_HYPERVISOR ? (uint16_t)sb->cfg.gdb_port : 0;
+        d.gdb_port = sb->cfg->execution_mode == HL_MODE_RUN_IN_HYPERVISOR ? (uint16_t)sb->cfg->gdb_port : 0;
         st = HL_OK;
     }
     d.struct_size = size;
@@ -791,8 +794,8 @@ int hl_sandbox_gdb_command(const hl_sandbox *sb, char *buf, size_t size)
 {
     if (buf && size) buf[0] = '\0';
     if (!sb) return -1;
-    if (sb->cfg.execution_mode == HL_MODE_RUN_IN_HYPERVISOR)
-        return sb->cfg.gdb_port ? snprintf(buf, size, "target remote 127.0.0.1:%u", (unsigned)sb->cfg.gdb_port) : -1;
+    if (sb->cfg->execution_mode == HL_MODE_RUN_IN_HYPERVISOR)
+        return sb->cfg->gdb_port ? snprintf(buf, size, "target remote 127.0.0.1:%u", (unsigned)sb->cfg->gdb_port) : -1;
     if (!sb->guest_path) return -1;
     char *text = NULL;
     size_t len = 0;
@@ -880,6 +883,7 @@ void hl_sb_free(hl_sandbox *sb)
     hl_buf_free(&sb->msg_store);
     free(sb->guest_path);
     hl_sb_gate_free(sb);
+    hl_cfg_share_drop(sb->cfg);
     free(sb);
     hl_backend_sandbox_release();
 }
@@ -933,7 +937,7 @@ static const char *what_text(run_what *w)
 /* Turns the end of a run into the call's status: reads results, errors, aborts and faults. */
 static hl_status outcome(hl_sandbox *sb, const hl_run_result *r, run_what *w)
 {
-    const hl_config *c = &sb->cfg;
+    const hl_config *c = sb->cfg;
     int cookie_ok = memcmp(sb_region(sb, HL_REGION_STACK), sb->cookie, sizeof(sb->cookie)) == 0;
     if (r->stop == HL_STOP_HALT && cookie_ok)
         return HL_OK;
@@ -1217,7 +1221,7 @@ static hl_status do_init(hl_sandbox *sb)
         return st;
     hl_error e;
     hl_error_empty(&e);
-    st = hl_codec_read_fn_table(out, sb->cfg.output_data_size, &sb->guestfns, &sb->nguestfns, &sb->guestfn_names, &e);
+    st = hl_codec_read_fn_table(out, sb->cfg->output_data_size, &sb->guestfns, &sb->nguestfns, &sb->guestfn_names, &e);
     if (st)
         return job_fail(sb, st, "after initialisation: %s", e.message);
     /* kept once per process for the guest's sandboxes that made the same table */
@@ -1244,7 +1248,7 @@ static hl_status do_call(hl_sandbox *sb)
     run_what what = {sb->call_name, ""};
     uint8_t *in = sb_region(sb, HL_REGION_INPUT), *out = sb_region(sb, HL_REGION_OUTPUT);
     uint64_t len;
-    hl_status st = hl_codec_write_call(in, sb->cfg.input_data_size, sb->call_name, sb->call_args, sb->call_nargs,
+    hl_status st = hl_codec_write_call(in, sb->cfg->input_data_size, sb->call_name, sb->call_args, sb->call_nargs,
                                        "input_data_size", &len, &sb->job_err);
     if (st)
         return st;
@@ -1258,7 +1262,7 @@ static hl_status do_call(hl_sandbox *sb)
         uint32_t status = 0;
         hl_error e;
         hl_error_empty(&e);
-        st = hl_codec_read_result(out, sb->cfg.output_data_size, &sb->result_store, &status, &sb->call_result, &e);
+        st = hl_codec_read_result(out, sb->cfg->output_data_size, &sb->result_store, &status, &sb->call_result, &e);
         /* the function called last first: calls in a row mostly call the same one */
         const hl_function_info *fi = sb->last_fn < sb->nguestfns &&
                                              strcmp(sb->guestfns[sb->last_fn].name, sb->call_name) == 0
@@ -1275,7 +1279,7 @@ static hl_status do_call(hl_sandbox *sb)
             uint64_t code;
             size_t mlen;
             const char *msg = hl_codec_read_guest_error(sb_region(sb, HL_REGION_GUEST_ERROR),
-                                                        sb->cfg.guest_error_buffer_size, &sb->msg_store, &code, &mlen);
+                                                        sb->cfg->guest_error_buffer_size, &sb->msg_store, &code, &mlen);
             st = job_fail(sb, HL_E_GUEST_ERROR, "guest error %u (%s): %.*s", status, hl_guest_error_name(status),
                           (int)mlen, msg);
             sb->job_err.guest_code = status;
@@ -1301,10 +1305,10 @@ void hl_sb_do_job(hl_sandbox *sb, job_kind kind)
     switch (kind) {
     case JOB_CREATE:
         st = sb->ops->create(&sb->be, &sb->mem, &sb->layout, &sb->elf, hl_sb_io, sb, &sb->layout.base, &e);
-        if (!st && sb->cfg.gdb_port && sb->ops->debug_start) {
+        if (!st && sb->cfg->gdb_port && sb->ops->debug_start) {
             uint64_t first = sb->elf.nsegs ? sb->elf.segs[0].vaddr : sb->elf.min_vaddr;
-            hl_debug_setup d = {(uint16_t)sb->cfg.gdb_port, load_offset(sb) + first,
-                                sb->cfg.gdb_stop == HL_GDB_STOP_INITIALIZATION ? 0 : 1, hl_sb_debug_pause, sb};
+            hl_debug_setup d = {(uint16_t)sb->cfg->gdb_port, load_offset(sb) + first,
+                                sb->cfg->gdb_stop == HL_GDB_STOP_INITIALIZATION ? 0 : 1, hl_sb_debug_pause, sb};
             st = sb->ops->debug_start(sb->be, &d, &e);
         }
         if (st)

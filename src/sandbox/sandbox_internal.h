@@ -33,7 +33,7 @@ typedef enum sb_state { SB_CREATED, SB_READY, SB_POISONED } sb_state;
 typedef enum job_kind { JOB_NONE, JOB_CREATE, JOB_INIT, JOB_CALL, JOB_RESTORE, JOB_EXIT } job_kind;
 
 struct hl_sandbox {
-    hl_config cfg;
+    const hl_config *cfg; /* the process's copy for sandboxes configured alike (procshare.h) */
     hl_layout layout;
     hl_elf_info elf;
     hl_mem mem;
@@ -57,7 +57,7 @@ struct hl_sandbox {
     size_t nguestfns;
     size_t last_fn; /* the index of the function called last (a guess, checked before use) */
     char *guestfn_names;
-    struct hl_fn_share *guestfn_share; /* the table's owner once shared (fnshare.h); NULL before */
+    struct hl_fn_share *guestfn_share; /* the table's owner once shared (procshare.h); NULL before */
     hl_print_fn print;
     void *print_user;
 

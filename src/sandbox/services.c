@@ -11,10 +11,10 @@
 int hl_sb_serve_service(hl_sandbox *sb)
 {
     hl_msg_service q;
-    if (sb->cfg.output_data_size < sizeof(q))
+    if (sb->cfg->output_data_size < sizeof(q))
         return hl_sb_io_fail(sb, HL_E_GUEST_PROTOCOL, "the guest's service request does not fit output_data_size");
     memcpy(&q, sb_region(sb, HL_REGION_OUTPUT), sizeof(q));
-    uint64_t off = sb->host_result_off, limit = sb->cfg.input_data_size;
+    uint64_t off = sb->host_result_off, limit = sb->cfg->input_data_size;
     if (q.magic != HL_MSG_SERVICE_MAGIC || off > limit || limit - off < sizeof(q) + (uint64_t)q.len)
         return hl_sb_io_fail(sb, HL_E_GUEST_PROTOCOL, "the guest wrote a malformed service request");
     uint8_t *a = sb_region(sb, HL_REGION_INPUT) + off;

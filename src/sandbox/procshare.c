@@ -1,6 +1,7 @@
-/* fnshare.c - one copy per process of equal guest function tables (fnshare.h). */
-#include "sandbox/fnshare.h"
+/* procshare.c - one copy per process of equal guest function tables and configurations (procshare.h). */
+#include "sandbox/procshare.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,4 +87,52 @@ void hl_fn_share_drop(hl_fn_share *s)
         free(s->names);
         free(s);
     }
+}
+
+/* ---- configurations ---- */
+
+typedef struct cfg_share {
+    struct cfg_share *next;
+    size_t refs;
+    uint64_t hash;
+    hl_config cfg; /* what hl_cfg_share_take returns points here */
+} cfg_share;
+
+static cfg_share *g_cfgs;
+
+const hl_config *hl_cfg_share_take(const hl_config *cfg)
+{
+    uint64_t h = hl_hash64(cfg, sizeof *cfg, 0);
+    hl_plock_lock(&g_lock);
+    cfg_share *s = g_cfgs;
+    while (s && !(s->hash == h && memcmp(&s->cfg, cfg, sizeof *cfg) == 0))
+        s = s->next;
+    if (!s && (s = malloc(sizeof *s)) != NULL) {
+        memcpy(&s->cfg, cfg, sizeof *cfg);
+        s->refs = 0;
+        s->hash = h;
+        s->next = g_cfgs;
+        g_cfgs = s;
+    }
+    if (s)
+        s->refs++;
+    hl_plock_unlock(&g_lock);
+    return s ? &s->cfg : NULL;
+}
+
+void hl_cfg_share_drop(const hl_config *cfg)
+{
+    if (!cfg) return;
+    cfg_share *s = (cfg_share *)(void *)((char *)(uintptr_t)cfg - offsetof(cfg_share, cfg));
+    hl_plock_lock(&g_lock);
+    int last = --s->refs == 0;
+    if (last) {
+        cfg_share **p = &g_cfgs;
+        while (*p != s)
+            p = &(*p)->next;
+        *p = s->next;
+    }
+    hl_plock_unlock(&g_lock);
+    if (last)
+        free(s);
 }
