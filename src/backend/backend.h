@@ -169,7 +169,9 @@ typedef struct hl_backend_ops {
      * starts recording afresh. Pages are copied back, which keeps them mapped for the next call;
      * with `may_drop` (mem.host is a private copy-on-write mapping of the snapshot, see
      * cow_restore) long runs of dirty pages are dropped instead (MADV_DONTNEED): they read the
-     * snapshot again and give their memory back. Adds the number of pages restored to *pages. */
+     * snapshot again and give their memory back. A cow_view backend drops every page written
+     * in its view (and ignores snapshot and may_drop). Adds the number of pages restored to
+     * *pages. An error leaves the memory unknown: the core poisons the sandbox. */
     hl_status (*restore)(hl_backend *b, const uint8_t *snapshot, int may_drop, uint64_t *pages,
                          hl_error *err);
     /* On the job's thread, while the guest waits for the host (from the I/O handler: a host
