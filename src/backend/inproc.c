@@ -760,6 +760,7 @@ static hl_status restore_by_read(struct hl_backend *b, uint64_t *pages, hl_error
                 nrun++;
                 continue;
             }
+            if (!nrun) continue;
             hl_status st = drop(b, run, nrun, pages, err);
             nrun = 0;
             if (st) return st;

@@ -412,14 +412,12 @@ int hl_sb_fd_data_pages(const hl_mem *mem, uint8_t *map, uint64_t npages)
 }
 
 /* Which pages of the snapshot may hold data (1) and which are certainly zero (0), into maybe:
- * the data of the file it lives in (SEEK_DATA), or the resident pages of an anonymous copy
- * (without swap, where a page swapped out would look untouched). 0 when neither can tell. */
+ * the data of the file it lives in (SEEK_DATA; every backend's snapshot is that file now). 0
+ * when that cannot tell. */
 static int snapshot_data_pages(const hl_sandbox *sb, uint8_t *maybe, uint64_t npages)
 {
     memset(maybe, 0, npages);
-    if (sb->mem.snapshot_in_fd)
-        return hl_sb_fd_data_pages(&sb->mem, maybe, npages);
-    return hl_resident_pages(sb->snapshot, sb->mem.size, maybe, npages);
+    return hl_sb_fd_data_pages(&sb->mem, maybe, npages);
 }
 
 static hl_status save(hl_sandbox *sb, const char *path, hl_error *err)
