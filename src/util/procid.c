@@ -2,6 +2,7 @@
 #include "util/procid.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
 
@@ -46,31 +47,23 @@ uint64_t hl_process_id_slow(void)
 
 /* ---- locks made new in a forked child ---- */
 
-#define MAX_PLOCKS 16
-static hl_plock *g_plocks[MAX_PLOCKS];
-static int g_nplocks;
-static pthread_mutex_t g_plocks_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_once_t g_plocks_once = PTHREAD_ONCE_INIT;
-
-static void plocks_in_child(void)
-{
-    pthread_mutex_init(&g_plocks_mu, NULL);
-    for (int i = 0; i < g_nplocks; i++)
-        pthread_mutex_init(&g_plocks[i]->m, NULL);
-}
-
-static void plocks_set_up(void) { pthread_atfork(NULL, NULL, plocks_in_child); }
+#define PLOCK_MAKING (UINT64_C(1) << 63) /* process numbers are counts: never this large */
 
 void hl_plock_lock(hl_plock *l)
 {
-    if (!atomic_load_explicit(&l->registered, memory_order_acquire)) {
-        pthread_once(&g_plocks_once, plocks_set_up);
-        pthread_mutex_lock(&g_plocks_mu);
-        if (!atomic_load(&l->registered) && g_nplocks < MAX_PLOCKS) { /* more: not reset, as before */
-            g_plocks[g_nplocks++] = l;
-            atomic_store_explicit(&l->registered, 1, memory_order_release);
+    uint64_t me = hl_process_id();
+    uint64_t seen = atomic_load_explicit(&l->proc, memory_order_acquire);
+    while (seen != me) {
+        /* a process in which no thread has taken it yet: any holder is another process's */
+        if (seen == (me | PLOCK_MAKING)) { /* another thread of this process is at it */
+            sched_yield();
+            seen = atomic_load_explicit(&l->proc, memory_order_acquire);
+        } else if (atomic_compare_exchange_weak_explicit(&l->proc, &seen, me | PLOCK_MAKING, memory_order_acquire,
+                                                         memory_order_acquire)) {
+            pthread_mutex_init(&l->m, NULL);
+            atomic_store_explicit(&l->proc, me, memory_order_release);
+            break;
         }
-        pthread_mutex_unlock(&g_plocks_mu);
     }
     pthread_mutex_lock(&l->m);
 }

@@ -30,12 +30,13 @@ void hl_keep_from_children(void *p, size_t len);
 
 /* A process-wide lock that a forked child gets back unlocked: one that another thread of the
  * parent held at the fork would otherwise stay held for ever in the child (whose copy of that
- * thread does not exist). Registered with a pthread_atfork handler at its first use, so only
- * forks that run atfork handlers (fork(), not _Fork()) reset it. For the library's own
- * module-level locks: never held while application code runs. */
+ * thread does not exist). The lock remembers the process it was made new in (hl_process_id()):
+ * the first to take it in another process makes it new there, so every fork is seen, _Fork() and
+ * raw clones too, with no atfork handler. For the library's own module-level locks: never held
+ * while application code runs. A condition variable waits on `m` in the holder's process only. */
 typedef struct hl_plock {
     pthread_mutex_t m;
-    atomic_int registered;
+    _Atomic uint64_t proc; /* the process `m` was made new in (0: none yet); the top bit: being made */
 } hl_plock;
 #define HL_PLOCK_INIT {PTHREAD_MUTEX_INITIALIZER, 0}
 void hl_plock_lock(hl_plock *l);

@@ -1,4 +1,5 @@
 /* test_procid.c - the process identity a fork cannot fool, and locks a forked child gets back unlocked. */
+#include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -49,7 +50,9 @@ static void test_identity_changes_at_every_fork(void **state)
     }
 }
 
-/* A lock another thread holds at the fork: the child can take it (it hung before). */
+/* A lock another thread holds at the fork: the child of fork() and of _Fork() (no atfork
+ * handler runs) can take it (both hung before), also again and from a thread of its own; the
+ * parent's is unchanged. */
 static hl_plock held = HL_PLOCK_INIT;
 static pthread_barrier_t taken;
 static atomic_int release_it;
@@ -65,28 +68,47 @@ static void *holder(void *arg)
     return NULL;
 }
 
+static void *lock_and_unlock(void *arg)
+{
+    hl_plock_lock(arg);
+    hl_plock_unlock(arg);
+    return NULL;
+}
+
 static void test_lock_held_at_fork_is_free_in_child(void **state)
 {
     (void)state;
-    pthread_t th;
-    pthread_barrier_init(&taken, NULL, 2);
-    assert_int_equal(pthread_create(&th, NULL, holder, NULL), 0);
-    pthread_barrier_wait(&taken);
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        alarm(10); /* still held: SIGALRM */
-        hl_plock_lock(&held);
+    for (int kind = 0; kind < 2; kind++) {
+        pthread_t th;
+        atomic_store(&release_it, 0);
+        pthread_barrier_init(&taken, NULL, 2);
+        assert_int_equal(pthread_create(&th, NULL, holder, NULL), 0);
+        pthread_barrier_wait(&taken);
+        fflush(NULL);
+        pid_t pid = kind ? _Fork() : fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            alarm(10); /* still held: SIGALRM */
+            hl_plock_lock(&held);
+            hl_plock_unlock(&held);
+            hl_plock_lock(&held);
+            pthread_t t2; /* a thread of the child's: waits for the child's holder, then takes it */
+            if (pthread_create(&t2, NULL, lock_and_unlock, &held) != 0)
+                _exit(1);
+            usleep(10000);
+            hl_plock_unlock(&held);
+            pthread_join(t2, NULL);
+            _exit(0);
+        }
+        assert_int_equal(child_status(pid), 0);
+        /* still the holder's in the parent */
+        assert_int_equal(pthread_mutex_trylock(&held.m), EBUSY);
+        atomic_store(&release_it, 1);
+        pthread_join(th, NULL);
+        pthread_barrier_destroy(&taken);
+        hl_plock_lock(&held); /* the parent's is as it was: free again */
         hl_plock_unlock(&held);
-        _exit(0);
     }
-    assert_int_equal(child_status(pid), 0);
-    atomic_store(&release_it, 1);
-    pthread_join(th, NULL);
-    pthread_barrier_destroy(&taken);
-    hl_plock_lock(&held); /* the parent's is as it was: free again */
-    hl_plock_unlock(&held);
 }
 
 int main(void)
