@@ -14,7 +14,8 @@ extern "C" {
 #endif
 
 /* Every function here writes to a stream the caller owns and returns 0, or -1 when a write
- * fails (the stream's error indicator tells why). Nothing is written anywhere else. The output
+ * fails (the stream's error indicator tells why; hl_config_write_toml also when it cannot get
+ * 8 KiB of memory, with errno ENOMEM). Nothing is written anywhere else. The output
  * follows from HL_CONFIG_FIELDS alone: a new row in the table appears in all of them. */
 
 /* A documented hyperfile: a header comment, `hyperfile_version = 1`, then every key with a

@@ -13,6 +13,7 @@
 #include <ucontext.h>
 
 #include "util/syscount.h"
+#include "util/tls.h"
 
 /* A musl guest sets its own thread pointer (FS base) and makes system calls. In this process FS
  * belongs to glibc and system calls go to the kernel, so:
@@ -62,7 +63,7 @@ static atomic_int g_dispatch_known; /* 1: the kernel has Syscall User Dispatch (
 static pthread_once_t g_key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t g_key; /* its destructor frees a thread's state when the thread exits */
 static int g_key_err;
-static _Thread_local hl_inproc_thread *tls_thread;
+static _Thread_local HL_TLS_IE hl_inproc_thread *tls_thread;
 
 #ifndef SYS_USER_DISPATCH
 #define SYS_USER_DISPATCH 2 /* si_code of a SIGSYS from Syscall User Dispatch */

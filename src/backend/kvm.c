@@ -828,11 +828,10 @@ static hl_status kvm_restore(hl_backend *b, const uint8_t *snapshot, int may_dro
             uint64_t page = w * 64 + (uint64_t)__builtin_ctzll(bits);
             bits &= bits - 1;
             if (b->manual_protect && page_hot(b, page)) {
-                /* written or not (it is not protected, the log cannot tell): as the snapshot has it */
-                if (memcmp(b->host + page * PAGE, snapshot + page * PAGE, PAGE) != 0) {
-                    memcpy(b->host + page * PAGE, snapshot + page * PAGE, PAGE);
-                    n++;
-                }
+                /* written or not (it is not protected, the log cannot tell): copied back, which
+                 * costs half of comparing it with the snapshot first (docs/PERFORMANCE.md) */
+                memcpy(b->host + page * PAGE, snapshot + page * PAGE, PAGE);
+                n++;
                 if (demote) {
                     b->streak[page] = 0;
                     b->clear_bits[w] |= 1ull << (page % 64);

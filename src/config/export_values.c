@@ -2,6 +2,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config/config_internal.h"
@@ -220,12 +221,16 @@ int hl_config_write_toml(const hl_config *cfg, FILE *out, bool with_origin)
     if (!hl_config_valid(cfg) || out == NULL) return -1;
     size_t count = hl_config_field_count();
     int width = 0;
-    static _Thread_local char value[2 * HL_CONFIG_PATH_MAX + 16]; /* a quoted path with escapes */
+    /* a quoted path with escapes; on the heap: as thread-local storage it made the library's
+     * TLS block too large for initial-exec variables (util/tls.h) */
+    enum { VALUE_SIZE = 2 * HL_CONFIG_PATH_MAX + 16 };
+    char *value = malloc(VALUE_SIZE);
+    if (!value) return -1;
 
     /* Align the origin comments in one column after the longest `key = value`. */
     for (size_t i = 0; i < count; i++) {
         const hl_field_info *info = hl_config_field_info((hl_config_field)i);
-        hl_export_toml_field(cfg, (hl_config_field)i, value, sizeof value);
+        hl_export_toml_field(cfg, (hl_config_field)i, value, VALUE_SIZE);
         int len = (int)(strlen(info->key) + 3 + strlen(value));
         if (len > width) width = len;
     }
@@ -243,7 +248,7 @@ int hl_config_write_toml(const hl_config *cfg, FILE *out, bool with_origin)
     for (size_t i = 0; i < count; i++) {
         hl_config_field f = (hl_config_field)i;
         const hl_field_info *info = hl_config_field_info(f);
-        hl_export_toml_field(cfg, f, value, sizeof value);
+        hl_export_toml_field(cfg, f, value, VALUE_SIZE);
         if (!with_origin) {
             fprintf(out, "%s = %s\n", info->key, value);
         } else {
@@ -253,5 +258,6 @@ int hl_config_write_toml(const hl_config *cfg, FILE *out, bool with_origin)
             fprintf(out, "%s = %s%*s  %s\n", info->key, value, width - len, "", comment);
         }
     }
+    free(value);
     return hl_export_status(out);
 }

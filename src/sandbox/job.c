@@ -6,6 +6,7 @@
 #include "util/errfmt.h"
 #include "util/procid.h"
 #include "util/syscount.h"
+#include "util/tls.h"
 
 /* A job runs on the thread that passed the sandbox's gate: the backend's vCPU (KVM_RUN may be
  * issued from any thread) or the in-process guest runs right there, and host functions and the
@@ -24,7 +25,7 @@
 /* A number per thread, never given twice in the process (unlike a thread's addresses, which a
  * later thread may get when an earlier one has exited): which thread runs a job, and where a
  * run happened. */
-static _Thread_local uint64_t thread_number;
+static _Thread_local HL_TLS_IE uint64_t thread_number;
 static _Atomic uint64_t threads_numbered;
 static uint64_t this_thread(void)
 {
@@ -38,7 +39,7 @@ static uint64_t this_thread(void)
  * thread's chain then. A host function of sandbox B, called through B's own thread from a host
  * function of A, is in A's chain: calling A from there would wait for itself, and is refused as
  * a call from A's own host function is. */
-static _Thread_local uint64_t working_for;
+static _Thread_local HL_TLS_IE uint64_t working_for;
 static uint64_t this_chain(void)
 {
     return working_for ? working_for : this_thread();

@@ -1,4 +1,4 @@
 /* syscount.c - the per-thread system call counter (syscount.h). */
 #include "util/syscount.h"
 
-_Thread_local uint64_t hl_syscalls_tls;
+_Thread_local HL_TLS_IE uint64_t hl_syscalls_tls;
