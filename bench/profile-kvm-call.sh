@@ -19,14 +19,9 @@ calls=${PROFILE_CALLS:-20000}
 npt=${PROFILE_NPT:-1}
 top=${PROFILE_TOP:-45}
 log() { printf '%s\n' "$*" >&2; }
-if [ $# -ge 1 ]; then
-    build=$(cd "$1" && pwd)
-else
-    build=$root/build-bench
-    mkdir -p "$build"
-    cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DHL_BENCH=ON >"$build/configure.log" 2>&1 ||
-        { log "error: the tree does not configure (see $build/configure.log)"; exit 1; }
-fi
+# shellcheck source=bench/build-dir.sh
+. "$here/build-dir.sh"
+build=$(bench_build_dir "$@")
 if ! command -v perf >/dev/null 2>&1; then
     log "installing linux-perf (perf)"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q linux-perf >/dev/null

@@ -20,14 +20,9 @@ vm_counts=${DENSITY_VM_COUNTS:-1,100,200}
 kvm_mode=${BENCH_KVM:-auto}
 vm_mem=${BENCH_VM_MEM:-2048}
 log() { printf '%s\n' "$*" >&2; }
-if [ $# -ge 1 ]; then
-    build=$(cd "$1" && pwd)
-else
-    build=$root/build-bench
-    mkdir -p "$build"
-    cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DHL_BENCH=ON >"$build/configure.log" 2>&1 ||
-        { log "error: the tree does not configure (see $build/configure.log)"; exit 1; }
-fi
+# shellcheck source=bench/build-dir.sh
+. "$here/build-dir.sh"
+build=$(bench_build_dir "$@")
 log "building bench_density in $build"
 cmake --build "$build" --target bench_density hyperlight -j2 >/dev/null
 bench=$build/bin/bench_density
