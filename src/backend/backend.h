@@ -78,9 +78,6 @@ typedef struct hl_mem {
      * unmaps it; pages the guest cannot read are not read there, and writes to pages it cannot
      * write go through host_access. */
     int host_in_view;
-    /* The snapshot is fd's contents at fd_off (a sealed memfd or a snapshot file, which `host`
-     * maps copy-on-write), rather than an anonymous copy. */
-    int snapshot_in_fd;
     /* For create(): the memory already holds the host-built regions and the loaded guest (a
      * snapshot file): the backend builds nothing into it. */
     int prebuilt;

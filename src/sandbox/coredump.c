@@ -296,13 +296,13 @@ int hl_core_signal_of_vector(unsigned vector, uint64_t error_code, int *si_code)
 
 /* Which pages of the memory have ever been written (memfd pages that exist, resident or swapped):
  * holes are left out of the core. SEEK_DATA/SEEK_HOLE, else mincore, else every page. Once the
- * memfd is the snapshot (snapshot_in_fd), pages written since are private copies in mem.host's
+ * memfd is the snapshot (snapshot_taken), pages written since are private copies in mem.host's
  * mapping, which mincore finds, so both are asked. */
 static void pages_present(const hl_sandbox *sb, uint8_t *present, uint64_t npages)
 {
     memset(present, 0, npages);
     int ok = hl_sb_fd_data_pages(&sb->mem, present, npages);
-    int cow = sb->mem.snapshot_in_fd || (sb->from && sb->ops->cow_restore);
+    int cow = sb->snapshot_taken || (sb->from && sb->ops->cow_restore);
     if (ok && !cow)
         return;
     unsigned char *vec = malloc(npages);

@@ -1135,7 +1135,6 @@ static hl_status take_snapshot(hl_sandbox *sb)
         sb->mem.host_in_view = 1;
         if ((st = seal(sb)) != HL_OK || (st = map_snapshot_readonly(sb)) != HL_OK)
             return st;
-        sb->mem.snapshot_in_fd = 1;
         sb->snapshot_taken = 1;
         return HL_OK;
     }
@@ -1155,7 +1154,6 @@ static hl_status take_snapshot(hl_sandbox *sb)
         if ((st = seal(sb)) != HL_OK || (st = map_snapshot_readonly(sb)) != HL_OK)
             return st;
         hl_init_share_offer(&sb->mem, sb->snapshot, key); /* for the next sandboxes, when it shares nothing */
-        sb->mem.snapshot_in_fd = 1;
         sb->snapshot_taken = 1;
         return HL_OK;
     }
@@ -1189,7 +1187,6 @@ static hl_status do_ready(hl_sandbox *sb)
     if (sb->ops->cow_restore && !sb->mem.fd_owned) { /* the file itself, mapped privately */
         sb->snapshot = (uint8_t *)sb->from->map + sb->from->image_off;
         sb->snapshot_borrowed = 1;
-        sb->mem.snapshot_in_fd = 1;
         sb->snapshot_taken = 1;
     } else {
         if (sb->ops->set_thread_pointer)

@@ -37,9 +37,8 @@ struct hl_sandbox {
     hl_layout layout;
     hl_elf_info elf;
     hl_mem mem;
-    /* The state every call starts from, read-only: an anonymous copy of the memory after
-     * initialisation (backends without cow_restore), or a shared read-only view of the file it
-     * lives in (mem.snapshot_in_fd: the sealed memfd, or the snapshot file's image). */
+    /* The state every call starts from, read-only: a shared view of the file it lives in (the
+     * sealed memfd, or the snapshot file's image), which mem.host maps copy-on-write. */
     uint8_t *snapshot;
     int snapshot_borrowed; /* `snapshot` is the snapshot file's mapping (from->map): not unmapped */
     int snapshot_taken; /* initialisation is over: the state every call starts from is kept, in
