@@ -791,7 +791,7 @@ static hl_status restore_run(struct hl_backend *b, const uint8_t *snapshot, int 
     return HL_OK;
 }
 
-/* With manual protection: whether page, found dirty, is hot (left writable, compared at every
+/* With manual protection: whether page, found dirty, is hot (left writable, copied back at every
  * restore) or is to be protected again (its bit set in clear_bits). */
 static int page_hot(struct hl_backend *b, uint64_t page)
 {

@@ -39,7 +39,7 @@ struct hl_backend {
     /* Manual dirty-log protection (KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2): restore re-protects only
      * the dirty pages that are not "hot". A page dirty at HL_KVM_HOT_AFTER restores in a row is
      * hot: left writable (no write fault per call), reported dirty by every KVM_GET_DIRTY_LOG,
-     * compared with the snapshot and copied back when it differs at every restore; every
+     * copied back from the snapshot at every restore, written or not; every
      * HL_KVM_HOT_PERIOD restores all pages are protected again and earn it afresh. */
     int manual_protect;
     uint64_t *clear_bits; /* the pages to protect again (KVM_CLEAR_DIRTY_LOG) */
