@@ -777,14 +777,24 @@ static hl_status kvm_track_dirty(hl_backend *b, hl_error *err)
  * mapped; dropping long runs gives their memory back (docs/PERFORMANCE.md). */
 #define DROP_RUN_PAGES 4096 /* 16 MiB: a call that wrote that much pays the faults in proportion */
 
-/* Restores the run [first, first + count): copies it from the snapshot, or drops it. */
+/* Restores the run [first, first + count): copies it from the snapshot, or drops it. With manual
+ * protection, [*cfirst, *cend) are the words of clear_bits that may have bits set. */
 static hl_status restore_run(struct hl_backend *b, const uint8_t *snapshot, int may_drop, uint64_t first,
-                             uint64_t count, hl_error *err)
+                             uint64_t count, size_t *cfirst, size_t *cend, hl_error *err)
 {
     if (may_drop && count >= DROP_RUN_PAGES) {
         if (HL_SYS(madvise(b->host + first * PAGE, count * PAGE, MADV_DONTNEED)) != 0)
             return hl_errorf(err, HL_E_POISONED, "dropping %llu dirty pages failed: %s",
                              (unsigned long long)count, strerror(errno));
+        /* a page this restore made hot (page_hot) maps the file again now: left writable, it
+         * would be reported dirty and copied back, a private copy again, at every restore */
+        for (uint64_t p = first; b->manual_protect && p < first + count; p++)
+            if (b->streak[p] == HL_KVM_HOT) {
+                b->streak[p] = 0;
+                b->clear_bits[p / 64] |= 1ull << (p % 64);
+                if (p / 64 < *cfirst) *cfirst = p / 64;
+                if (p / 64 + 1 > *cend) *cend = p / 64 + 1;
+            }
         return HL_OK;
     }
     memcpy(b->host + first * PAGE, snapshot + first * PAGE, count * PAGE);
@@ -843,17 +853,17 @@ static hl_status kvm_restore(hl_backend *b, const uint8_t *snapshot, int may_dro
                 run_len++;
                 continue;
             }
-            if (run_len && (st = restore_run(b, snapshot, may_drop, run_first, run_len, err)))
+            if (run_len && (st = restore_run(b, snapshot, may_drop, run_first, run_len, &cfirst, &cend, err)))
                 return st;
             run_first = page;
             run_len = 1;
         }
         if (b->manual_protect && b->clear_bits[w]) { /* (page_hot sets bits of word w only) */
-            if (cfirst == nwords) cfirst = w;
-            cend = w + 1;
+            if (w < cfirst) cfirst = w;
+            if (w + 1 > cend) cend = w + 1;
         }
     }
-    if (run_len && (st = restore_run(b, snapshot, may_drop, run_first, run_len, err)))
+    if (run_len && (st = restore_run(b, snapshot, may_drop, run_first, run_len, &cfirst, &cend, err)))
         return st;
     *pages += n;
     if (b->manual_protect) {
