@@ -1,6 +1,7 @@
 /* test_procid.c - the process identity a fork cannot fool, and locks a forked child gets back unlocked. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -51,8 +52,9 @@ static void test_identity_changes_at_every_fork(void **state)
 }
 
 /* A lock another thread holds at the fork: the child of fork() and of _Fork() (no atfork
- * handler runs) can take it (both hung before), also again and from a thread of its own; the
- * parent's is unchanged. */
+ * handler runs: that child hung before 2026-12-03) can take it, from several threads of its own
+ * racing to take it first (one makes it new, the others wait for that), with mutual exclusion;
+ * the parent's is unchanged. Also with HL_PROCID=pid (unit.test_procid.pid). */
 static hl_plock held = HL_PLOCK_INIT;
 static pthread_barrier_t taken;
 static atomic_int release_it;
@@ -75,6 +77,23 @@ static void *lock_and_unlock(void *arg)
     return NULL;
 }
 
+static pthread_barrier_t start_together;
+static long counted; /* changed under `held` only */
+
+static void *count_under_lock(void *arg)
+{
+    (void)arg;
+    pthread_barrier_wait(&start_together);
+    for (int i = 0; i < 2000; i++) {
+        hl_plock_lock(&held);
+        long c = counted;
+        if (i % 64 == 0) sched_yield(); /* let another thread try its luck inside */
+        counted = c + 1;
+        hl_plock_unlock(&held);
+    }
+    return NULL;
+}
+
 static void test_lock_held_at_fork_is_free_in_child(void **state)
 {
     (void)state;
@@ -89,6 +108,17 @@ static void test_lock_held_at_fork_is_free_in_child(void **state)
         assert_true(pid >= 0);
         if (pid == 0) {
             alarm(10); /* still held: SIGALRM */
+            pthread_t racers[4];
+            counted = 0;
+            if (pthread_barrier_init(&start_together, NULL, 4) != 0)
+                _exit(3);
+            for (int i = 0; i < 4; i++)
+                if (pthread_create(&racers[i], NULL, count_under_lock, NULL) != 0)
+                    _exit(1);
+            for (int i = 0; i < 4; i++)
+                pthread_join(racers[i], NULL);
+            if (counted != 4 * 2000)
+                _exit(4);
             hl_plock_lock(&held);
             hl_plock_unlock(&held);
             hl_plock_lock(&held);
