@@ -777,8 +777,18 @@ static hl_status kvm_track_dirty(hl_backend *b, hl_error *err)
  * mapped; dropping long runs gives their memory back (docs/PERFORMANCE.md). */
 #define DROP_RUN_PAGES 4096 /* 16 MiB: a call that wrote that much pays the faults in proportion */
 
-/* Restores the run [first, first + count): copies it from the snapshot, or drops it. With manual
- * protection, [*cfirst, *cend) are the words of clear_bits that may have bits set. */
+/* With manual protection: page, left writable so far, is protected again at the end of this
+ * restore and must earn being hot afresh; [*cfirst, *cend) are the words of clear_bits that may
+ * have bits set. */
+static void protect_again(struct hl_backend *b, uint64_t page, size_t *cfirst, size_t *cend)
+{
+    b->streak[page] = 0;
+    b->clear_bits[page / 64] |= 1ull << (page % 64);
+    if (page / 64 < *cfirst) *cfirst = page / 64;
+    if (page / 64 + 1 > *cend) *cend = page / 64 + 1;
+}
+
+/* Restores the run [first, first + count): copies it from the snapshot, or drops it. */
 static hl_status restore_run(struct hl_backend *b, const uint8_t *snapshot, int may_drop, uint64_t first,
                              uint64_t count, size_t *cfirst, size_t *cend, hl_error *err)
 {
@@ -789,12 +799,8 @@ static hl_status restore_run(struct hl_backend *b, const uint8_t *snapshot, int 
         /* a page this restore made hot (page_hot) maps the file again now: left writable, it
          * would be reported dirty and copied back, a private copy again, at every restore */
         for (uint64_t p = first; b->manual_protect && p < first + count; p++)
-            if (b->streak[p] == HL_KVM_HOT) {
-                b->streak[p] = 0;
-                b->clear_bits[p / 64] |= 1ull << (p % 64);
-                if (p / 64 < *cfirst) *cfirst = p / 64;
-                if (p / 64 + 1 > *cend) *cend = p / 64 + 1;
-            }
+            if (b->streak[p] == HL_KVM_HOT)
+                protect_again(b, p, cfirst, cend);
         return HL_OK;
     }
     memcpy(b->host + first * PAGE, snapshot + first * PAGE, count * PAGE);
@@ -842,10 +848,8 @@ static hl_status kvm_restore(hl_backend *b, const uint8_t *snapshot, int may_dro
                  * costs half of comparing it with the snapshot first (docs/PERFORMANCE.md) */
                 memcpy(b->host + page * PAGE, snapshot + page * PAGE, PAGE);
                 n++;
-                if (demote) {
-                    b->streak[page] = 0;
-                    b->clear_bits[w] |= 1ull << (page % 64);
-                }
+                if (demote)
+                    protect_again(b, page, &cfirst, &cend);
                 continue;
             }
             n++;
