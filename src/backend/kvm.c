@@ -160,8 +160,10 @@ static int set_guest_sigmask(struct hl_backend *b, uint64_t mask)
  * flushes the guest's TLB: a guest that changed a page-table entry, used it and wrote it back
  * without a flush would otherwise keep that translation into the next call (KVM flushes only
  * when the reset changes CR0, CR3, CR4 or EFER). The MMU reset lets go of KVM's root of the nested
- * page tables, and Linux 6.1 frees a root no vCPU holds: every page would fault again at every
- * call (Debian 12's kernel keeps it anyway). This second vCPU, run once and never again, holds it. */
+ * page tables, and a TDP MMU without upstream commit edbdb43fc96b (Linux 6.4; some stable
+ * kernels have it backported, Debian 12's 6.1 among them) frees a root no vCPU holds: every page
+ * would fault again at every call. Where keeper_needed() finds that, this second vCPU, run once
+ * and never again, holds it. */
 static hl_status start_keeper(hl_backend *b, hl_error *err)
 {
     if ((b->keeper = ioctl(b->vm, KVM_CREATE_VCPU, 1)) < 0)
@@ -174,6 +176,112 @@ static hl_status start_keeper(hl_backend *b, hl_error *err)
     while (HL_SYS(ioctl(b->keeper, KVM_RUN, 0)) < 0 && (errno == EINTR || errno == EAGAIN))
         ;
     return HL_OK;
+}
+
+/* The value of the vCPU statistic `name` (KVM_GET_STATS_FD's binary format, Linux 5.14+) from the
+ * statistics file fd, whose header and descriptors are read first; -1 when there is none. */
+static int64_t vcpu_stat(int fd, const char *name)
+{
+    struct kvm_stats_header h;
+    if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) || h.name_size == 0 || h.name_size > 256 ||
+        h.num_desc == 0 || h.num_desc > 4096)
+        return -1;
+    size_t each = sizeof(struct kvm_stats_desc) + h.name_size;
+    char *d = malloc(each * h.num_desc);
+    if (!d)
+        return -1;
+    int64_t v = -1;
+    if (pread(fd, d, each * h.num_desc, h.desc_offset) == (ssize_t)(each * h.num_desc))
+        for (uint32_t i = 0; i < h.num_desc; i++) {
+            struct kvm_stats_desc *s = (struct kvm_stats_desc *)(d + i * each);
+            uint64_t val;
+            if (strnlen(s->name, h.name_size) < h.name_size && strcmp(s->name, name) == 0 && s->size == 1 &&
+                pread(fd, &val, sizeof(val), (off_t)h.data_offset + s->offset) == (ssize_t)sizeof(val)) {
+                v = (int64_t)(val & INT64_MAX);
+                break;
+            }
+        }
+    free(d);
+    return v;
+}
+
+int hl_kvm_roots_kept(int vcpu, struct kvm_run *run, const struct kvm_sregs *sregs, uint64_t hlt_gpa,
+                      void (*between)(void *), void *ctx)
+{
+    int stats = ioctl(vcpu, KVM_GET_STATS_FD, NULL);
+    if (stats < 0)
+        return 0;
+    int kept = 0;
+    int64_t fixed[3] = {vcpu_stat(stats, "pf_fixed"), -1, -1};
+    for (int i = 0; i < 2 && fixed[i] >= 0; i++) {
+        struct kvm_sregs s = *sregs;
+        s.cr3 = i ? sregs->cr3 ^ HL_CR3_PWT : sregs->cr3; /* the second run resets the MMU: kvm_run */
+        struct kvm_regs r = {.rip = hlt_gpa, .rflags = 2};
+        if (i && between)
+            between(ctx);
+        run->kvm_dirty_regs = 0;
+        if (xioctl(vcpu, KVM_SET_SREGS, &s) < 0 || xioctl(vcpu, KVM_SET_REGS, &r) < 0)
+            break;
+        int rc;
+        while ((rc = HL_SYS(ioctl(vcpu, KVM_RUN, 0))) < 0 && (errno == EINTR || errno == EAGAIN))
+            ;
+        if (rc < 0 || run->exit_reason != KVM_EXIT_HLT)
+            break;
+        fixed[i + 1] = vcpu_stat(stats, "pf_fixed");
+    }
+    /* the first run mapped its pages (a fault each); the second, after the reset, found them still
+     * mapped: the root outlived the reset */
+    if (fixed[1] > fixed[0] && fixed[2] == fixed[1])
+        kept = 1;
+    close(stats);
+    return kept;
+}
+
+/* 1 when this kernel frees the nested page tables' root at the MMU reset of every run, unless a
+ * second vCPU holds it (start_keeper). Found once per process by running the sandbox's vCPU
+ * twice on a hlt of the stubs' page, the MMU reset between, and counting KVM's page faults; 1
+ * when that cannot be found out. HL_KVM_KEEPER=1 or 0 decides instead (tests). */
+static int keeper_needed(hl_backend *b, const struct kvm_sregs *sregs)
+{
+    static atomic_int verdict; /* 0: not known yet, 1: needed, 2: not needed */
+    int v = atomic_load_explicit(&verdict, memory_order_relaxed);
+    if (!v) {
+        const char *force = getenv("HL_KVM_KEEPER");
+        if (force && (strcmp(force, "1") == 0 || strcmp(force, "0") == 0))
+            v = force[0] == '1' ? 1 : 2;
+        else
+            v = hl_kvm_roots_kept(b->vcpu, b->run, sregs, b->stubs_gpa + HL_X86_HLT_OFFSET, NULL, NULL) ? 2 : 1;
+        atomic_store_explicit(&verdict, v, memory_order_relaxed);
+    }
+    return v == 1;
+}
+
+/* KVM switches virtualisation on in every CPU when the system's first VM is made and off when the
+ * last one goes, and patches the kernel's code (a static key) when the first vCPU without an
+ * in-kernel APIC is made and again when the last one goes. Under emulation that is 15 of a 20 ms
+ * create and half a destroy; natively less, but still work for every CPU. A process that makes
+ * its sandboxes one after another would pay it at each. So from its first KVM sandbox until the
+ * process ends (the library is never unloaded: src/CMakeLists.txt), it keeps one idle vCPU (never
+ * run) of a VM without memory: one close-on-exec file descriptor, "anon_inode:kvm-vcpu:2".
+ * HL_KVM_ANCHOR=0: not (benchmarks). */
+#define ANCHOR_ID 2
+static int g_anchor = -1;
+static pthread_once_t g_anchor_once = PTHREAD_ONCE_INIT;
+
+static void make_anchor(void)
+{
+    const char *no = getenv("HL_KVM_ANCHOR");
+    if (no && strcmp(no, "0") == 0)
+        return;
+    int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (kvm < 0)
+        return;
+    int vm = ioctl(kvm, KVM_CREATE_VM, 0);
+    if (vm >= 0) {
+        g_anchor = ioctl(vm, KVM_CREATE_VCPU, ANCHOR_ID); /* holds the VM */
+        close(vm);
+    }
+    close(kvm);
 }
 
 static hl_status kvm_create(hl_backend **out, const hl_mem *mem, const hl_layout *l, const hl_elf_info *elf,
@@ -193,6 +301,7 @@ static hl_status kvm_create(hl_backend **out, const hl_mem *mem, const hl_layout
     hl_status st = open_kvm(&b->kvm, err);
     if (st)
         goto fail;
+    pthread_once(&g_anchor_once, make_anchor);
     if (l->base != KVM_BASE) {
         st = hl_errorf(err, HL_E_LAYOUT, "a KVM sandbox starts at guest address %#llx, not %#llx",
                        (unsigned long long)KVM_BASE, (unsigned long long)l->base);
@@ -265,7 +374,7 @@ static hl_status kvm_create(hl_backend **out, const hl_mem *mem, const hl_layout
     b->sync_regs = sync > 0 && (sync & HL_KVM_SYNC_RESET) == HL_KVM_SYNC_RESET;
     if (b->sync_regs) /* every exit leaves the special registers there: where the run left CR3 */
         b->run->kvm_valid_regs = KVM_SYNC_X86_SREGS;
-    if ((st = start_keeper(b, err)))
+    if (keeper_needed(b, &sregs) && (st = start_keeper(b, err)))
         goto fail;
     b->kstack_top = kstack_top;
     b->pt_gpa = b->base + pt->offset;
