@@ -210,8 +210,7 @@ int hl_kvm_roots_kept(int vcpu, struct kvm_run *run, const struct kvm_sregs *sre
 {
     int stats = ioctl(vcpu, KVM_GET_STATS_FD, NULL);
     if (stats < 0)
-        return 0;
-    int kept = 0;
+        return -1;
     int64_t fixed[3] = {vcpu_stat(stats, "pf_fixed"), -1, -1};
     for (int i = 0; i < 2 && fixed[i] >= 0; i++) {
         struct kvm_sregs s = *sregs;
@@ -222,38 +221,62 @@ int hl_kvm_roots_kept(int vcpu, struct kvm_run *run, const struct kvm_sregs *sre
         run->kvm_dirty_regs = 0;
         if (xioctl(vcpu, KVM_SET_SREGS, &s) < 0 || xioctl(vcpu, KVM_SET_REGS, &r) < 0)
             break;
-        int rc;
-        while ((rc = HL_SYS(ioctl(vcpu, KVM_RUN, 0))) < 0 && (errno == EINTR || errno == EAGAIN))
+        int rc, tries = 0;
+        while ((rc = ioctl(vcpu, KVM_RUN, 0)) < 0 && (errno == EINTR || errno == EAGAIN) && ++tries < 64)
             ;
         if (rc < 0 || run->exit_reason != KVM_EXIT_HLT)
             break;
         fixed[i + 1] = vcpu_stat(stats, "pf_fixed");
     }
-    /* the first run mapped its pages (a fault each); the second, after the reset, found them still
-     * mapped: the root outlived the reset */
-    if (fixed[1] > fixed[0] && fixed[2] == fixed[1])
-        kept = 1;
     close(stats);
-    return kept;
+    /* the first run mapped its page (a fault); the second, after the reset, found it still mapped:
+     * the root outlived the reset */
+    if (fixed[1] <= fixed[0] || fixed[2] < fixed[1])
+        return -1;
+    return fixed[2] == fixed[1];
 }
 
-/* 1 when this kernel frees the nested page tables' root at the MMU reset of every run, unless a
- * second vCPU holds it (start_keeper). Found once per process by running the sandbox's vCPU
- * twice on a hlt of the stubs' page, the MMU reset between, and counting KVM's page faults; 1
- * when that cannot be found out. HL_KVM_KEEPER=1 or 0 decides instead (tests). */
-static int keeper_needed(hl_backend *b, const struct kvm_sregs *sregs)
+void (*hl_kvm_probe_between)(int vm);
+
+static void probe_between(void *ctx) { hl_kvm_probe_between(*(const int *)ctx); }
+
+/* A VM of its own with one vCPU (id), which holds it: the returned descriptor (-1 on failure).
+ * With kept, the vCPU first answers hl_kvm_roots_kept (into *kept) in real mode on one page of
+ * hlt, which is then taken away again. */
+static int scratch_vcpu(int kvm, int id, int *kept)
 {
-    static atomic_int verdict; /* 0: not known yet, 1: needed, 2: not needed */
-    int v = atomic_load_explicit(&verdict, memory_order_relaxed);
-    if (!v) {
-        const char *force = getenv("HL_KVM_KEEPER");
-        if (force && (strcmp(force, "1") == 0 || strcmp(force, "0") == 0))
-            v = force[0] == '1' ? 1 : 2;
-        else
-            v = hl_kvm_roots_kept(b->vcpu, b->run, sregs, b->stubs_gpa + HL_X86_HLT_OFFSET, NULL, NULL) ? 2 : 1;
-        atomic_store_explicit(&verdict, v, memory_order_relaxed);
+    int vm = ioctl(kvm, KVM_CREATE_VM, 0);
+    if (vm < 0)
+        return -1;
+    int vcpu = ioctl(vm, KVM_CREATE_VCPU, id);
+    int size = kept ? ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0) : 0;
+    uint8_t *page = MAP_FAILED;
+    struct kvm_run *run = MAP_FAILED;
+    if (vcpu >= 0 && size > 0)
+        page = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (page != MAP_FAILED)
+        run = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
+    if (run != MAP_FAILED) {
+        memset(page, 0xF4, PAGE);
+        struct kvm_userspace_memory_region slot = {.slot = 0, .memory_size = PAGE,
+                                                   .userspace_addr = (uint64_t)(uintptr_t)page};
+        struct kvm_sregs s;
+        if (xioctl(vm, KVM_SET_USER_MEMORY_REGION, &slot) == 0) {
+            if (xioctl(vcpu, KVM_GET_SREGS, &s) == 0) {
+                s.cs.base = 0;
+                s.cs.selector = 0;
+                *kept = hl_kvm_roots_kept(vcpu, run, &s, 0, hl_kvm_probe_between ? probe_between : NULL, &vm);
+            }
+            slot.memory_size = 0;
+            xioctl(vm, KVM_SET_USER_MEMORY_REGION, &slot);
+        }
     }
-    return v == 1;
+    if (run != MAP_FAILED)
+        munmap(run, (size_t)size);
+    if (page != MAP_FAILED)
+        munmap(page, PAGE);
+    close(vm);
+    return vcpu;
 }
 
 /* KVM switches virtualisation on in every CPU when the system's first VM is made and off when the
@@ -261,27 +284,68 @@ static int keeper_needed(hl_backend *b, const struct kvm_sregs *sregs)
  * in-kernel APIC is made and again when the last one goes. Under emulation that is 15 of a 20 ms
  * create and half a destroy; natively less, but still work for every CPU. A process that makes
  * its sandboxes one after another would pay it at each. So from its first KVM sandbox until the
- * process ends (the library is never unloaded: src/CMakeLists.txt), it keeps one idle vCPU (never
- * run) of a VM without memory: one close-on-exec file descriptor, "anon_inode:kvm-vcpu:2".
- * HL_KVM_ANCHOR=0: not (benchmarks). */
+ * process ends (the library is never unloaded: src/CMakeLists.txt), it keeps one idle vCPU of a
+ * VM without memory: one close-on-exec file descriptor, "anon_inode:kvm-vcpu:2" (never 0, 1 or
+ * 2: the sandbox's memory file and its /dev/kvm descriptor are open when it is made).
+ * HL_KVM_ANCHOR=0: not (benchmarks).
+ *
+ * Its first runs answer, once per process, whether a sandbox needs the keeper (start_keeper):
+ * HL_KVM_KEEPER=1 or 0 decides instead (tests). A probe that could not tell is not kept: later
+ * sandboxes get the keeper and ask again in a VM of their own, up to three times. */
 #define ANCHOR_ID 2
 static int g_anchor = -1;
 static pthread_once_t g_anchor_once = PTHREAD_ONCE_INIT;
+static atomic_int g_verdict; /* 0: not known, 1: the keeper is needed, 2: it is not */
+static atomic_int g_probes;
+
+static int probe_wanted(int kvm)
+{
+    const char *force = getenv("HL_KVM_KEEPER");
+    if (force && (strcmp(force, "1") == 0 || strcmp(force, "0") == 0)) {
+        atomic_store(&g_verdict, force[0] == '1' ? 1 : 2);
+        return 0;
+    }
+    if (ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_BINARY_STATS_FD) <= 0) { /* before Linux 5.14 */
+        atomic_store(&g_verdict, 1);
+        return 0;
+    }
+    return atomic_fetch_add(&g_probes, 1) < 3;
+}
+
+static void record(int kept)
+{
+    if (kept >= 0)
+        atomic_store(&g_verdict, kept ? 2 : 1);
+}
 
 static void make_anchor(void)
 {
     const char *no = getenv("HL_KVM_ANCHOR");
-    if (no && strcmp(no, "0") == 0)
-        return;
     int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
     if (kvm < 0)
         return;
-    int vm = ioctl(kvm, KVM_CREATE_VM, 0);
-    if (vm >= 0) {
-        g_anchor = ioctl(vm, KVM_CREATE_VCPU, ANCHOR_ID); /* holds the VM */
-        close(vm);
-    }
+    int kept = -1, probe = probe_wanted(kvm);
+    int vcpu = scratch_vcpu(kvm, ANCHOR_ID, probe ? &kept : NULL);
+    record(kept);
+    if (vcpu >= 0 && no && strcmp(no, "0") == 0)
+        close(vcpu);
+    else
+        g_anchor = vcpu;
     close(kvm);
+}
+
+static int keeper_needed(int kvm)
+{
+    pthread_once(&g_anchor_once, make_anchor);
+    int v = atomic_load(&g_verdict);
+    if (!v && probe_wanted(kvm)) {
+        int kept = -1, vcpu = scratch_vcpu(kvm, 0, &kept);
+        if (vcpu >= 0)
+            close(vcpu);
+        record(kept);
+        v = atomic_load(&g_verdict);
+    }
+    return v != 2;
 }
 
 static hl_status kvm_create(hl_backend **out, const hl_mem *mem, const hl_layout *l, const hl_elf_info *elf,
@@ -374,7 +438,7 @@ static hl_status kvm_create(hl_backend **out, const hl_mem *mem, const hl_layout
     b->sync_regs = sync > 0 && (sync & HL_KVM_SYNC_RESET) == HL_KVM_SYNC_RESET;
     if (b->sync_regs) /* every exit leaves the special registers there: where the run left CR3 */
         b->run->kvm_valid_regs = KVM_SYNC_X86_SREGS;
-    if (keeper_needed(b, &sregs) && (st = start_keeper(b, err)))
+    if (keeper_needed(b->kvm) && (st = start_keeper(b, err)))
         goto fail;
     b->kstack_top = kstack_top;
     b->pt_gpa = b->base + pt->offset;

@@ -84,12 +84,15 @@ void hl_kvm_mark_dirty(struct hl_backend *b, uint64_t page);
 hl_status hl_kvm_discard_pending(struct hl_backend *b, hl_error *err);
 
 /* 1 when KVM kept the nested page tables' root through the MMU reset every run starts with,
- * though no vCPU held it in between: vcpu (its run area `run`) runs twice to the hlt at hlt_gpa
- * with sregs, CR3's write-through bit flipped for the second run, between(ctx) called before it
- * when not NULL (tests), and KVM's count of page faults it fixed must grow in the first run
- * only. 0 when not, or when the count cannot be read (no KVM_GET_STATS_FD: Linux before 5.14). */
+ * though no vCPU held it in between; 0 when it did not; -1 when that cannot be told (no
+ * KVM_GET_STATS_FD: Linux before 5.14; a run that failed). vcpu (its run area `run`, on a VM of
+ * its own whose memory the vCPU has not touched yet) runs twice to the hlt at hlt_gpa with sregs,
+ * CR3's write-through bit flipped for the second run, between(ctx) called before it when not
+ * NULL (tests): KVM's count of the page faults it fixed must grow in the first run only. */
 int hl_kvm_roots_kept(int vcpu, struct kvm_run *run, const struct kvm_sregs *sregs, uint64_t hlt_gpa,
                       void (*between)(void *), void *ctx);
+/* Tests: called with the probe's VM between its two runs (NULL: nothing). */
+extern void (*hl_kvm_probe_between)(int vm);
 
 /* kvm_debug.c */
 hl_status hl_kvm_debug_start(struct hl_backend *b, const hl_debug_setup *setup, hl_error *err);

@@ -76,9 +76,6 @@ unsigned hl_x86_stub_out_offset(unsigned vector);
 #define HL_X86_ENTRY_OFFSET 0x400
 #define HL_X86_ENTRY_MSRS 1u
 #define HL_X86_XSAVE_INIT_OFFSET 0xC00
-/* A hlt in the stubs' page that no stub uses, past the 32 exception stubs (the page is hlt
- * wherever nothing else is): kvm.c's probe of the nested page tables runs to it. */
-#define HL_X86_HLT_OFFSET 0x3F0
 void hl_x86_build_entry(uint8_t *page);
 /* The stub's code, for tests. */
 extern const uint8_t hl_x86_entry_code[], hl_x86_entry_code_end[];

@@ -1,7 +1,12 @@
-/* test_kvm_roots.c - KVM's root of the nested page tables outlives the MMU reset of every run:
- * the probe that decides whether a sandbox needs a second vCPU to hold it (kvm.c keeper_needed,
- * hl_kvm_roots_kept) gives the right answer both ways, and calls in the steady state take no
- * nested page fault whatever it decided. KVM only; in-process the tests skip. */
+/* test_kvm_roots.c - what the KVM backend decides once per process (kvm.c make_anchor,
+ * keeper_needed): the probe tells a kept root of the nested page tables from a lost one, a
+ * sandbox gets the keeper vCPU exactly when the kernel loses the root, calls in the steady state
+ * take no nested page fault whatever was decided, and the idle vCPU that keeps KVM switched on is
+ * made once, close-on-exec, and not with HL_KVM_ANCHOR=0.
+ *
+ * The library decides once per process, so every case runs in a fresh process: this binary again,
+ * `test_kvm_roots --case NAME KEPT` (KEPT: what this kernel does, 1 or 0, found by the parent),
+ * whose exit status says whether its checks held. KVM only; in-process the tests skip. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,13 +21,37 @@
 #include "backend/kvm_internal.h"
 #include "rt.h"
 
+/* KVM, with vCPU statistics (KVM_GET_STATS_FD, Linux 5.14+; older kernels always get the keeper) */
+static int have_stats(void)
+{
+    int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    int have = kvm >= 0 && ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_BINARY_STATS_FD) > 0;
+    if (kvm >= 0)
+        close(kvm);
+    return have;
+}
+
 #define KVM_ONLY()                                                                                                \
     do {                                                                                                          \
-        if (rt_mode() != HL_RUN_HYPERVISOR)                                                                       \
+        if (rt_mode() != HL_RUN_HYPERVISOR || !have_stats())                                                      \
             skip();                                                                                               \
     } while (0)
 
-/* A VM of its own: 64 KiB of hlt at guest physical 0 in slot 0, one vCPU in real mode. */
+/* Adding and deleting a memory slot makes KVM drop every root of the VM (its "fast zap"): what a
+ * kernel that frees an unheld root does at each MMU reset. */
+static void drop_roots(int vm)
+{
+    static uint8_t page[4096] __attribute__((aligned(4096)));
+    struct kvm_userspace_memory_region r = {.slot = 1, .guest_phys_addr = 0x100000, .memory_size = sizeof(page),
+                                            .userspace_addr = (uint64_t)(uintptr_t)page};
+    if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &r) != 0)
+        abort();
+    r.memory_size = 0;
+    if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &r) != 0)
+        abort();
+}
+
+/* A VM of the test's own: 64 KiB of hlt at guest physical 0, one vCPU in real mode. */
 typedef struct tvm {
     int kvm, vm, vcpu;
     struct kvm_run *run;
@@ -66,17 +95,17 @@ static void tvm_close(tvm *t)
     close(t->kvm);
 }
 
-/* Adding and deleting a memory slot makes KVM drop every root (its "fast zap"): what a kernel
- * that frees an unheld root does at each MMU reset. */
-static void drop_roots(void *ctx)
+static void tvm_drop_roots(void *ctx) { drop_roots(((tvm *)ctx)->vm); }
+
+/* What this kernel does with a root no vCPU holds: 1 keeps it, 0 frees it. */
+static int kernel_keeps_roots(void)
 {
-    tvm *t = ctx;
-    static uint8_t page[4096] __attribute__((aligned(4096)));
-    struct kvm_userspace_memory_region r = {.slot = 1, .guest_phys_addr = 0x100000, .memory_size = sizeof(page),
-                                            .userspace_addr = (uint64_t)(uintptr_t)page};
-    assert_int_equal(ioctl(t->vm, KVM_SET_USER_MEMORY_REGION, &r), 0);
-    r.memory_size = 0;
-    assert_int_equal(ioctl(t->vm, KVM_SET_USER_MEMORY_REGION, &r), 0);
+    tvm t;
+    tvm_open(&t);
+    int kept = hl_kvm_roots_kept(t.vcpu, t.run, &t.sregs, 0x1000, NULL, NULL);
+    tvm_close(&t);
+    assert_true(kept == 0 || kept == 1);
+    return kept;
 }
 
 /* The probe says "lost" when the root is lost between its runs, and "kept" when another vCPU holds
@@ -87,7 +116,7 @@ static void test_probe_tells_kept_from_lost(void **state)
     KVM_ONLY();
     tvm t;
     tvm_open(&t);
-    assert_int_equal(hl_kvm_roots_kept(t.vcpu, t.run, &t.sregs, 0x1000, drop_roots, &t), 0);
+    assert_int_equal(hl_kvm_roots_kept(t.vcpu, t.run, &t.sregs, 0x1000, tvm_drop_roots, &t), 0);
     tvm_close(&t);
 
     tvm_open(&t);
@@ -99,104 +128,188 @@ static void test_probe_tells_kept_from_lost(void **state)
     close(holder);
     tvm_close(&t);
 
-    /* what this kernel does on its own: reported, and what the sandboxes below must agree with */
-    tvm_open(&t);
-    int kept = hl_kvm_roots_kept(t.vcpu, t.run, &t.sregs, 0x1000, NULL, NULL);
-    print_message("this kernel %s an unheld root through the MMU reset\n", kept ? "keeps" : "frees");
-    tvm_close(&t);
+    print_message("this kernel %s an unheld root through the MMU reset\n",
+                  kernel_keeps_roots() ? "keeps" : "frees");
 }
 
-/* The vCPUs of the process, from /proc/self/fd ("anon_inode:kvm-vcpu:N"): bit fd of seen[] set
- * for each; those not in `before` (NULL: none) are counted, and the fd of a vCPU 0 among them is
- * put in *vcpu0 (-1 when none). */
+/* ---- the cases, in fresh processes: plain checks, a message and exit status 1 when one fails */
+
+#define CHECK(cond)                                                                                               \
+    do {                                                                                                          \
+        if (!(cond)) {                                                                                            \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                              \
+            return 1;                                                                                             \
+        }                                                                                                         \
+    } while (0)
+
+/* The process's vCPU descriptors from /proc/self/fd ("anon_inode:kvm-vcpu:N"): those of vCPU
+ * `id` (-1: any but the library's idle vCPU 2) whose descriptor is not set in `before` (NULL:
+ * none) are counted, each marked in `seen`; *last gets the last such vCPU 0 (-1: none). */
 #define MAX_FD 4096
-static int new_vcpus(const uint8_t *before, uint8_t *seen, int *vcpu0)
+static int vcpus(int id, const uint8_t *before, uint8_t *seen, int *last)
 {
     DIR *d = opendir("/proc/self/fd");
-    assert_non_null(d);
+    if (!d)
+        return -1;
     int n = 0;
-    *vcpu0 = -1;
-    memset(seen, 0, MAX_FD / 8);
+    if (last)
+        *last = -1;
+    if (seen)
+        memset(seen, 0, MAX_FD / 8);
     struct dirent *e;
     while ((e = readdir(d))) {
         char path[300], link[64];
         int fd = atoi(e->d_name);
         snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
         ssize_t len = readlink(path, link, sizeof(link) - 1);
-        if (len <= 0 || fd >= MAX_FD)
+        if (len <= 0 || fd >= MAX_FD || fd == dirfd(d))
             continue;
         link[len] = 0;
-        /* not the library's idle vCPU 2 (kvm.c make_anchor) */
-        if (strncmp(link, "anon_inode:kvm-vcpu:", 20) != 0 || strcmp(link + 20, "2") == 0)
+        if (strncmp(link, "anon_inode:kvm-vcpu:", 20) != 0)
             continue;
-        seen[fd / 8] |= (uint8_t)(1u << (fd % 8));
+        int vid = atoi(link + 20);
+        if (id >= 0 ? vid != id : vid == 2)
+            continue;
+        if (seen)
+            seen[fd / 8] |= (uint8_t)(1u << (fd % 8));
         if (before && (before[fd / 8] & (1u << (fd % 8))))
             continue;
         n++;
-        if (strcmp(link + 20, "0") == 0)
-            *vcpu0 = fd;
+        if (last && vid == 0)
+            *last = fd;
     }
     closedir(d);
     return n;
 }
 
-/* KVM's count of page faults the vCPU's nested page tables took, from its statistics file. */
-static uint64_t pf_fixed(int vcpu)
+/* KVM's count of the page faults the vCPU's nested page tables took (-1: unknown). */
+static int64_t pf_fixed(int vcpu)
 {
     int fd = ioctl(vcpu, KVM_GET_STATS_FD, NULL);
-    assert_true(fd >= 0);
+    if (fd < 0)
+        return -1;
     struct kvm_stats_header h;
-    assert_int_equal(pread(fd, &h, sizeof(h), 0), sizeof(h));
-    size_t each = sizeof(struct kvm_stats_desc) + h.name_size;
-    char *descs = malloc(each * h.num_desc);
-    assert_non_null(descs);
-    assert_int_equal(pread(fd, descs, each * h.num_desc, h.desc_offset), (ssize_t)(each * h.num_desc));
-    uint64_t v = UINT64_MAX;
-    for (uint32_t i = 0; i < h.num_desc; i++) {
-        struct kvm_stats_desc *s = (struct kvm_stats_desc *)(descs + i * each);
-        if (strcmp(s->name, "pf_fixed") == 0)
-            assert_int_equal(pread(fd, &v, sizeof(v), (off_t)h.data_offset + s->offset), sizeof(v));
+    int64_t v = -1;
+    if (pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h)) {
+        size_t each = sizeof(struct kvm_stats_desc) + h.name_size;
+        char *descs = malloc(each * h.num_desc);
+        if (descs && pread(fd, descs, each * h.num_desc, h.desc_offset) == (ssize_t)(each * h.num_desc))
+            for (uint32_t i = 0; i < h.num_desc; i++) {
+                struct kvm_stats_desc *s = (struct kvm_stats_desc *)(descs + i * each);
+                uint64_t val;
+                if (strcmp(s->name, "pf_fixed") == 0 &&
+                    pread(fd, &val, sizeof(val), (off_t)h.data_offset + s->offset) == (ssize_t)sizeof(val))
+                    v = (int64_t)val;
+            }
+        free(descs);
     }
-    free(descs);
     close(fd);
-    assert_true(v != UINT64_MAX);
     return v;
 }
 
-/* A sandbox of simpleguest: after a few calls to map what calls touch, 20 more calls (in a call
- * context: no restore, whose dropped pages fault again by design) take no nested page fault:
- * the root survived every run's MMU reset. Returns how many vCPUs the sandbox has. */
-static int steady_calls_fault_nothing(void)
+/* A sandbox of simpleguest with want_vcpus vCPUs (1, or 2 with the keeper); after 3 calls to map
+ * what calls touch, 20 more (in a call context: no restore, whose dropped pages fault again by
+ * design) take no nested page fault, or some when faults is 1 (a kernel that frees the root,
+ * without the keeper). */
+static int steady_calls(int want_vcpus, int faults)
 {
-    int before, vcpu0;
     uint8_t old[MAX_FD / 8], now[MAX_FD / 8];
-    new_vcpus(NULL, old, &vcpu0);
-    hl_sandbox *sb = rt_sandbox("simpleguest", "");
-    int vcpus = new_vcpus(old, now, &vcpu0);
-    assert_true(vcpu0 >= 0);
+    int vcpu0;
+    vcpus(-1, NULL, old, NULL);
+    hl_config cfg;
+    hl_config_init(&cfg);
+    cfg.execution_mode = HL_RUN_HYPERVISOR;
+    hl_sandbox *sb = NULL;
     hl_error err = HL_ERROR_INIT;
-    assert_int_equal(hl_sandbox_context_begin(sb, &err), HL_OK);
-    for (int i = 0; i < 3; i++)
-        assert_int_equal(rt_ok(sb, "add", RT_ARGS(hl_i32(i), hl_i32(2))).u.i32, i + 2);
-    before = (int)pf_fixed(vcpu0);
-    assert_true(before > 0); /* initialisation and the first calls mapped their pages: the right vCPU */
-    for (int i = 0; i < 20; i++)
-        assert_int_equal(rt_ok(sb, "add", RT_ARGS(hl_i32(i), hl_i32(2))).u.i32, i + 2);
-    assert_int_equal(pf_fixed(vcpu0) - (uint64_t)before, 0);
-    assert_int_equal(hl_sandbox_context_end(sb, &err), HL_OK);
+    CHECK(hl_sandbox_create(&sb, rt_guest("simpleguest"), &cfg, &err) == HL_OK);
+    CHECK(hl_sandbox_initialize(sb, &err) == HL_OK);
+    CHECK(vcpus(-1, old, now, &vcpu0) == want_vcpus);
+    CHECK(vcpu0 >= 0);
+    CHECK(hl_sandbox_context_begin(sb, &err) == HL_OK);
+    int64_t before = 0;
+    for (int i = 0; i < 23; i++) {
+        if (i == 3)
+            before = pf_fixed(vcpu0);
+        hl_value args[2] = {hl_i32(i), hl_i32(2)}, v;
+        CHECK(hl_sandbox_call(sb, "add", args, 2, &v, &err) == HL_OK && v.u.i32 == i + 2);
+    }
+    int64_t after = pf_fixed(vcpu0);
+    CHECK(before > 0); /* initialisation and the first calls mapped their pages: the right vCPU */
+    if (faults)
+        CHECK(after > before);
+    else
+        CHECK(after == before);
+    CHECK(hl_sandbox_context_end(sb, &err) == HL_OK);
     hl_sandbox_destroy(sb);
-    return vcpus;
+    return 0;
 }
 
-/* In a child process, whose verdict is its own (kvm.c caches it per process): HL_KVM_KEEPER
- * forces the keeper on or off; either way the steady calls fault nothing on this kernel. */
-static void forced(const char *value, int want_vcpus)
+static void probe_lost(int vm) { drop_roots(vm); }
+
+/* The idle vCPU: how many descriptors are it, and whether the last is close-on-exec. */
+static int anchors(int *good)
 {
+    int fd, n = vcpus(2, NULL, NULL, NULL);
+    DIR *d = opendir("/proc/self/fd");
+    *good = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char path[300], link[64];
+        snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+        ssize_t len = readlink(path, link, sizeof(link) - 1);
+        if (len > 0 && (link[len] = 0, strcmp(link, "anon_inode:kvm-vcpu:2") == 0)) {
+            fd = atoi(e->d_name);
+            *good = (fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0;
+        }
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static int run_case(const char *name, int kept)
+{
+    int good;
+    if (strcmp(name, "keeper-on") == 0) /* HL_KVM_KEEPER=1 */
+        return steady_calls(2, 0);
+    if (strcmp(name, "keeper-off") == 0) /* HL_KVM_KEEPER=0 */
+        return steady_calls(1, !kept);
+    if (strcmp(name, "probe-lost") == 0) { /* the library's own probe finds the root lost */
+        hl_kvm_probe_between = probe_lost;
+        return steady_calls(2, 0);
+    }
+    if (strcmp(name, "unforced") == 0) {
+        CHECK(anchors(&good) == 0);
+        CHECK(steady_calls(kept ? 1 : 2, 0) == 0);
+        CHECK(anchors(&good) == 1 && good); /* kept after the last sandbox is gone */
+        CHECK(steady_calls(kept ? 1 : 2, 0) == 0);
+        CHECK(anchors(&good) == 1 && good); /* one per process */
+        return 0;
+    }
+    if (strcmp(name, "anchor-off") == 0) { /* HL_KVM_ANCHOR=0 */
+        CHECK(steady_calls(kept ? 1 : 2, 0) == 0);
+        CHECK(anchors(&good) == 0);
+        return 0;
+    }
+    fprintf(stderr, "no case %s\n", name);
+    return 1;
+}
+
+/* Runs a case in a fresh process with the environment variable `var` set to `value` (var NULL:
+ * none set), and HL_KVM_PROBE (the suite's probe sandbox, rt.c) unset. */
+static void in_fresh_process(const char *name, const char *var, const char *value)
+{
+    char kept[2] = {kernel_keeps_roots() ? '1' : '0', 0};
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        setenv("HL_KVM_KEEPER", value, 1);
-        _exit(steady_calls_fault_nothing() == want_vcpus ? 0 : 3);
+        unsetenv("HL_KVM_PROBE");
+        unsetenv("HL_KVM_KEEPER");
+        unsetenv("HL_KVM_ANCHOR");
+        if (var)
+            setenv(var, value, 1);
+        execl("/proc/self/exe", "test_kvm_roots", "--case", name, kept, (char *)NULL);
+        _exit(127);
     }
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -208,105 +321,51 @@ static void test_keeper_forced_on(void **state)
 {
     (void)state;
     KVM_ONLY();
-    forced("1", 2);
+    in_fresh_process("keeper-on", "HL_KVM_KEEPER", "1");
 }
 
 static void test_keeper_forced_off(void **state)
 {
     (void)state;
     KVM_ONLY();
-    forced("0", 1);
+    in_fresh_process("keeper-off", "HL_KVM_KEEPER", "0");
 }
 
-/* Unforced: the sandbox has the keeper exactly when the kernel frees an unheld root, and its steady
- * calls fault nothing. */
+/* A kernel that frees the root, as the library's probe sees it: every sandbox gets the keeper. */
+static void test_keeper_when_the_probe_loses_the_root(void **state)
+{
+    (void)state;
+    KVM_ONLY();
+    in_fresh_process("probe-lost", NULL, NULL);
+}
+
+/* As built: the keeper exactly when this kernel frees the root; the idle vCPU made with the first
+ * sandbox, kept after the last, one per process. */
 static void test_keeper_follows_the_kernel(void **state)
 {
     (void)state;
     KVM_ONLY();
-    tvm t;
-    tvm_open(&t);
-    int kept = hl_kvm_roots_kept(t.vcpu, t.run, &t.sregs, 0x1000, NULL, NULL);
-    tvm_close(&t);
-    unsetenv("HL_KVM_KEEPER");
-    assert_int_equal(steady_calls_fault_nothing(), kept ? 1 : 2);
-    /* a second sandbox reuses the verdict */
-    assert_int_equal(steady_calls_fault_nothing(), kept ? 1 : 2);
+    in_fresh_process("unforced", NULL, NULL);
 }
 
-/* The library's idle vCPU (kvm.c make_anchor): descriptors that are it. */
-static int anchors(int *cloexec)
-{
-    DIR *d = opendir("/proc/self/fd");
-    assert_non_null(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        char path[300], link[64];
-        snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
-        ssize_t len = readlink(path, link, sizeof(link) - 1);
-        if (len <= 0)
-            continue;
-        link[len] = 0;
-        if (strcmp(link, "anon_inode:kvm-vcpu:2") == 0) {
-            n++;
-            if (cloexec)
-                *cloexec = (fcntl(atoi(e->d_name), F_GETFD) & FD_CLOEXEC) != 0;
-        }
-    }
-    closedir(d);
-    return n;
-}
-
-/* Not made with HL_KVM_ANCHOR=0 (in a child forked before this process made a sandbox). */
 static void test_anchor_off(void **state)
 {
     (void)state;
     KVM_ONLY();
-    assert_int_equal(anchors(NULL), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        setenv("HL_KVM_ANCHOR", "0", 1);
-        int before = anchors(NULL);
-        hl_sandbox_destroy(rt_sandbox("simpleguest", ""));
-        _exit(anchors(NULL) == before ? 0 : 3);
-    }
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    in_fresh_process("anchor-off", "HL_KVM_ANCHOR", "0");
 }
 
-/* Made with the process's first sandbox (test_keeper_follows_the_kernel's), close-on-exec, kept
- * after the last sandbox is gone, one per process. */
-static void test_anchor_outlives_sandboxes(void **state)
+int main(int argc, char **argv)
 {
-    (void)state;
-    KVM_ONLY();
-    int cloexec = 0;
-    assert_int_equal(anchors(&cloexec), 1);
-    assert_true(cloexec);
-    hl_sandbox *sb = rt_sandbox("simpleguest", "");
-    assert_int_equal(anchors(NULL), 1);
-    hl_sandbox_destroy(sb);
-    assert_int_equal(anchors(NULL), 1);
-    sb = rt_sandbox("simpleguest", "");
-    assert_int_equal(anchors(NULL), 1); /* one per process, not per sandbox */
-    hl_sandbox_destroy(sb);
-}
-
-int main(void)
-{
-    /* the forced ones first: each runs in a child forked before this process made a sandbox (the
-     * library's choices are made once per process) */
+    if (argc == 4 && strcmp(argv[1], "--case") == 0)
+        return run_case(argv[2], strcmp(argv[3], "1") == 0);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_probe_tells_kept_from_lost),
         cmocka_unit_test(test_keeper_forced_on),
         cmocka_unit_test(test_keeper_forced_off),
-        cmocka_unit_test(test_anchor_off),
+        cmocka_unit_test(test_keeper_when_the_probe_loses_the_root),
         cmocka_unit_test(test_keeper_follows_the_kernel),
-        cmocka_unit_test(test_anchor_outlives_sandboxes),
+        cmocka_unit_test(test_anchor_off),
     };
     return cmocka_run_group_tests_name(rt_group_name("kvm_roots"), tests, NULL, NULL);
 }
