@@ -287,7 +287,8 @@ static int scratch_vcpu(int kvm, int id, int *kept)
  * process ends (the library is never unloaded: src/CMakeLists.txt), it keeps one idle vCPU of a
  * VM without memory: one close-on-exec file descriptor, "anon_inode:kvm-vcpu:2" (never 0, 1 or
  * 2: the sandbox's memory file and its /dev/kvm descriptor are open when it is made).
- * HL_KVM_ANCHOR=0: not (benchmarks).
+ * HL_KVM_ANCHOR=0: not, for a process that makes one sandbox (the CLI) and for benchmarks; then
+ * no probe either (below), every sandbox gets the keeper.
  *
  * Its first runs answer, once per process, whether a sandbox needs the keeper (start_keeper):
  * HL_KVM_KEEPER=1 or 0 decides instead (tests). A probe that could not tell is not kept: later
@@ -318,19 +319,22 @@ static void record(int kept)
         atomic_store(&g_verdict, kept ? 2 : 1);
 }
 
+static int g_no_anchor;
+
 static void make_anchor(void)
 {
     const char *no = getenv("HL_KVM_ANCHOR");
     int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
     if (kvm < 0)
         return;
-    int kept = -1, probe = probe_wanted(kvm);
-    int vcpu = scratch_vcpu(kvm, ANCHOR_ID, probe ? &kept : NULL);
-    record(kept);
-    if (vcpu >= 0 && no && strcmp(no, "0") == 0)
-        close(vcpu);
-    else
-        g_anchor = vcpu;
+    if (no && strcmp(no, "0") == 0) { /* nor a probe: the keeper, unless HL_KVM_KEEPER says */
+        g_no_anchor = 1;
+        probe_wanted(kvm);
+    } else {
+        int kept = -1;
+        g_anchor = scratch_vcpu(kvm, ANCHOR_ID, probe_wanted(kvm) ? &kept : NULL);
+        record(kept);
+    }
     close(kvm);
 }
 
@@ -338,7 +342,7 @@ static int keeper_needed(int kvm)
 {
     pthread_once(&g_anchor_once, make_anchor);
     int v = atomic_load(&g_verdict);
-    if (!v && probe_wanted(kvm)) {
+    if (!v && !g_no_anchor && probe_wanted(kvm)) {
         int kept = -1, vcpu = scratch_vcpu(kvm, 0, &kept);
         if (vcpu >= 0)
             close(vcpu);

@@ -1,5 +1,6 @@
 /* main.c - the `hyperlight` command: global options, `help`, dispatch to the commands. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -137,6 +138,10 @@ int main(int argc, char **argv)
 
     const cli_command *cmd = find_command(first);
     if (cmd == NULL) return unknown_command(first);
+    /* One sandbox per process: the library's idle vCPU, which spares a process that makes
+     * sandboxes one after another KVM's switching on and off, would be one VM more to make and
+     * destroy (runtime.md). Unless the environment says otherwise. */
+    setenv("HL_KVM_ANCHOR", "0", 0);
     if (wants_help(argc - 1, argv + 1)) {
         cli_print_help(cmd, stdout);
         return finish(CLI_OK);
