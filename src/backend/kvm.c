@@ -173,7 +173,8 @@ static hl_status start_keeper(hl_backend *b, hl_error *err)
      * before it enters, and the fetch then ends the run (an emulation failure, whatever it is). */
     hl_status st = hl_kvm_set_cpuid(b->kvm, b->keeper, err);
     if (st) return st;
-    while (HL_SYS(ioctl(b->keeper, KVM_RUN, 0)) < 0 && (errno == EINTR || errno == EAGAIN))
+    for (int tries = 0; HL_SYS(ioctl(b->keeper, KVM_RUN, 0)) < 0 && (errno == EINTR || errno == EAGAIN) && tries < 64;
+         tries++)
         ;
     return HL_OK;
 }
@@ -321,15 +322,23 @@ static void record(int kept)
 
 static int g_no_anchor;
 
+/* Without the idle vCPU no probe either: the keeper, unless HL_KVM_KEEPER says otherwise. */
+static void no_probe(int kvm)
+{
+    (void)probe_wanted(kvm); /* applies HL_KVM_KEEPER */
+    int unknown = 0;
+    atomic_compare_exchange_strong(&g_verdict, &unknown, 1);
+}
+
 static void make_anchor(void)
 {
     const char *no = getenv("HL_KVM_ANCHOR");
+    g_no_anchor = no && strcmp(no, "0") == 0;
     int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
     if (kvm < 0)
         return;
-    if (no && strcmp(no, "0") == 0) { /* nor a probe: the keeper, unless HL_KVM_KEEPER says */
-        g_no_anchor = 1;
-        probe_wanted(kvm);
+    if (g_no_anchor) {
+        no_probe(kvm);
     } else {
         int kept = -1;
         g_anchor = scratch_vcpu(kvm, ANCHOR_ID, probe_wanted(kvm) ? &kept : NULL);
@@ -342,11 +351,15 @@ static int keeper_needed(int kvm)
 {
     pthread_once(&g_anchor_once, make_anchor);
     int v = atomic_load(&g_verdict);
-    if (!v && !g_no_anchor && probe_wanted(kvm)) {
-        int kept = -1, vcpu = scratch_vcpu(kvm, 0, &kept);
-        if (vcpu >= 0)
-            close(vcpu);
-        record(kept);
+    if (!v) {
+        if (g_no_anchor) /* make_anchor could not open /dev/kvm */
+            no_probe(kvm);
+        else if (probe_wanted(kvm)) {
+            int kept = -1, vcpu = scratch_vcpu(kvm, 0, &kept);
+            if (vcpu >= 0)
+                close(vcpu);
+            record(kept);
+        }
         v = atomic_load(&g_verdict);
     }
     return v != 2;
