@@ -46,8 +46,8 @@ static int xioctl(int fd, unsigned long req, void *arg)
  * instead of hundreds of ioctls. */
 static hl_plock g_cache_lock = HL_PLOCK_INIT; /* unlocked again in a forked child */
 static struct kvm_cpuid2 *g_cpuid;
-static uint32_t *g_msr_indices;
-static uint32_t g_msr_count;
+static uint32_t *g_msr_indices[2]; /* [1]: with the MSR filter in place */
+static uint32_t g_msr_count[2];
 
 static hl_status set_cpuid(int kvm_fd, int vcpu_fd, struct kvm_cpuid2 *c, hl_error *err)
 {
@@ -137,11 +137,11 @@ static void probe_msr(int vcpu_fd, struct kvm_msrs *m, uint32_t index)
 
 /* The MSRs found by an earlier vCPU, read in one KVM_GET_MSRS: 1, or 0 when there are none yet
  * or this vCPU does not read them all (then they are probed again). */
-static int cached_msrs(hl_kvm_state *s, int vcpu_fd)
+static int cached_msrs(hl_kvm_state *s, int vcpu_fd, int filtered)
 {
     hl_plock_lock(&g_cache_lock);
-    uint32_t n = g_msr_count;
-    const uint32_t *idx = g_msr_indices;
+    uint32_t n = g_msr_count[filtered];
+    const uint32_t *idx = g_msr_indices[filtered];
     hl_plock_unlock(&g_cache_lock);
     if (!idx)
         return 0;
@@ -159,16 +159,16 @@ static int cached_msrs(hl_kvm_state *s, int vcpu_fd)
     return 1;
 }
 
-static void cache_msrs(const struct kvm_msrs *m)
+static void cache_msrs(const struct kvm_msrs *m, int filtered)
 {
     hl_plock_lock(&g_cache_lock);
-    if (!g_msr_indices) {
+    if (!g_msr_indices[filtered]) {
         uint32_t *idx = malloc((m->nmsrs ? m->nmsrs : 1) * sizeof(*idx));
         if (idx) {
             for (uint32_t i = 0; i < m->nmsrs; i++)
                 idx[i] = m->entries[i].index;
-            g_msr_count = m->nmsrs;
-            g_msr_indices = idx; /* kept for the process's life */
+            g_msr_count[filtered] = m->nmsrs;
+            g_msr_indices[filtered] = idx; /* kept for the process's life */
         }
     }
     hl_plock_unlock(&g_cache_lock);
@@ -229,10 +229,19 @@ static void keep_only(struct kvm_msrs *m, const uint32_t *keep, size_t nkeep)
     m->nmsrs = n;
 }
 
-static hl_status save_msrs(hl_kvm_state *s, int kvm_fd, int vcpu_fd, hl_error *err)
+static hl_status save_msrs(hl_kvm_state *s, int kvm_fd, int vcpu_fd, int filtered, hl_error *err)
 {
-    if (cached_msrs(s, vcpu_fd))
+    if (cached_msrs(s, vcpu_fd, filtered))
         return HL_OK;
+    if (filtered) { /* the guest can change no other MSR: only those are probed (5, not ~140) */
+        size_t n = sizeof filtered_reset_msrs / sizeof filtered_reset_msrs[0];
+        if (!(s->msrs = calloc(1, sizeof(*s->msrs) + n * sizeof(struct kvm_msr_entry))))
+            return hl_errorf(err, HL_E_NOMEM, "out of memory");
+        for (size_t i = 0; i < n; i++)
+            probe_msr(vcpu_fd, s->msrs, filtered_reset_msrs[i]);
+        cache_msrs(s->msrs, 1);
+        return HL_OK;
+    }
     struct kvm_msr_list probe = {.nmsrs = 0};
     if (ioctl(kvm_fd, KVM_GET_MSR_INDEX_LIST, &probe) < 0 && errno != E2BIG)
         return hl_errorf(err, HL_E_BACKEND, "KVM_GET_MSR_INDEX_LIST failed: %s", strerror(errno));
@@ -259,7 +268,7 @@ static hl_status save_msrs(hl_kvm_state *s, int kvm_fd, int vcpu_fd, hl_error *e
         probe_msr(vcpu_fd, s->msrs, 0x200 + 2 * v);
         probe_msr(vcpu_fd, s->msrs, 0x201 + 2 * v);
     }
-    cache_msrs(s->msrs);
+    cache_msrs(s->msrs, 0);
     return HL_OK;
 }
 
@@ -398,7 +407,7 @@ hl_status hl_kvm_state_save(hl_kvm_state **out, int kvm_fd, int vcpu_fd,
                                   .addr = (uint64_t)(uintptr_t)&s->tsc_offset};
     s->has_tsc_offset = ioctl(vcpu_fd, KVM_HAS_DEVICE_ATTR, &tsc) == 0 &&
                         xioctl(vcpu_fd, KVM_GET_DEVICE_ATTR, &tsc) == 0;
-    if ((st = save_msrs(s, kvm_fd, vcpu_fd, err))) goto fail;
+    if ((st = save_msrs(s, kvm_fd, vcpu_fd, msr_filtered != 0, err))) goto fail;
     if (msr_filtered) { /* the guest can change no other MSR, nor the TSC */
         keep_only(s->msrs, filtered_reset_msrs, sizeof filtered_reset_msrs / sizeof filtered_reset_msrs[0]);
         s->has_tsc_offset = 0;
