@@ -287,7 +287,8 @@ static int scratch_vcpu(int kvm, int id, int *kept)
  * its sandboxes one after another would pay it at each. So from its first KVM sandbox until the
  * process ends (the library is never unloaded: src/CMakeLists.txt), it keeps one idle vCPU of a
  * VM without memory: one close-on-exec file descriptor, "anon_inode:kvm-vcpu:2" (never 0, 1 or
- * 2: the sandbox's memory file and its /dev/kvm descriptor are open when it is made).
+ * 2, even in a process that closed its standard streams: the sandbox's /dev/kvm descriptor and
+ * this function's own and the VM's are open when it is made).
  * HL_KVM_ANCHOR=0: not, for a process that makes one sandbox (the CLI) and for benchmarks; then
  * no probe either (below), every sandbox gets the keeper.
  *
