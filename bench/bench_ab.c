@@ -12,7 +12,10 @@
  * initialise (iterations / 30 + 10 of each, destroy untimed) against a bare VM create + HLT,
  * alone and beside a live sandbox of the same guest. With --guests-b, B's
  * sandboxes run the guests of that directory (compare two builds of the guests: give the same
- * library twice). KVM sandboxes only: two copies of the
+ * library twice). Builds from 2026-12-03 on keep an idle vCPU that holds KVM switched on
+ * between sandboxes (runtime.md); in one process it would serve the other build's sandboxes and
+ * the bare baseline too, so bench_ab turns it off (HL_KVM_ANCHOR=0, unless set): both builds
+ * then create as a process without it does. KVM sandboxes only: two copies of the
  * in-process backend would each install the process's SIGSYS handler. Inside the emulated VM:
  * scripts/vm-test.sh --dir GUESTS --dir LIBDIR_A --dir LIBDIR_B -- bench_ab ... */
 #include <dlfcn.h>
@@ -120,6 +123,7 @@ typedef struct op {
 
 int main(int argc, char **argv)
 {
+    setenv("HL_KVM_ANCHOR", "0", 0); /* see above */
     const hl_execution_mode mode = HL_MODE_RUN_IN_HYPERVISOR;
     size_t iters = 1000;
     const char *guests = NULL, *guests_b = NULL, *paths[2] = {NULL, NULL};
