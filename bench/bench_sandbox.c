@@ -483,6 +483,23 @@ static void print_header(const bench *b, const char *guests, uint64_t default_si
            default_size / (double)MiB, small_size / (double)MiB, large_size / (double)MiB);
 }
 
+/* The bare baseline's VM create + HLT and destroy (bench_kvm_bare.c); nonzero, said, on failure. */
+static int bare_create(const bench *b, stats *create, stats *destroy)
+{
+    char why[256];
+    uint64_t *c = xcalloc(b->create_iters), *d = xcalloc(b->create_iters);
+    int rc = bench_kvm_bare_create_hlt(b->create_warmup, b->create_iters, c, d, why, sizeof(why));
+    if (rc < 0)
+        fprintf(stderr, "bench_sandbox: %s\n", why);
+    else {
+        *create = summarise(c, b->create_iters);
+        *destroy = summarise(d, b->create_iters);
+    }
+    free(c);
+    free(d);
+    return rc < 0;
+}
+
 int main(int argc, char **argv)
 {
     bench b = {.iters = 2000};
@@ -542,18 +559,14 @@ int main(int argc, char **argv)
     if (kvm) {
         char why[256];
         progress("the bare KVM baseline");
-        uint64_t *c = xcalloc(b.create_iters), *d = xcalloc(b.create_iters), *io = xcalloc(b.iters);
-        if (bench_kvm_bare_create_hlt(b.create_warmup, b.create_iters, c, d, why, sizeof(why)) <
-                0 ||
-            bench_kvm_bare_port_io(b.warmup, b.iters, io, why, sizeof(why)) < 0) {
+        uint64_t *io = xcalloc(b.iters);
+        if (bare_create(&b, &vm_create, &vm_destroy) != 0)
+            return 1;
+        if (bench_kvm_bare_port_io(b.warmup, b.iters, io, why, sizeof(why)) < 0) {
             fprintf(stderr, "bench_sandbox: %s\n", why);
             return 1;
         }
-        vm_create = summarise(c, b.create_iters);
-        vm_destroy = summarise(d, b.create_iters);
         port_io = summarise(io, b.iters);
-        free(c);
-        free(d);
         free(io);
     }
 
@@ -586,17 +599,9 @@ int main(int argc, char **argv)
      * backend/kvm.c make_anchor): what a VM costs once the system's first is not being made */
     stats vm_create_on = {0}, vm_destroy_on = {0};
     if (kvm) {
-        char why[256];
         progress("the bare KVM baseline, KVM kept on");
-        uint64_t *c = xcalloc(b.create_iters), *d = xcalloc(b.create_iters);
-        if (bench_kvm_bare_create_hlt(b.create_warmup, b.create_iters, c, d, why, sizeof(why)) < 0) {
-            fprintf(stderr, "bench_sandbox: %s\n", why);
+        if (bare_create(&b, &vm_create_on, &vm_destroy_on) != 0)
             return 1;
-        }
-        vm_create_on = summarise(c, b.create_iters);
-        vm_destroy_on = summarise(d, b.create_iters);
-        free(c);
-        free(d);
     }
 
     /* 3. Restore after n dirty pages, in a small and in a 256 MiB sandbox. */

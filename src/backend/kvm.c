@@ -179,9 +179,7 @@ static hl_status start_keeper(hl_backend *b, hl_error *err)
     return HL_OK;
 }
 
-/* The value of the vCPU statistic `name` (KVM_GET_STATS_FD's binary format, Linux 5.14+) from the
- * statistics file fd, whose header and descriptors are read first; -1 when there is none. */
-static int64_t vcpu_stat(int fd, const char *name)
+int64_t hl_kvm_stat(int fd, const char *name)
 {
     struct kvm_stats_header h;
     if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) || h.name_size == 0 || h.name_size > 256 ||
@@ -212,7 +210,7 @@ int hl_kvm_roots_kept(int vcpu, struct kvm_run *run, const struct kvm_sregs *sre
     int stats = ioctl(vcpu, KVM_GET_STATS_FD, NULL);
     if (stats < 0)
         return -1;
-    int64_t fixed[3] = {vcpu_stat(stats, "pf_fixed"), -1, -1};
+    int64_t fixed[3] = {hl_kvm_stat(stats, "pf_fixed"), -1, -1};
     for (int i = 0; i < 2 && fixed[i] >= 0; i++) {
         struct kvm_sregs s = *sregs;
         s.cr3 = i ? sregs->cr3 ^ HL_CR3_PWT : sregs->cr3; /* the second run resets the MMU: kvm_run */
@@ -227,7 +225,7 @@ int hl_kvm_roots_kept(int vcpu, struct kvm_run *run, const struct kvm_sregs *sre
             ;
         if (rc < 0 || run->exit_reason != KVM_EXIT_HLT)
             break;
-        fixed[i + 1] = vcpu_stat(stats, "pf_fixed");
+        fixed[i + 1] = hl_kvm_stat(stats, "pf_fixed");
     }
     close(stats);
     /* the first run mapped its page (a fault); the second, after the reset, found it still mapped:

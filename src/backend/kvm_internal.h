@@ -83,6 +83,9 @@ void hl_kvm_mark_dirty(struct hl_backend *b, uint64_t page);
  * it cannot. Leaves immediate_exit set. */
 hl_status hl_kvm_discard_pending(struct hl_backend *b, hl_error *err);
 
+/* The value of the statistic `name` (a u64 counter) from a statistics file of KVM_GET_STATS_FD
+ * (binary format, Linux 5.14+), whose header and descriptors are read first; -1 when it has none. */
+int64_t hl_kvm_stat(int fd, const char *name);
 /* 1 when KVM kept the nested page tables' root through the MMU reset every run starts with,
  * though no vCPU held it in between; 0 when it did not; -1 when that cannot be told (no
  * KVM_GET_STATS_FD: Linux before 5.14; a run that failed). vcpu (its run area `run`, on a VM of

@@ -144,7 +144,8 @@ static void test_probe_tells_kept_from_lost(void **state)
 
 /* The process's vCPU descriptors from /proc/self/fd ("anon_inode:kvm-vcpu:N"): those of vCPU
  * `id` (-1: any but the library's idle vCPU 2) whose descriptor is not set in `before` (NULL:
- * none) are counted, each marked in `seen`; *last gets the last such vCPU 0 (-1: none). */
+ * none) are counted, each marked in `seen`; *last gets the last of them (id -1: the last vCPU 0
+ * among them), or -1. */
 #define MAX_FD 4096
 static int vcpus(int id, const uint8_t *before, uint8_t *seen, int *last)
 {
@@ -175,7 +176,7 @@ static int vcpus(int id, const uint8_t *before, uint8_t *seen, int *last)
         if (before && (before[fd / 8] & (1u << (fd % 8))))
             continue;
         n++;
-        if (last && vid == 0)
+        if (last && (id >= 0 || vid == 0))
             *last = fd;
     }
     closedir(d);
@@ -188,21 +189,7 @@ static int64_t pf_fixed(int vcpu)
     int fd = ioctl(vcpu, KVM_GET_STATS_FD, NULL);
     if (fd < 0)
         return -1;
-    struct kvm_stats_header h;
-    int64_t v = -1;
-    if (pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h)) {
-        size_t each = sizeof(struct kvm_stats_desc) + h.name_size;
-        char *descs = malloc(each * h.num_desc);
-        if (descs && pread(fd, descs, each * h.num_desc, h.desc_offset) == (ssize_t)(each * h.num_desc))
-            for (uint32_t i = 0; i < h.num_desc; i++) {
-                struct kvm_stats_desc *s = (struct kvm_stats_desc *)(descs + i * each);
-                uint64_t val;
-                if (strcmp(s->name, "pf_fixed") == 0 &&
-                    pread(fd, &val, sizeof(val), (off_t)h.data_offset + s->offset) == (ssize_t)sizeof(val))
-                    v = (int64_t)val;
-            }
-        free(descs);
-    }
+    int64_t v = hl_kvm_stat(fd, "pf_fixed");
     close(fd);
     return v;
 }
@@ -254,21 +241,8 @@ static void probe_lost(int vm)
 /* The idle vCPU: how many descriptors are it, and whether the last is close-on-exec. */
 static int anchors(int *good)
 {
-    int fd, n = vcpus(2, NULL, NULL, NULL);
-    DIR *d = opendir("/proc/self/fd");
-    *good = 0;
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        char path[300], link[64];
-        snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
-        ssize_t len = readlink(path, link, sizeof(link) - 1);
-        if (len > 0 && (link[len] = 0, strcmp(link, "anon_inode:kvm-vcpu:2") == 0)) {
-            fd = atoi(e->d_name);
-            *good = (fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0;
-        }
-    }
-    if (d)
-        closedir(d);
+    int fd, n = vcpus(2, NULL, NULL, &fd);
+    *good = fd >= 0 && (fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0;
     return n;
 }
 
