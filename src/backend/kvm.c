@@ -294,7 +294,7 @@ static int scratch_vcpu(int kvm, int id, int *kept)
  * HL_KVM_KEEPER=1 or 0 decides instead (tests). A probe that could not tell is not kept: later
  * sandboxes get the keeper and ask again in a VM of their own, up to three times. */
 #define ANCHOR_ID 2
-static int g_anchor = -1;
+static int g_anchor = -1; /* never read again: it only has to stay open */
 static pthread_once_t g_anchor_once = PTHREAD_ONCE_INIT;
 static atomic_int g_verdict; /* 0: not known, 1: the keeper is needed, 2: it is not */
 static atomic_int g_probes;
@@ -381,7 +381,7 @@ static hl_status kvm_create(hl_backend **out, const hl_mem *mem, const hl_layout
     hl_status st = open_kvm(&b->kvm, err);
     if (st)
         goto fail;
-    pthread_once(&g_anchor_once, make_anchor);
+    pthread_once(&g_anchor_once, make_anchor); /* before this sandbox's VM, which then costs less */
     if (l->base != KVM_BASE) {
         st = hl_errorf(err, HL_E_LAYOUT, "a KVM sandbox starts at guest address %#llx, not %#llx",
                        (unsigned long long)KVM_BASE, (unsigned long long)l->base);
